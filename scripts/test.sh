@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test: host unit tests (domain logic), then end-to-end tests through the real
+# Worker in Miniflare with local D1, KV and Queues.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo test --lib --quiet
+SKIP_SETUP=1 bash scripts/build.sh
+npx node --test --test-concurrency=1 tests/

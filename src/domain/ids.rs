@@ -1,0 +1,105 @@
+//! Newtype identifiers: a user id can never be passed where an org id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::time::Timestamp;
+
+/// A fresh UUIDv7: time-ordered, so ordering rows by id orders them by creation.
+pub fn new_uuid_v7() -> Uuid {
+    let mut random = [0u8; 10];
+    super::token::fill_random(&mut random);
+    let millis = Timestamp::now().millis().max(0) as u64;
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+/// A string that is not a canonical hyphenated UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidId;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                $name(new_uuid_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.as_hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Only the canonical hyphenated form: one spelling per id.
+                if s.len() != 36 {
+                    return Err(InvalidId);
+                }
+                Uuid::try_parse(s).map($name).map_err(|_| InvalidId)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(|_| serde::de::Error::custom("must be a UUID"))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user: one global identity across organizations.
+    UserId
+);
+id_type!(OrgId);
+id_type!(WorkspaceId);
+id_type!(SessionId);
+id_type!(EventId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v7_ids_are_time_ordered_and_round_trip() {
+        let a = UserId::new();
+        let b = UserId::new();
+        assert_eq!(a.0.get_version_num(), 7);
+        assert!(a.to_string() <= b.to_string() || a.0.get_timestamp() == b.0.get_timestamp());
+        assert_eq!(a.to_string().parse::<UserId>().unwrap(), a);
+    }
+
+    #[test]
+    fn only_canonical_uuids_parse() {
+        assert!("not-a-uuid".parse::<OrgId>().is_err());
+        assert!("0190c8a0-0000-7000-8000-00000000000".parse::<OrgId>().is_err());
+        assert!("0190c8a000007000800000000000000a".parse::<OrgId>().is_err());
+        assert!("{0190c8a0-0000-7000-8000-00000000000a}".parse::<OrgId>().is_err());
+        assert!("0190c8a0-0000-7000-8000-00000000000a".parse::<OrgId>().is_ok());
+        let json: Result<UserId, _> = serde_json::from_str("\"x\"");
+        assert!(json.is_err());
+    }
+}

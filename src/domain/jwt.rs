@@ -1,0 +1,259 @@
+//! Access tokens: EdDSA (Ed25519) JWTs with a `kid` header, verifiable by any JOSE library
+//! from the JWKS alone. Keys come from a 32-byte seed; the `kid` is the RFC 7638 thumbprint.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_compact::{KeyPair, PublicKey, SecretKey, Seed};
+use jwt_compact::alg::Ed25519;
+use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::ids::{SessionId, UserId};
+
+/// The claims of our access tokens besides `iat`/`exp`, which jwt-compact handles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+}
+
+/// What a verified access token says; the session's liveness is checked separately in D1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccess {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyError {
+    /// Not a base64url 32-byte seed (or 32-byte public key).
+    Malformed(&'static str),
+}
+
+pub struct VerifyingKey {
+    pub kid: String,
+    pub key: PublicKey,
+}
+
+/// The current signing key plus older public keys kept for verification during rotation.
+pub struct KeySet {
+    kid: String,
+    secret: SecretKey,
+    verifying: Vec<VerifyingKey>,
+}
+
+fn decode32(s: &str, what: &'static str) -> Result<[u8; 32], KeyError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(s.trim().trim_end_matches('='))
+        .map_err(|_| KeyError::Malformed(what))?;
+    bytes.try_into().map_err(|_| KeyError::Malformed(what))
+}
+
+/// RFC 7638 thumbprint of an OKP key: SHA-256 over the required members in lexical order.
+pub fn thumbprint(public: &PublicKey) -> String {
+    let x = URL_SAFE_NO_PAD.encode(public.as_ref());
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// A new random seed, base64url: what `JWT_PRIVATE_KEY` holds.
+pub fn generate_seed() -> String {
+    let mut seed = [0u8; 32];
+    super::token::fill_random(&mut seed);
+    URL_SAFE_NO_PAD.encode(seed)
+}
+
+impl KeySet {
+    /// `seed`: base64url 32-byte Ed25519 seed. `previous_public`: comma-separated base64url
+    /// public keys of retired signing keys whose tokens may still be alive.
+    pub fn from_config(seed: &str, previous_public: &str) -> Result<Self, KeyError> {
+        let pair = KeyPair::from_seed(Seed::new(decode32(seed, "JWT_PRIVATE_KEY")?));
+        let kid = thumbprint(&pair.pk);
+        let mut verifying = vec![VerifyingKey {
+            kid: kid.clone(),
+            key: pair.pk,
+        }];
+        for item in previous_public.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let key = PublicKey::new(decode32(item, "JWT_PREVIOUS_PUBLIC_KEYS")?);
+            if key != pair.pk {
+                verifying.push(VerifyingKey {
+                    kid: thumbprint(&key),
+                    key,
+                });
+            }
+        }
+        Ok(KeySet {
+            kid,
+            secret: pair.sk,
+            verifying,
+        })
+    }
+
+    pub fn current_kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn sign(
+        &self,
+        claims: AccessClaims,
+        issued_at: DateTime<Utc>,
+        ttl_seconds: i64,
+    ) -> String {
+        let header = Header::empty().with_key_id(self.kid.clone()).with_token_type("JWT");
+        let mut c = Claims::new(claims);
+        c.issued_at = Some(issued_at);
+        c.expiration = Some(issued_at + Duration::seconds(ttl_seconds));
+        // Signing with a valid key and serialisable claims cannot fail.
+        Ed25519
+            .token(&header, &c, &self.secret)
+            .expect("signing an access token")
+    }
+
+    /// Checks signature, algorithm, `kid`, issuer and expiry. Every failure is the same `None`:
+    /// the caller answers 401 without telling why.
+    pub fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Option<VerifiedAccess> {
+        let untrusted = UntrustedToken::new(token).ok()?;
+        if untrusted.algorithm() != "EdDSA" {
+            return None;
+        }
+        let kid = untrusted.header().key_id.as_deref()?;
+        let key = self.verifying.iter().find(|k| k.kid == kid)?;
+        let verified = Ed25519
+            .validator::<AccessClaims>(&key.key)
+            .validate(&untrusted)
+            .ok()?;
+        let claims = verified.claims();
+        let options = TimeOptions::new(Duration::seconds(30), move || now);
+        claims.validate_expiration(&options).ok()?;
+        if claims.custom.iss != issuer {
+            return None;
+        }
+        Some(VerifiedAccess {
+            user_id: claims.custom.sub.parse().ok()?,
+            session_id: claims.custom.sid.parse().ok()?,
+        })
+    }
+
+    /// The JWKS document: every key that may have signed a live token.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .verifying
+            .iter()
+            .map(|k| {
+                json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": URL_SAFE_NO_PAD.encode(k.key.as_ref()),
+                    "kid": k.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            iss: "https://id.example".into(),
+            sub: UserId::new().to_string(),
+            sid: SessionId::new().to_string(),
+            jti: "j1".into(),
+        }
+    }
+
+    #[test]
+    fn sign_and_verify_round_trip() {
+        let keys = KeySet::from_config(SEED, "").unwrap();
+        let now = Utc::now();
+        let c = claims();
+        let token = keys.sign(c.clone(), now, 900);
+        let v = keys.verify(&token, "https://id.example", now).unwrap();
+        assert_eq!(v.user_id.to_string(), c.sub);
+        assert_eq!(v.session_id.to_string(), c.sid);
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["kid"], keys.current_kid());
+    }
+
+    #[test]
+    fn expired_wrong_issuer_and_tampered_tokens_fail() {
+        let keys = KeySet::from_config(SEED, "").unwrap();
+        let now = Utc::now();
+        let token = keys.sign(claims(), now, 900);
+        assert!(keys.verify(&token, "https://id.example", now + Duration::seconds(931)).is_none());
+        assert!(keys.verify(&token, "https://other.example", now).is_none());
+        let mut parts: Vec<String> = token.split('.').map(String::from).collect();
+        let mut payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload["sub"] = json!(UserId::new().to_string());
+        parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+        assert!(keys.verify(&parts.join("."), "https://id.example", now).is_none());
+    }
+
+    #[test]
+    fn alg_none_and_unknown_kid_fail() {
+        let keys = KeySet::from_config(SEED, "").unwrap();
+        let now = Utc::now();
+        let token = keys.sign(claims(), now, 900);
+        let payload = token.split('.').nth(1).unwrap();
+        let none_header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"none","kid":"{}"}}"#,
+            keys.current_kid()
+        ));
+        assert!(keys.verify(&format!("{none_header}.{payload}."), "https://id.example", now).is_none());
+        let other = KeySet::from_config(&generate_seed(), "").unwrap();
+        let foreign = other.sign(claims(), now, 900);
+        assert!(keys.verify(&foreign, "https://id.example", now).is_none());
+        assert!(keys.verify("garbage", "https://id.example", now).is_none());
+    }
+
+    #[test]
+    fn rotation_keeps_previous_keys_verifying() {
+        let old = KeySet::from_config(SEED, "").unwrap();
+        let now = Utc::now();
+        let old_token = old.sign(claims(), now, 900);
+        let old_public = old.jwks()["keys"][0]["x"].as_str().unwrap().to_string();
+        let new = KeySet::from_config(&generate_seed(), &old_public).unwrap();
+        assert_eq!(new.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert!(new.verify(&old_token, "https://id.example", now).is_some());
+        assert_ne!(new.current_kid(), old.current_kid());
+    }
+
+    #[test]
+    fn malformed_keys_are_reported_by_name() {
+        assert_eq!(
+            KeySet::from_config("short", "").err(),
+            Some(KeyError::Malformed("JWT_PRIVATE_KEY"))
+        );
+        assert_eq!(
+            KeySet::from_config(SEED, "nope").err(),
+            Some(KeyError::Malformed("JWT_PREVIOUS_PUBLIC_KEYS"))
+        );
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc8037_example() {
+        // RFC 8037 appendix A.3.
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        let pk = PublicKey::from_slice(&x).unwrap();
+        assert_eq!(thumbprint(&pk), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+}

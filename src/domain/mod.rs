@@ -1,0 +1,10 @@
+//! Pure domain logic: no worker types, so all of it is unit-tested on the host.
+
+pub mod account;
+pub mod ids;
+pub mod jwt;
+pub mod password;
+pub mod roles;
+pub mod time;
+pub mod token;
+pub mod validation;

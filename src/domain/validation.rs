@@ -1,0 +1,256 @@
+//! Input validation: field errors collected per request body, and the rules for emails,
+//! names, phone numbers and passwords.
+
+use serde::Serialize;
+
+/// One problem with one field of a request, rendered in problem+json `errors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Collects every problem of a body, so the client learns them all at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Records `result`'s error under `field` and hands back its value.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.add(field, m);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_NAME_LEN: usize = 100;
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Long passphrases are welcome (SPEC: at least 64); the cap only bounds hashing work.
+pub const MAX_PASSWORD_LEN: usize = 128;
+
+/// Emails are compared case-insensitively: the stored form is trimmed and lower-cased.
+pub fn normalize_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("is required".into());
+    }
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(format!("must be at most {MAX_EMAIL_LEN} characters"));
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err("must be an email address".into());
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok {
+        Ok(email)
+    } else {
+        Err("must be an email address".into())
+    }
+}
+
+/// First and last names: trimmed, non-empty, no control characters.
+pub fn name(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err("is required".into());
+    }
+    if v.chars().count() > MAX_NAME_LEN {
+        return Err(format!("must be at most {MAX_NAME_LEN} characters"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(v.to_string())
+}
+
+/// Free text with a length cap (descriptions, org and workspace names).
+pub fn text(raw: &str, max_chars: usize, required: bool) -> Result<String, String> {
+    let v = raw.trim();
+    if required && v.is_empty() {
+        return Err("is required".into());
+    }
+    if v.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err("must not contain control characters".into());
+    }
+    Ok(v.to_string())
+}
+
+/// A phone number in E.164: `+`, a country code not starting with 0, 8 to 15 digits in all.
+/// Spaces, dashes, dots and parentheses people type are removed first.
+pub fn phone_e164(raw: &str) -> Result<String, String> {
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = compact.strip_prefix('+').ok_or("must be in E.164 format, e.g. +4930123456")?;
+    if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be in E.164 format, e.g. +4930123456".into());
+    }
+    if digits.starts_with('0') {
+        return Err("country code must not start with 0".into());
+    }
+    Ok(compact)
+}
+
+/// `country_code` (`+356`, `356`) and a national `mobile_number` joined into E.164.
+pub fn phone_from_parts(country_code: &str, mobile_number: &str) -> Result<String, String> {
+    let cc = country_code.trim().trim_start_matches('+');
+    if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("country_code must be 1 to 3 digits, e.g. +44".into());
+    }
+    let national: String = mobile_number
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    // A trunk prefix 0 is dropped in international form (+44 07700… → +447700…).
+    let national = national.strip_prefix('0').unwrap_or(&national);
+    phone_e164(&format!("+{cc}{national}"))
+}
+
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+fn is_common_password(candidate: &str) -> bool {
+    let lower = candidate.to_lowercase();
+    COMMON_PASSWORDS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l == lower)
+}
+
+/// SPEC §5 / NIST 800-63B: length 8..=128, no composition rules, common passwords refused.
+pub fn password(candidate: &str, email: Option<&str>) -> Result<(), String> {
+    let len = candidate.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(format!("must be at most {MAX_PASSWORD_LEN} characters"));
+    }
+    if is_common_password(candidate) {
+        return Err("is too common; choose a less guessable password".into());
+    }
+    if let Some(email) = email {
+        let local = email.split('@').next().unwrap_or_default();
+        if candidate.eq_ignore_ascii_case(email) || (local.len() >= 8 && candidate.eq_ignore_ascii_case(local)) {
+            return Err("must not be your email address".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(normalize_email("a.b+tag@sub.example.co").unwrap(), "a.b+tag@sub.example.co");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "ada@exa mple.com",
+            ".ada@example.com",
+            "a..da@example.com",
+            "ada@-example.com",
+            "ada@example..com",
+            "<script>@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalize_email(&long).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name("  Ada ").unwrap(), "Ada");
+        assert!(name("   ").is_err());
+        assert!(name(&"x".repeat(101)).is_err());
+        assert!(name("a\u{0}b").is_err());
+        assert_eq!(name("Zoë Ångström").unwrap(), "Zoë Ångström");
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(phone_e164("+49 30 1234-5678").unwrap(), "+493012345678");
+        assert!(phone_e164("030123456").is_err());
+        assert!(phone_e164("+0123456789").is_err());
+        assert!(phone_e164("+1234").is_err());
+        assert!(phone_e164("+1234567890123456").is_err());
+        assert!(phone_e164("+49abc12345").is_err());
+        assert_eq!(phone_from_parts("+356", "7912 3456").unwrap(), "+35679123456");
+        assert_eq!(phone_from_parts("44", "07700 900123").unwrap(), "+447700900123");
+        assert!(phone_from_parts("+1234", "5551234").is_err());
+        assert!(phone_from_parts("", "5551234").is_err());
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(password("short", None).is_err());
+        assert!(password("password", None).is_err());
+        assert!(password("Password123", None).is_err(), "common, case-insensitively");
+        assert!(password("iloveyou", None).is_err());
+        assert!(password("correct horse battery staple", None).is_ok());
+        assert!(password(&"x".repeat(64), None).is_ok(), "64 characters are allowed");
+        assert!(password(&"x".repeat(129), None).is_err());
+        assert!(password("ada.lovelace@example.com", Some("ada.lovelace@example.com")).is_err());
+        assert!(password("Ada.Lovelace", Some("ada.lovelace@example.com")).is_err());
+        assert!(password("wählen-sie-ein-passwort", None).is_ok());
+    }
+
+    #[test]
+    fn common_list_is_loaded() {
+        assert!(COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')).count() > 3000);
+        assert!(is_common_password("12345678"));
+        assert!(is_common_password("QWERTYUIOP"));
+        assert!(!is_common_password("a-much-rarer-passphrase-42"));
+    }
+
+    #[test]
+    fn field_errors_collect() {
+        let mut errs = FieldErrors::default();
+        assert_eq!(errs.check("a", Ok::<_, String>(1)), Some(1));
+        assert_eq!(errs.check::<i32>("b", Err("bad".into())), None);
+        assert_eq!(errs.0, vec![FieldError { field: "b".into(), message: "bad".into() }]);
+    }
+}

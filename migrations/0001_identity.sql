@@ -82,7 +82,8 @@ CREATE TABLE refresh_tokens (
   token_hash TEXT PRIMARY KEY,                          -- SHA-256 hex of the token
   session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
   created_at INTEGER NOT NULL,
-  rotated_at INTEGER
+  rotated_at INTEGER,
+  rotated_by TEXT                                       -- request id that rotated it: gates the successor
 );
 CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
 
@@ -157,3 +158,9 @@ CREATE TABLE rate_limits (
   PRIMARY KEY (bucket, window_start)
 );
 CREATE INDEX rate_limits_window ON rate_limits(window_start);
+
+-- Never holds a row. A batch asserts a condition with
+--   INSERT INTO batch_guards (ok) SELECT NULL WHERE NOT (<condition>)
+-- which violates NOT NULL, and so rolls back the whole batch, exactly when the condition
+-- fails (D1 has no BEGIN/ROLLBACK; a batch is one transaction).
+CREATE TABLE batch_guards (ok INTEGER NOT NULL);

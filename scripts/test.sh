@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --lib --quiet
 SKIP_SETUP=1 bash scripts/build.sh
-npx node --test --test-concurrency=1 tests/
+npx node --test --test-concurrency=1 'tests/**/*.test.mjs'

@@ -1,1 +1,43 @@
+//! User Management Service: a multi-tenant identity API as one Cloudflare Worker.
+//! This file holds only the three entry points; see README.md for the layout.
+
+pub mod api;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod mail;
+pub mod store;
+
+use worker::{
+    console_error, console_log, event, Context, Env, MessageBatch, Request, Response,
+    ScheduleContext, ScheduledEvent,
+};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    Ok(http::handle(req, env, ctx).await)
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    jobs::mail_consumer::consume(batch, env).await
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let db = match env.d1("DB") {
+        Ok(d1) => store::Db::new(d1),
+        Err(e) => return console_error!("cron: no D1 binding: {e}"),
+    };
+    match jobs::cron::sweep(&db, domain::time::Timestamp::now()).await {
+        Ok(report) => console_log!(
+            "{}",
+            serde_json::json!({"level": "info", "msg": "cron sweep", "cron": event.cron(), "report": report})
+        ),
+        Err(e) => console_error!(
+            "{}",
+            serde_json::json!({"level": "error", "msg": "cron sweep failed", "cause": format!("{e:?}")})
+        ),
+    }
+}

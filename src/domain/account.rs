@@ -80,12 +80,24 @@ mod tests {
     fn login_decisions() {
         assert_eq!(decide_login(None, false, false), InvalidCredentials);
         assert_eq!(decide_login(None, true, false), InvalidCredentials);
-        assert_eq!(decide_login(Some(AccountStatus::Locked), true, false), Locked);
-        assert_eq!(decide_login(Some(AccountStatus::Locked), false, false), Locked);
-        assert_eq!(decide_login(Some(Pending), false, false), InvalidCredentials);
+        assert_eq!(
+            decide_login(Some(AccountStatus::Locked), true, false),
+            Locked
+        );
+        assert_eq!(
+            decide_login(Some(AccountStatus::Locked), false, false),
+            Locked
+        );
+        assert_eq!(
+            decide_login(Some(Pending), false, false),
+            InvalidCredentials
+        );
         assert_eq!(decide_login(Some(Pending), true, false), NotActive);
         assert_eq!(decide_login(Some(Active), false, true), InvalidCredentials);
-        assert_eq!(decide_login(Some(Active), true, true), PasswordChangeRequired);
+        assert_eq!(
+            decide_login(Some(Active), true, true),
+            PasswordChangeRequired
+        );
         assert_eq!(decide_login(Some(Active), true, false), Success);
     }
 

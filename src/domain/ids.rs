@@ -95,10 +95,16 @@ mod tests {
     #[test]
     fn only_canonical_uuids_parse() {
         assert!("not-a-uuid".parse::<OrgId>().is_err());
-        assert!("0190c8a0-0000-7000-8000-00000000000".parse::<OrgId>().is_err());
+        assert!("0190c8a0-0000-7000-8000-00000000000"
+            .parse::<OrgId>()
+            .is_err());
         assert!("0190c8a000007000800000000000000a".parse::<OrgId>().is_err());
-        assert!("{0190c8a0-0000-7000-8000-00000000000a}".parse::<OrgId>().is_err());
-        assert!("0190c8a0-0000-7000-8000-00000000000a".parse::<OrgId>().is_ok());
+        assert!("{0190c8a0-0000-7000-8000-00000000000a}"
+            .parse::<OrgId>()
+            .is_err());
+        assert!("0190c8a0-0000-7000-8000-00000000000a"
+            .parse::<OrgId>()
+            .is_ok());
         let json: Result<UserId, _> = serde_json::from_str("\"x\"");
         assert!(json.is_err());
     }

@@ -78,7 +78,11 @@ impl KeySet {
             kid: kid.clone(),
             key: pair.pk,
         }];
-        for item in previous_public.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in previous_public
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let key = PublicKey::new(decode32(item, "JWT_PREVIOUS_PUBLIC_KEYS")?);
             if key != pair.pk {
                 verifying.push(VerifyingKey {
@@ -98,13 +102,10 @@ impl KeySet {
         &self.kid
     }
 
-    pub fn sign(
-        &self,
-        claims: AccessClaims,
-        issued_at: DateTime<Utc>,
-        ttl_seconds: i64,
-    ) -> String {
-        let header = Header::empty().with_key_id(self.kid.clone()).with_token_type("JWT");
+    pub fn sign(&self, claims: AccessClaims, issued_at: DateTime<Utc>, ttl_seconds: i64) -> String {
+        let header = Header::empty()
+            .with_key_id(self.kid.clone())
+            .with_token_type("JWT");
         let mut c = Claims::new(claims);
         c.issued_at = Some(issued_at);
         c.expiration = Some(issued_at + Duration::seconds(ttl_seconds));
@@ -184,7 +185,9 @@ mod tests {
         assert_eq!(v.user_id.to_string(), c.sub);
         assert_eq!(v.session_id.to_string(), c.sid);
         let header: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap(),
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(header["alg"], "EdDSA");
@@ -196,14 +199,18 @@ mod tests {
         let keys = KeySet::from_config(SEED, "").unwrap();
         let now = Utc::now();
         let token = keys.sign(claims(), now, 900);
-        assert!(keys.verify(&token, "https://id.example", now + Duration::seconds(931)).is_none());
+        assert!(keys
+            .verify(&token, "https://id.example", now + Duration::seconds(931))
+            .is_none());
         assert!(keys.verify(&token, "https://other.example", now).is_none());
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         let mut payload: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         payload["sub"] = json!(UserId::new().to_string());
         parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
-        assert!(keys.verify(&parts.join("."), "https://id.example", now).is_none());
+        assert!(keys
+            .verify(&parts.join("."), "https://id.example", now)
+            .is_none());
     }
 
     #[test]
@@ -216,7 +223,13 @@ mod tests {
             r#"{{"alg":"none","kid":"{}"}}"#,
             keys.current_kid()
         ));
-        assert!(keys.verify(&format!("{none_header}.{payload}."), "https://id.example", now).is_none());
+        assert!(keys
+            .verify(
+                &format!("{none_header}.{payload}."),
+                "https://id.example",
+                now
+            )
+            .is_none());
         let other = KeySet::from_config(&generate_seed(), "").unwrap();
         let foreign = other.sign(claims(), now, 900);
         assert!(keys.verify(&foreign, "https://id.example", now).is_none());
@@ -254,6 +267,9 @@ mod tests {
             .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
             .unwrap();
         let pk = PublicKey::from_slice(&x).unwrap();
-        assert_eq!(thumbprint(&pk), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint(&pk),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 }

@@ -49,7 +49,10 @@ pub fn verify(password: &str, stored: &str) -> Verification {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Verification::Mismatch;
     };
-    if Pbkdf2.verify_password(password.as_bytes(), &parsed).is_err() {
+    if Pbkdf2
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verification::Mismatch;
     }
     let current = parsed.algorithm == ALGORITHM.ident()
@@ -69,25 +72,40 @@ mod tests {
     fn hashes_are_phc_strings_at_owasp_strength() {
         let h = hash("correct horse battery staple").unwrap();
         assert!(h.starts_with("$pbkdf2-sha512$i=210000,l=32$"), "{h}");
-        assert_eq!(verify("correct horse battery staple", &h), Verification::Match);
-        assert_eq!(verify("wrong horse battery staple", &h), Verification::Mismatch);
+        assert_eq!(
+            verify("correct horse battery staple", &h),
+            Verification::Match
+        );
+        assert_eq!(
+            verify("wrong horse battery staple", &h),
+            Verification::Mismatch
+        );
         assert_ne!(h, hash("correct horse battery staple").unwrap(), "salted");
     }
 
     #[test]
     fn weaker_parameters_verify_and_ask_for_a_rehash() {
         let old = hash_with("pa55-word-old", Algorithm::Pbkdf2Sha256, 1_000).unwrap();
-        assert_eq!(verify("pa55-word-old", &old), Verification::MatchNeedsRehash);
+        assert_eq!(
+            verify("pa55-word-old", &old),
+            Verification::MatchNeedsRehash
+        );
         assert_eq!(verify("nope-nope", &old), Verification::Mismatch);
         let few = hash_with("pa55-word-old", Algorithm::Pbkdf2Sha512, 1_000).unwrap();
-        assert_eq!(verify("pa55-word-old", &few), Verification::MatchNeedsRehash);
+        assert_eq!(
+            verify("pa55-word-old", &few),
+            Verification::MatchNeedsRehash
+        );
     }
 
     #[test]
     fn garbage_and_the_dummy_never_match() {
         assert_eq!(verify("x", "not a phc string"), Verification::Mismatch);
         assert_eq!(verify("", ""), Verification::Mismatch);
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "dummy must parse, or it would be cheap");
+        assert!(
+            PasswordHash::new(DUMMY_HASH).is_ok(),
+            "dummy must parse, or it would be cheap"
+        );
         assert_eq!(verify("anything", DUMMY_HASH), Verification::Mismatch);
     }
 }

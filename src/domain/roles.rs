@@ -166,7 +166,11 @@ mod tests {
             (OrgRole::Member, Some(Admin), Some(Admin)),
         ];
         for (org, explicit, want) in cases {
-            assert_eq!(effective_workspace_role(org, explicit), want, "{org:?} {explicit:?}");
+            assert_eq!(
+                effective_workspace_role(org, explicit),
+                want,
+                "{org:?} {explicit:?}"
+            );
         }
     }
 }

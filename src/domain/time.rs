@@ -50,7 +50,10 @@ mod tests {
     #[test]
     fn renders_rfc3339_utc_with_millis() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(Timestamp(1_700_000_000_123).to_rfc3339(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            Timestamp(1_700_000_000_123).to_rfc3339(),
+            "2023-11-14T22:13:20.123Z"
+        );
         assert_eq!(
             Timestamp::parse_rfc3339("2023-11-14T23:13:20.123+01:00"),
             Some(Timestamp(1_700_000_000_123))

@@ -25,7 +25,9 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Whether a presented string could be one of our secrets at all: rejects junk before a lookup.
 pub fn looks_like_secret(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn hex(bytes: &[u8]) -> String {

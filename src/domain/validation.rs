@@ -117,7 +117,9 @@ pub fn phone_e164(raw: &str) -> Result<String, String> {
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
         .collect();
-    let digits = compact.strip_prefix('+').ok_or("must be in E.164 format, e.g. +4930123456")?;
+    let digits = compact
+        .strip_prefix('+')
+        .ok_or("must be in E.164 format, e.g. +4930123456")?;
     if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err("must be in E.164 format, e.g. +4930123456".into());
     }
@@ -166,7 +168,9 @@ pub fn password(candidate: &str, email: Option<&str>) -> Result<(), String> {
     }
     if let Some(email) = email {
         let local = email.split('@').next().unwrap_or_default();
-        if candidate.eq_ignore_ascii_case(email) || (local.len() >= 8 && candidate.eq_ignore_ascii_case(local)) {
+        if candidate.eq_ignore_ascii_case(email)
+            || (local.len() >= 8 && candidate.eq_ignore_ascii_case(local))
+        {
             return Err("must not be your email address".into());
         }
     }
@@ -179,8 +183,14 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        assert_eq!(normalize_email("a.b+tag@sub.example.co").unwrap(), "a.b+tag@sub.example.co");
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            normalize_email("a.b+tag@sub.example.co").unwrap(),
+            "a.b+tag@sub.example.co"
+        );
         for bad in [
             "",
             "ada",
@@ -218,8 +228,14 @@ mod tests {
         assert!(phone_e164("+1234").is_err());
         assert!(phone_e164("+1234567890123456").is_err());
         assert!(phone_e164("+49abc12345").is_err());
-        assert_eq!(phone_from_parts("+356", "7912 3456").unwrap(), "+35679123456");
-        assert_eq!(phone_from_parts("44", "07700 900123").unwrap(), "+447700900123");
+        assert_eq!(
+            phone_from_parts("+356", "7912 3456").unwrap(),
+            "+35679123456"
+        );
+        assert_eq!(
+            phone_from_parts("44", "07700 900123").unwrap(),
+            "+447700900123"
+        );
         assert!(phone_from_parts("+1234", "5551234").is_err());
         assert!(phone_from_parts("", "5551234").is_err());
     }
@@ -228,10 +244,16 @@ mod tests {
     fn password_policy() {
         assert!(password("short", None).is_err());
         assert!(password("password", None).is_err());
-        assert!(password("Password123", None).is_err(), "common, case-insensitively");
+        assert!(
+            password("Password123", None).is_err(),
+            "common, case-insensitively"
+        );
         assert!(password("iloveyou", None).is_err());
         assert!(password("correct horse battery staple", None).is_ok());
-        assert!(password(&"x".repeat(64), None).is_ok(), "64 characters are allowed");
+        assert!(
+            password(&"x".repeat(64), None).is_ok(),
+            "64 characters are allowed"
+        );
         assert!(password(&"x".repeat(129), None).is_err());
         assert!(password("ada.lovelace@example.com", Some("ada.lovelace@example.com")).is_err());
         assert!(password("Ada.Lovelace", Some("ada.lovelace@example.com")).is_err());
@@ -240,7 +262,13 @@ mod tests {
 
     #[test]
     fn common_list_is_loaded() {
-        assert!(COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')).count() > 3000);
+        assert!(
+            COMMON_PASSWORDS
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .count()
+                > 3000
+        );
         assert!(is_common_password("12345678"));
         assert!(is_common_password("QWERTYUIOP"));
         assert!(!is_common_password("a-much-rarer-passphrase-42"));
@@ -251,6 +279,12 @@ mod tests {
         let mut errs = FieldErrors::default();
         assert_eq!(errs.check("a", Ok::<_, String>(1)), Some(1));
         assert_eq!(errs.check::<i32>("b", Err("bad".into())), None);
-        assert_eq!(errs.0, vec![FieldError { field: "b".into(), message: "bad".into() }]);
+        assert_eq!(
+            errs.0,
+            vec![FieldError {
+                field: "b".into(),
+                message: "bad".into()
+            }]
+        );
     }
 }

@@ -1,0 +1,774 @@
+//! Signup, activation, login, refresh rotation, logout, password reset, email verification.
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::views;
+use super::{enqueue, rate_limit};
+use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
+use crate::domain::ids::{new_uuid_v7, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::jwt::AccessClaims;
+use crate::domain::password::{self, Verification};
+use crate::domain::time::Timestamp;
+use crate::domain::token::{hash_secret, looks_like_secret, new_secret, TokenPurpose};
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::keys::keys;
+use crate::http::{Ctx, Reply};
+use crate::mail::{link, MailContent, Outgoing};
+use crate::store::audit::{self, Event};
+use crate::store::sessions::NewSession;
+use crate::store::users::{NewUser, UserRow};
+use crate::store::{self, Stmt};
+
+const MAX_ORG_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+/// A change token only bridges a single-use-password login to the password change.
+const CHANGE_TOKEN_TTL_SECONDS: i64 = 600;
+
+fn hash_password(pw: &str) -> ApiResult<String> {
+    password::hash(pw).map_err(|_| ApiError::internal("password hashing failed"))
+}
+
+pub async fn sign_access_token(ctx: &Ctx, user: UserId, session: SessionId) -> ApiResult<String> {
+    let keys = keys(&ctx.env, &ctx.cfg).await?;
+    let claims = AccessClaims {
+        iss: ctx.cfg.jwt_issuer.clone(),
+        sub: user.to_string(),
+        sid: session.to_string(),
+        jti: new_uuid_v7().to_string(),
+    };
+    Ok(keys.sign(claims, Utc::now(), ctx.cfg.access_token_ttl))
+}
+
+/// A new session: its rows (for the caller's batch) and the token response body.
+pub struct NewLogin {
+    pub stmts: Vec<Stmt>,
+    pub body: Value,
+}
+
+pub async fn start_session(
+    ctx: &Ctx,
+    user: &UserRow,
+    method: &'static str,
+    now: Timestamp,
+) -> ApiResult<NewLogin> {
+    let user_id = user.id()?;
+    let session = SessionId::new();
+    let refresh = new_secret();
+    let stmts = store::sessions::insert(
+        &ctx.db,
+        &NewSession {
+            id: session,
+            user: user_id,
+            auth_method: method,
+            ip: &ctx.origin.ip,
+            user_agent: ctx.origin.user_agent.as_deref(),
+            now,
+            expires_at: now.plus_seconds(ctx.cfg.session_ttl),
+            refresh_hash: &hash_secret(&refresh),
+        },
+    )?;
+    let access = sign_access_token(ctx, user_id, session).await?;
+    Ok(NewLogin {
+        stmts,
+        body: json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": ctx.cfg.access_token_ttl,
+            "refresh_token": refresh,
+            "user": views::user(user),
+        }),
+    })
+}
+
+/// Validates the shape of an emailed token before any lookup.
+fn token_hash(token: &str) -> ApiResult<String> {
+    if looks_like_secret(token) {
+        Ok(hash_secret(token))
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
+/// Finds an emailed token and tells unknown/used (400) from expired (410).
+async fn live_token(
+    ctx: &Ctx,
+    token: &str,
+    purpose: TokenPurpose,
+) -> ApiResult<(String, store::tokens::TokenRow, UserRow)> {
+    let hash = token_hash(token)?;
+    let row = store::tokens::find(&ctx.db, &hash, purpose)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    if row.used_at.is_some() {
+        return Err(ApiError::InvalidToken);
+    }
+    if Timestamp(row.expires_at) <= ctx.now() {
+        return Err(ApiError::TokenExpired);
+    }
+    let user_id: UserId = row.user_id.parse().map_err(|_| ApiError::InvalidToken)?;
+    let user = store::users::by_id(&ctx.db, user_id)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    Ok((hash, row, user))
+}
+
+/// A new emailed token for `user`: its row (superseding older ones of the purpose) and the
+/// secret to put in the link.
+fn new_emailed_token(
+    ctx: &Ctx,
+    user: UserId,
+    purpose: TokenPurpose,
+    new_email: Option<&str>,
+    ttl: i64,
+    now: Timestamp,
+) -> ApiResult<(Vec<Stmt>, String, Timestamp)> {
+    let secret = new_secret();
+    let expires = now.plus_seconds(ttl);
+    let stmts = vec![
+        store::tokens::revoke_unused(&ctx.db, user, purpose, now)?,
+        store::tokens::insert(
+            &ctx.db,
+            &hash_secret(&secret),
+            user,
+            purpose,
+            new_email,
+            now,
+            expires,
+        )?,
+    ];
+    Ok((stmts, secret, expires))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    email: String,
+    password: String,
+    first_name: String,
+    last_name: String,
+    organization: SignupOrg,
+    workspace: SignupWorkspace,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupOrg {
+    name: String,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupWorkspace {
+    name: String,
+}
+
+pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: SignupBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let email = errs.check("email", v::normalize_email(&body.email));
+    if let Some(email) = &email {
+        errs.check("password", v::password(&body.password, Some(email)));
+    }
+    let first_name = errs.check("first_name", v::name(&body.first_name));
+    let last_name = errs.check("last_name", v::name(&body.last_name));
+    let org_name = errs.check(
+        "organization.name",
+        v::text(&body.organization.name, MAX_ORG_NAME, true),
+    );
+    let org_description = match &body.organization.description {
+        Some(d) => errs.check(
+            "organization.description",
+            v::text(d, MAX_DESCRIPTION, false),
+        ),
+        None => None,
+    };
+    let ws_name = errs.check(
+        "workspace.name",
+        v::text(&body.workspace.name, MAX_ORG_NAME, true),
+    );
+    let (Some(email), Some(first_name), Some(last_name), Some(org_name), Some(ws_name), true) = (
+        email,
+        first_name,
+        last_name,
+        org_name,
+        ws_name,
+        errs.is_empty(),
+    ) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    rate_limit(ctx, "signup", None).await?;
+    if store::users::email_exists(&ctx.db, &email).await? {
+        return Err(ApiError::conflict(
+            "email_taken",
+            "An account with this email already exists.",
+        ));
+    }
+    let password_hash = hash_password(&body.password)?;
+    let now = ctx.now();
+    let user_id = UserId::new();
+    let org_id = OrgId::new();
+    let ws_id = WorkspaceId::new();
+    let description = org_description.filter(|d| !d.is_empty());
+
+    let (mut stmts, secret, expires) = new_emailed_token(
+        ctx,
+        user_id,
+        TokenPurpose::Activation,
+        None,
+        ctx.cfg.activation_ttl,
+        now,
+    )?;
+    let mail = Outgoing::new(
+        &email,
+        MailContent::Activation {
+            first_name: first_name.clone(),
+            link: link(&ctx.cfg.app_url, "activate", &secret),
+            expires_at: expires.to_rfc3339(),
+        },
+    );
+    let signed_up = Event::account("user.signed_up", user_id, &email);
+    let mut batch = vec![store::users::insert(
+        &ctx.db,
+        &NewUser {
+            id: user_id,
+            email: &email,
+            first_name: &first_name,
+            last_name: &last_name,
+            phone: None,
+            password_hash: Some(&password_hash),
+            status: AccountStatus::Pending,
+            email_verified: false,
+            now,
+        },
+    )?];
+    batch.append(&mut stmts);
+    batch.extend(store::orgs::insert(
+        &ctx.db,
+        &store::orgs::NewOrg {
+            id: org_id,
+            name: &org_name,
+            description: description.as_deref(),
+            owner: user_id,
+            member_limit: ctx.cfg.default_member_limit,
+            now,
+        },
+    )?);
+    batch.push(store::orgs::insert_workspace(
+        &ctx.db, ws_id, org_id, &ws_name, now,
+    )?);
+    batch.push(audit::insert(&ctx.db, &signed_up, &ctx.origin, now)?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event {
+            action: "org.created",
+            target: Some(("org", org_id.to_string())),
+            subject: None,
+            ..signed_up.clone()
+        }
+        .in_org(org_id),
+        &ctx.origin,
+        now,
+    )?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event {
+            action: "workspace.created",
+            target: Some(("workspace", ws_id.to_string())),
+            subject: None,
+            ..signed_up.clone()
+        }
+        .in_org(org_id),
+        &ctx.origin,
+        now,
+    )?);
+    batch.push(mail.outbox_row(&ctx.db, now)?);
+    ctx.db.batch(batch).await?;
+    enqueue(ctx, vec![mail]).await;
+
+    let user = store::users::by_id(&ctx.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("user vanished after signup"))?;
+    Ok(Reply::created(json!({
+        "user": views::user(&user),
+        "organization": {
+            "id": org_id,
+            "name": org_name,
+            "description": description,
+            "logo_url": null,
+            "owner_id": user_id,
+            "member_limit": ctx.cfg.default_member_limit,
+            "created_at": now,
+        },
+        "workspace": {
+            "id": ws_id,
+            "org_id": org_id,
+            "name": ws_name,
+            "description": null,
+            "created_at": now,
+        },
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateBody {
+    token: String,
+    password: Option<String>,
+}
+
+pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: ActivateBody = ctx.json()?;
+    rate_limit(ctx, "activate", None).await?;
+    let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::Activation).await?;
+    if user.status()? != AccountStatus::Pending {
+        return Err(ApiError::InvalidToken);
+    }
+    let new_hash = match &body.password {
+        Some(pw) => {
+            v::password(pw, Some(&user.email)).map_err(|m| ApiError::field("password", m))?;
+            Some(hash_password(pw)?)
+        }
+        None if user.password_hash.is_none() => {
+            return Err(ApiError::field(
+                "password",
+                "is required: this account has no password yet",
+            ))
+        }
+        None => None,
+    };
+    let now = ctx.now();
+    let user_id = user.id()?;
+    let mut batch = store::tokens::consume(
+        &ctx.db,
+        &hash,
+        TokenPurpose::Activation,
+        &ctx.request_id,
+        now,
+    )?;
+    batch.push(store::users::activate(
+        &ctx.db,
+        user_id,
+        new_hash.as_deref(),
+        now,
+    )?);
+    batch.push(store::users::guard_active(&ctx.db, user_id)?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.activated", user_id, &user.email),
+        &ctx.origin,
+        now,
+    )?);
+    // The activated row, as the token response shows it.
+    let activated = UserRow {
+        status: AccountStatus::Active.as_str().into(),
+        email_verified: 1,
+        last_login_at: Some(now.millis()),
+        ..user
+    };
+    let login = start_session(ctx, &activated, "password", now).await?;
+    batch.extend(login.stmts);
+    batch.push(store::users::record_successful_login(
+        &ctx.db, user_id, None, now,
+    )?);
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
+    Ok(Reply::ok(login.body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+}
+
+pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: LoginBody = ctx.json()?;
+    let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
+    if body.password.is_empty() || body.password.chars().count() > v::MAX_PASSWORD_LEN {
+        return Err(ApiError::field("password", "must be 1 to 128 characters"));
+    }
+    rate_limit(ctx, "login", Some(&email)).await?;
+    let user = store::users::by_email(&ctx.db, &email).await?;
+    // Always one full hash verification, so unknown emails cost what wrong passwords cost.
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.as_deref())
+        .unwrap_or(password::DUMMY_HASH);
+    let verification = password::verify(&body.password, stored);
+    let status = user.as_ref().map(UserRow::status).transpose()?;
+    let must_change = user.as_ref().is_some_and(|u| u.must_change_password != 0);
+    let decision = decide_login(status, verification != Verification::Mismatch, must_change);
+    let now = ctx.now();
+    let Some(user) = user else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let user_id = user.id()?;
+    let failed = |reason: &str| {
+        Event::account("user.login_failed", user_id, &user.email)
+            .method("password")
+            .failed()
+            .meta(json!({ "reason": reason }))
+    };
+    match decision {
+        LoginDecision::InvalidCredentials => {
+            let threshold = ctx.cfg.lockout_threshold;
+            let counter =
+                store::users::record_failed_login(&ctx.db, user_id, threshold, now).await?;
+            let mut batch = vec![
+                store::sessions::end_all_if_locked(&ctx.db, user_id, now)?,
+                audit::insert(&ctx.db, &failed("invalid_password"), &ctx.origin, now)?,
+                audit::insert_if_just_locked(
+                    &ctx.db,
+                    user_id,
+                    &user.email,
+                    &ctx.origin,
+                    threshold,
+                    now,
+                )?,
+            ];
+            let mut mails = Vec::new();
+            if counter.is_some_and(|n| failure_locks(n, threshold))
+                && status == Some(AccountStatus::Active)
+            {
+                let mail = Outgoing::new(
+                    &user.email,
+                    MailContent::AccountLocked {
+                        first_name: user.first_name.clone(),
+                        reset_link: format!("{}/forgot-password", ctx.cfg.app_url),
+                    },
+                );
+                batch.push(mail.outbox_row(&ctx.db, now)?);
+                mails.push(mail);
+            }
+            ctx.db.batch(batch).await?;
+            enqueue(ctx, mails).await;
+            Err(ApiError::InvalidCredentials)
+        }
+        LoginDecision::Locked => {
+            audit::insert(&ctx.db, &failed("locked"), &ctx.origin, now)?
+                .run()
+                .await
+                .map_err(store::map_d1_error)?;
+            Err(ApiError::AccountLocked)
+        }
+        LoginDecision::NotActive => {
+            audit::insert(&ctx.db, &failed("not_active"), &ctx.origin, now)?
+                .run()
+                .await
+                .map_err(store::map_d1_error)?;
+            Err(ApiError::AccountNotActive)
+        }
+        LoginDecision::PasswordChangeRequired => {
+            let secret = new_secret();
+            let batch = vec![
+                store::tokens::revoke_unused(&ctx.db, user_id, TokenPurpose::PasswordChange, now)?,
+                store::tokens::insert(
+                    &ctx.db,
+                    &hash_secret(&secret),
+                    user_id,
+                    TokenPurpose::PasswordChange,
+                    None,
+                    now,
+                    now.plus_seconds(CHANGE_TOKEN_TTL_SECONDS),
+                )?,
+                store::users::record_successful_login(&ctx.db, user_id, None, now)?,
+                audit::insert(
+                    &ctx.db,
+                    &failed("password_change_required"),
+                    &ctx.origin,
+                    now,
+                )?,
+            ];
+            ctx.db.batch(batch).await?;
+            Err(ApiError::PasswordChangeRequired {
+                change_token: secret,
+            })
+        }
+        LoginDecision::Success => {
+            let rehash = match verification {
+                Verification::MatchNeedsRehash => Some(hash_password(&body.password)?),
+                _ => None,
+            };
+            let logged_in = UserRow {
+                last_login_at: Some(now.millis()),
+                failed_logins: 0,
+                ..user.clone()
+            };
+            let login = start_session(ctx, &logged_in, "password", now).await?;
+            let mut batch = vec![store::users::guard_active(&ctx.db, user_id)?];
+            batch.push(store::users::record_successful_login(
+                &ctx.db,
+                user_id,
+                rehash.as_deref(),
+                now,
+            )?);
+            batch.extend(login.stmts);
+            batch.push(audit::insert(
+                &ctx.db,
+                &Event::account("user.login_succeeded", user_id, &user.email).method("password"),
+                &ctx.origin,
+                now,
+            )?);
+            // A lock that raced in between the read and this batch wins.
+            ctx.db
+                .batch(batch)
+                .await
+                .map_err(|e| e.on_guard(ApiError::AccountLocked))?;
+            Ok(Reply::ok(login.body))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn end_session(
+    ctx: &Ctx,
+    session: SessionId,
+    user: UserId,
+    reason: &'static str,
+) -> ApiResult<()> {
+    let now = ctx.now();
+    let event = Event {
+        action: "session.revoked",
+        org: None,
+        subject: Some(user),
+        actor_id: Some(user),
+        actor_email: None,
+        target: Some(("session", session.to_string())),
+        auth_method: Some("refresh"),
+        success: true,
+        metadata: Some(json!({ "reason": reason })),
+    };
+    ctx.db
+        .batch(vec![
+            store::sessions::end(&ctx.db, session, reason, now)?,
+            audit::insert(&ctx.db, &event, &ctx.origin, now)?,
+        ])
+        .await?;
+    Ok(())
+}
+
+pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: RefreshBody = ctx.json()?;
+    if !looks_like_secret(&body.refresh_token) {
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    let old_hash = hash_secret(&body.refresh_token);
+    let found = store::sessions::find_refresh(&ctx.db, &old_hash)
+        .await?
+        .ok_or(ApiError::InvalidRefreshToken)?;
+    let session: SessionId = found.session_id.parse().map_err(ApiError::internal_debug)?;
+    let user: UserId = found.user_id.parse().map_err(ApiError::internal_debug)?;
+    let now = ctx.now();
+    if found.ended_at.is_some() || Timestamp(found.expires_at) <= now || found.status != "active" {
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    if found.rotated_at.is_some() {
+        // A rotated token came back: it was stolen or replayed. End the whole session.
+        end_session(ctx, session, user, "refresh_token_reuse").await?;
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    let new_refresh = new_secret();
+    let rotated = store::sessions::rotate(
+        &ctx.db,
+        session,
+        &old_hash,
+        &hash_secret(&new_refresh),
+        &ctx.request_id,
+        now,
+    )?;
+    if let Err(e) = ctx.db.batch(rotated).await {
+        return match e {
+            // Another request rotated the same token first: that is reuse too.
+            ApiError::GuardFailed => {
+                end_session(ctx, session, user, "refresh_token_reuse").await?;
+                Err(ApiError::InvalidRefreshToken)
+            }
+            other => Err(other),
+        };
+    }
+    let access = sign_access_token(ctx, user, session).await?;
+    Ok(Reply::ok(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ctx.cfg.access_token_ttl,
+        "refresh_token": new_refresh,
+    })))
+}
+
+pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: RefreshBody = ctx.json()?;
+    // Unknown or already-ended tokens log out nothing; the answer is the same either way.
+    if looks_like_secret(&body.refresh_token) {
+        if let Some(found) =
+            store::sessions::find_refresh(&ctx.db, &hash_secret(&body.refresh_token)).await?
+        {
+            if found.ended_at.is_none() {
+                let session: SessionId =
+                    found.session_id.parse().map_err(ApiError::internal_debug)?;
+                let user: UserId = found.user_id.parse().map_err(ApiError::internal_debug)?;
+                end_session(ctx, session, user, "logout").await?;
+            }
+        }
+    }
+    Ok(Reply::no_content())
+}
+
+pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let now = ctx.now();
+    let event = Event::account("session.revoked", caller.user_id, &caller.email)
+        .meta(json!({ "reason": "logout_all" }));
+    ctx.db
+        .batch(vec![
+            store::sessions::end_all(&ctx.db, caller.user_id, None, "logout_all", now)?,
+            audit::insert(&ctx.db, &event, &ctx.origin, now)?,
+        ])
+        .await?;
+    Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotBody {
+    email: String,
+}
+
+pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: ForgotBody = ctx.json()?;
+    let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
+    rate_limit(ctx, "forgot", Some(&email)).await?;
+    let accepted = json!({ "status": "accepted" });
+    let Some(user) = store::users::by_email(&ctx.db, &email).await? else {
+        return Ok(Reply::accepted(accepted));
+    };
+    let now = ctx.now();
+    let user_id = user.id()?;
+    let (mut batch, secret, expires) = new_emailed_token(
+        ctx,
+        user_id,
+        TokenPurpose::PasswordReset,
+        None,
+        ctx.cfg.password_reset_ttl,
+        now,
+    )?;
+    let mail = Outgoing::new(
+        &user.email,
+        MailContent::PasswordReset {
+            first_name: user.first_name.clone(),
+            link: link(&ctx.cfg.app_url, "reset-password", &secret),
+            expires_at: expires.to_rfc3339(),
+        },
+    );
+    batch.push(mail.outbox_row(&ctx.db, now)?);
+    ctx.db.batch(batch).await?;
+    enqueue(ctx, vec![mail]).await;
+    Ok(Reply::accepted(accepted))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: ResetBody = ctx.json()?;
+    rate_limit(ctx, "reset", None).await?;
+    let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::PasswordReset).await?;
+    v::password(&body.new_password, Some(&user.email))
+        .map_err(|m| ApiError::field("new_password", m))?;
+    let new_hash = hash_password(&body.new_password)?;
+    let now = ctx.now();
+    let user_id = user.id()?;
+    let was_locked = user.status()? == AccountStatus::Locked;
+    let mut batch = store::tokens::consume(
+        &ctx.db,
+        &hash,
+        TokenPurpose::PasswordReset,
+        &ctx.request_id,
+        now,
+    )?;
+    batch.push(store::users::reset_password(
+        &ctx.db, user_id, &new_hash, now,
+    )?);
+    batch.push(store::sessions::end_all(
+        &ctx.db,
+        user_id,
+        None,
+        "password_reset",
+        now,
+    )?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.password_reset", user_id, &user.email),
+        &ctx.origin,
+        now,
+    )?);
+    if was_locked {
+        batch.push(audit::insert(
+            &ctx.db,
+            &Event::account("user.unlocked", user_id, &user.email),
+            &ctx.origin,
+            now,
+        )?);
+    }
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
+    Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    token: String,
+}
+
+pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: VerifyBody = ctx.json()?;
+    rate_limit(ctx, "verify_email", None).await?;
+    let (hash, row, user) = live_token(ctx, &body.token, TokenPurpose::EmailVerification).await?;
+    let new_email = row.new_email.ok_or(ApiError::InvalidToken)?;
+    let now = ctx.now();
+    let user_id = user.id()?;
+    let mut batch = store::tokens::consume(
+        &ctx.db,
+        &hash,
+        TokenPurpose::EmailVerification,
+        &ctx.request_id,
+        now,
+    )?;
+    batch.push(store::users::apply_email_change(
+        &ctx.db, user_id, &new_email, now,
+    )?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.email_changed", user_id, &new_email)
+            .meta(json!({ "from": user.email, "to": new_email })),
+        &ctx.origin,
+        now,
+    )?);
+    // A unique-email conflict rolls the whole batch back: the token stays usable.
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
+    let user = store::users::by_id(&ctx.db, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(json!({ "user": views::user(&user) })))
+}

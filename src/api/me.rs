@@ -1,0 +1,505 @@
+//! The caller's own account: profile, password, email change, sessions, activity, deletion.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::enqueue;
+use super::views::{self, time};
+use crate::domain::ids::{OrgId, SessionId};
+use crate::domain::password::{self, Verification};
+use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
+use crate::domain::token::TokenPurpose;
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::http::auth::{Caller, PasswordChanger};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::pagination::Page;
+use crate::http::{Ctx, Reply};
+use crate::mail::{link, MailContent, Outgoing};
+use crate::store::audit::{self, Event};
+use crate::store::users::{ProfileChange, UserRow};
+use crate::store::{self, orgs::MembershipRow};
+
+async fn me(ctx: &Ctx, caller: &Caller) -> ApiResult<UserRow> {
+    store::users::by_id(&ctx.db, caller.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
+pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut current: Option<(String, Value, Vec<Value>)> = None;
+    for row in rows {
+        if current
+            .as_ref()
+            .map(|(id, _, _)| id != &row.org_id)
+            .unwrap_or(true)
+        {
+            if let Some((_, mut entry, workspaces)) = current.take() {
+                entry["workspaces"] = json!(workspaces);
+                out.push(entry);
+            }
+            current = Some((
+                row.org_id.clone(),
+                json!({"org": {"id": row.org_id, "name": row.org_name}, "role": row.role}),
+                Vec::new(),
+            ));
+        }
+        let org_role = OrgRole::parse(&row.role).unwrap_or(OrgRole::Member);
+        let explicit = row.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+        if let (Some((_, _, list)), Some(id), Some(name)) =
+            (current.as_mut(), &row.workspace_id, &row.workspace_name)
+        {
+            if let Some(role) = effective_workspace_role(org_role, explicit) {
+                list.push(json!({"id": id, "name": name, "role": role}));
+            }
+        }
+    }
+    if let Some((_, mut entry, workspaces)) = current {
+        entry["workspaces"] = json!(workspaces);
+        out.push(entry);
+    }
+    out
+}
+
+async fn profile(ctx: &Ctx, user: &UserRow) -> ApiResult<Value> {
+    let rows = store::orgs::memberships(&ctx.db, user.id()?).await?;
+    let mut body = views::user(user);
+    body["memberships"] = json!(memberships(&rows));
+    Ok(body)
+}
+
+pub async fn get(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let user = me(ctx, &caller).await?;
+    Ok(Reply::ok(profile(ctx, &user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    /// `null` clears the number; E.164, or use `country_code` + `mobile_number`.
+    #[serde(default, with = "double_option")]
+    phone: Option<Option<String>>,
+    country_code: Option<String>,
+    mobile_number: Option<String>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let body: PatchBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let first_name = body
+        .first_name
+        .as_deref()
+        .and_then(|n| errs.check("first_name", v::name(n)));
+    let last_name = body
+        .last_name
+        .as_deref()
+        .and_then(|n| errs.check("last_name", v::name(n)));
+    let phone: Option<Option<String>> = match (&body.phone, &body.country_code, &body.mobile_number)
+    {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            errs.add("phone", "give either phone or country_code + mobile_number");
+            None
+        }
+        (Some(None), None, None) => Some(None),
+        (Some(Some(p)), None, None) => errs.check("phone", v::phone_e164(p)).map(Some),
+        (None, Some(cc), Some(m)) => errs
+            .check("mobile_number", v::phone_from_parts(cc, m))
+            .map(Some),
+        (None, Some(_), None) => {
+            errs.add("mobile_number", "is required with country_code");
+            None
+        }
+        (None, None, Some(_)) => {
+            errs.add("country_code", "is required with mobile_number");
+            None
+        }
+        (None, None, None) => None,
+    };
+    if !errs.is_empty() {
+        return Err(ApiError::Validation(errs.0));
+    }
+    let now = ctx.now();
+    let change = ProfileChange {
+        first_name: first_name.as_deref(),
+        last_name: last_name.as_deref(),
+        phone: phone.as_ref().map(|p| p.as_deref()),
+    };
+    let fields: Vec<&str> = [
+        change.first_name.map(|_| "first_name"),
+        change.last_name.map(|_| "last_name"),
+        change.phone.map(|_| "phone"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !fields.is_empty() {
+        ctx.db
+            .batch(vec![
+                store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
+                audit::insert(
+                    &ctx.db,
+                    &Event::account("user.updated", caller.user_id, &caller.email)
+                        .meta(json!({ "fields": fields })),
+                    &ctx.origin,
+                    now,
+                )?,
+            ])
+            .await?;
+    }
+    let user = me(ctx, &caller).await?;
+    Ok(Reply::ok(profile(ctx, &user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<Reply> {
+    let body: ChangePasswordBody = ctx.json()?;
+    let (user_id, keep_session, change_token) = match &changer {
+        PasswordChanger::Session(c) => (c.user_id, Some(c.session_id), None),
+        PasswordChanger::ChangeToken {
+            user_id,
+            token_hash,
+        } => (*user_id, None, Some(token_hash.clone())),
+    };
+    let user = store::users::by_id(&ctx.db, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let current_hash = user.password_hash.clone().unwrap_or_default();
+    if password::verify(&body.current_password, &current_hash) == Verification::Mismatch {
+        return Err(ApiError::field(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    v::password(&body.new_password, Some(&user.email))
+        .map_err(|m| ApiError::field("new_password", m))?;
+    if body.new_password == body.current_password {
+        return Err(ApiError::field(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let new_hash =
+        password::hash(&body.new_password).map_err(|_| ApiError::internal("hashing failed"))?;
+    let now = ctx.now();
+    let mut batch = Vec::new();
+    if let Some(token_hash) = &change_token {
+        batch.extend(store::tokens::consume(
+            &ctx.db,
+            token_hash,
+            TokenPurpose::PasswordChange,
+            &ctx.request_id,
+            now,
+        )?);
+    }
+    batch.push(store::users::change_password(
+        &ctx.db,
+        user_id,
+        &current_hash,
+        &new_hash,
+        now,
+    )?);
+    // A concurrent change of the same password loses instead of silently overwriting.
+    batch.push(store::guard(
+        &ctx.db,
+        "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password_hash = ?2)",
+        crate::args![user_id, new_hash.as_str()],
+    )?);
+    batch.push(store::sessions::end_all(
+        &ctx.db,
+        user_id,
+        keep_session,
+        "password_changed",
+        now,
+    )?);
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.password_changed", user_id, &user.email),
+        &ctx.origin,
+        now,
+    )?);
+    let mail = Outgoing::new(
+        &user.email,
+        MailContent::PasswordChanged {
+            first_name: user.first_name.clone(),
+        },
+    );
+    batch.push(mail.outbox_row(&ctx.db, now)?);
+    ctx.db.batch(batch).await.map_err(|e| {
+        e.on_guard(if change_token.is_some() {
+            ApiError::Unauthorized
+        } else {
+            ApiError::conflict("conflict", "The password was changed concurrently; retry.")
+        })
+    })?;
+    enqueue(ctx, vec![mail]).await;
+    Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailBody {
+    new_email: String,
+    password: String,
+}
+
+pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let body: ChangeEmailBody = ctx.json()?;
+    let new_email =
+        v::normalize_email(&body.new_email).map_err(|m| ApiError::field("new_email", m))?;
+    let user = me(ctx, &caller).await?;
+    if password::verify(
+        &body.password,
+        user.password_hash.as_deref().unwrap_or_default(),
+    ) == Verification::Mismatch
+    {
+        return Err(ApiError::field("password", "is not your current password"));
+    }
+    if new_email == user.email {
+        return Err(ApiError::field(
+            "new_email",
+            "is already your email address",
+        ));
+    }
+    if store::users::email_exists(&ctx.db, &new_email).await? {
+        return Err(ApiError::conflict(
+            "email_taken",
+            "An account with this email already exists.",
+        ));
+    }
+    let now = ctx.now();
+    let secret = crate::domain::token::new_secret();
+    let expires = now.plus_seconds(ctx.cfg.email_verification_ttl);
+    let verification = Outgoing::new(
+        &new_email,
+        MailContent::EmailVerification {
+            first_name: user.first_name.clone(),
+            new_email: new_email.clone(),
+            link: link(&ctx.cfg.app_url, "verify-email", &secret),
+            expires_at: expires.to_rfc3339(),
+        },
+    );
+    let notice = Outgoing::new(
+        &user.email,
+        MailContent::EmailChangeRequested {
+            first_name: user.first_name.clone(),
+            new_email: new_email.clone(),
+        },
+    );
+    let hash = crate::domain::token::hash_secret(&secret);
+    let batch = vec![
+        store::tokens::revoke_unused(
+            &ctx.db,
+            caller.user_id,
+            TokenPurpose::EmailVerification,
+            now,
+        )?,
+        store::tokens::insert(
+            &ctx.db,
+            &hash,
+            caller.user_id,
+            TokenPurpose::EmailVerification,
+            Some(&new_email),
+            now,
+            expires,
+        )?,
+        store::users::set_pending_email(&ctx.db, caller.user_id, &new_email, now)?,
+        audit::insert(
+            &ctx.db,
+            &Event::account("user.email_change_requested", caller.user_id, &user.email)
+                .meta(json!({ "to": new_email })),
+            &ctx.origin,
+            now,
+        )?,
+        verification.outbox_row(&ctx.db, now)?,
+        notice.outbox_row(&ctx.db, now)?,
+    ];
+    ctx.db.batch(batch).await?;
+    enqueue(ctx, vec![verification, notice]).await;
+    Ok(Reply::accepted(json!({ "pending_email": new_email })))
+}
+
+pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let rows = store::sessions::list_live(
+        &ctx.db,
+        caller.user_id,
+        ctx.now(),
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let data: Vec<Value> = page
+        .data
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "current": s.id == caller.session_id.to_string(),
+                "auth_method": s.auth_method,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "created_at": time(s.created_at),
+                "last_used_at": time(s.last_used_at),
+                "expires_at": time(s.expires_at),
+            })
+        })
+        .collect();
+    Ok(Reply::ok(
+        json!({ "data": data, "next_cursor": page.next_cursor }),
+    ))
+}
+
+pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let session: SessionId = ctx
+        .params
+        .get("session")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    let now = ctx.now();
+    let results = ctx
+        .db
+        .batch(vec![
+            store::sessions::end_own(&ctx.db, session, caller.user_id, "revoked", now)?,
+            audit::insert(
+                &ctx.db,
+                &Event {
+                    target: Some(("session", session.to_string())),
+                    ..Event::account("session.revoked", caller.user_id, &caller.email)
+                }
+                .meta(json!({ "reason": "revoked" })),
+                &ctx.origin,
+                now,
+            )?,
+            // Someone else's or an already-ended session: nothing happened, roll back the event.
+            store::guard(
+                &ctx.db,
+                "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND end_reason = 'revoked' AND ended_at = ?3)",
+                crate::args![session, caller.user_id, now],
+            )?,
+        ])
+        .await
+        .map_err(|e| e.on_guard(ApiError::NotFound))?;
+    drop(results);
+    Ok(Reply::no_content())
+}
+
+pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let rows = store::audit::activity(
+        &ctx.db,
+        caller.user_id,
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let data: Vec<Value> = page
+        .data
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "at": time(e.at),
+                "action": e.action,
+                "ip": e.ip,
+                "user_agent": e.user_agent,
+                "auth_method": e.auth_method,
+                "success": e.success != 0,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(
+        json!({ "data": data, "next_cursor": page.next_cursor }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBody {
+    password: String,
+}
+
+pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let body: DeleteBody = ctx.json()?;
+    let user = me(ctx, &caller).await?;
+    if password::verify(
+        &body.password,
+        user.password_hash.as_deref().unwrap_or_default(),
+    ) == Verification::Mismatch
+    {
+        return Err(ApiError::field("password", "is not your current password"));
+    }
+    // Owning an org with other members means the org would be left without an owner.
+    let owned = store::users::owned_orgs(&ctx.db, caller.user_id).await?;
+    let shared: Vec<&str> = owned
+        .iter()
+        .filter(|o| o.other_members > 0)
+        .map(|o| o.name.as_str())
+        .collect();
+    if !shared.is_empty() {
+        return Err(ApiError::conflict(
+            "last_owner",
+            format!(
+                "You own organizations with other members ({}); transfer ownership first.",
+                shared.join(", ")
+            ),
+        ));
+    }
+    let now = ctx.now();
+    let mut batch = Vec::new();
+    for org in &owned {
+        if let Ok(org_id) = org.id.parse::<OrgId>() {
+            batch.push(audit::insert(
+                &ctx.db,
+                &Event {
+                    target: Some(("org", org.id.clone())),
+                    subject: None,
+                    ..Event::account("org.deleted", caller.user_id, &caller.email)
+                }
+                .in_org(org_id),
+                &ctx.origin,
+                now,
+            )?);
+        }
+    }
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.deleted", caller.user_id, &caller.email),
+        &ctx.origin,
+        now,
+    )?);
+    batch.extend(store::users::delete_with_solo_orgs(
+        &ctx.db,
+        caller.user_id,
+    )?);
+    // If a member joined one of those orgs meanwhile, the user delete fails on the org's
+    // owner reference and the whole batch rolls back.
+    ctx.db.batch(batch).await.map_err(|e| match e {
+        ApiError::Internal(m) if m.contains("FOREIGN KEY") => ApiError::conflict(
+            "last_owner",
+            "An organization you own gained members; transfer ownership first.",
+        ),
+        other => other,
+    })?;
+    Ok(Reply::no_content())
+}

@@ -1,0 +1,101 @@
+//! Handlers, one module per resource, and the dispatcher that gives each its principal.
+
+pub mod auth;
+pub mod me;
+pub mod platform;
+pub mod views;
+
+use worker::console_error;
+
+use crate::domain::time::Timestamp;
+use crate::http::auth::{authenticate, authenticate_password_change};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::router::Route;
+use crate::http::{Ctx, Reply};
+use crate::mail::{MailMessage, Outgoing};
+use crate::store;
+
+/// Every route's handler, with the authentication it requires resolved first: a handler
+/// that needs a caller takes one, so it cannot run unauthenticated.
+pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
+    match route {
+        Route::Health => platform::health(ctx).await,
+        Route::OpenApi => platform::openapi(),
+        Route::Jwks => platform::jwks(ctx).await,
+        Route::DevMailbox => platform::dev_mailbox(ctx).await,
+        Route::Signup => auth::signup(ctx).await,
+        Route::Activate => auth::activate(ctx).await,
+        Route::Login => auth::login(ctx).await,
+        Route::Refresh => auth::refresh(ctx).await,
+        Route::Logout => auth::logout(ctx).await,
+        Route::LogoutAll => auth::logout_all(ctx, authenticate(ctx).await?).await,
+        Route::ForgotPassword => auth::forgot_password(ctx).await,
+        Route::ResetPassword => auth::reset_password(ctx).await,
+        Route::VerifyEmail => auth::verify_email(ctx).await,
+        Route::GetMe => me::get(ctx, authenticate(ctx).await?).await,
+        Route::PatchMe => me::patch(ctx, authenticate(ctx).await?).await,
+        Route::DeleteMe => me::delete(ctx, authenticate(ctx).await?).await,
+        Route::ChangePassword => {
+            me::change_password(ctx, authenticate_password_change(ctx).await?).await
+        }
+        Route::ChangeEmail => me::change_email(ctx, authenticate(ctx).await?).await,
+        Route::ListSessions => me::sessions(ctx, authenticate(ctx).await?).await,
+        Route::RevokeSession => me::revoke_session(ctx, authenticate(ctx).await?).await,
+        Route::Activity => me::activity(ctx, authenticate(ctx).await?).await,
+    }
+}
+
+/// Counts this request against per-IP and (where known) per-account limits for `action`;
+/// 429 with `retry-after` once either is exceeded in the current minute.
+pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
+    let now = ctx.now();
+    let mut buckets = vec![format!("{action}:ip:{}", ctx.origin.ip)];
+    if let Some(account) = account {
+        buckets.push(format!("{action}:account:{account}"));
+    }
+    let counts = store::rate_limits::hit(&ctx.db, &buckets, now).await?;
+    let over_ip = counts
+        .first()
+        .is_some_and(|&n| n > ctx.cfg.rate_limit_per_ip);
+    let over_account = counts
+        .get(1)
+        .is_some_and(|&n| n > ctx.cfg.rate_limit_per_account);
+    if over_ip || over_account {
+        return Err(ApiError::RateLimited {
+            retry_after_seconds: store::rate_limits::retry_after(now),
+        });
+    }
+    Ok(())
+}
+
+/// Hands committed messages to the queue. The outbox rows were written with the change
+/// that caused them; a message the queue refuses is marked `failed` there and logged, so it
+/// is never silently lost (the change itself stands).
+pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
+    if outgoing.is_empty() {
+        return;
+    }
+    let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
+    let bodies: Vec<String> = messages.iter().map(MailMessage::to_queue_body).collect();
+    let sent = match ctx.env.queue("MAIL_QUEUE") {
+        Ok(queue) => queue.send_batch(bodies).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(cause) = sent {
+        console_error!(
+            "{}",
+            serde_json::json!({"level": "error", "request_id": ctx.request_id,
+                "msg": "mail enqueue failed", "cause": cause})
+        );
+        for m in &messages {
+            let _ = store::mail::mark_attempt_failed(
+                &ctx.db,
+                &m.id,
+                "enqueue failed",
+                true,
+                Timestamp::now(),
+            )
+            .await;
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! HTTP: the request context handed to handlers, replies, and the fetch pipeline
+//! (request id, CORS, body limit, routing, problem+json, structured log line).
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod keys;
+pub mod pagination;
+pub mod router;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use worker::{console_error, console_log, Env, Headers, Request, Response};
+
+use crate::api;
+use crate::config::Config;
+use crate::domain::ids::new_uuid_v7;
+use crate::domain::time::Timestamp;
+use crate::store::audit::Origin;
+use crate::store::Db;
+use error::{ApiError, ApiResult};
+use pagination::PageRequest;
+use router::Params;
+
+/// Everything a handler may use about the request it serves.
+pub struct Ctx {
+    pub env: Env,
+    pub cfg: Rc<Config>,
+    pub db: Db,
+    pub request_id: String,
+    pub origin: Origin,
+    pub params: Params,
+    query: Vec<(String, String)>,
+    headers: Headers,
+    body: Vec<u8>,
+    worker_ctx: worker::Context,
+}
+
+impl Ctx {
+    /// The body as `T`, strictly: JSON content type, valid JSON, known fields, right types.
+    pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        let content_type = self.header("content-type").unwrap_or_default();
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        body::parse_json(&self.body)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn page(&self) -> ApiResult<PageRequest> {
+        PageRequest::from_query(self.query("limit"), self.query("cursor"))
+    }
+
+    /// The bearer credential, if any.
+    pub fn bearer(&self) -> Option<String> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string())
+            .filter(|t| !t.is_empty())
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    /// Work that may finish after the response (never anything the response depends on).
+    pub fn in_background(&self, fut: impl std::future::Future<Output = ()> + 'static) {
+        self.worker_ctx.wait_until(fut);
+    }
+}
+
+/// A successful reply: status, JSON body (or none), extra headers.
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub content_type: &'static str,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            content_type: "application/json",
+        }
+    }
+
+    pub fn ok(body: Value) -> Self {
+        Self::json(200, body)
+    }
+
+    pub fn created(body: Value) -> Self {
+        Self::json(201, body)
+    }
+
+    pub fn accepted(body: Value) -> Self {
+        Self::json(202, body)
+    }
+
+    pub fn no_content() -> Self {
+        Reply {
+            status: 204,
+            body: None,
+            content_type: "application/json",
+        }
+    }
+}
+
+thread_local! {
+    /// Vars and secrets do not change within an isolate: parse and validate them once.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
+
+pub fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
+    if let Some(cfg) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(cfg);
+    }
+    let cfg = Rc::new(Config::load(|name| var(env, name)).map_err(ApiError::Misconfigured)?);
+    CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
+    Ok(cfg)
+}
+
+fn request_id(req: &Request) -> String {
+    // A caller's id is kept if it is short and tame, so traces join up across services.
+    match req.headers().get("x-request-id").ok().flatten() {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            id
+        }
+        _ => new_uuid_v7().to_string(),
+    }
+}
+
+/// Reads the body, refusing more than `limit` bytes (by header first, then by count).
+async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::field("body", "could not be read"))?;
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+async fn serve(
+    req: &mut Request,
+    env: Env,
+    worker_ctx: worker::Context,
+    request_id: &str,
+    cfg: Rc<Config>,
+) -> ApiResult<Reply> {
+    let method = req.method().to_string();
+    let url = req.url().map_err(|_| ApiError::NotFound)?;
+    let (route, params) = router::resolve(&method, url.path())?;
+    let body = if matches!(method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        // DELETE /v1/me carries a password; everything else of these has no body.
+        if method == "DELETE" {
+            read_body(req, cfg.max_body_bytes).await?
+        } else {
+            Vec::new()
+        }
+    } else {
+        read_body(req, cfg.max_body_bytes).await?
+    };
+    let db = Db::new(
+        env.d1("DB")
+            .map_err(|e| ApiError::Misconfigured(format!("D1 binding DB: {e}")))?,
+    );
+    let ctx = Ctx {
+        origin: Origin {
+            ip: req
+                .headers()
+                .get("cf-connecting-ip")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "unknown".into()),
+            user_agent: req
+                .headers()
+                .get("user-agent")
+                .ok()
+                .flatten()
+                .map(|ua| ua.chars().take(512).collect()),
+        },
+        query: url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        headers: req.headers().clone(),
+        request_id: request_id.to_string(),
+        params,
+        body,
+        cfg,
+        db,
+        env,
+        worker_ctx,
+    };
+    api::dispatch(route, &ctx).await
+}
+
+fn set(headers: &mut Headers, name: &str, value: &str) {
+    // Header names here are constants and values are sanitised; a failure is not actionable.
+    let _ = headers.set(name, value);
+}
+
+fn cors_headers(headers: &mut Headers, cfg: Option<&Config>, origin: Option<&str>) {
+    if let (Some(cfg), Some(origin)) = (cfg, origin) {
+        if let Some(allowed) = cfg.cors_origin(origin) {
+            set(headers, "access-control-allow-origin", &allowed);
+            set(
+                headers,
+                "access-control-expose-headers",
+                "x-request-id, retry-after, server-timing",
+            );
+            set(headers, "vary", "Origin");
+        }
+    }
+}
+
+/// The fetch pipeline. Never fails: every outcome is a response with `x-request-id`.
+pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> Response {
+    let started = Timestamp::now();
+    let request_id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.path();
+    let origin = req.headers().get("origin").ok().flatten();
+    let cfg = config(&env);
+
+    // CORS preflight: answered before routing and authentication.
+    if method == "OPTIONS" {
+        let mut response = Response::empty()
+            .map(|r| r.with_status(204))
+            .unwrap_or_else(|_| fallback());
+        let headers = response.headers_mut();
+        cors_headers(headers, cfg.as_deref().ok(), origin.as_deref());
+        set(
+            headers,
+            "access-control-allow-methods",
+            "GET, POST, PUT, PATCH, DELETE",
+        );
+        set(
+            headers,
+            "access-control-allow-headers",
+            "authorization, content-type, x-request-id",
+        );
+        set(headers, "access-control-max-age", "600");
+        set(headers, "x-request-id", &request_id);
+        return response;
+    }
+
+    let outcome = match &cfg {
+        Ok(cfg) => serve(&mut req, env, worker_ctx, &request_id, cfg.clone()).await,
+        Err(e) => Err(ApiError::Misconfigured(
+            e.log_cause().unwrap_or_default().to_string(),
+        )),
+    };
+    let (status, mut response) = match outcome {
+        Ok(reply) => {
+            let status = reply.status;
+            let response = match reply.body {
+                Some(ref body) => Response::from_bytes(body.to_string().into_bytes()),
+                None => Response::empty(),
+            }
+            .map(|r| r.with_status(status));
+            let mut response = response.unwrap_or_else(|_| fallback());
+            if reply.body.is_some() || status != 204 {
+                set(response.headers_mut(), "content-type", reply.content_type);
+            }
+            (status, response)
+        }
+        Err(err) => {
+            if let Some(cause) = err.log_cause() {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"level": "error", "request_id": request_id, "method": method,
+                        "path": path, "code": err.code(), "cause": cause})
+                );
+            }
+            let status = err.status();
+            let body = err.to_problem(&request_id).to_string();
+            let mut response = Response::from_bytes(body.into_bytes())
+                .map(|r| r.with_status(status))
+                .unwrap_or_else(|_| fallback());
+            let headers = response.headers_mut();
+            set(headers, "content-type", "application/problem+json");
+            for (name, value) in err.headers() {
+                set(headers, name, &value);
+            }
+            (status, response)
+        }
+    };
+    let headers = response.headers_mut();
+    set(headers, "x-request-id", &request_id);
+    set(headers, "cache-control", "no-store");
+    set(headers, "x-content-type-options", "nosniff");
+    cors_headers(headers, cfg.as_deref().ok(), origin.as_deref());
+    let duration_ms = Timestamp::now().millis() - started.millis();
+    console_log!(
+        "{}",
+        serde_json::json!({"level": "info", "request_id": request_id, "method": method,
+            "path": path, "status": status, "duration_ms": duration_ms})
+    );
+    response
+}
+
+fn fallback() -> Response {
+    // Building a response from static parts cannot fail in practice; this is the last resort.
+    Response::error("internal error", 500)
+        .unwrap_or_else(|_| Response::empty().expect("empty response"))
+}

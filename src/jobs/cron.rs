@@ -1,0 +1,45 @@
+//! The cron sweep: purge ended sessions, used or expired tokens and stale rate-limit
+//! windows. Each step deletes at most `BATCH` rows per statement and at most `ROUNDS`
+//! statements per run, so one run stays bounded; it is idempotent, and the next run
+//! continues where this one stopped.
+
+use serde::Serialize;
+
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+use crate::store::{self, Db};
+
+const BATCH: i64 = 500;
+const ROUNDS: usize = 10;
+/// Ended sessions and spent tokens are kept this long (for "expired" answers and support).
+const RETENTION_SECONDS: i64 = 7 * 86_400;
+
+#[derive(Debug, Default, Serialize)]
+pub struct SweepReport {
+    pub sessions_purged: usize,
+    pub tokens_purged: usize,
+    pub rate_limit_windows_purged: usize,
+}
+
+async fn drain(make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
+    let mut total = 0;
+    for _ in 0..ROUNDS {
+        let result = make()?.run().await.map_err(store::map_d1_error)?;
+        let n = store::changes(&result);
+        total += n;
+        if (n as i64) < BATCH {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub async fn sweep(db: &Db, now: Timestamp) -> ApiResult<SweepReport> {
+    let cutoff = now.plus_seconds(-RETENTION_SECONDS);
+    Ok(SweepReport {
+        sessions_purged: drain(|| store::sessions::purge(db, cutoff, BATCH)).await?,
+        tokens_purged: drain(|| store::tokens::purge(db, cutoff, BATCH)).await?,
+        rate_limit_windows_purged: store::rate_limits::purge(db, now, BATCH * ROUNDS as i64)
+            .await?,
+    })
+}

@@ -1,0 +1,117 @@
+//! Email: handlers only enqueue a `MailMessage`; the queue consumer renders and delivers it.
+
+pub mod deliver;
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::new_uuid_v7;
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+use crate::store::{self, Db, Stmt};
+
+/// What travels through the queue. `id` is the idempotency key: the outbox row of that id
+/// records the delivery state, and a message is never sent twice for one id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailMessage {
+    pub id: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub content: MailContent,
+}
+
+impl MailMessage {
+    /// Queue bodies are JSON text: the same bytes whatever the JS structured clone would do
+    /// to nested enums, and a malformed body is a parse error rather than a panic.
+    pub fn to_queue_body(&self) -> String {
+        // Plain strings and enums only: serialisation cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_queue_body(body: &str) -> Result<Self, String> {
+        serde_json::from_str(body).map_err(|e| e.to_string())
+    }
+}
+
+/// Each kind of email with the data its template needs. Times are preformatted RFC 3339.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum MailContent {
+    Activation {
+        first_name: String,
+        link: String,
+        expires_at: String,
+    },
+    PasswordReset {
+        first_name: String,
+        link: String,
+        expires_at: String,
+    },
+    EmailVerification {
+        first_name: String,
+        new_email: String,
+        link: String,
+        expires_at: String,
+    },
+    /// Sent to the old address when a change to a new one is requested.
+    EmailChangeRequested {
+        first_name: String,
+        new_email: String,
+    },
+    PasswordChanged {
+        first_name: String,
+    },
+    AccountLocked {
+        first_name: String,
+        reset_link: String,
+    },
+}
+
+impl MailContent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MailContent::Activation { .. } => "activation",
+            MailContent::PasswordReset { .. } => "password_reset",
+            MailContent::EmailVerification { .. } => "email_verification",
+            MailContent::EmailChangeRequested { .. } => "email_change_requested",
+            MailContent::PasswordChanged { .. } => "password_changed",
+            MailContent::AccountLocked { .. } => "account_locked",
+        }
+    }
+}
+
+/// A message about to be sent, with its outbox row to write in the caller's batch.
+pub struct Outgoing {
+    pub message: MailMessage,
+    pub reference: Option<(&'static str, String)>,
+}
+
+impl Outgoing {
+    pub fn new(to: &str, content: MailContent) -> Self {
+        Outgoing {
+            message: MailMessage {
+                id: new_uuid_v7().to_string(),
+                to: to.to_string(),
+                content,
+            },
+            reference: None,
+        }
+    }
+
+    /// The outbox row (status `queued`), to be written atomically with what caused the email.
+    pub fn outbox_row(&self, db: &Db, now: Timestamp) -> ApiResult<Stmt> {
+        store::mail::insert_queued(
+            db,
+            &self.message.id,
+            self.message.content.kind(),
+            &self.message.to,
+            self.reference.as_ref().map(|(t, id)| (*t, id.as_str())),
+            now,
+        )
+    }
+}
+
+/// A link into the front end, e.g. `{APP_URL}/activate?token=…`.
+pub fn link(app_url: &str, page: &str, token: &str) -> String {
+    format!("{app_url}/{page}?token={token}")
+}

@@ -1,0 +1,172 @@
+//! Every SQL statement of the service, one module per aggregate. Functions either run a
+//! query or return a prepared statement, so that a handler can compose one atomic D1 batch
+//! (D1 has no BEGIN; a batch is one transaction).
+
+pub mod audit;
+pub mod mail;
+pub mod orgs;
+pub mod rate_limits;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+use crate::domain::ids::{EventId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::time::Timestamp;
+use crate::http::error::{ApiError, ApiResult};
+
+pub type Stmt = D1PreparedStatement;
+
+/// A bound argument. D1 takes JS values; integers travel as f64 (exact below 2^53).
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+impl From<&Arg> for JsValue {
+    fn from(a: &Arg) -> JsValue {
+        match a {
+            Arg::Text(s) => JsValue::from_str(s),
+            Arg::Int(i) => JsValue::from_f64(*i as f64),
+            Arg::Null => JsValue::NULL,
+        }
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
+}
+impl From<&String> for Arg {
+    fn from(s: &String) -> Arg {
+        Arg::Text(s.clone())
+    }
+}
+impl From<i64> for Arg {
+    fn from(i: i64) -> Arg {
+        Arg::Int(i)
+    }
+}
+/// Bool columns are stored as 0/1.
+impl From<bool> for Arg {
+    fn from(b: bool) -> Arg {
+        Arg::Int(i64::from(b))
+    }
+}
+impl From<Timestamp> for Arg {
+    fn from(t: Timestamp) -> Arg {
+        Arg::Int(t.millis())
+    }
+}
+impl<T: Into<Arg>> From<Option<T>> for Arg {
+    fn from(o: Option<T>) -> Arg {
+        o.map_or(Arg::Null, Into::into)
+    }
+}
+macro_rules! id_args {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(id: $t) -> Arg {
+                Arg::Text(id.to_string())
+            }
+        }
+    )*};
+}
+id_args!(UserId, OrgId, WorkspaceId, SessionId, EventId);
+
+/// `args![a, b, c]`: a statement's bound values, each converted with `Arg::from`.
+#[macro_export]
+macro_rules! args {
+    ($($e:expr),* $(,)?) => { vec![$($crate::store::Arg::from($e)),*] };
+}
+
+/// The one place a D1 failure becomes an API error: unique-constraint violations the
+/// caller can cause become conflicts, everything else is an internal error (logged).
+pub fn map_d1_error(err: worker::Error) -> ApiError {
+    let msg = err.to_string();
+    if msg.contains("batch_guards.ok") {
+        return ApiError::GuardFailed;
+    }
+    if msg.contains("UNIQUE constraint failed: users.email") {
+        return ApiError::conflict("email_taken", "An account with this email already exists.");
+    }
+    ApiError::internal(format!("D1: {msg}"))
+}
+
+/// The database handle; cheap to clone into background work.
+#[derive(Clone)]
+pub struct Db(Rc<D1Database>);
+
+impl Db {
+    pub fn new(d1: D1Database) -> Self {
+        Db(Rc::new(d1))
+    }
+
+    pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
+        let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
+        self.0.prepare(sql).bind(&values).map_err(map_d1_error)
+    }
+
+    pub async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> ApiResult<Option<T>> {
+        self.stmt(sql, args)?
+            .first::<T>(None)
+            .await
+            .map_err(map_d1_error)
+    }
+
+    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
+        let result = self.stmt(sql, args)?.all().await.map_err(map_d1_error)?;
+        result.results::<T>().map_err(map_d1_error)
+    }
+
+    /// Runs one write and returns how many rows it changed.
+    pub async fn run(&self, sql: &str, args: Vec<Arg>) -> ApiResult<usize> {
+        let result = self.stmt(sql, args)?.run().await.map_err(map_d1_error)?;
+        Ok(changes(&result))
+    }
+
+    /// Runs statements as one transaction: all of them take effect or none.
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<D1Result>> {
+        self.0.batch(stmts).await.map_err(map_d1_error)
+    }
+}
+
+/// A statement that aborts its batch (rolling all of it back) unless `condition` holds;
+/// the batch then fails with `ApiError::GuardFailed`, which the handler translates.
+pub fn guard(db: &Db, condition: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
+    db.stmt(
+        &format!("INSERT INTO batch_guards (ok) SELECT NULL WHERE NOT ({condition})"),
+        args,
+    )
+}
+
+pub fn changes(result: &D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}
+
+/// Rows of one statement of a batch.
+pub fn rows<T: DeserializeOwned>(result: &D1Result) -> ApiResult<Vec<T>> {
+    result.results::<T>().map_err(map_d1_error)
+}

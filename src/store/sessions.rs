@@ -1,0 +1,203 @@
+//! Sessions and their rotating refresh tokens.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+
+pub struct NewSession<'a> {
+    pub id: SessionId,
+    pub user: UserId,
+    pub auth_method: &'a str,
+    pub ip: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+    pub refresh_hash: &'a str,
+}
+
+/// The session row and its first refresh token.
+pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "INSERT INTO sessions (id, user_id, auth_method, ip, user_agent, created_at, last_used_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+            args![s.id, s.user, s.auth_method, s.ip, s.user_agent, s.now, s.expires_at],
+        )?,
+        db.stmt(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+            args![s.refresh_hash, s.id, s.now],
+        )?,
+    ])
+}
+
+/// What every authenticated request needs: is the session live, and who is it.
+#[derive(Debug, Deserialize)]
+pub struct LiveSession {
+    pub email: String,
+    pub last_used_at: i64,
+}
+
+/// One indexed read: the session must be unended and unexpired and its user active.
+pub async fn live(
+    db: &Db,
+    id: SessionId,
+    user: UserId,
+    now: Timestamp,
+) -> ApiResult<Option<LiveSession>> {
+    db.first(
+        "SELECT u.email, s.last_used_at FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
+         AND u.status = 'active'",
+        args![id, user, now],
+    )
+    .await
+}
+
+pub async fn touch(db: &Db, id: SessionId, now: Timestamp) -> ApiResult<usize> {
+    db.run(
+        "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+        args![id, now],
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefreshLookup {
+    pub session_id: String,
+    pub user_id: String,
+    pub rotated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub expires_at: i64,
+    pub status: String,
+}
+
+pub async fn find_refresh(db: &Db, token_hash: &str) -> ApiResult<Option<RefreshLookup>> {
+    db.first(
+        "SELECT r.session_id, s.user_id, r.rotated_at, s.ended_at, s.expires_at, u.status \
+         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+         WHERE r.token_hash = ?1",
+        args![token_hash],
+    )
+    .await
+}
+
+/// Rotation as a batch: retire the presented token (only if still current and the session
+/// live); the guard aborts the batch unless this request retired it; then the successor.
+pub fn rotate(
+    db: &Db,
+    session: SessionId,
+    old_hash: &str,
+    new_hash: &str,
+    request_id: &str,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "UPDATE refresh_tokens SET rotated_at = ?3, rotated_by = ?4 WHERE token_hash = ?1 \
+             AND session_id = ?2 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM sessions s \
+             WHERE s.id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3)",
+            args![old_hash, session, now, request_id],
+        )?,
+        super::guard(
+            db,
+            "EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?1 AND rotated_by = ?2)",
+            args![old_hash, request_id],
+        )?,
+        db.stmt(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+            args![new_hash, session, now],
+        )?,
+        db.stmt(
+            "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+            args![session, now],
+        )?,
+    ])
+}
+
+pub fn end(db: &Db, id: SessionId, reason: &str, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+        args![id, now, reason],
+    )
+}
+
+/// Ends one of `user`'s sessions (never another user's).
+pub fn end_own(
+    db: &Db,
+    id: SessionId,
+    user: UserId,
+    reason: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE sessions SET ended_at = ?3, end_reason = ?4 \
+         WHERE id = ?1 AND user_id = ?2 AND ended_at IS NULL",
+        args![id, user, now, reason],
+    )
+}
+
+/// Ends every live session of the user, except `keep` if given.
+pub fn end_all(
+    db: &Db,
+    user: UserId,
+    keep: Option<SessionId>,
+    reason: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE sessions SET ended_at = ?3, end_reason = ?4 \
+         WHERE user_id = ?1 AND ended_at IS NULL AND id IS NOT ?2",
+        args![user, keep, now, reason],
+    )
+}
+
+/// Ends every session of the user if the account is locked now (used in the batch that
+/// counts a failed login, so the lock and the logout happen together).
+pub fn end_all_if_locked(db: &Db, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE sessions SET ended_at = ?2, end_reason = 'locked' WHERE user_id = ?1 \
+         AND ended_at IS NULL AND (SELECT status FROM users WHERE id = ?1) = 'locked'",
+        args![user, now],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub auth_method: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+}
+
+/// The user's live sessions, newest first, one page.
+pub async fn list_live(
+    db: &Db,
+    user: UserId,
+    now: Timestamp,
+    before: Option<&str>,
+    limit: u32,
+) -> ApiResult<Vec<SessionRow>> {
+    db.all(
+        "SELECT id, auth_method, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
+         WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND (?3 IS NULL OR id < ?3) \
+         ORDER BY id DESC LIMIT ?4",
+        args![user, now, before, i64::from(limit)],
+    )
+    .await
+}
+
+/// Cron: deletes sessions ended or expired before `cutoff` (their refresh tokens cascade).
+pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+         WHERE ended_at < ?1 OR expires_at < ?1 LIMIT ?2)",
+        args![cutoff, limit],
+    )
+}

@@ -1,0 +1,263 @@
+//! Users: the account itself, its status and lockout counter.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::account::AccountStatus;
+use crate::domain::ids::UserId;
+use crate::domain::time::Timestamp;
+use crate::http::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub must_change_password: i64,
+    pub status: String,
+    pub email_verified: i64,
+    pub pending_email: Option<String>,
+    pub failed_logins: i64,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl UserRow {
+    pub fn id(&self) -> ApiResult<UserId> {
+        self.id
+            .parse()
+            .map_err(|_| ApiError::internal("bad user id in D1"))
+    }
+
+    pub fn status(&self) -> ApiResult<AccountStatus> {
+        AccountStatus::parse(&self.status)
+            .ok_or_else(|| ApiError::internal("bad user status in D1"))
+    }
+}
+
+const COLUMNS: &str =
+    "id, email, first_name, last_name, phone, password_hash, must_change_password, \
+     status, email_verified, pending_email, failed_logins, created_at, last_login_at";
+
+pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
+    db.first(
+        &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+        args![email],
+    )
+    .await
+}
+
+pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
+    db.first(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+        args![id],
+    )
+    .await
+}
+
+pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Found {}
+    Ok(db
+        .first::<Found>(
+            "SELECT 1 AS found FROM users WHERE email = ?1",
+            args![email],
+        )
+        .await?
+        .is_some())
+}
+
+pub struct NewUser<'a> {
+    pub id: UserId,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub phone: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub status: AccountStatus,
+    pub email_verified: bool,
+    pub now: Timestamp,
+}
+
+pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
+    db.stmt(
+        "INSERT INTO users (id, email, first_name, last_name, phone, password_hash, status, \
+         email_verified, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        args![
+            u.id,
+            u.email,
+            u.first_name,
+            u.last_name,
+            u.phone,
+            u.password_hash,
+            u.status.as_str(),
+            u.email_verified,
+            u.now,
+        ],
+    )
+}
+
+/// Counts one failed login atomically and locks at the threshold, whatever races it.
+/// Returns the new counter (None if the account vanished).
+pub async fn record_failed_login(
+    db: &Db,
+    id: UserId,
+    threshold: i64,
+    now: Timestamp,
+) -> ApiResult<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Counter {
+        failed_logins: i64,
+    }
+    let row: Option<Counter> = db
+        .first(
+            "UPDATE users SET failed_logins = failed_logins + 1, \
+             status = CASE WHEN status = 'active' AND failed_logins + 1 >= ?2 THEN 'locked' ELSE status END, \
+             updated_at = ?3 WHERE id = ?1 RETURNING failed_logins",
+            args![id, threshold, now],
+        )
+        .await?;
+    Ok(row.map(|r| r.failed_logins))
+}
+
+/// A successful login: resets the counter, only while the account is still active (a lock
+/// that raced in wins). Optionally stores a re-hashed password.
+pub fn record_successful_login(
+    db: &Db,
+    id: UserId,
+    rehash: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET failed_logins = 0, last_login_at = ?2, updated_at = ?2, \
+         password_hash = COALESCE(?3, password_hash) WHERE id = ?1 AND status = 'active'",
+        args![id, now, rehash],
+    )
+}
+
+/// A password reset: new password, unlocked; a pending account becomes active (the emailed
+/// link proved the address).
+pub fn reset_password(db: &Db, id: UserId, password_hash: &str, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET password_hash = ?2, must_change_password = 0, failed_logins = 0, \
+         status = 'active', email_verified = 1, updated_at = ?3 WHERE id = ?1",
+        args![id, password_hash, now],
+    )
+}
+
+/// Activation: pending → active, email verified, password set if given.
+pub fn activate(
+    db: &Db,
+    id: UserId,
+    password_hash: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET status = 'active', email_verified = 1, failed_logins = 0, \
+         password_hash = COALESCE(?2, password_hash), updated_at = ?3 \
+         WHERE id = ?1 AND status = 'pending'",
+        args![id, password_hash, now],
+    )
+}
+
+/// A verified email change: the pending address becomes the login.
+pub fn apply_email_change(db: &Db, id: UserId, new_email: &str, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET email = ?2, pending_email = NULL, email_verified = 1, updated_at = ?3 \
+         WHERE id = ?1",
+        args![id, new_email, now],
+    )
+}
+
+/// Guard: the account is active (a lock that raced in makes the batch fail).
+pub fn guard_active(db: &Db, id: UserId) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND status = 'active')",
+        args![id],
+    )
+}
+
+pub fn set_pending_email(db: &Db, id: UserId, email: &str, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET pending_email = ?2, updated_at = ?3 WHERE id = ?1",
+        args![id, email, now],
+    )
+}
+
+/// A password change by the user. `expected_hash` guards against a concurrent change.
+pub fn change_password(
+    db: &Db,
+    id: UserId,
+    expected_hash: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET password_hash = ?3, must_change_password = 0, updated_at = ?4 \
+         WHERE id = ?1 AND password_hash = ?2 AND status = 'active'",
+        args![id, expected_hash, password_hash, now],
+    )
+}
+
+pub struct ProfileChange<'a> {
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    /// `Some(None)` clears the phone number.
+    pub phone: Option<Option<&'a str>>,
+}
+
+pub fn update_profile(
+    db: &Db,
+    id: UserId,
+    c: &ProfileChange<'_>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET first_name = COALESCE(?2, first_name), last_name = COALESCE(?3, last_name), \
+         phone = CASE WHEN ?4 = 1 THEN ?5 ELSE phone END, updated_at = ?6 WHERE id = ?1",
+        args![
+            id,
+            c.first_name,
+            c.last_name,
+            c.phone.is_some(),
+            c.phone.flatten(),
+            now
+        ],
+    )
+}
+
+/// Orgs the user owns, with how many other members each has.
+#[derive(Debug, Deserialize)]
+pub struct OwnedOrg {
+    pub id: String,
+    pub name: String,
+    pub other_members: i64,
+}
+
+pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {
+    db.all(
+        "SELECT o.id, o.name, \
+           (SELECT COUNT(*) FROM org_members m WHERE m.org_id = o.id AND m.user_id <> o.owner_id) AS other_members \
+         FROM orgs o WHERE o.owner_id = ?1",
+        args![id],
+    )
+    .await
+}
+
+/// Deletes the account and the orgs it alone makes up (owned, no other member). Guarded so
+/// that an org gaining a member meanwhile makes the whole batch fail rather than orphan it.
+pub fn delete_with_solo_orgs(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "DELETE FROM orgs WHERE owner_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM org_members m WHERE m.org_id = orgs.id AND m.user_id <> ?1)",
+            args![id],
+        )?,
+        db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
+    ])
+}

@@ -1,0 +1,215 @@
+// Shared fixture for the end-to-end tests: the real Worker (build/index.js + wasm) in
+// Miniflare with local D1 (migrations applied), KV and Queues, plus small request helpers.
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import assert from "node:assert/strict";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function wranglerVars() {
+  // [vars] of wrangler.toml: the same defaults the local server runs with.
+  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const section = toml.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
+  const vars = {};
+  for (const line of section.split("\n")) {
+    const m = line.match(/^([A-Z0-9_]+)\s*=\s*"(.*)"\s*$/);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+/** The SQL of every migration, in order, split into statements. */
+function migrations() {
+  const dir = path.join(root, "migrations");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(path.join(dir, f), "utf8")
+        .split("\n")
+        .map((l) => l.replace(/--.*$/, "")) // comments first: they may contain ';'
+        .join("\n")
+        .split(";")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+}
+
+/**
+ * Starts the Worker. `vars` override wrangler.toml's [vars]; `outbound` (optional) answers
+ * the Worker's own fetches (the HTTP email provider). A second tiny worker consumes the
+ * dead-letter queue into the DLQ_SINK KV namespace so tests can see what landed there.
+ */
+export async function startWorker({ vars = {}, outbound } = {}) {
+  // Miniflare 5 takes a new option shape; the v4 shape (as in workers-rs' own tests) converts.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    workers: [
+      {
+        name: "ums",
+        modulesRoot: path.join(root, "build"),
+        modules: [
+          { type: "ESModule", path: path.join(root, "build/index.js") },
+          { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
+        ],
+        compatibilityDate: "2026-11-01",
+        d1Databases: { DB: "ums-test-db" },
+        kvNamespaces: ["KV"],
+        queueProducers: { MAIL_QUEUE: "mail", MAIL_DLQ: "mail-dlq" },
+        queueConsumers: { mail: { maxBatchTimeout: 0.05, maxRetries: 20 } },
+        bindings: {
+          ...wranglerVars(),
+          RATE_LIMIT_PER_IP: "100000",
+          RATE_LIMIT_PER_ACCOUNT: "100000",
+          MAIL_RETRY_BASE_SECONDS: "0",
+          ...vars,
+        },
+        outboundService: outbound,
+      },
+      {
+        name: "dlq-sink",
+        modules: true,
+        script: `export default {
+          async queue(batch, env) {
+            for (const m of batch.messages) { await env.DLQ_SINK.put(JSON.parse(m.body).id, m.body); m.ack(); }
+          }
+        }`,
+        kvNamespaces: ["DLQ_SINK"],
+        queueConsumers: { "mail-dlq": { maxBatchTimeout: 0.05 } },
+      },
+    ],
+  }));
+  await mf.ready;
+  const db = await mf.getD1Database("DB", "ums");
+  for (const sql of migrations()) await db.prepare(sql).run();
+  return new Client(mf, db);
+}
+
+let ipCounter = 1;
+/** A fresh client IP per call, so rate-limit buckets of different tests never meet. */
+export function freshIp() {
+  ipCounter += 1;
+  return `10.${(ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+}
+
+let emailCounter = 0;
+export function freshEmail(prefix = "user") {
+  emailCounter += 1;
+  return `${prefix}-${process.pid}-${emailCounter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+export const PASSWORD = "correct horse battery staple";
+
+export class Client {
+  constructor(mf, db) {
+    this.mf = mf;
+    this.db = db;
+  }
+
+  async dispose() {
+    await this.mf.dispose();
+  }
+
+  /** One request; returns {status, headers, body (parsed JSON or text or null)}. */
+  async request(method, path, { body, token, headers = {}, ip, raw } = {}) {
+    const h = { "cf-connecting-ip": ip ?? "192.0.2.1", ...headers };
+    if (token) h.authorization = `Bearer ${token}`;
+    let payload;
+    if (raw !== undefined) payload = raw;
+    else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      h["content-type"] ??= "application/json";
+    }
+    const res = await this.mf.dispatchFetch(`http://localhost${path}`, { method, headers: h, body: payload });
+    const text = await res.text();
+    let parsed = null;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  }
+
+  get(path, opts) { return this.request("GET", path, opts); }
+  post(path, body, opts = {}) { return this.request("POST", path, { ...opts, body }); }
+  patch(path, body, opts = {}) { return this.request("PATCH", path, { ...opts, body }); }
+  del(path, opts) { return this.request("DELETE", path, opts); }
+
+  async scheduled(cron = "* * * * *") {
+    const worker = await this.mf.getWorker("ums");
+    return worker.scheduled({ cron });
+  }
+
+  /** Rows of a read-only query, to assert on what is stored. */
+  async rows(sql, ...params) {
+    return (await this.db.prepare(sql).bind(...params).all()).results;
+  }
+
+  async one(sql, ...params) {
+    return (await this.rows(sql, ...params))[0];
+  }
+
+  /** Waits until `fn` returns a truthy value (polling; no fixed sleeps). */
+  async until(fn, { timeout = 10000, what = "condition" } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** The newest dev-mailbox message to `to` whose subject matches, once delivered. */
+  async mail(to, subjectPattern = /./) {
+    return this.until(async () => {
+      const r = await this.get(`/v1/dev/mailbox?to=${encodeURIComponent(to)}`);
+      return r.body?.data?.find((m) => subjectPattern.test(m.subject));
+    }, { what: `mail to ${to} matching ${subjectPattern}` });
+  }
+
+  /** The token in the newest matching mail's link. */
+  async mailToken(to, subjectPattern) {
+    const m = await this.mail(to, subjectPattern);
+    const token = m.text.match(/token=([A-Za-z0-9_-]{43})/)?.[1];
+    assert.ok(token, `no token in mail: ${m.text}`);
+    return token;
+  }
+
+  /** Signs up; returns the 201 body plus the email. */
+  async signup({ email = freshEmail(), password = PASSWORD, ip } = {}) {
+    const r = await this.post("/v1/auth/signup", {
+      email, password, first_name: "Ada", last_name: "Lovelace",
+      organization: { name: "Analytical Engines" }, workspace: { name: "Main" },
+    }, { ip });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return { ...r.body, email, password };
+  }
+
+  /** Signs up and activates through the emailed link; returns tokens and the email. */
+  async activeUser(opts = {}) {
+    const s = await this.signup(opts);
+    const token = await this.mailToken(s.email, /Activate/);
+    const r = await this.post("/v1/auth/activate", { token }, { ip: opts.ip });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return { ...s, ...r.body };
+  }
+
+  login(email, password = PASSWORD, ip) {
+    return this.post("/v1/auth/login", { email, password }, { ip });
+  }
+}
+
+/** Asserts a problem+json error with the given status and code. */
+export function assertProblem(res, status, code) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(res.headers.get("content-type") ?? "", /application\/problem\+json/);
+  assert.equal(res.body.code, code, JSON.stringify(res.body));
+  assert.equal(res.body.status, status);
+  assert.ok(res.body.title && res.body.type && res.body.detail);
+  assert.ok(res.headers.get("x-request-id"));
+}

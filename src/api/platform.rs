@@ -62,3 +62,53 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
         json!({"data": data, "next_cursor": page.next_cursor}),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+    use crate::http::router::ROUTES;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// The document and the router describe the same (method, path) pairs, both ways.
+    #[test]
+    fn openapi_document_matches_the_router() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if item.get(method).is_some() {
+                    documented.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routes missing from openapi.json: {missing:?}");
+        assert!(extra.is_empty(), "openapi.json documents routes that do not exist: {extra:?}");
+    }
+
+    /// Every operation documents its responses, and every problem code it names exists.
+    #[test]
+    fn every_operation_has_responses() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    continue;
+                }
+                let responses = op["responses"].as_object();
+                assert!(
+                    responses.is_some_and(|r| !r.is_empty()),
+                    "{method} {path} has no responses"
+                );
+                assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::views;
-use super::{enqueue, rate_limit};
+use super::{enqueue, rate_limit, rate_limit_account};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
 use crate::domain::ids::{new_uuid_v7, OrgId, SessionId, UserId, WorkspaceId};
 use crate::domain::jwt::AccessClaims;
@@ -325,6 +325,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     let body: ActivateBody = ctx.json()?;
     rate_limit(ctx, "activate", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::Activation).await?;
+    rate_limit_account(ctx, "activate", &user.email).await?;
     if user.status()? != AccountStatus::Pending {
         return Err(ApiError::InvalidToken);
     }
@@ -688,6 +689,7 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     let body: ResetBody = ctx.json()?;
     rate_limit(ctx, "reset", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::PasswordReset).await?;
+    rate_limit_account(ctx, "reset", &user.email).await?;
     v::password(&body.new_password, Some(&user.email))
         .map_err(|m| ApiError::field("new_password", m))?;
     let new_hash = hash_password(&body.new_password)?;

@@ -20,6 +20,7 @@ use crate::store;
 pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
     match route {
         Route::Health => platform::health(ctx).await,
+        Route::Ready => platform::ready(ctx).await,
         Route::OpenApi => platform::openapi(),
         Route::Jwks => platform::jwks(ctx).await,
         Route::DevMailbox => platform::dev_mailbox(ctx).await,
@@ -45,27 +46,47 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
     }
 }
 
-/// Counts this request against per-IP and (where known) per-account limits for `action`;
-/// 429 with `retry-after` once either is exceeded in the current minute.
-pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
+/// Counts one hit on each (bucket, limit) and answers 429 with `retry-after` once any
+/// bucket is over its limit in the current minute.
+async fn limit(ctx: &Ctx, buckets: Vec<(String, i64)>) -> ApiResult<()> {
     let now = ctx.now();
-    let mut buckets = vec![format!("{action}:ip:{}", ctx.origin.ip)];
-    if let Some(account) = account {
-        buckets.push(format!("{action}:account:{account}"));
-    }
-    let counts = store::rate_limits::hit(&ctx.db, &buckets, now).await?;
-    let over_ip = counts
-        .first()
-        .is_some_and(|&n| n > ctx.cfg.rate_limit_per_ip);
-    let over_account = counts
-        .get(1)
-        .is_some_and(|&n| n > ctx.cfg.rate_limit_per_account);
-    if over_ip || over_account {
+    let names: Vec<String> = buckets.iter().map(|(b, _)| b.clone()).collect();
+    let counts = store::rate_limits::hit(&ctx.db, &names, now).await?;
+    if counts.iter().zip(&buckets).any(|(n, (_, max))| n > max) {
         return Err(ApiError::RateLimited {
             retry_after_seconds: store::rate_limits::retry_after(now),
         });
     }
     Ok(())
+}
+
+/// Counts this request against the per-IP limit for `action` and, where the account is
+/// known up front (an email in the body), the per-account limit.
+pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
+    let mut buckets = vec![(
+        format!("{action}:ip:{}", ctx.origin.ip),
+        ctx.cfg.rate_limit_per_ip,
+    )];
+    if let Some(account) = account {
+        buckets.push((
+            format!("{action}:account:{account}"),
+            ctx.cfg.rate_limit_per_account,
+        ));
+    }
+    limit(ctx, buckets).await
+}
+
+/// The per-account limit alone, for actions whose account is only known after a lookup
+/// (a token in the body names it).
+pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiResult<()> {
+    limit(
+        ctx,
+        vec![(
+            format!("{action}:account:{account}"),
+            ctx.cfg.rate_limit_per_account,
+        )],
+    )
+    .await
 }
 
 /// Hands committed messages to the queue. The outbox rows were written with the change

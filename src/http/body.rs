@@ -52,8 +52,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                     message: "is required".into(),
                 }
             } else if let Some(rest) = msg.strip_prefix("unknown field ") {
+                // The path already ends at the unknown field itself.
+                let name = between_backticks(rest).unwrap_or(rest);
+                let field = if path.is_empty() || path == "." || !path.ends_with(name) {
+                    join(&path, name)
+                } else {
+                    path
+                };
                 FieldError {
-                    field: join(&path, between_backticks(rest).unwrap_or(rest)),
+                    field,
                     message: "is not a known field".into(),
                 }
             } else {
@@ -137,12 +144,12 @@ mod tests {
             "null",
             "\"x\"",
             "{} {}",
-            "{\"a\":1,}",
+            "{\"email\":\"a\",\"password\":\"x\",}",
         ] {
             let (f, _) = field_error(body);
             assert!(f == "body" || f == "email", "{body}: {f}");
         }
-        let (f, m) = field_error("{} x");
+        let (f, m) = field_error("{\"email\":\"a\",\"password\":\"x\"} x");
         assert_eq!(
             (f.as_str(), m.starts_with("malformed JSON")),
             ("body", true)

@@ -6,6 +6,7 @@ use super::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    Ready,
     OpenApi,
     Jwks,
     Signup,
@@ -30,6 +31,7 @@ pub enum Route {
 
 pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET", "/health", Route::Health),
+    ("GET", "/health/ready", Route::Ready),
     ("GET", "/openapi.json", Route::OpenApi),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
     ("POST", "/v1/auth/signup", Route::Signup),

@@ -71,6 +71,18 @@ pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
         .is_some())
 }
 
+/// One primary-key lookup (of an id that never exists): proves D1 answers.
+pub async fn probe(db: &Db) -> ApiResult<()> {
+    #[derive(Deserialize)]
+    struct Found {}
+    db.first::<Found>(
+        "SELECT 1 AS found FROM users WHERE id = ?1",
+        args!["00000000-0000-0000-0000-000000000000"],
+    )
+    .await
+    .map(|_| ())
+}
+
 pub struct NewUser<'a> {
     pub id: UserId,
     pub email: &'a str,

@@ -1,0 +1,140 @@
+// The project benchmark (`npm run bench`): serves the built Worker with Miniflare directly
+// (wrangler dev's proxy caps throughput, see TOOLCHAIN.md) and measures, in one run:
+//  - wasm size, raw and gzip;
+//  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
+//    for: the readiness probe, a login with an unknown email (PBKDF2-SHA512 210k on a dummy
+//    hash), a wrong-password login against a PBKDF2-SHA256 600k hash, a successful login;
+//    next to native OpenSSL (node:crypto) at the same parameters;
+//  - warm login latency p50/p99 (sequential);
+//  - requests/s and p50/p99 at 16 connections of GET /health (trivial floor),
+//    GET /health/ready (one indexed D1 read floor) and GET /v1/me (authorized read).
+// Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
+// run: the load generator and the server share the machine's cores.
+import { readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { execSync } from "node:child_process";
+import autocannon from "autocannon";
+import { startWorker, freshEmail, PASSWORD } from "../tests/helpers.mjs";
+
+const PORT = Number(process.env.BENCH_PORT ?? 8799);
+const BASE = `http://127.0.0.1:${PORT}`;
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const CPU_SAMPLES = Number(process.env.BENCH_CPU_SAMPLES ?? 20);
+
+const ticksPerSecond = Number(execSync("getconf CLK_TCK").toString().trim());
+
+/** CPU seconds (user + system) of every workerd process. */
+function workerdCpuSeconds() {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("workerd")) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime
+    } catch {}
+  }
+  return total;
+}
+
+async function http(method, path, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(BASE + path, { method, headers, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Average workerd CPU milliseconds per call of `fn` over `n` sequential calls. */
+async function cpuPerCall(n, fn) {
+  await fn(); // warm
+  const before = workerdCpuSeconds();
+  for (let i = 0; i < n; i++) await fn(i);
+  return ((workerdCpuSeconds() - before) * 1000) / n;
+}
+
+function nativeMs(digest, iterations) {
+  const runs = [];
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    pbkdf2Sync("correct horse battery staple", randomBytes(16), iterations, 32, digest);
+    runs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return runs.sort((a, b) => a - b)[2];
+}
+
+function phcSha256(password, iterations) {
+  const salt = randomBytes(16);
+  const hash = pbkdf2Sync(password, salt, iterations, 32, "sha256");
+  const b64 = (b) => b.toString("base64").replace(/=+$/, "");
+  return `$pbkdf2-sha256$i=${iterations},l=32$${b64(salt)}$${b64(hash)}`;
+}
+
+async function load(title, path, { connections = 16, token, method = "GET", body, amount } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await autocannon({
+    url: BASE + path, method, headers, body: body && JSON.stringify(body), connections,
+    ...(amount ? { amount } : { duration: DURATION }),
+  });
+  const non2xx = r.non2xx + r.errors;
+  return {
+    title, path, connections, requests: r.requests.total, rps: Math.round(r.requests.average),
+    p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx,
+  };
+}
+
+const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
+const size = { raw_bytes: wasm.length, gzip_bytes: gzipSync(wasm, { level: 9 }).length };
+
+const w = await startWorker({
+  port: PORT,
+  vars: { LOCKOUT_THRESHOLD: "100", RATE_LIMIT_PER_IP: "1000000", RATE_LIMIT_PER_ACCOUNT: "1000000" },
+});
+try {
+  const user = await w.activeUser();
+  const victim = await w.activeUser();
+  await w.db.prepare("UPDATE users SET password_hash = ? WHERE email = ?")
+    .bind(phcSha256("some other password 1", 600000), victim.email).run();
+
+  const cpu = {
+    ready_ms: await cpuPerCall(CPU_SAMPLES, () => http("GET", "/health/ready")),
+    unknown_email_login_sha512_210k_ms: await cpuPerCall(CPU_SAMPLES, () =>
+      http("POST", "/v1/auth/login", { email: freshEmail("nobody"), password: PASSWORD })),
+    wrong_password_login_sha256_600k_ms: await cpuPerCall(Math.min(CPU_SAMPLES, 40), () =>
+      http("POST", "/v1/auth/login", { email: victim.email, password: "not the password 9" })),
+    successful_login_ms: await cpuPerCall(CPU_SAMPLES, () =>
+      http("POST", "/v1/auth/login", { email: user.email, password: PASSWORD })),
+  };
+  cpu.pbkdf2_sha512_210k_in_worker_ms = cpu.unknown_email_login_sha512_210k_ms - cpu.ready_ms;
+  cpu.pbkdf2_sha256_600k_in_worker_ms = cpu.wrong_password_login_sha256_600k_ms - cpu.ready_ms;
+  const native = {
+    pbkdf2_sha512_210k_ms: nativeMs("sha512", 210000),
+    pbkdf2_sha256_600k_ms: nativeMs("sha256", 600000),
+  };
+
+  const login = await load("POST /v1/auth/login (sequential, warm)", "/v1/auth/login", {
+    method: "POST", body: { email: user.email, password: PASSWORD }, connections: 1, amount: 30,
+  });
+  const token = (await http("POST", "/v1/auth/login", { email: user.email, password: PASSWORD })).body.access_token;
+  const rows = [
+    await load("GET /health (trivial floor)", "/health"),
+    await load("GET /health/ready (one indexed D1 read floor)", "/health/ready"),
+    await load("GET /v1/me (authorized read)", "/v1/me", { token }),
+  ];
+
+  const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows };
+  writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
+  const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
+  console.log(`\n## Size\n| wasm raw | wasm gzip |\n|---|---|\n| ${(size.raw_bytes / 1024).toFixed(0)} KiB | ${(size.gzip_bytes / 1024).toFixed(0)} KiB |`);
+  console.log(`\n## CPU per request (workerd process, ms)\n| what | ms |\n|---|---|`);
+  for (const [k, v] of Object.entries(cpu)) console.log(`| ${k} | ${f(v)} |`);
+  for (const [k, v] of Object.entries(native)) console.log(`| native OpenSSL ${k} | ${f(v)} |`);
+  console.log(`\n## Latency and throughput\n| route | conns | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|---|`);
+  for (const r of [login, ...rows]) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
+  const floor = rows[1].rps;
+  console.log(`\nGET /v1/me reaches ${((rows[2].rps / floor) * 100).toFixed(0)} % of the one-D1-read floor's requests/s.`);
+} finally {
+  await w.dispose();
+}

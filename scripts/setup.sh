@@ -11,21 +11,25 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+version_of() { "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1; }
+
+if [ "$(version_of worker-build)" != "$WORKER_BUILD_VERSION" ]; then
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
 # The CLI must equal the wasm-bindgen crate in Cargo.lock; never hard-code it twice.
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+if [ "$(version_of wasm-bindgen)" != "$bindgen_version" ]; then
   # Without --locked: its own lockfile names a crate version this registry lacks.
   cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-# npm ci only when package-lock.json changed since the last install.
+# Install from package-lock.json only when it changed since the last install. `npm install`
+# rather than `npm ci`: the registry here lacks workerd's macOS/Windows builds, so the lock
+# cannot list them, and `npm ci` refuses such a lock; `npm install` honours it unchanged.
 stamp=node_modules/.package-lock.sha256
 want=$(sha256sum package-lock.json | awk '{print $1}')
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
   echo "$want" > "$stamp"
 fi

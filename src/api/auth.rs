@@ -364,6 +364,15 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         &ctx.origin,
         now,
     )?);
+    // Activation signs the user in: it shows in their login history like a login.
+    batch.push(audit::insert(
+        &ctx.db,
+        &Event::account("user.login_succeeded", user_id, &user.email)
+            .method("password")
+            .meta(json!({ "via": "activation" })),
+        &ctx.origin,
+        now,
+    )?);
     // The activated row, as the token response shows it.
     let activated = UserRow {
         status: AccountStatus::Active.as_str().into(),

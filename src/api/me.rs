@@ -77,8 +77,10 @@ pub async fn get(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    first_name: Option<String>,
-    last_name: Option<String>,
+    #[serde(default, with = "double_option")]
+    first_name: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    last_name: Option<Option<String>>,
     /// `null` clears the number; E.164, or use `country_code` + `mobile_number`.
     #[serde(default, with = "double_option")]
     phone: Option<Option<String>>,
@@ -99,14 +101,17 @@ mod double_option {
 pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: PatchBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let first_name = body
-        .first_name
-        .as_deref()
-        .and_then(|n| errs.check("first_name", v::name(n)));
-    let last_name = body
-        .last_name
-        .as_deref()
-        .and_then(|n| errs.check("last_name", v::name(n)));
+    // A name can be changed but not removed: an explicit null is refused.
+    let mut name = |field: &str, value: &Option<Option<String>>| match value {
+        None => None,
+        Some(None) => {
+            errs.add(field, "cannot be null");
+            None
+        }
+        Some(Some(n)) => errs.check(field, v::name(n)),
+    };
+    let first_name = name("first_name", &body.first_name);
+    let last_name = name("last_name", &body.last_name);
     let phone: Option<Option<String>> = match (&body.phone, &body.country_code, &body.mobile_number)
     {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {

@@ -1,6 +1,7 @@
 //! Strict JSON request bodies: every problem becomes a 422 with field errors, never a 500.
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use crate::domain::validation::FieldError;
@@ -27,59 +28,58 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
-/// Parses `bytes` as `T`. Unknown fields are refused where `T` says `deny_unknown_fields`.
+/// Parses `bytes` as `T`. The body must be one JSON object (serde would otherwise accept a
+/// positional array for a struct); unknown fields are refused where `T` says
+/// `deny_unknown_fields`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON object is required"));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = match parsed {
-        Ok(v) => v,
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let msg = inner.to_string();
-            let msg = without_position(&msg);
-            let error = if inner.is_syntax() || inner.is_eof() {
-                FieldError {
-                    field: "body".into(),
-                    message: format!("malformed JSON: {msg}"),
-                }
-            } else if let Some(rest) = msg.strip_prefix("missing field ") {
-                FieldError {
-                    field: join(&path, between_backticks(rest).unwrap_or(rest)),
-                    message: "is required".into(),
-                }
-            } else if let Some(rest) = msg.strip_prefix("unknown field ") {
-                // The path already ends at the unknown field itself.
-                let name = between_backticks(rest).unwrap_or(rest);
-                let field = if path.is_empty() || path == "." || !path.ends_with(name) {
-                    join(&path, name)
-                } else {
-                    path
-                };
-                FieldError {
-                    field,
-                    message: "is not a known field".into(),
-                }
+    // Syntax first, for the whole body: malformed JSON is never reported as a field problem.
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        ApiError::field(
+            "body",
+            format!("malformed JSON: {}", without_position(&msg)),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let msg = err.into_inner().to_string();
+        let msg = without_position(&msg);
+        let error = if let Some(rest) = msg.strip_prefix("missing field ") {
+            FieldError {
+                field: join(&path, between_backticks(rest).unwrap_or(rest)),
+                message: "is required".into(),
+            }
+        } else if let Some(rest) = msg.strip_prefix("unknown field ") {
+            // The path already ends at the unknown field itself.
+            let name = between_backticks(rest).unwrap_or(rest);
+            let field = if path.is_empty() || path == "." || !path.ends_with(name) {
+                join(&path, name)
             } else {
-                let field = if path.is_empty() || path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                };
-                FieldError {
-                    field,
-                    message: msg.to_string(),
-                }
+                path
             };
-            return Err(ApiError::Validation(vec![error]));
-        }
-    };
-    de.end()
-        .map_err(|_| ApiError::field("body", "malformed JSON: trailing characters"))?;
-    Ok(value)
+            FieldError {
+                field,
+                message: "is not a known field".into(),
+            }
+        } else {
+            let field = if path.is_empty() || path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            FieldError {
+                field,
+                message: msg.to_string(),
+            }
+        };
+        ApiError::Validation(vec![error])
+    })
 }
 
 #[cfg(test)]
@@ -148,6 +148,9 @@ mod tests {
         ] {
             let (f, _) = field_error(body);
             assert!(f == "body" || f == "email", "{body}: {f}");
+        }
+        for body in ["{} x", "{} {}", "{\"a\":1,}", "[\"a@b.co\",\"pw\"]"] {
+            assert_eq!(field_error(body).0, "body", "{body}");
         }
         let (f, m) = field_error("{\"email\":\"a\",\"password\":\"x\"} x");
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Strict JSON request bodies: every problem becomes a 422 with field errors, never a 500.
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::IgnoredAny;
 
 use super::error::{ApiError, ApiResult};
 use crate::domain::validation::FieldError;
@@ -36,17 +36,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         return Err(ApiError::field("body", "a JSON object is required"));
     }
     // Syntax first, for the whole body: malformed JSON is never reported as a field problem.
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    serde_json::from_slice::<IgnoredAny>(bytes).map_err(|e| {
         let msg = e.to_string();
         ApiError::field(
             "body",
             format!("malformed JSON: {}", without_position(&msg)),
         )
     })?;
-    if !value.is_object() {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    // Then the typed parse from the bytes themselves, which also refuses duplicate keys.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let msg = err.into_inner().to_string();
         let msg = without_position(&msg);
@@ -54,6 +56,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             FieldError {
                 field: join(&path, between_backticks(rest).unwrap_or(rest)),
                 message: "is required".into(),
+            }
+        } else if let Some(rest) = msg.strip_prefix("duplicate field ") {
+            FieldError {
+                field: join(&path, between_backticks(rest).unwrap_or(rest)),
+                message: "appears more than once".into(),
             }
         } else if let Some(rest) = msg.strip_prefix("unknown field ") {
             // The path already ends at the unknown field itself.
@@ -131,6 +138,13 @@ mod tests {
         assert_eq!(f, "nested.name");
         let (f, _) = field_error(r#"{"email":"a","password":"x","nested":{}}"#);
         assert_eq!(f, "nested.name");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let (f, m) = field_error(r#"{"email":"a","email":"b","password":"x"}"#);
+        assert_eq!(f, "email");
+        assert_eq!(m, "appears more than once");
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON object is required"));
     }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::field("body", "malformed JSON: not UTF-8"));
+    }
     // Syntax first, for the whole body: malformed JSON is never reported as a field problem.
     serde_json::from_slice::<IgnoredAny>(bytes).map_err(|e| {
         let msg = e.to_string();
@@ -75,7 +78,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                 message: "is not a known field".into(),
             }
         } else {
-            let field = if path.is_empty() || path == "." {
+            // serde_path_to_error says "?" when it cannot tell where.
+            let field = if path.is_empty() || path == "." || path == "?" {
                 "body".to_string()
             } else {
                 path

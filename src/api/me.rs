@@ -70,8 +70,7 @@ async fn profile(ctx: &Ctx, user: &UserRow) -> ApiResult<Value> {
 }
 
 pub async fn get(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
-    let user = me(ctx, &caller).await?;
-    Ok(Reply::ok(profile(ctx, &user).await?))
+    Ok(Reply::ok(profile(ctx, &caller.user).await?))
 }
 
 #[derive(Deserialize)]
@@ -270,7 +269,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: ChangeEmailBody = ctx.json()?;
     let new_email =
         v::normalize_email(&body.new_email).map_err(|m| ApiError::field("new_email", m))?;
-    let user = me(ctx, &caller).await?;
+    let user = &caller.user;
     if password::verify(
         &body.password,
         user.password_hash.as_deref().unwrap_or_default(),
@@ -446,7 +445,7 @@ pub struct DeleteBody {
 
 pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: DeleteBody = ctx.json()?;
-    let user = me(ctx, &caller).await?;
+    let user = &caller.user;
     if password::verify(
         &body.password,
         user.password_hash.as_deref().unwrap_or_default(),

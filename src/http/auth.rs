@@ -10,6 +10,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
 use crate::store;
+use crate::store::users::UserRow;
 
 /// Sessions' `last_used_at` is refreshed at most this often, off the response path.
 const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -20,6 +21,8 @@ pub struct Caller {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub email: String,
+    /// The account as read with the liveness check.
+    pub user: UserRow,
 }
 
 /// Verifies the access token and that its session is still live (one indexed D1 read), so
@@ -34,7 +37,7 @@ pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
     let live = store::sessions::live(&ctx.db, claims.session_id, claims.user_id, now)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    if now.millis() - live.last_used_at > TOUCH_AFTER_MS {
+    if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
         let db = ctx.db.clone();
         let sid = claims.session_id;
         ctx.in_background(async move {
@@ -44,21 +47,24 @@ pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
     Ok(Caller {
         user_id: claims.user_id,
         session_id: claims.session_id,
-        email: live.email,
+        email: live.user.email.clone(),
+        user: live.user,
     })
 }
 
 /// Who may change a password: a logged-in user, or the holder of the `change_token` that a
 /// single-use-password login handed out (good for nothing else).
 pub enum PasswordChanger {
-    Session(Caller),
+    Session(Box<Caller>),
     ChangeToken { user_id: UserId, token_hash: String },
 }
 
 pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChanger> {
     let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
     if !looks_like_secret(&token) {
-        return authenticate(ctx).await.map(PasswordChanger::Session);
+        return authenticate(ctx)
+            .await
+            .map(|c| PasswordChanger::Session(Box::new(c)));
     }
     let token_hash = hash_secret(&token);
     let row = store::tokens::find(&ctx.db, &token_hash, TokenPurpose::PasswordChange)

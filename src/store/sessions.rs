@@ -7,6 +7,7 @@ use crate::args;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::store::users::UserRow;
 
 pub struct NewSession<'a> {
     pub id: SessionId,
@@ -37,8 +38,10 @@ pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
 /// What every authenticated request needs: is the session live, and who is it.
 #[derive(Debug, Deserialize)]
 pub struct LiveSession {
-    pub email: String,
-    pub last_used_at: i64,
+    /// The session's user, read in the same row: handlers about the caller need no second read.
+    #[serde(flatten)]
+    pub user: UserRow,
+    pub session_last_used_at: i64,
 }
 
 /// One indexed read: the session must be unended and unexpired and its user active.
@@ -49,8 +52,10 @@ pub async fn live(
     now: Timestamp,
 ) -> ApiResult<Option<LiveSession>> {
     db.first(
-        "SELECT u.email, s.last_used_at FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
+         u.must_change_password, u.status, u.email_verified, u.pending_email, u.failed_logins, \
+         u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
          AND u.status = 'active'",
         args![id, user, now],
     )

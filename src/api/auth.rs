@@ -418,6 +418,21 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
     let decision = decide_login(status, verification != Verification::Mismatch, must_change);
     let now = ctx.now();
     let Some(user) = user else {
+        // Recorded like a wrong password (one D1 write), so both cost the same time.
+        let event = Event {
+            action: "user.login_failed",
+            org: None,
+            subject: None,
+            actor_id: None,
+            actor_email: Some(email.clone()),
+            target: None,
+            auth_method: Some("password"),
+            success: false,
+            metadata: Some(json!({ "reason": "unknown_email" })),
+        };
+        ctx.db
+            .batch(vec![audit::insert(&ctx.db, &event, &ctx.origin, now)?])
+            .await?;
         return Err(ApiError::InvalidCredentials);
     };
     let user_id = user.id()?;
@@ -430,21 +445,29 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
     match decision {
         LoginDecision::InvalidCredentials => {
             let threshold = ctx.cfg.lockout_threshold;
-            let counter =
-                store::users::record_failed_login(&ctx.db, user_id, threshold, now).await?;
-            let mut batch = vec![
-                store::sessions::end_all_if_locked(&ctx.db, user_id, now)?,
-                audit::insert(&ctx.db, &failed("invalid_password"), &ctx.origin, now)?,
-                audit::insert_if_just_locked(
-                    &ctx.db,
-                    user_id,
-                    &user.email,
-                    &ctx.origin,
-                    threshold,
-                    now,
-                )?,
-            ];
-            let mut mails = Vec::new();
+            // One batch: count the failure (locking at the threshold), end the sessions of a
+            // locked account, and log; `user.locked` only by the failure that crossed it.
+            let results = ctx
+                .db
+                .batch(vec![
+                    store::users::record_failed_login(&ctx.db, user_id, threshold, now)?,
+                    store::sessions::end_all_if_locked(&ctx.db, user_id, now)?,
+                    audit::insert(&ctx.db, &failed("invalid_password"), &ctx.origin, now)?,
+                    audit::insert_if_just_locked(
+                        &ctx.db,
+                        user_id,
+                        &user.email,
+                        &ctx.origin,
+                        threshold,
+                        now,
+                    )?,
+                ])
+                .await?;
+            let counter = results
+                .first()
+                .map(store::rows::<store::users::FailedLogins>)
+                .transpose()?
+                .and_then(|rows| rows.first().map(|r| r.failed_logins));
             if counter.is_some_and(|n| failure_locks(n, threshold))
                 && status == Some(AccountStatus::Active)
             {
@@ -455,11 +478,12 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                         reset_link: format!("{}/forgot-password", ctx.cfg.app_url),
                     },
                 );
-                batch.push(mail.outbox_row(&ctx.db, now)?);
-                mails.push(mail);
+                mail.outbox_row(&ctx.db, now)?
+                    .run()
+                    .await
+                    .map_err(store::map_d1_error)?;
+                enqueue(ctx, vec![mail]).await;
             }
-            ctx.db.batch(batch).await?;
-            enqueue(ctx, mails).await;
             Err(ApiError::InvalidCredentials)
         }
         LoginDecision::Locked => {

@@ -114,26 +114,19 @@ pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
 }
 
 /// Counts one failed login atomically and locks at the threshold, whatever races it.
-/// Returns the new counter (None if the account vanished).
-pub async fn record_failed_login(
-    db: &Db,
-    id: UserId,
-    threshold: i64,
-    now: Timestamp,
-) -> ApiResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Counter {
-        failed_logins: i64,
-    }
-    let row: Option<Counter> = db
-        .first(
-            "UPDATE users SET failed_logins = failed_logins + 1, \
-             status = CASE WHEN status = 'active' AND failed_logins + 1 >= ?2 THEN 'locked' ELSE status END, \
-             updated_at = ?3 WHERE id = ?1 RETURNING failed_logins",
-            args![id, threshold, now],
-        )
-        .await?;
-    Ok(row.map(|r| r.failed_logins))
+/// The statement returns the new counter (`FailedLogins`), read from its batch result.
+pub fn record_failed_login(db: &Db, id: UserId, threshold: i64, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET failed_logins = failed_logins + 1, \
+         status = CASE WHEN status = 'active' AND failed_logins + 1 >= ?2 THEN 'locked' ELSE status END, \
+         updated_at = ?3 WHERE id = ?1 RETURNING failed_logins",
+        args![id, threshold, now],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FailedLogins {
+    pub failed_logins: i64,
 }
 
 /// A successful login: resets the counter, only while the account is still active (a lock

@@ -261,31 +261,31 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     batch.push(store::orgs::insert_workspace(
         &ctx.db, ws_id, org_id, &ws_name, now,
     )?);
-    batch.push(audit::insert(&ctx.db, &signed_up, &ctx.origin, now)?);
-    batch.push(audit::insert(
-        &ctx.db,
-        &Event {
-            action: "org.created",
-            target: Some(("org", org_id.to_string())),
-            subject: None,
-            ..signed_up.clone()
-        }
-        .in_org(org_id),
-        &ctx.origin,
-        now,
-    )?);
-    batch.push(audit::insert(
-        &ctx.db,
-        &Event {
-            action: "workspace.created",
-            target: Some(("workspace", ws_id.to_string())),
-            subject: None,
-            ..signed_up.clone()
-        }
-        .in_org(org_id),
-        &ctx.origin,
-        now,
-    )?);
+    batch.push(ctx.audit(&signed_up, now)?);
+    batch.push(
+        ctx.audit(
+            &Event {
+                action: "org.created",
+                target: Some(("org", org_id.to_string())),
+                subject: None,
+                ..signed_up.clone()
+            }
+            .in_org(org_id),
+            now,
+        )?,
+    );
+    batch.push(
+        ctx.audit(
+            &Event {
+                action: "workspace.created",
+                target: Some(("workspace", ws_id.to_string())),
+                subject: None,
+                ..signed_up.clone()
+            }
+            .in_org(org_id),
+            now,
+        )?,
+    );
     batch.push(mail.outbox_row(&ctx.db, now)?);
     ctx.db.batch(batch).await?;
     enqueue(ctx, vec![mail]).await;
@@ -358,21 +358,16 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         now,
     )?);
     batch.push(store::users::guard_active(&ctx.db, user_id)?);
-    batch.push(audit::insert(
-        &ctx.db,
-        &Event::account("user.activated", user_id, &user.email),
-        &ctx.origin,
-        now,
-    )?);
+    batch.push(ctx.audit(&Event::account("user.activated", user_id, &user.email), now)?);
     // Activation signs the user in: it shows in their login history like a login.
-    batch.push(audit::insert(
-        &ctx.db,
-        &Event::account("user.login_succeeded", user_id, &user.email)
-            .method("password")
-            .meta(json!({ "via": "activation" })),
-        &ctx.origin,
-        now,
-    )?);
+    batch.push(
+        ctx.audit(
+            &Event::account("user.login_succeeded", user_id, &user.email)
+                .method("password")
+                .meta(json!({ "via": "activation" })),
+            now,
+        )?,
+    );
     // The activated row, as the token response shows it.
     let activated = UserRow {
         status: AccountStatus::Active.as_str().into(),
@@ -430,9 +425,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             success: false,
             metadata: Some(json!({ "reason": "unknown_email" })),
         };
-        ctx.db
-            .batch(vec![audit::insert(&ctx.db, &event, &ctx.origin, now)?])
-            .await?;
+        ctx.db.batch(vec![ctx.audit(&event, now)?]).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let user_id = user.id()?;
@@ -452,7 +445,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 .batch(vec![
                     store::users::record_failed_login(&ctx.db, user_id, threshold, now)?,
                     store::sessions::end_all_if_locked(&ctx.db, user_id, now)?,
-                    audit::insert(&ctx.db, &failed("invalid_password"), &ctx.origin, now)?,
+                    ctx.audit(&failed("invalid_password"), now)?,
                     audit::insert_if_just_locked(
                         &ctx.db,
                         user_id,
@@ -487,14 +480,14 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             Err(ApiError::InvalidCredentials)
         }
         LoginDecision::Locked => {
-            audit::insert(&ctx.db, &failed("locked"), &ctx.origin, now)?
+            ctx.audit(&failed("locked"), now)?
                 .run()
                 .await
                 .map_err(store::map_d1_error)?;
             Err(ApiError::AccountLocked)
         }
         LoginDecision::NotActive => {
-            audit::insert(&ctx.db, &failed("not_active"), &ctx.origin, now)?
+            ctx.audit(&failed("not_active"), now)?
                 .run()
                 .await
                 .map_err(store::map_d1_error)?;
@@ -514,12 +507,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                     now.plus_seconds(CHANGE_TOKEN_TTL_SECONDS),
                 )?,
                 store::users::record_successful_login(&ctx.db, user_id, None, now)?,
-                audit::insert(
-                    &ctx.db,
-                    &failed("password_change_required"),
-                    &ctx.origin,
-                    now,
-                )?,
+                ctx.audit(&failed("password_change_required"), now)?,
             ];
             ctx.db.batch(batch).await?;
             Err(ApiError::PasswordChangeRequired {
@@ -545,10 +533,8 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 now,
             )?);
             batch.extend(login.stmts);
-            batch.push(audit::insert(
-                &ctx.db,
+            batch.push(ctx.audit(
                 &Event::account("user.login_succeeded", user_id, &user.email).method("password"),
-                &ctx.origin,
                 now,
             )?);
             // A lock that raced in between the read and this batch wins.
@@ -588,7 +574,7 @@ async fn end_session(
     ctx.db
         .batch(vec![
             store::sessions::end(&ctx.db, session, reason, now)?,
-            audit::insert(&ctx.db, &event, &ctx.origin, now)?,
+            ctx.audit(&event, now)?,
         ])
         .await?;
     Ok(())
@@ -667,7 +653,7 @@ pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     ctx.db
         .batch(vec![
             store::sessions::end_all(&ctx.db, caller.user_id, None, "logout_all", now)?,
-            audit::insert(&ctx.db, &event, &ctx.origin, now)?,
+            ctx.audit(&event, now)?,
         ])
         .await?;
     Ok(Reply::no_content())
@@ -746,19 +732,12 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
         "password_reset",
         now,
     )?);
-    batch.push(audit::insert(
-        &ctx.db,
+    batch.push(ctx.audit(
         &Event::account("user.password_reset", user_id, &user.email),
-        &ctx.origin,
         now,
     )?);
     if was_locked {
-        batch.push(audit::insert(
-            &ctx.db,
-            &Event::account("user.unlocked", user_id, &user.email),
-            &ctx.origin,
-            now,
-        )?);
+        batch.push(ctx.audit(&Event::account("user.unlocked", user_id, &user.email), now)?);
     }
     ctx.db
         .batch(batch)
@@ -790,13 +769,13 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
     batch.push(store::users::apply_email_change(
         &ctx.db, user_id, &new_email, now,
     )?);
-    batch.push(audit::insert(
-        &ctx.db,
-        &Event::account("user.email_changed", user_id, &new_email)
-            .meta(json!({ "from": user.email, "to": new_email })),
-        &ctx.origin,
-        now,
-    )?);
+    batch.push(
+        ctx.audit(
+            &Event::account("user.email_changed", user_id, &new_email)
+                .meta(json!({ "from": user.email, "to": new_email })),
+            now,
+        )?,
+    );
     // A unique-email conflict rolls the whole batch back: the token stays usable.
     ctx.db
         .batch(batch)

@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
-use crate::store::audit::{self, Event};
+use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
 use crate::store::{self, orgs::MembershipRow};
 
@@ -153,11 +153,9 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         ctx.db
             .batch(vec![
                 store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
-                audit::insert(
-                    &ctx.db,
+                ctx.audit(
                     &Event::account("user.updated", caller.user_id, &caller.email)
                         .meta(json!({ "fields": fields })),
-                    &ctx.origin,
                     now,
                 )?,
             ])
@@ -234,10 +232,8 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
         "password_changed",
         now,
     )?);
-    batch.push(audit::insert(
-        &ctx.db,
+    batch.push(ctx.audit(
         &Event::account("user.password_changed", user_id, &user.email),
-        &ctx.origin,
         now,
     )?);
     let mail = Outgoing::new(
@@ -326,11 +322,9 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             expires,
         )?,
         store::users::set_pending_email(&ctx.db, caller.user_id, &new_email, now)?,
-        audit::insert(
-            &ctx.db,
+        ctx.audit(
             &Event::account("user.email_change_requested", caller.user_id, &user.email)
                 .meta(json!({ "to": new_email })),
-            &ctx.origin,
             now,
         )?,
         verification.outbox_row(&ctx.db, now)?,
@@ -352,25 +346,18 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     )
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
-    let data: Vec<Value> = page
-        .data
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id,
-                "current": s.id == caller.session_id.to_string(),
-                "auth_method": s.auth_method,
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "created_at": time(s.created_at),
-                "last_used_at": time(s.last_used_at),
-                "expires_at": time(s.expires_at),
-            })
+    Ok(Reply::ok(page.render(|s| {
+        json!({
+            "id": s.id,
+            "current": s.id == caller.session_id.to_string(),
+            "auth_method": s.auth_method,
+            "ip": s.ip,
+            "user_agent": s.user_agent,
+            "created_at": time(s.created_at),
+            "last_used_at": time(s.last_used_at),
+            "expires_at": time(s.expires_at),
         })
-        .collect();
-    Ok(Reply::ok(
-        json!({ "data": data, "next_cursor": page.next_cursor }),
-    ))
+    })))
 }
 
 pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
@@ -384,16 +371,11 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         .db
         .batch(vec![
             store::sessions::end_own(&ctx.db, session, caller.user_id, "revoked", now)?,
-            audit::insert(
-                &ctx.db,
-                &Event {
+            ctx.audit(&Event {
                     target: Some(("session", session.to_string())),
                     ..Event::account("session.revoked", caller.user_id, &caller.email)
                 }
-                .meta(json!({ "reason": "revoked" })),
-                &ctx.origin,
-                now,
-            )?,
+                .meta(json!({ "reason": "revoked" })), now)?,
             // Someone else's or an already-ended session: nothing happened, roll back the event.
             store::guard(
                 &ctx.db,
@@ -417,24 +399,17 @@ pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     )
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
-    let data: Vec<Value> = page
-        .data
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "at": time(e.at),
-                "action": e.action,
-                "ip": e.ip,
-                "user_agent": e.user_agent,
-                "auth_method": e.auth_method,
-                "success": e.success != 0,
-            })
+    Ok(Reply::ok(page.render(|e| {
+        json!({
+            "id": e.id,
+            "at": time(e.at),
+            "action": e.action,
+            "ip": e.ip,
+            "user_agent": e.user_agent,
+            "auth_method": e.auth_method,
+            "success": e.success != 0,
         })
-        .collect();
-    Ok(Reply::ok(
-        json!({ "data": data, "next_cursor": page.next_cursor }),
-    ))
+    })))
 }
 
 #[derive(Deserialize)]
@@ -473,23 +448,21 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let mut batch = Vec::new();
     for org in &owned {
         if let Ok(org_id) = org.id.parse::<OrgId>() {
-            batch.push(audit::insert(
-                &ctx.db,
-                &Event {
-                    target: Some(("org", org.id.clone())),
-                    subject: None,
-                    ..Event::account("org.deleted", caller.user_id, &caller.email)
-                }
-                .in_org(org_id),
-                &ctx.origin,
-                now,
-            )?);
+            batch.push(
+                ctx.audit(
+                    &Event {
+                        target: Some(("org", org.id.clone())),
+                        subject: None,
+                        ..Event::account("org.deleted", caller.user_id, &caller.email)
+                    }
+                    .in_org(org_id),
+                    now,
+                )?,
+            );
         }
     }
-    batch.push(audit::insert(
-        &ctx.db,
+    batch.push(ctx.audit(
         &Event::account("user.deleted", caller.user_id, &caller.email),
-        &ctx.origin,
         now,
     )?);
     batch.extend(store::users::delete_with_solo_orgs(

@@ -51,23 +51,16 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
     )
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
-    let data: Vec<Value> = page
-        .data
-        .iter()
-        .map(|m| {
-            json!({
-                "id": m.id,
-                "to": m.recipient,
-                "subject": m.subject,
-                "text": m.text_body,
-                "html": m.html_body,
-                "created_at": time(m.created_at),
-            })
+    Ok(Reply::ok(page.render(|m| {
+        json!({
+            "id": m.id,
+            "to": m.recipient,
+            "subject": m.subject,
+            "text": m.text_body,
+            "html": m.html_body,
+            "created_at": time(m.created_at),
         })
-        .collect();
-    Ok(Reply::ok(
-        json!({"data": data, "next_cursor": page.next_cursor}),
-    ))
+    })))
 }
 
 #[cfg(test)]

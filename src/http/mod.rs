@@ -19,8 +19,8 @@ use crate::api;
 use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
-use crate::store::audit::Origin;
-use crate::store::Db;
+use crate::store::audit::{Event, Origin};
+use crate::store::{Db, Stmt};
 use error::{ApiError, ApiResult};
 use pagination::PageRequest;
 use router::Params;
@@ -77,6 +77,11 @@ impl Ctx {
 
     pub fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    /// The audit event of this request (origin filled in), for the handler's batch.
+    pub fn audit(&self, event: &Event, now: Timestamp) -> ApiResult<Stmt> {
+        crate::store::audit::insert(&self.db, event, &self.origin, now)
     }
 
     /// Work that may finish after the response (never anything the response depends on).

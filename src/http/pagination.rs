@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult};
@@ -81,6 +82,16 @@ impl<T> Page<T> {
             data: rows,
             next_cursor,
         }
+    }
+}
+
+impl<T> Page<T> {
+    /// The list body: `{"data": [...], "next_cursor": …}`, each row rendered by `view`.
+    pub fn render(&self, view: impl Fn(&T) -> Value) -> Value {
+        json!({
+            "data": self.data.iter().map(view).collect::<Vec<_>>(),
+            "next_cursor": self.next_cursor,
+        })
     }
 }
 

@@ -253,6 +253,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
             id: org_id,
             name: &org_name,
             description: description.as_deref(),
+            logo_url: None,
             owner: user_id,
             member_limit: ctx.cfg.default_member_limit,
             now,

@@ -2,12 +2,15 @@
 
 pub mod auth;
 pub mod me;
+pub mod orgs;
 pub mod platform;
 pub mod views;
 
 use worker::console_error;
 
+use crate::domain::permissions::OrgAction;
 use crate::domain::time::Timestamp;
+use crate::http::access::{org_access, OrgAccess};
 use crate::http::auth::{authenticate, authenticate_password_change};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::router::Route;
@@ -43,7 +46,22 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::ListSessions => me::sessions(ctx, authenticate(ctx).await?).await,
         Route::RevokeSession => me::revoke_session(ctx, authenticate(ctx).await?).await,
         Route::Activity => me::activity(ctx, authenticate(ctx).await?).await,
+        Route::CreateOrg => orgs::create(ctx, authenticate(ctx).await?).await,
+        Route::ListOrgs => orgs::list(ctx, authenticate(ctx).await?).await,
+        Route::GetOrg => orgs::get(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
+        Route::PatchOrg => orgs::patch(ctx, org(ctx, OrgAction::EditOrg).await?).await,
+        Route::DeleteOrg => orgs::delete(ctx, org(ctx, OrgAction::DeleteOrg).await?).await,
+        Route::TransferOwnership => {
+            orgs::transfer_ownership(ctx, org(ctx, OrgAction::TransferOwnership).await?).await
+        }
+        Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
     }
+}
+
+/// The caller, authenticated, with its access to the route's `{org}` for `action`.
+async fn org(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
+    org_access(ctx, authenticate(ctx).await?, action).await
 }
 
 /// Counts one hit on each (bucket, limit) and answers 429 with `retry-after` once any

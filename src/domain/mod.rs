@@ -4,6 +4,7 @@ pub mod account;
 pub mod ids;
 pub mod jwt;
 pub mod password;
+pub mod permissions;
 pub mod roles;
 pub mod time;
 pub mod token;

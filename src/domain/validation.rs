@@ -144,6 +144,22 @@ pub fn phone_from_parts(country_code: &str, mobile_number: &str) -> Result<Strin
     phone_e164(&format!("+{cc}{national}"))
 }
 
+pub const MAX_URL_LEN: usize = 2048;
+
+/// An absolute `https://` URL with a host (logos and other links shown to users).
+pub fn https_url(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.len() > MAX_URL_LEN {
+        return Err(format!("must be at most {MAX_URL_LEN} characters"));
+    }
+    match url::Url::parse(v) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {
+            Ok(u.to_string())
+        }
+        _ => Err("must be an https:// URL".into()),
+    }
+}
+
 const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 
 fn is_common_password(candidate: &str) -> bool {
@@ -238,6 +254,24 @@ mod tests {
         );
         assert!(phone_from_parts("+1234", "5551234").is_err());
         assert!(phone_from_parts("", "5551234").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            https_url(" https://cdn.example.com/logo.png ").unwrap(),
+            "https://cdn.example.com/logo.png"
+        );
+        for bad in [
+            "http://x.example/a.png",
+            "javascript:alert(1)",
+            "https://",
+            "logo.png",
+            "data:image/png;base64,AAAA",
+        ] {
+            assert!(https_url(bad).is_err(), "{bad}");
+        }
+        assert!(https_url(&format!("https://x.example/{}", "a".repeat(2048))).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! HTTP: the request context handed to handlers, replies, and the fetch pipeline
 //! (request id, CORS, body limit, routing, problem+json, structured log line).
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;

@@ -27,6 +27,14 @@ pub enum Route {
     RevokeSession,
     Activity,
     DevMailbox,
+    CreateOrg,
+    ListOrgs,
+    GetOrg,
+    PatchOrg,
+    DeleteOrg,
+    TransferOwnership,
+    OrgUsage,
+    OrgRoles,
 }
 
 pub const ROUTES: &[(&str, &str, Route)] = &[
@@ -52,6 +60,18 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("DELETE", "/v1/me/sessions/{session}", Route::RevokeSession),
     ("GET", "/v1/me/activity", Route::Activity),
     ("GET", "/v1/dev/mailbox", Route::DevMailbox),
+    ("POST", "/v1/orgs", Route::CreateOrg),
+    ("GET", "/v1/orgs", Route::ListOrgs),
+    ("GET", "/v1/orgs/{org}", Route::GetOrg),
+    ("PATCH", "/v1/orgs/{org}", Route::PatchOrg),
+    ("DELETE", "/v1/orgs/{org}", Route::DeleteOrg),
+    (
+        "POST",
+        "/v1/orgs/{org}/transfer-ownership",
+        Route::TransferOwnership,
+    ),
+    ("GET", "/v1/orgs/{org}/usage", Route::OrgUsage),
+    ("GET", "/v1/orgs/{org}/roles", Route::OrgRoles),
 ];
 
 /// Path parameters by name, in pattern order.
@@ -146,7 +166,7 @@ mod tests {
     #[test]
     fn every_route_is_reachable_by_its_own_pattern() {
         for (m, pattern, route) in ROUTES {
-            let concrete = pattern.replace("{session}", "x");
+            let concrete = pattern.replace("{session}", "x").replace("{org}", "o");
             assert_eq!(resolve(m, &concrete).unwrap().0, *route, "{m} {pattern}");
         }
     }

@@ -14,6 +14,7 @@ pub struct NewOrg<'a> {
     pub id: OrgId,
     pub name: &'a str,
     pub description: Option<&'a str>,
+    pub logo_url: Option<&'a str>,
     pub owner: UserId,
     pub member_limit: i64,
     pub now: Timestamp,
@@ -23,9 +24,9 @@ pub struct NewOrg<'a> {
 pub fn insert(db: &Db, o: &NewOrg<'_>) -> ApiResult<Vec<Stmt>> {
     Ok(vec![
         db.stmt(
-            "INSERT INTO orgs (id, name, description, owner_id, member_limit, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            args![o.id, o.name, o.description, o.owner, o.member_limit, o.now],
+            "INSERT INTO orgs (id, name, description, logo_url, owner_id, member_limit, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            args![o.id, o.name, o.description, o.logo_url, o.owner, o.member_limit, o.now],
         )?,
         db.stmt(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
@@ -68,6 +69,152 @@ pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>>
          LEFT JOIN workspace_members wm ON wm.workspace_id = w.id AND wm.user_id = m.user_id \
          WHERE m.user_id = ?1 ORDER BY o.name, o.id, w.name, w.id",
         args![user],
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub owner_id: String,
+    pub member_limit: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An org with the caller's role in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgWithRole {
+    #[serde(flatten)]
+    pub org: OrgRow,
+    pub role: String,
+}
+
+const ORG_COLUMNS: &str = "o.id, o.name, o.description, o.logo_url, o.owner_id, o.member_limit, \
+     o.created_at, o.updated_at";
+
+/// The access gate's one read: the org and the user's role, if the user belongs to it.
+pub async fn with_role(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<OrgWithRole>> {
+    db.first(
+        &format!(
+            "SELECT {ORG_COLUMNS}, m.role FROM orgs o JOIN org_members m ON m.org_id = o.id \
+             WHERE o.id = ?1 AND m.user_id = ?2"
+        ),
+        args![org, user],
+    )
+    .await
+}
+
+/// The user's orgs in creation order, one page.
+pub async fn list_for_user(
+    db: &Db,
+    user: UserId,
+    after: Option<&str>,
+    limit: u32,
+) -> ApiResult<Vec<OrgWithRole>> {
+    db.all(
+        &format!(
+            "SELECT {ORG_COLUMNS}, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id \
+             WHERE m.user_id = ?1 AND (?2 IS NULL OR o.id > ?2) ORDER BY o.id LIMIT ?3"
+        ),
+        args![user, after, i64::from(limit)],
+    )
+    .await
+}
+
+pub struct OrgChange<'a> {
+    pub name: Option<&'a str>,
+    /// `Some(None)` clears.
+    pub description: Option<Option<&'a str>>,
+    pub logo_url: Option<Option<&'a str>>,
+}
+
+pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE orgs SET name = COALESCE(?2, name), \
+         description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, \
+         logo_url = CASE WHEN ?5 = 1 THEN ?6 ELSE logo_url END, updated_at = ?7 WHERE id = ?1",
+        args![
+            org,
+            c.name,
+            c.description.is_some(),
+            c.description.flatten(),
+            c.logo_url.is_some(),
+            c.logo_url.flatten(),
+            now
+        ],
+    )
+}
+
+/// Everything of the org, in one batch: its audit trail, the managed-account marks on
+/// users it created, and the org row, whose deletion cascades to workspaces and memberships.
+pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt("DELETE FROM audit_events WHERE org_id = ?1", args![org])?,
+        db.stmt(
+            "UPDATE users SET created_by_org_id = NULL WHERE created_by_org_id = ?1",
+            args![org],
+        )?,
+        db.stmt("DELETE FROM orgs WHERE id = ?1", args![org])?,
+    ])
+}
+
+/// Ownership moves from `from` to `to` (a member); the previous owner becomes admin.
+/// The guard fails the batch if `from` was no longer the owner or `to` no longer a member.
+pub fn transfer(
+    db: &Db,
+    org: OrgId,
+    from: UserId,
+    to: UserId,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "UPDATE orgs SET owner_id = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2 \
+             AND EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?3)",
+            args![org, from, to, now],
+        )?,
+        super::guard(
+            db,
+            "EXISTS (SELECT 1 FROM orgs WHERE id = ?1 AND owner_id = ?2)",
+            args![org, to],
+        )?,
+        db.stmt(
+            "UPDATE org_members SET role = 'owner' WHERE org_id = ?1 AND user_id = ?2",
+            args![org, to],
+        )?,
+        db.stmt(
+            "UPDATE org_members SET role = 'admin' WHERE org_id = ?1 AND user_id = ?2",
+            args![org, from],
+        )?,
+    ])
+}
+
+pub async fn is_member(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Found {}
+    Ok(db
+        .first::<Found>(
+            "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            args![org, user],
+        )
+        .await?
+        .is_some())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleCount {
+    pub role: String,
+    pub n: i64,
+}
+
+pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
+    db.all(
+        "SELECT role, COUNT(*) AS n FROM org_members WHERE org_id = ?1 GROUP BY role",
+        args![org],
     )
     .await
 }

@@ -1,0 +1,293 @@
+//! Organizations: create, list mine, read, edit, delete, transfer ownership, usage, roles.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::views::time;
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::permissions::{describe, org_permissions};
+use crate::domain::roles::OrgRole;
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::http::access::OrgAccess;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::pagination::Page;
+use crate::http::{Ctx, Reply};
+use crate::store::audit::Event;
+use crate::store::orgs::{OrgChange, OrgRow, OrgWithRole};
+use crate::store::{self};
+
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+
+pub fn view(org: &OrgRow, role: &str) -> Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "description": org.description,
+        "logo_url": org.logo_url,
+        "owner_id": org.owner_id,
+        "member_limit": org.member_limit,
+        "created_at": time(org.created_at),
+        "updated_at": time(org.updated_at),
+        "role": role,
+    })
+}
+
+/// An event in the org's audit trail, by the caller.
+fn org_event(access_caller: &Caller, org: OrgId, action: &'static str) -> Event {
+    Event {
+        action,
+        org: Some(org),
+        subject: None,
+        actor_id: Some(access_caller.user_id),
+        actor_email: Some(access_caller.email.clone()),
+        target: Some(("org", org.to_string())),
+        auth_method: None,
+        success: true,
+        metadata: None,
+    }
+}
+
+/// `null` clears an optional field; absent leaves it.
+mod nullable {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    description: Option<String>,
+    logo_url: Option<String>,
+}
+
+pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let body: CreateBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let name = errs.check("name", v::text(&body.name, MAX_NAME, true));
+    let description = body
+        .description
+        .as_deref()
+        .and_then(|d| errs.check("description", v::text(d, MAX_DESCRIPTION, false)))
+        .filter(|d| !d.is_empty());
+    let logo_url = body
+        .logo_url
+        .as_deref()
+        .and_then(|u| errs.check("logo_url", v::https_url(u)));
+    let (Some(name), true) = (name, errs.is_empty()) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    let now = ctx.now();
+    let org_id = OrgId::new();
+    let mut batch = store::orgs::insert(
+        &ctx.db,
+        &store::orgs::NewOrg {
+            id: org_id,
+            name: &name,
+            description: description.as_deref(),
+            logo_url: logo_url.as_deref(),
+            owner: caller.user_id,
+            member_limit: ctx.cfg.default_member_limit,
+            now,
+        },
+    )?;
+    batch.push(ctx.audit(&org_event(&caller, org_id, "org.created"), now)?);
+    ctx.db.batch(batch).await?;
+    let created = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("org vanished after create"))?;
+    Ok(Reply::created(view(&created.org, &created.role)))
+}
+
+pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let rows = store::orgs::list_for_user(
+        &ctx.db,
+        caller.user_id,
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |r: &OrgWithRole| r.org.id.clone());
+    Ok(Reply::ok(page.render(|r| view(&r.org, &r.role))))
+}
+
+pub async fn get(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    Ok(Reply::ok(view(&access.org, access.role.as_str())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+    #[serde(default, with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, with = "nullable")]
+    logo_url: Option<Option<String>>,
+}
+
+pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: PatchBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let name = body
+        .name
+        .as_deref()
+        .and_then(|n| errs.check("name", v::text(n, MAX_NAME, true)));
+    let description: Option<Option<String>> = match &body.description {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(d)) => errs
+            .check("description", v::text(d, MAX_DESCRIPTION, false))
+            .map(|d| Some(d).filter(|d| !d.is_empty())),
+    };
+    let logo_url: Option<Option<String>> = match &body.logo_url {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(u)) => errs.check("logo_url", v::https_url(u)).map(Some),
+    };
+    if !errs.is_empty() {
+        return Err(ApiError::Validation(errs.0));
+    }
+    let change = OrgChange {
+        name: name.as_deref(),
+        description: description.as_ref().map(|d| d.as_deref()),
+        logo_url: logo_url.as_ref().map(|u| u.as_deref()),
+    };
+    let fields: Vec<&str> = [
+        change.name.map(|_| "name"),
+        change.description.map(|_| "description"),
+        change.logo_url.map(|_| "logo_url"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !fields.is_empty() {
+        let now = ctx.now();
+        ctx.db
+            .batch(vec![
+                store::orgs::update(&ctx.db, access.org_id, &change, now)?,
+                ctx.audit(
+                    &org_event(&access.caller, access.org_id, "org.updated")
+                        .meta(json!({ "fields": fields })),
+                    now,
+                )?,
+            ])
+            .await?;
+    }
+    let updated = store::orgs::with_role(&ctx.db, access.org_id, access.caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(view(&updated.org, &updated.role)))
+}
+
+pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let now = ctx.now();
+    let mut batch = store::orgs::delete(&ctx.db, access.org_id)?;
+    // The org's own trail goes with it; the deletion is kept in the owner's account history.
+    batch.push(
+        ctx.audit(
+            &Event {
+                org: None,
+                subject: Some(access.caller.user_id),
+                ..org_event(&access.caller, access.org_id, "org.deleted")
+            }
+            .meta(json!({ "org_id": access.org_id, "name": access.org.name })),
+            now,
+        )?,
+    );
+    ctx.db.batch(batch).await?;
+    Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    user_id: String,
+}
+
+pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: TransferBody = ctx.json()?;
+    let target: UserId = body
+        .user_id
+        .parse()
+        .map_err(|_| ApiError::field("user_id", "must be a UUID"))?;
+    if target == access.caller.user_id {
+        return Err(ApiError::conflict(
+            "cannot_act_on_self",
+            "You already own this organization.",
+        ));
+    }
+    if !store::orgs::is_member(&ctx.db, access.org_id, target).await? {
+        return Err(ApiError::field(
+            "user_id",
+            "is not a member of this organization",
+        ));
+    }
+    let now = ctx.now();
+    let mut batch =
+        store::orgs::transfer(&ctx.db, access.org_id, access.caller.user_id, target, now)?;
+    batch.push(
+        ctx.audit(
+            &Event {
+                target: Some(("user", target.to_string())),
+                ..org_event(&access.caller, access.org_id, "org.ownership_transferred")
+            }
+            .meta(json!({ "from": access.caller.user_id, "to": target })),
+            now,
+        )?,
+    );
+    ctx.db.batch(batch).await.map_err(|e| {
+        e.on_guard(ApiError::conflict(
+            "conflict",
+            "Ownership or membership changed concurrently; retry.",
+        ))
+    })?;
+    let updated = store::orgs::with_role(&ctx.db, access.org_id, access.caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(view(&updated.org, &updated.role)))
+}
+
+/// Seats: members and pending invitations both hold one.
+pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let counts = store::orgs::role_counts(&ctx.db, access.org_id).await?;
+    let members: i64 = counts.iter().map(|c| c.n).sum();
+    // Invitations arrive with the invitations work; until then none are pending.
+    let pending_invitations = 0;
+    let limit = access.org.member_limit;
+    Ok(Reply::ok(json!({
+        "member_limit": limit,
+        "members": members,
+        "pending_invitations": pending_invitations,
+        "remaining": (limit - members - pending_invitations).max(0),
+    })))
+}
+
+/// The role overview: each role, what it may do, and how many hold it.
+pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let counts = store::orgs::role_counts(&ctx.db, access.org_id).await?;
+    let data: Vec<Value> = [
+        OrgRole::Owner,
+        OrgRole::Admin,
+        OrgRole::Editor,
+        OrgRole::Viewer,
+        OrgRole::Member,
+    ]
+    .iter()
+    .map(|role| {
+        json!({
+            "role": role,
+            "description": describe(*role),
+            "permissions": org_permissions(*role),
+            "member_count": counts.iter().find(|c| c.role == role.as_str()).map_or(0, |c| c.n),
+        })
+    })
+    .collect();
+    Ok(Reply::ok(json!({ "data": data })))
+}

@@ -1,0 +1,44 @@
+//! The access gate for org-scoped routes. A handler of such a route takes an `OrgAccess`,
+//! which only `org_access` makes: one indexed D1 read finds the caller's role in the org,
+//! anything outside the caller's orgs answers 404 (existence does not leak), and a role
+//! below the route's action answers 403. Roles are read on every request, so a role change
+//! or removal takes effect on the caller's next request.
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::Ctx;
+use crate::domain::ids::OrgId;
+use crate::domain::permissions::{org_allows, OrgAction};
+use crate::domain::roles::OrgRole;
+use crate::store::{self, orgs::OrgRow};
+
+pub struct OrgAccess {
+    pub caller: Caller,
+    pub org: OrgRow,
+    pub org_id: OrgId,
+    pub role: OrgRole,
+    /// Only `org_access` builds one.
+    _sealed: (),
+}
+
+pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResult<OrgAccess> {
+    let org_id: OrgId = ctx
+        .params
+        .get("org")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    let found = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let role = OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
+    if !org_allows(role, action) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(OrgAccess {
+        caller,
+        org: found.org,
+        org_id,
+        role,
+        _sealed: (),
+    })
+}

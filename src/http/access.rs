@@ -12,6 +12,9 @@ use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
 use crate::store::{self, orgs::OrgRow};
 
+// Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
+// point is that no handler module can build one.
+#[allow(clippy::manual_non_exhaustive)]
 pub struct OrgAccess {
     pub caller: Caller,
     pub org: OrgRow,

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod me;
+pub mod members;
 pub mod orgs;
 pub mod platform;
 pub mod views;
@@ -56,6 +57,13 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         }
         Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::ListMembers => members::list(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::PatchMember => {
+            members::patch(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
+        }
+        Route::RemoveMember => {
+            members::remove(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub enum Route {
     TransferOwnership,
     OrgUsage,
     OrgRoles,
+    ListMembers,
+    PatchMember,
+    RemoveMember,
 }
 
 pub const ROUTES: &[(&str, &str, Route)] = &[
@@ -72,6 +75,13 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ),
     ("GET", "/v1/orgs/{org}/usage", Route::OrgUsage),
     ("GET", "/v1/orgs/{org}/roles", Route::OrgRoles),
+    ("GET", "/v1/orgs/{org}/members", Route::ListMembers),
+    ("PATCH", "/v1/orgs/{org}/members/{user}", Route::PatchMember),
+    (
+        "DELETE",
+        "/v1/orgs/{org}/members/{user}",
+        Route::RemoveMember,
+    ),
 ];
 
 /// Path parameters by name, in pattern order.
@@ -166,7 +176,10 @@ mod tests {
     #[test]
     fn every_route_is_reachable_by_its_own_pattern() {
         for (m, pattern, route) in ROUTES {
-            let concrete = pattern.replace("{session}", "x").replace("{org}", "o");
+            let concrete = pattern
+                .replace("{session}", "x")
+                .replace("{org}", "o")
+                .replace("{user}", "u");
             assert_eq!(resolve(m, &concrete).unwrap().0, *route, "{m} {pattern}");
         }
     }

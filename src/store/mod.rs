@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod mail;
+pub mod members;
 pub mod orgs;
 pub mod rate_limits;
 pub mod sessions;

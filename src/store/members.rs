@@ -1,0 +1,113 @@
+//! Org members: the directory page, role changes, removal.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::roles::OrgRole;
+use crate::http::error::ApiResult;
+
+#[derive(Debug, Deserialize)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub status: String,
+    pub role: String,
+    pub joined_at: i64,
+    pub managed: i64,
+}
+
+/// Escapes LIKE wildcards so a search for "50%" means the characters.
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One page of the directory in user-id order: keyset on (org_id, user_id), the primary
+/// key, so a page costs the same however large the org.
+pub async fn page(
+    db: &Db,
+    org: OrgId,
+    role: Option<OrgRole>,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> ApiResult<Vec<MemberRow>> {
+    db.all(
+        "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
+                (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
+         FROM org_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND (?3 IS NULL OR m.user_id > ?3) \
+           AND (?4 IS NULL OR u.email LIKE ?4 ESCAPE '\\' OR u.first_name LIKE ?4 ESCAPE '\\' \
+                OR u.last_name LIKE ?4 ESCAPE '\\' OR (u.first_name || ' ' || u.last_name) LIKE ?4 ESCAPE '\\') \
+         ORDER BY m.user_id LIMIT ?5",
+        args![org, role.map(OrgRole::as_str), after, q.map(like_pattern), i64::from(limit)],
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberWorkspace {
+    pub user_id: String,
+    pub id: String,
+    pub name: String,
+    pub role: String,
+}
+
+/// Explicit workspace memberships of the given users in the org (one query for a page).
+pub async fn workspaces_of(
+    db: &Db,
+    org: OrgId,
+    users: &[String],
+) -> ApiResult<Vec<MemberWorkspace>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(users).unwrap_or_default();
+    db.all(
+        "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
+         JOIN workspaces w ON w.id = wm.workspace_id \
+         WHERE wm.org_id = ?1 AND wm.user_id IN (SELECT value FROM json_each(?2)) \
+         ORDER BY w.name, w.id",
+        args![org, ids],
+    )
+    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRow>> {
+    db.first(
+        "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
+                (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
+         FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND m.user_id = ?2",
+        args![org, user],
+    )
+    .await
+}
+
+/// Sets a member's role; never touches the owner (that changes only by transfer).
+pub fn set_role(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2 AND role <> 'owner'",
+        args![org, user, role.as_str()],
+    )
+}
+
+/// Removes a member from the org and all its workspaces; never the owner.
+pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        super::guard(
+            db,
+            "EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role <> 'owner')",
+            args![org, user],
+        )?,
+        db.stmt("DELETE FROM workspace_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
+        db.stmt("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
+    ])
+}

@@ -1,0 +1,121 @@
+// The member directory, role changes and removal: the matrix, the self/owner rules, the
+// role ceiling, filters and keyset pagination, and changes taking effect on the next request.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, assertProblem } from "./helpers.mjs";
+
+let w;
+let owner, admin, editor, viewer, member, outsider, orgId;
+const ws = () => owner.workspace.id;
+
+// There is no invitation or admin-create route yet: memberships are set up in D1 directly.
+async function join(user, role, at = Date.now()) {
+  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
+    .bind(orgId, user.user.id, role, at).run();
+}
+
+before(async () => {
+  w = await startWorker();
+  [owner, admin, editor, viewer, member, outsider] = await Promise.all(
+    Array.from({ length: 6 }, () => w.activeUser()),
+  );
+  orgId = owner.organization.id;
+  await join(admin, "admin");
+  await join(editor, "editor");
+  await join(viewer, "viewer");
+  await join(member, "member");
+  await w.db.prepare("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'viewer', ?)")
+    .bind(ws(), member.user.id, orgId, Date.now()).run();
+});
+after(async () => { await w?.dispose(); });
+
+const path = (suffix = "") => `/v1/orgs/${orgId}/members${suffix}`;
+
+test("the directory lists every user of the org, workspace-only members with their workspaces", async () => {
+  const r = await w.get(path(), { token: viewer.access_token });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.data.length, 5);
+  assert.equal(r.body.next_cursor, null);
+  const m = r.body.data.find((d) => d.user.id === member.user.id);
+  assert.equal(m.role, "member");
+  assert.deepEqual(m.workspaces, [{ id: ws(), name: "Main", role: "viewer" }]);
+  assert.deepEqual(m.groups, []);
+  assert.ok(m.joined_at && m.user.email === member.email);
+  assert.equal(r.body.data.find((d) => d.user.id === owner.user.id).role, "owner");
+});
+
+test("filters: role and q (case-insensitive, wildcards literal); bad role 422", async () => {
+  const byRole = await w.get(path("?role=editor"), { token: admin.access_token });
+  assert.deepEqual(byRole.body.data.map((d) => d.user.id), [editor.user.id]);
+  const byEmail = await w.get(path(`?q=${encodeURIComponent(viewer.email.toUpperCase())}`), { token: admin.access_token });
+  assert.deepEqual(byEmail.body.data.map((d) => d.user.id), [viewer.user.id]);
+  const wildcard = await w.get(path("?q=%25"), { token: admin.access_token });
+  assert.deepEqual(wildcard.body.data, []);
+  assertProblem(await w.get(path("?role=king"), { token: admin.access_token }), 422, "validation_failed");
+  assertProblem(await w.get(path(`?q=${"x".repeat(101)}`), { token: admin.access_token }), 422, "validation_failed");
+});
+
+test("keyset pagination walks every member exactly once", async () => {
+  const seen = [];
+  let cursor = "";
+  for (let i = 0; i < 10; i++) {
+    const r = await w.get(path(`?limit=2${cursor ? `&cursor=${cursor}` : ""}`), { token: admin.access_token });
+    assert.equal(r.status, 200);
+    seen.push(...r.body.data.map((d) => d.user.id));
+    if (!r.body.next_cursor) break;
+    cursor = r.body.next_cursor;
+  }
+  assert.equal(seen.length, 5);
+  assert.equal(new Set(seen).size, 5);
+  assertProblem(await w.get(path("?cursor=bogus"), { token: admin.access_token }), 422, "validation_failed");
+});
+
+test("who may read and change: member 403 on the directory; editor/viewer 403 on changes; outsiders 404", async () => {
+  assertProblem(await w.get(path(), { token: member.access_token }), 403, "forbidden");
+  assertProblem(await w.get(path(), { token: outsider.access_token }), 404, "not_found");
+  assertProblem(await w.get(path()), 401, "unauthorized");
+  for (const u of [editor, viewer, member]) {
+    assertProblem(await w.patch(path(`/${member.user.id}`), { role: "viewer" }, { token: u.access_token }), 403, "forbidden");
+    assertProblem(await w.del(path(`/${member.user.id}`), { token: u.access_token }), 403, "forbidden");
+  }
+  assertProblem(await w.patch(path(`/${member.user.id}`), { role: "viewer" }, { token: outsider.access_token }), 404, "not_found");
+  assertProblem(await w.patch(`/v1/orgs/${outsider.organization.id}/members/${outsider.user.id}`, { role: "viewer" }, { token: admin.access_token }), 404, "not_found");
+  assertProblem(await w.patch(path("/not-a-uuid"), { role: "viewer" }, { token: admin.access_token }), 404, "not_found");
+  assertProblem(await w.patch(path(`/${outsider.user.id}`), { role: "viewer" }, { token: admin.access_token }), 404, "not_found");
+});
+
+test("self, owner and ceiling rules", async () => {
+  assertProblem(await w.patch(path(`/${admin.user.id}`), { role: "viewer" }, { token: admin.access_token }), 409, "cannot_act_on_self");
+  assertProblem(await w.del(path(`/${admin.user.id}`), { token: admin.access_token }), 409, "cannot_act_on_self");
+  assertProblem(await w.patch(path(`/${owner.user.id}`), { role: "viewer" }, { token: admin.access_token }), 409, "last_owner");
+  assertProblem(await w.del(path(`/${owner.user.id}`), { token: admin.access_token }), 409, "last_owner");
+  assertProblem(await w.patch(path(`/${viewer.user.id}`), { role: "owner" }, { token: owner.access_token }), 422, "validation_failed");
+  assertProblem(await w.patch(path(`/${viewer.user.id}`), { role: "emperor" }, { token: owner.access_token }), 422, "validation_failed");
+  assertProblem(await w.patch(path(`/${viewer.user.id}`), { nickname: "x" }, { token: owner.access_token }), 422, "validation_failed");
+  // Details belong to the person unless the org manages the account.
+  assertProblem(await w.patch(path(`/${viewer.user.id}`), { first_name: "Renamed" }, { token: owner.access_token }), 403, "forbidden");
+  assert.equal((await w.one("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", orgId, owner.user.id)).role, "owner");
+});
+
+test("a role change takes effect on the member's next request, and is audited", async () => {
+  assert.equal((await w.patch(`/v1/orgs/${orgId}`, { name: "Renamed by editor" }, { token: editor.access_token })).status, 200);
+  const r = await w.patch(path(`/${editor.user.id}`), { role: "viewer" }, { token: admin.access_token });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.role, "viewer");
+  assertProblem(await w.patch(`/v1/orgs/${orgId}`, { name: "Again" }, { token: editor.access_token }), 403, "forbidden");
+  const ev = await w.one("SELECT metadata FROM audit_events WHERE org_id = ? AND action = 'member.role_changed' AND target_id = ?", orgId, editor.user.id);
+  assert.deepEqual(JSON.parse(ev.metadata), { from: "editor", to: "viewer" });
+  assert.equal((await w.patch(path(`/${editor.user.id}`), { role: "editor" }, { token: admin.access_token })).status, 200);
+});
+
+test("removal: gone from the org and its workspaces; access ends on the next request", async () => {
+  assert.equal((await w.get(`/v1/orgs/${orgId}`, { token: member.access_token })).status, 200);
+  assert.equal((await w.del(path(`/${member.user.id}`), { token: admin.access_token })).status, 204);
+  assertProblem(await w.get(`/v1/orgs/${orgId}`, { token: member.access_token }), 404, "not_found");
+  assert.equal((await w.rows("SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?", orgId, member.user.id)).length, 0);
+  assert.equal((await w.rows("SELECT 1 FROM workspace_members WHERE org_id = ? AND user_id = ?", orgId, member.user.id)).length, 0);
+  assert.equal((await w.rows("SELECT 1 FROM audit_events WHERE org_id = ? AND action = 'member.removed' AND target_id = ?", orgId, member.user.id)).length, 1);
+  assertProblem(await w.del(path(`/${member.user.id}`), { token: admin.access_token }), 404, "not_found");
+  const me = await w.get("/v1/me", { token: member.access_token });
+  assert.ok(!me.body.memberships.some((m) => m.org.id === orgId));
+});

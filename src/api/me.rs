@@ -76,25 +76,15 @@ pub async fn get(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "crate::http::body::nullable")]
     first_name: Option<Option<String>>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "crate::http::body::nullable")]
     last_name: Option<Option<String>>,
     /// `null` clears the number; E.164, or use `country_code` + `mobile_number`.
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "crate::http::body::nullable")]
     phone: Option<Option<String>>,
     country_code: Option<String>,
     mobile_number: Option<String>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
-    }
 }
 
 pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {

@@ -6,6 +6,7 @@ pub mod members;
 pub mod orgs;
 pub mod platform;
 pub mod views;
+pub mod workspaces;
 
 use worker::console_error;
 
@@ -63,6 +64,26 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         }
         Route::RemoveMember => {
             members::remove(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
+        }
+        // Workspace routes pass the org gate first, then check the caller's effective
+        // workspace role (`workspaces::workspace`) for the workspace-level action.
+        Route::CreateWorkspace => {
+            workspaces::create(ctx, org(ctx, OrgAction::CreateWorkspace).await?).await
+        }
+        Route::ListWorkspaces => workspaces::list(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
+        Route::GetWorkspace => workspaces::get(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
+        Route::PatchWorkspace => workspaces::patch(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
+        Route::DeleteWorkspace => {
+            workspaces::delete(ctx, org(ctx, OrgAction::DeleteWorkspace).await?).await
+        }
+        Route::ListWorkspaceMembers => {
+            workspaces::members(ctx, org(ctx, OrgAction::ViewOrg).await?).await
+        }
+        Route::PutWorkspaceMember => {
+            workspaces::put_member(ctx, org(ctx, OrgAction::ViewOrg).await?).await
+        }
+        Route::RemoveWorkspaceMember => {
+            workspaces::remove_member(ctx, org(ctx, OrgAction::ViewOrg).await?).await
         }
     }
 }

@@ -49,16 +49,6 @@ fn org_event(access_caller: &Caller, org: OrgId, action: &'static str) -> Event 
     }
 }
 
-/// `null` clears an optional field; absent leaves it.
-mod nullable {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
@@ -125,20 +115,26 @@ pub async fn get(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    name: Option<String>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, with = "crate::http::body::nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, with = "crate::http::body::nullable")]
     description: Option<Option<String>>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, with = "crate::http::body::nullable")]
     logo_url: Option<Option<String>>,
 }
 
 pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: PatchBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let name = body
-        .name
-        .as_deref()
-        .and_then(|n| errs.check("name", v::text(n, MAX_NAME, true)));
+    // A name can be changed, not removed.
+    let name = match &body.name {
+        None => None,
+        Some(None) => {
+            errs.add("name", "cannot be null");
+            None
+        }
+        Some(Some(n)) => errs.check("name", v::text(n, MAX_NAME, true)),
+    };
     let description: Option<Option<String>> = match &body.description {
         None => None,
         Some(None) => Some(None),
@@ -223,11 +219,24 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
             "You already own this organization.",
         ));
     }
-    if !store::orgs::is_member(&ctx.db, access.org_id, target).await? {
-        return Err(ApiError::field(
-            "user_id",
-            "is not a member of this organization",
-        ));
+    // The owner must be able to sign in and act: an active account holding an org role.
+    match store::members::one(&ctx.db, access.org_id, target).await? {
+        None => {
+            return Err(ApiError::field(
+                "user_id",
+                "is not a member of this organization",
+            ))
+        }
+        Some(m) if m.status != "active" => {
+            return Err(ApiError::field("user_id", "must be an active account"))
+        }
+        Some(m) if m.role == OrgRole::Member.as_str() => {
+            return Err(ApiError::field(
+                "user_id",
+                "must hold an org role, not only workspace access",
+            ))
+        }
+        Some(_) => {}
     }
     let now = ctx.now();
     let mut batch =

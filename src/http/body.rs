@@ -6,6 +6,21 @@ use serde::de::IgnoredAny;
 use super::error::{ApiError, ApiResult};
 use crate::domain::validation::FieldError;
 
+/// `#[serde(default, with = "crate::http::body::nullable")]` on an `Option<Option<T>>`
+/// field tells an absent field (`None`) from an explicit `null` (`Some(None)`), so that a
+/// PATCH can clear a field, or refuse to, instead of silently ignoring the null.
+pub mod nullable {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
 /// serde_json appends " at line L column C"; the field path already says where.
 fn without_position(msg: &str) -> &str {
     match msg.rfind(" at line ") {

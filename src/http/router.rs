@@ -3,86 +3,62 @@
 
 use super::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    Ready,
-    OpenApi,
-    Jwks,
-    Signup,
-    Activate,
-    Login,
-    Refresh,
-    Logout,
-    LogoutAll,
-    ForgotPassword,
-    ResetPassword,
-    VerifyEmail,
-    GetMe,
-    PatchMe,
-    DeleteMe,
-    ChangePassword,
-    ChangeEmail,
-    ListSessions,
-    RevokeSession,
-    Activity,
-    DevMailbox,
-    CreateOrg,
-    ListOrgs,
-    GetOrg,
-    PatchOrg,
-    DeleteOrg,
-    TransferOwnership,
-    OrgUsage,
-    OrgRoles,
-    ListMembers,
-    PatchMember,
-    RemoveMember,
+/// Declares the `Route` enum and the `ROUTES` table from one list, so that no route can
+/// exist in one and not the other.
+macro_rules! routes {
+    ($($method:literal $path:literal => $name:ident,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Route {
+            $($name,)*
+        }
+
+        pub const ROUTES: &[(&str, &str, Route)] = &[$(($method, $path, Route::$name),)*];
+    };
 }
 
-pub const ROUTES: &[(&str, &str, Route)] = &[
-    ("GET", "/health", Route::Health),
-    ("GET", "/health/ready", Route::Ready),
-    ("GET", "/openapi.json", Route::OpenApi),
-    ("GET", "/.well-known/jwks.json", Route::Jwks),
-    ("POST", "/v1/auth/signup", Route::Signup),
-    ("POST", "/v1/auth/activate", Route::Activate),
-    ("POST", "/v1/auth/login", Route::Login),
-    ("POST", "/v1/auth/refresh", Route::Refresh),
-    ("POST", "/v1/auth/logout", Route::Logout),
-    ("POST", "/v1/auth/logout-all", Route::LogoutAll),
-    ("POST", "/v1/auth/password/forgot", Route::ForgotPassword),
-    ("POST", "/v1/auth/password/reset", Route::ResetPassword),
-    ("POST", "/v1/auth/email/verify", Route::VerifyEmail),
-    ("GET", "/v1/me", Route::GetMe),
-    ("PATCH", "/v1/me", Route::PatchMe),
-    ("DELETE", "/v1/me", Route::DeleteMe),
-    ("POST", "/v1/me/password", Route::ChangePassword),
-    ("POST", "/v1/me/email", Route::ChangeEmail),
-    ("GET", "/v1/me/sessions", Route::ListSessions),
-    ("DELETE", "/v1/me/sessions/{session}", Route::RevokeSession),
-    ("GET", "/v1/me/activity", Route::Activity),
-    ("GET", "/v1/dev/mailbox", Route::DevMailbox),
-    ("POST", "/v1/orgs", Route::CreateOrg),
-    ("GET", "/v1/orgs", Route::ListOrgs),
-    ("GET", "/v1/orgs/{org}", Route::GetOrg),
-    ("PATCH", "/v1/orgs/{org}", Route::PatchOrg),
-    ("DELETE", "/v1/orgs/{org}", Route::DeleteOrg),
-    (
-        "POST",
-        "/v1/orgs/{org}/transfer-ownership",
-        Route::TransferOwnership,
-    ),
-    ("GET", "/v1/orgs/{org}/usage", Route::OrgUsage),
-    ("GET", "/v1/orgs/{org}/roles", Route::OrgRoles),
-    ("GET", "/v1/orgs/{org}/members", Route::ListMembers),
-    ("PATCH", "/v1/orgs/{org}/members/{user}", Route::PatchMember),
-    (
-        "DELETE",
-        "/v1/orgs/{org}/members/{user}",
-        Route::RemoveMember,
-    ),
-];
+routes! {
+    "GET" "/health" => Health,
+    "GET" "/health/ready" => Ready,
+    "GET" "/openapi.json" => OpenApi,
+    "GET" "/.well-known/jwks.json" => Jwks,
+    "POST" "/v1/auth/signup" => Signup,
+    "POST" "/v1/auth/activate" => Activate,
+    "POST" "/v1/auth/login" => Login,
+    "POST" "/v1/auth/refresh" => Refresh,
+    "POST" "/v1/auth/logout" => Logout,
+    "POST" "/v1/auth/logout-all" => LogoutAll,
+    "POST" "/v1/auth/password/forgot" => ForgotPassword,
+    "POST" "/v1/auth/password/reset" => ResetPassword,
+    "POST" "/v1/auth/email/verify" => VerifyEmail,
+    "GET" "/v1/me" => GetMe,
+    "PATCH" "/v1/me" => PatchMe,
+    "DELETE" "/v1/me" => DeleteMe,
+    "POST" "/v1/me/password" => ChangePassword,
+    "POST" "/v1/me/email" => ChangeEmail,
+    "GET" "/v1/me/sessions" => ListSessions,
+    "DELETE" "/v1/me/sessions/{session}" => RevokeSession,
+    "GET" "/v1/me/activity" => Activity,
+    "GET" "/v1/dev/mailbox" => DevMailbox,
+    "POST" "/v1/orgs" => CreateOrg,
+    "GET" "/v1/orgs" => ListOrgs,
+    "GET" "/v1/orgs/{org}" => GetOrg,
+    "PATCH" "/v1/orgs/{org}" => PatchOrg,
+    "DELETE" "/v1/orgs/{org}" => DeleteOrg,
+    "POST" "/v1/orgs/{org}/transfer-ownership" => TransferOwnership,
+    "GET" "/v1/orgs/{org}/usage" => OrgUsage,
+    "GET" "/v1/orgs/{org}/roles" => OrgRoles,
+    "GET" "/v1/orgs/{org}/members" => ListMembers,
+    "PATCH" "/v1/orgs/{org}/members/{user}" => PatchMember,
+    "DELETE" "/v1/orgs/{org}/members/{user}" => RemoveMember,
+    "POST" "/v1/orgs/{org}/workspaces" => CreateWorkspace,
+    "GET" "/v1/orgs/{org}/workspaces" => ListWorkspaces,
+    "GET" "/v1/orgs/{org}/workspaces/{ws}" => GetWorkspace,
+    "PATCH" "/v1/orgs/{org}/workspaces/{ws}" => PatchWorkspace,
+    "DELETE" "/v1/orgs/{org}/workspaces/{ws}" => DeleteWorkspace,
+    "GET" "/v1/orgs/{org}/workspaces/{ws}/members" => ListWorkspaceMembers,
+    "PUT" "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => PutWorkspaceMember,
+    "DELETE" "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => RemoveWorkspaceMember,
+}
 
 /// Path parameters by name, in pattern order.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -179,7 +155,8 @@ mod tests {
             let concrete = pattern
                 .replace("{session}", "x")
                 .replace("{org}", "o")
-                .replace("{user}", "u");
+                .replace("{user}", "u")
+                .replace("{ws}", "w");
             assert_eq!(resolve(m, &concrete).unwrap().0, *route, "{m} {pattern}");
         }
     }

@@ -10,6 +10,7 @@ pub mod rate_limits;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use std::rc::Rc;
 

@@ -149,11 +149,19 @@ pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResu
     )
 }
 
-/// Everything of the org, in one batch: its audit trail, the managed-account marks on
-/// users it created, and the org row, whose deletion cascades to workspaces and memberships.
+/// Everything of the org, in one batch: its audit trail, the accounts it manages alone, the
+/// managed-account mark on accounts that live on elsewhere, and the org row, whose deletion
+/// cascades to workspaces and memberships.
 pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
     Ok(vec![
         db.stmt("DELETE FROM audit_events WHERE org_id = ?1", args![org])?,
+        // Accounts the org created and that belong to no other org are the org's data too.
+        db.stmt(
+            "DELETE FROM users WHERE created_by_org_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM org_members m WHERE m.user_id = users.id AND m.org_id <> ?1) \
+             AND NOT EXISTS (SELECT 1 FROM orgs o WHERE o.owner_id = users.id AND o.id <> ?1)",
+            args![org],
+        )?,
         db.stmt(
             "UPDATE users SET created_by_org_id = NULL WHERE created_by_org_id = ?1",
             args![org],

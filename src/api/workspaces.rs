@@ -1,0 +1,337 @@
+//! Workspaces inside an org, with their metrics, and workspace members.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::views::time;
+use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::permissions::{may_grant_workspace, workspace_allows, WorkspaceAction};
+use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::http::access::OrgAccess;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::pagination::Page;
+use crate::http::{Ctx, Reply};
+use crate::store::audit::Event;
+use crate::store::workspaces::{WorkspaceMemberRow, WorkspaceRow};
+use crate::store::{self};
+
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+
+fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
+    effective_workspace_role(
+        access.role,
+        ws.explicit_role.as_deref().and_then(WorkspaceRole::parse),
+    )
+}
+
+fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
+    json!({
+        "id": ws.id,
+        "org_id": ws.org_id,
+        "name": ws.name,
+        "description": ws.description,
+        "created_at": time(ws.created_at),
+        "updated_at": time(ws.updated_at),
+        "role": effective(access, ws),
+        // Invitations, groups and API tokens arrive with their own work; none exist yet.
+        "metrics": {
+            "members": ws.member_count,
+            "pending_invitations": 0,
+            "groups": 0,
+            "api_tokens": 0,
+        },
+    })
+}
+
+fn ws_event(access: &OrgAccess, action: &'static str, ws: WorkspaceId) -> Event {
+    Event {
+        action,
+        org: Some(access.org_id),
+        subject: None,
+        actor_id: Some(access.caller.user_id),
+        actor_email: Some(access.caller.email.clone()),
+        target: Some(("workspace", ws.to_string())),
+        auth_method: None,
+        success: true,
+        metadata: None,
+    }
+}
+
+/// The workspace of `{ws}` as the caller may see it: 404 if it is not in the org or the
+/// caller has no role in it (existence does not leak), 403 if the role is below `action`.
+async fn workspace(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    action: WorkspaceAction,
+) -> ApiResult<(WorkspaceId, WorkspaceRow, WorkspaceRole)> {
+    let id: WorkspaceId = ctx
+        .params
+        .get("ws")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let role = effective(access, &ws).ok_or(ApiError::NotFound)?;
+    if !workspace_allows(role, action) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok((id, ws, role))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceBody {
+    #[serde(default, with = "crate::http::body::nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, with = "crate::http::body::nullable")]
+    description: Option<Option<String>>,
+}
+
+fn validate(
+    body: &WorkspaceBody,
+    name_required: bool,
+) -> ApiResult<(Option<String>, Option<Option<String>>)> {
+    let mut errs = FieldErrors::default();
+    let name = match &body.name {
+        Some(Some(n)) => errs.check("name", v::text(n, MAX_NAME, true)),
+        Some(None) => {
+            errs.add("name", "cannot be null");
+            None
+        }
+        None if name_required => {
+            errs.add("name", "is required");
+            None
+        }
+        None => None,
+    };
+    let description = match &body.description {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(d)) => errs
+            .check("description", v::text(d, MAX_DESCRIPTION, false))
+            .map(|d| Some(d).filter(|d| !d.is_empty())),
+    };
+    if errs.is_empty() {
+        Ok((name, description))
+    } else {
+        Err(ApiError::Validation(errs.0))
+    }
+}
+
+pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: WorkspaceBody = ctx.json()?;
+    let (name, description) = validate(&body, true)?;
+    let name = name.unwrap_or_default();
+    let now = ctx.now();
+    let id = WorkspaceId::new();
+    ctx.db
+        .batch(vec![
+            store::workspaces::insert(
+                &ctx.db,
+                id,
+                access.org_id,
+                &name,
+                description.flatten().as_deref(),
+                now,
+            )?,
+            ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
+        ])
+        .await?;
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
+    Ok(Reply::created(view(&access, &ws)))
+}
+
+/// All workspaces for viewers and above; a workspace-only `member` sees just their own.
+pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let only_own = access.role == OrgRole::Member;
+    let rows = store::workspaces::page(
+        &ctx.db,
+        access.org_id,
+        access.caller.user_id,
+        only_own,
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |w| w.id.clone());
+    Ok(Reply::ok(page.render(|w| view(&access, w))))
+}
+
+pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (_, ws, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
+    Ok(Reply::ok(view(&access, &ws)))
+}
+
+pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::Edit).await?;
+    let body: WorkspaceBody = ctx.json()?;
+    let (name, description) = validate(&body, false)?;
+    if name.is_some() || description.is_some() {
+        let now = ctx.now();
+        ctx.db
+            .batch(vec![
+                store::workspaces::update(
+                    &ctx.db,
+                    id,
+                    name.as_deref(),
+                    description.as_ref().map(|d| d.as_deref()),
+                    now,
+                )?,
+                ctx.audit(&ws_event(&access, "workspace.updated", id), now)?,
+            ])
+            .await?;
+    }
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(view(&access, &ws)))
+}
+
+/// Org-level admins delete workspaces (SPEC §3), whatever their workspace role.
+pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, ws, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
+    let now = ctx.now();
+    let mut batch = store::workspaces::delete(&ctx.db, access.org_id, id)?;
+    batch.push(ctx.audit(
+        &ws_event(&access, "workspace.deleted", id).meta(json!({ "name": ws.name })),
+        now,
+    )?);
+    ctx.db.batch(batch).await?;
+    Ok(Reply::no_content())
+}
+
+fn member_view(m: &WorkspaceMemberRow) -> Value {
+    let org_role = m.org_role.as_deref().and_then(OrgRole::parse);
+    let explicit = m.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+    json!({
+        "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
+        "org_role": m.org_role,
+        "workspace_role": org_role.and_then(|r| effective_workspace_role(r, explicit)),
+        "explicit_workspace_role": m.workspace_role,
+    })
+}
+
+pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
+    let page = ctx.page()?;
+    let rows = store::workspaces::members(
+        &ctx.db,
+        access.org_id,
+        id,
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+    Ok(Reply::ok(page.render(member_view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberBody {
+    role: String,
+}
+
+fn target_user(ctx: &Ctx, access: &OrgAccess) -> ApiResult<UserId> {
+    let user: UserId = ctx
+        .params
+        .get("user")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    if user == access.caller.user_id {
+        return Err(ApiError::conflict(
+            "cannot_act_on_self",
+            "You cannot change your own workspace role.",
+        ));
+    }
+    Ok(user)
+}
+
+pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, _, my_role) = workspace(ctx, &access, WorkspaceAction::AddMembers).await?;
+    let body: PutMemberBody = ctx.json()?;
+    let role = WorkspaceRole::parse(&body.role)
+        .ok_or_else(|| ApiError::field("role", "must be one of admin, editor, viewer"))?;
+    let user = target_user(ctx, &access)?;
+    let current = store::workspaces::member(&ctx.db, access.org_id, id, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // Changing someone's existing explicit role is a workspace admin's call.
+    if current.workspace_role.is_some()
+        && !workspace_allows(my_role, WorkspaceAction::ChangeRolesAndRemoveMembers)
+    {
+        return Err(ApiError::Forbidden);
+    }
+    if !may_grant_workspace(my_role, role) {
+        return Err(ApiError::Forbidden);
+    }
+    let now = ctx.now();
+    let joins_org = current.org_role.is_none();
+    let mut batch = store::workspaces::put_member(&ctx.db, access.org_id, id, user, role, now)?;
+    let action = if current.workspace_role.is_some() {
+        "workspace_member.role_changed"
+    } else {
+        "workspace_member.added"
+    };
+    batch.push(
+        ctx.audit(
+            &Event {
+                target: Some(("user", user.to_string())),
+                ..ws_event(&access, action, id)
+            }
+            .meta(json!({ "workspace_id": id, "from": current.workspace_role, "to": role })),
+            now,
+        )?,
+    );
+    if joins_org {
+        batch.push(
+            ctx.audit(
+                &Event {
+                    target: Some(("user", user.to_string())),
+                    ..ws_event(&access, "member.added", id)
+                }
+                .meta(json!({ "role": "member", "via": "workspace" })),
+                now,
+            )?,
+        );
+    }
+    ctx.db.batch(batch).await.map_err(|e| {
+        e.on_guard(ApiError::conflict(
+            "capacity_exceeded",
+            "The organization has no free seat (member_limit).",
+        ))
+    })?;
+    let updated = store::workspaces::member(&ctx.db, access.org_id, id, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(member_view(&updated)))
+}
+
+pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::ChangeRolesAndRemoveMembers).await?;
+    let user = target_user(ctx, &access)?;
+    let current = store::workspaces::member(&ctx.db, access.org_id, id, user).await?;
+    let Some(explicit) = current.and_then(|c| c.workspace_role) else {
+        return Err(ApiError::NotFound);
+    };
+    let now = ctx.now();
+    let mut batch = store::workspaces::remove_member(&ctx.db, access.org_id, id, user)?;
+    batch.push(
+        ctx.audit(
+            &Event {
+                target: Some(("user", user.to_string())),
+                ..ws_event(&access, "workspace_member.removed", id)
+            }
+            .meta(json!({ "workspace_id": id, "role": explicit })),
+            now,
+        )?,
+    );
+    ctx.db.batch(batch).await?;
+    Ok(Reply::no_content())
+}

@@ -1,0 +1,195 @@
+//! Workspaces, their metrics, and workspace memberships.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::ids::{OrgId, UserId, WorkspaceId};
+use crate::domain::roles::WorkspaceRole;
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+
+/// A workspace with its overview metrics and the caller's explicit role in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Users with access: org members above `member` (inherited) plus workspace-only members.
+    pub member_count: i64,
+    pub explicit_role: Option<String>,
+}
+
+const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at, w.updated_at, \
+       (SELECT COUNT(*) FROM org_members m WHERE m.org_id = w.org_id AND m.role <> 'member') + \
+       (SELECT COUNT(*) FROM workspace_members x JOIN org_members m ON m.org_id = x.org_id \
+          AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
+       (SELECT role FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2) AS explicit_role \
+     FROM workspaces w";
+
+pub async fn one(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    viewer: UserId,
+) -> ApiResult<Option<WorkspaceRow>> {
+    db.first(
+        &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?3"),
+        args![org, viewer, ws],
+    )
+    .await
+}
+
+/// One page in id order; `only_explicit` limits it to the viewer's own workspaces.
+pub async fn page(
+    db: &Db,
+    org: OrgId,
+    viewer: UserId,
+    only_explicit: bool,
+    after: Option<&str>,
+    limit: u32,
+) -> ApiResult<Vec<WorkspaceRow>> {
+    db.all(
+        &format!(
+            "{SELECT} WHERE w.org_id = ?1 AND (?3 IS NULL OR w.id > ?3) AND (?4 = 0 OR EXISTS \
+             (SELECT 1 FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2)) \
+             ORDER BY w.id LIMIT ?5"
+        ),
+        args![org, viewer, after, only_explicit, i64::from(limit)],
+    )
+    .await
+}
+
+pub fn insert(
+    db: &Db,
+    id: WorkspaceId,
+    org: OrgId,
+    name: &str,
+    description: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "INSERT INTO workspaces (id, org_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        args![id, org, name, description, now],
+    )
+}
+
+pub fn update(
+    db: &Db,
+    ws: WorkspaceId,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE workspaces SET name = COALESCE(?2, name), \
+         description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, updated_at = ?5 WHERE id = ?1",
+        args![ws, name, description.is_some(), description.flatten(), now],
+    )
+}
+
+/// The workspace and its memberships; workspace-only members who thereby lose their last
+/// workspace leave the org too (their `member` role meant nothing else).
+pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "DELETE FROM org_members WHERE org_id = ?1 AND role = 'member' AND user_id IN \
+             (SELECT user_id FROM workspace_members WHERE workspace_id = ?2) AND NOT EXISTS \
+             (SELECT 1 FROM workspace_members o WHERE o.org_id = ?1 AND o.user_id = org_members.user_id \
+              AND o.workspace_id <> ?2)",
+            args![org, ws],
+        )?,
+        db.stmt("DELETE FROM workspaces WHERE id = ?1 AND org_id = ?2", args![ws, org])?,
+    ])
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WorkspaceMemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `None` when the user is not (yet) in the org.
+    pub org_role: Option<String>,
+    pub workspace_role: Option<String>,
+}
+
+/// Everyone with access to the workspace (inherited or explicit), one page in user order.
+pub async fn members(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    after: Option<&str>,
+    limit: u32,
+) -> ApiResult<Vec<WorkspaceMemberRow>> {
+    db.all(
+        "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
+         FROM org_members m JOIN users u ON u.id = m.user_id \
+         LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
+         WHERE m.org_id = ?1 AND (m.role <> 'member' OR x.role IS NOT NULL) AND (?3 IS NULL OR m.user_id > ?3) \
+         ORDER BY m.user_id LIMIT ?4",
+        args![org, ws, after, i64::from(limit)],
+    )
+    .await
+}
+
+pub async fn member(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    user: UserId,
+) -> ApiResult<Option<WorkspaceMemberRow>> {
+    db.first(
+        "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
+         FROM users u LEFT JOIN org_members m ON m.org_id = ?1 AND m.user_id = u.id \
+         LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = u.id \
+         WHERE u.id = ?3",
+        args![org, ws, user],
+    )
+    .await
+}
+
+/// Adds or changes an explicit workspace role. A user outside the org joins it as `member`,
+/// which takes a seat: the guard fails the batch if that exceeds `member_limit`.
+pub fn put_member(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    user: UserId,
+    role: WorkspaceRole,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+            args![org, user, now],
+        )?,
+        super::guard(
+            db,
+            "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) <= (SELECT member_limit FROM orgs WHERE id = ?1)",
+            args![org],
+        )?,
+        db.stmt(
+            "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+            args![ws, user, org, role.as_str(), now],
+        )?,
+    ])
+}
+
+/// Removes an explicit workspace role; a workspace-only member left with no workspace
+/// leaves the org.
+pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt("DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2", args![ws, user])?,
+        db.stmt(
+            "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role = 'member' AND NOT EXISTS \
+             (SELECT 1 FROM workspace_members WHERE org_id = ?1 AND user_id = ?2)",
+            args![org, user],
+        )?,
+    ])
+}

@@ -7,7 +7,9 @@
 //    next to native OpenSSL (node:crypto) at the same parameters;
 //  - warm login latency p50/p99 (sequential);
 //  - requests/s and p50/p99 at 16 connections of GET /health (trivial floor),
-//    GET /health/ready (one indexed D1 read floor) and GET /v1/me (authorized read).
+//    GET /health/ready (one indexed D1 read floor) and GET /v1/me (authorized read);
+//  - the members page (limit 50) of an org with 100 members and of one with 10,000, first
+//    page and a page deep in the list: keyset pagination should cost the same.
 // Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
 // run: the load generator and the server share the machine's cores.
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
@@ -124,6 +126,32 @@ try {
     await load("GET /v1/me (authorized read)", "/v1/me", { token }),
   ];
 
+  // Two orgs of the same owner: 100 and 10,000 members, seeded in D1 by one statement each.
+  async function orgWithMembers(n) {
+    const org = (await http("POST", "/v1/orgs", { name: `bench ${n}` }, token)).body;
+    const tag = org.id.slice(-8); // the random tail: two orgs made in one millisecond differ
+    await w.db.prepare(
+      `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+       INSERT INTO users (id, email, first_name, last_name, status, created_at, updated_at)
+       SELECT printf('%s-0000-7000-8000-%012d', ?2, i), printf('m%d-%s@bench.example', i, ?2),
+              'Member', printf('N%d', i), 'active', 0, 0 FROM seq`).bind(n, tag).run();
+    await w.db.prepare(
+      `INSERT INTO org_members (org_id, user_id, role, joined_at)
+       SELECT ?1, id, 'viewer', 0 FROM users WHERE email LIKE ?2`).bind(org.id, `%-${tag}@bench.example`).run();
+    // A cursor deep in the list: the page after the (n - 60)th member.
+    const deep = (await w.db.prepare(
+      `SELECT user_id FROM org_members WHERE org_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`).bind(org.id, n - 60).first()).user_id;
+    return { org, deepCursor: Buffer.from(`v1:${deep}`).toString("base64url") };
+  }
+  const small = await orgWithMembers(100);
+  const large = await orgWithMembers(10000);
+  const membersRows = [
+    await load("members page, 100 members, first page", `/v1/orgs/${small.org.id}/members?limit=50`, { token }),
+    await load("members page, 10,000 members, first page", `/v1/orgs/${large.org.id}/members?limit=50`, { token }),
+    await load("members page, 10,000 members, deep page", `/v1/orgs/${large.org.id}/members?limit=50&cursor=${large.deepCursor}`, { token }),
+  ];
+  rows.push(...membersRows);
+
   const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
@@ -135,6 +163,7 @@ try {
   for (const r of [login, ...rows]) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
   const floor = rows[1].rps;
   console.log(`\nGET /v1/me reaches ${((rows[2].rps / floor) * 100).toFixed(0)} % of the one-D1-read floor's requests/s.`);
+  console.log(`Members page: 10,000 members first page at ${((rows[4].rps / rows[3].rps) * 100).toFixed(0)} % and deep page at ${((rows[5].rps / rows[3].rps) * 100).toFixed(0)} % of the 100-member org's requests/s.`);
 } finally {
   await w.dispose();
 }

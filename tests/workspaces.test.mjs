@@ -75,8 +75,14 @@ test("an explicit workspace role lifts an org viewer, within the workspace ceili
   const r = await w.patch(wsPath(ws.id), { name: "By viewer", description: null }, { token: viewer.access_token });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.role, "editor");
-  // A workspace editor adds up to editor, never admin, and cannot re-role existing members.
+  // Bringing an outsider into the org is inviting, which an org viewer may not do: to them
+  // the outsider is as unknown as a user that does not exist.
+  const stranger = await w.activeUser();
+  assertProblem(await w.request("PUT", wsPath(ws.id, `/members/${stranger.user.id}`), { body: { role: "viewer" }, token: viewer.access_token }), 404, "not_found");
+  assert.equal((await w.rows("SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?", orgId, stranger.user.id)).length, 0);
+  // A workspace editor adds org members up to editor, never admin, and cannot re-role.
   const fresh = await w.activeUser();
+  await join(fresh, "viewer");
   assertProblem(await w.request("PUT", wsPath(ws.id, `/members/${fresh.user.id}`), { body: { role: "admin" }, token: viewer.access_token }), 403, "forbidden");
   assert.equal((await w.request("PUT", wsPath(ws.id, `/members/${fresh.user.id}`), { body: { role: "editor" }, token: viewer.access_token })).status, 200);
   assertProblem(await w.request("PUT", wsPath(ws.id, `/members/${fresh.user.id}`), { body: { role: "viewer" }, token: viewer.access_token }), 403, "forbidden");

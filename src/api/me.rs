@@ -331,7 +331,7 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         &ctx.db,
         caller.user_id,
         ctx.now(),
-        page.after.as_deref(),
+        page.before_key(),
         page.fetch_limit(),
     )
     .await?;
@@ -384,7 +384,7 @@ pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let rows = store::audit::activity(
         &ctx.db,
         caller.user_id,
-        page.after.as_deref(),
+        page.before_key(),
         page.fetch_limit(),
     )
     .await?;

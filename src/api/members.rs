@@ -69,7 +69,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         access.org_id,
         role,
         q.as_deref(),
-        page.after.as_deref(),
+        page.after_key(),
         page.fetch_limit(),
     )
     .await?;

@@ -100,7 +100,7 @@ pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let rows = store::orgs::list_for_user(
         &ctx.db,
         caller.user_id,
-        page.after.as_deref(),
+        page.after_key(),
         page.fetch_limit(),
     )
     .await?;

@@ -46,7 +46,7 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
     let rows = store::mail::dev_mailbox(
         &ctx.db,
         to.as_deref(),
-        page.after.as_deref(),
+        page.before_key(),
         page.fetch_limit(),
     )
     .await?;

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use super::views::time;
 use crate::domain::ids::{UserId, WorkspaceId};
-use crate::domain::permissions::{may_grant_workspace, workspace_allows, WorkspaceAction};
+use crate::domain::permissions::{
+    may_grant_workspace, org_allows, workspace_allows, OrgAction, WorkspaceAction,
+};
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
@@ -155,7 +157,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         access.org_id,
         access.caller.user_id,
         only_own,
-        page.after.as_deref(),
+        page.after_key(),
         page.fetch_limit(),
     )
     .await?;
@@ -224,7 +226,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &ctx.db,
         access.org_id,
         id,
-        page.after.as_deref(),
+        page.after_key(),
         page.fetch_limit(),
     )
     .await?;
@@ -271,9 +273,15 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !may_grant_workspace(my_role, role) {
         return Err(ApiError::Forbidden);
     }
-    let now = ctx.now();
     let joins_org = current.org_role.is_none();
-    let mut batch = store::workspaces::put_member(&ctx.db, access.org_id, id, user, role, now)?;
+    // Bringing someone new into the org is inviting: only org roles that may invite do it.
+    // To anyone else a user outside the org is as unknown as a user that does not exist.
+    if joins_org && !org_allows(access.role, OrgAction::InviteUsers) {
+        return Err(ApiError::NotFound);
+    }
+    let now = ctx.now();
+    let mut batch =
+        store::workspaces::put_member(&ctx.db, access.org_id, id, user, role, joins_org, now)?;
     let action = if current.workspace_role.is_some() {
         "workspace_member.role_changed"
     } else {

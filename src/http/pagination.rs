@@ -56,6 +56,19 @@ impl PageRequest {
         Ok(PageRequest { limit, after })
     }
 
+    /// The key ascending lists continue after: the cursor, or "" (below every id) on the
+    /// first page. Binding a key rather than `NULL OR …` keeps the condition a plain index
+    /// range, so a page deep in a large list costs what the first one does.
+    pub fn after_key(&self) -> &str {
+        self.after.as_deref().unwrap_or("")
+    }
+
+    /// The key descending (newest-first) lists continue below: the cursor, or "~" (above
+    /// every id: ids are lower-case hex and dashes) on the first page.
+    pub fn before_key(&self) -> &str {
+        self.after.as_deref().unwrap_or("~")
+    }
+
     /// Rows to fetch: one more than the page, to learn whether another page follows.
     pub fn fetch_limit(&self) -> u32 {
         self.limit + 1
@@ -129,6 +142,22 @@ mod tests {
         ] {
             assert!(PageRequest::from_query(None, Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn first_page_keys_bound_every_id() {
+        let first = PageRequest::from_query(None, None).unwrap();
+        for id in [
+            "00000000-0000-0000-0000-000000000000",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ] {
+            assert!(id > first.after_key());
+            assert!(id < first.before_key());
+        }
+        let id = "0190c8a0-0000-7000-8000-00000000000a";
+        let cursor = URL_SAFE_NO_PAD.encode(format!("v1:{id}"));
+        let next = PageRequest::from_query(None, Some(&cursor)).unwrap();
+        assert_eq!((next.after_key(), next.before_key()), (id, id));
     }
 
     #[test]

@@ -136,12 +136,12 @@ pub struct ActivityRow {
 pub async fn activity(
     db: &Db,
     user: UserId,
-    before: Option<&str>,
+    before: &str,
     limit: u32,
 ) -> ApiResult<Vec<ActivityRow>> {
     db.all(
         "SELECT id, at, action, ip, user_agent, auth_method, success FROM audit_events \
-         WHERE subject_user_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+         WHERE subject_user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
         args![user, before, i64::from(limit)],
     )
     .await

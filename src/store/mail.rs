@@ -103,12 +103,12 @@ pub struct MailboxRow {
 pub async fn dev_mailbox(
     db: &Db,
     to: Option<&str>,
-    before: Option<&str>,
+    before: &str,
     limit: u32,
 ) -> ApiResult<Vec<MailboxRow>> {
     db.all(
         "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
-         WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+         WHERE (?1 IS NULL OR recipient = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
         args![to, before, i64::from(limit)],
     )
     .await

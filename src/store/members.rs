@@ -37,14 +37,14 @@ pub async fn page(
     org: OrgId,
     role: Option<OrgRole>,
     q: Option<&str>,
-    after: Option<&str>,
+    after: &str,
     limit: u32,
 ) -> ApiResult<Vec<MemberRow>> {
     db.all(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
                 (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
          FROM org_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND (?3 IS NULL OR m.user_id > ?3) \
+         WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
            AND (?4 IS NULL OR u.email LIKE ?4 ESCAPE '\\' OR u.first_name LIKE ?4 ESCAPE '\\' \
                 OR u.last_name LIKE ?4 ESCAPE '\\' OR (u.first_name || ' ' || u.last_name) LIKE ?4 ESCAPE '\\') \
          ORDER BY m.user_id LIMIT ?5",

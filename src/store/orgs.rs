@@ -112,13 +112,13 @@ pub async fn with_role(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<Or
 pub async fn list_for_user(
     db: &Db,
     user: UserId,
-    after: Option<&str>,
+    after: &str,
     limit: u32,
 ) -> ApiResult<Vec<OrgWithRole>> {
     db.all(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id \
-             WHERE m.user_id = ?1 AND (?2 IS NULL OR o.id > ?2) ORDER BY o.id LIMIT ?3"
+             WHERE m.user_id = ?1 AND o.id > ?2 ORDER BY o.id LIMIT ?3"
         ),
         args![user, after, i64::from(limit)],
     )

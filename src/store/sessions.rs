@@ -186,12 +186,12 @@ pub async fn list_live(
     db: &Db,
     user: UserId,
     now: Timestamp,
-    before: Option<&str>,
+    before: &str,
     limit: u32,
 ) -> ApiResult<Vec<SessionRow>> {
     db.all(
         "SELECT id, auth_method, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
-         WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND (?3 IS NULL OR id < ?3) \
+         WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND id < ?3 \
          ORDER BY id DESC LIMIT ?4",
         args![user, now, before, i64::from(limit)],
     )

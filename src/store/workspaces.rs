@@ -24,7 +24,7 @@ pub struct WorkspaceRow {
 }
 
 const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at, w.updated_at, \
-       (SELECT COUNT(*) FROM org_members m WHERE m.org_id = w.org_id AND m.role <> 'member') + \
+       (SELECT COUNT(*) FROM org_members m WHERE m.org_id = ?1 AND m.role <> 'member') + \
        (SELECT COUNT(*) FROM workspace_members x JOIN org_members m ON m.org_id = x.org_id \
           AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
        (SELECT role FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2) AS explicit_role \
@@ -49,12 +49,12 @@ pub async fn page(
     org: OrgId,
     viewer: UserId,
     only_explicit: bool,
-    after: Option<&str>,
+    after: &str,
     limit: u32,
 ) -> ApiResult<Vec<WorkspaceRow>> {
     db.all(
         &format!(
-            "{SELECT} WHERE w.org_id = ?1 AND (?3 IS NULL OR w.id > ?3) AND (?4 = 0 OR EXISTS \
+            "{SELECT} WHERE w.org_id = ?1 AND w.id > ?3 AND (?4 = 0 OR EXISTS \
              (SELECT 1 FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2)) \
              ORDER BY w.id LIMIT ?5"
         ),
@@ -122,14 +122,14 @@ pub async fn members(
     db: &Db,
     org: OrgId,
     ws: WorkspaceId,
-    after: Option<&str>,
+    after: &str,
     limit: u32,
 ) -> ApiResult<Vec<WorkspaceMemberRow>> {
     db.all(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
          FROM org_members m JOIN users u ON u.id = m.user_id \
          LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
-         WHERE m.org_id = ?1 AND (m.role <> 'member' OR x.role IS NOT NULL) AND (?3 IS NULL OR m.user_id > ?3) \
+         WHERE m.org_id = ?1 AND (m.role <> 'member' OR x.role IS NOT NULL) AND m.user_id > ?3 \
          ORDER BY m.user_id LIMIT ?4",
         args![org, ws, after, i64::from(limit)],
     )
@@ -160,25 +160,28 @@ pub fn put_member(
     ws: WorkspaceId,
     user: UserId,
     role: WorkspaceRole,
+    joins_org: bool,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    Ok(vec![
-        db.stmt(
-            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3) \
-             ON CONFLICT (org_id, user_id) DO NOTHING",
+    let mut stmts = Vec::new();
+    if joins_org {
+        stmts.push(db.stmt(
+            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)",
             args![org, user, now],
-        )?,
-        super::guard(
+        )?);
+        // Only a new seat is checked: re-roling existing members never fails on the limit.
+        stmts.push(super::guard(
             db,
             "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) <= (SELECT member_limit FROM orgs WHERE id = ?1)",
             args![org],
-        )?,
-        db.stmt(
-            "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-            args![ws, user, org, role.as_str(), now],
-        )?,
-    ])
+        )?);
+    }
+    stmts.push(db.stmt(
+        "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+        args![ws, user, org, role.as_str(), now],
+    )?);
+    Ok(stmts)
 }
 
 /// Removes an explicit workspace role; a workspace-only member left with no workspace

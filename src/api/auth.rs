@@ -243,6 +243,8 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
             password_hash: Some(&password_hash),
             status: AccountStatus::Pending,
             email_verified: false,
+            created_by_org: None,
+            must_change_password: false,
             now,
         },
     )?];

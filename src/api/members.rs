@@ -3,17 +3,23 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::enqueue;
 use super::views::time;
+use crate::domain::account::AccountStatus;
 use crate::domain::ids::UserId;
-use crate::domain::permissions::may_grant;
-use crate::domain::roles::OrgRole;
+use crate::domain::password;
+use crate::domain::permissions::{may_grant, org_allows, OrgAction};
+use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::token::{generate_password, hash_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
+use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::members::{MemberRow, MemberWorkspace};
+use crate::store::users::NewUser;
 use crate::store::users::ProfileChange;
 use crate::store::{self};
 
@@ -230,4 +236,262 @@ pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;
     Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceGrant {
+    workspace_id: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    email: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+    country_code: Option<String>,
+    mobile_number: Option<String>,
+    role: String,
+    #[serde(default)]
+    workspaces: Vec<WorkspaceGrant>,
+    #[serde(default)]
+    groups: Vec<String>,
+    credential: String,
+    password: Option<String>,
+}
+
+#[derive(PartialEq)]
+enum Credential {
+    ActivationEmail,
+    SingleUsePassword,
+}
+
+/// An admin (or editor, up to editor) creates an account in the org: with an activation
+/// link, or with a single-use password returned once. An email that already has an
+/// account is added as a member instead.
+pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: CreateBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let email = errs.check("email", v::normalize_email(&body.email));
+    let first_name = errs.check("first_name", v::name(&body.first_name));
+    let last_name = errs.check("last_name", v::name(&body.last_name));
+    let phone = match (&body.phone, &body.country_code, &body.mobile_number) {
+        (Some(p), None, None) => errs.check("phone", v::phone_e164(p)),
+        (None, Some(cc), Some(m)) => errs.check("mobile_number", v::phone_from_parts(cc, m)),
+        (None, None, None) => None,
+        _ => {
+            errs.add("phone", "give either phone or country_code + mobile_number");
+            None
+        }
+    };
+    let role = match OrgRole::parse(&body.role) {
+        Some(OrgRole::Owner) | None => {
+            errs.add("role", "must be one of admin, editor, viewer, member");
+            None
+        }
+        Some(r) => Some(r),
+    };
+    let credential = match body.credential.as_str() {
+        "activation_email" => Some(Credential::ActivationEmail),
+        "single_use_password" => Some(Credential::SingleUsePassword),
+        _ => {
+            errs.add(
+                "credential",
+                "must be activation_email or single_use_password",
+            );
+            None
+        }
+    };
+    if body.password.is_some() && credential != Some(Credential::SingleUsePassword) {
+        errs.add("password", "is only for credential single_use_password");
+    }
+    if let Some(p) = &body.password {
+        errs.check("password", v::password(p, email.as_deref()));
+    }
+    if !body.groups.is_empty() {
+        errs.add("groups", "no groups exist in this organization yet");
+    }
+    let mut grants = Vec::new();
+    for (i, g) in body.workspaces.iter().enumerate() {
+        let id = errs.check(
+            &format!("workspaces[{i}].workspace_id"),
+            g.workspace_id
+                .parse::<crate::domain::ids::WorkspaceId>()
+                .map(|w| w.to_string())
+                .map_err(|_| "must be a UUID".to_string()),
+        );
+        let ws_role = errs.check(
+            &format!("workspaces[{i}].role"),
+            WorkspaceRole::parse(&g.role)
+                .ok_or_else(|| "must be one of admin, editor, viewer".to_string()),
+        );
+        if let (Some(id), Some(r)) = (id, ws_role) {
+            grants.push((id, r));
+        }
+    }
+    let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (
+        email,
+        first_name,
+        last_name,
+        role,
+        credential,
+        errs.is_empty(),
+    ) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    if role == OrgRole::Member && grants.is_empty() {
+        return Err(ApiError::field(
+            "workspaces",
+            "a member needs at least one workspace",
+        ));
+    }
+    // A role never grants more than it holds; single-use passwords are an admin action.
+    let ceiling = access.role.inherited_workspace_role();
+    if !may_grant(access.role, role)
+        || grants
+            .iter()
+            .any(|(_, r)| !ceiling.is_some_and(|c| c.at_least(*r)))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    if credential == Credential::SingleUsePassword
+        && !org_allows(access.role, OrgAction::AdminAccountActions)
+    {
+        return Err(ApiError::Forbidden);
+    }
+    let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
+    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
+    if let Some(i) = ids.iter().position(|id| !known.contains(id)) {
+        return Err(ApiError::field(
+            &format!("workspaces[{i}].workspace_id"),
+            "is not a workspace of this organization",
+        ));
+    }
+
+    let now = ctx.now();
+    let existing = store::users::by_email(&ctx.db, &email).await?;
+    let mut batch = Vec::new();
+    let mut mails = Vec::new();
+    let mut single_use = None;
+    let user_id = match &existing {
+        Some(user) => {
+            let id = user.id()?;
+            if store::orgs::is_member(&ctx.db, access.org_id, id).await? {
+                return Err(ApiError::conflict(
+                    "already_member",
+                    "This person is already a member of the organization.",
+                ));
+            }
+            id
+        }
+        None => {
+            let id = UserId::new();
+            let password = match credential {
+                Credential::SingleUsePassword => {
+                    Some(body.password.clone().unwrap_or_else(generate_password))
+                }
+                Credential::ActivationEmail => None,
+            };
+            let hash = match &password {
+                Some(p) => {
+                    Some(password::hash(p).map_err(|_| ApiError::internal("hashing failed"))?)
+                }
+                None => None,
+            };
+            batch.push(store::users::insert(
+                &ctx.db,
+                &NewUser {
+                    id,
+                    email: &email,
+                    first_name: &first_name,
+                    last_name: &last_name,
+                    phone: phone.as_deref(),
+                    password_hash: hash.as_deref(),
+                    status: if password.is_some() {
+                        AccountStatus::Active
+                    } else {
+                        AccountStatus::Pending
+                    },
+                    email_verified: false,
+                    created_by_org: Some(access.org_id),
+                    must_change_password: password.is_some(),
+                    now,
+                },
+            )?);
+            if credential == Credential::ActivationEmail {
+                let secret = new_secret();
+                let expires = now.plus_seconds(ctx.cfg.activation_ttl);
+                batch.push(store::tokens::insert(
+                    &ctx.db,
+                    &hash_secret(&secret),
+                    id,
+                    TokenPurpose::Activation,
+                    None,
+                    now,
+                    expires,
+                )?);
+                let mail = Outgoing::new(
+                    &email,
+                    MailContent::Activation {
+                        first_name: first_name.clone(),
+                        link: link(&ctx.cfg.app_url, "activate", &secret),
+                        expires_at: expires.to_rfc3339(),
+                    },
+                );
+                batch.push(mail.outbox_row(&ctx.db, now)?);
+                mails.push(mail);
+            }
+            single_use = password;
+            id
+        }
+    };
+    batch.extend(store::members::add(
+        &ctx.db,
+        access.org_id,
+        user_id,
+        role,
+        &grants,
+        now,
+    )?);
+    batch.push(ctx.audit(
+        &member_event(&access, "member.added", user_id).meta(json!({
+            "role": role,
+            "created_account": existing.is_none(),
+            "credential": if existing.is_none() { Some(body.credential.as_str()) } else { None },
+        })),
+        now,
+    )?);
+    ctx.db.batch(batch).await.map_err(|e| match e {
+        ApiError::GuardFailed => ApiError::conflict(
+            "capacity_exceeded",
+            "The organization has no free seat (member_limit).",
+        ),
+        ApiError::Conflict {
+            code: "email_taken",
+            ..
+        } => ApiError::conflict(
+            "conflict",
+            "An account with this email was created concurrently; retry.",
+        ),
+        other => other,
+    })?;
+    enqueue(ctx, mails).await;
+    let member = store::members::one(&ctx.db, access.org_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let workspaces = store::members::workspaces_of(
+        &ctx.db,
+        access.org_id,
+        std::slice::from_ref(&member.user_id),
+    )
+    .await?;
+    let mut body = view(&member, &workspaces);
+    body["created_account"] = json!(existing.is_none());
+    if let Some(p) = single_use {
+        body["single_use_password"] = json!(p);
+    }
+    Ok(Reply::created(body))
 }

@@ -59,6 +59,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
         Route::ListMembers => members::list(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::CreateMember => members::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await,
         Route::PatchMember => {
             members::patch(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
         }

@@ -18,6 +18,24 @@ pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Characters of generated passwords: no look-alikes (0/O, 1/l/I), so one can be read out.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A generated single-use password: 16 characters, about 93 bits.
+pub fn generate_password() -> String {
+    let mut out = String::with_capacity(16);
+    while out.len() < 16 {
+        let mut byte = [0u8; 1];
+        fill_random(&mut byte);
+        // Rejection sampling: only bytes below a multiple of the alphabet size, no bias.
+        let n = PASSWORD_ALPHABET.len();
+        if (byte[0] as usize) < 256 - 256 % n {
+            out.push(PASSWORD_ALPHABET[byte[0] as usize % n] as char);
+        }
+    }
+    out
+}
+
 /// What the database keeps of a secret.
 pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
@@ -71,6 +89,16 @@ mod tests {
         assert!(looks_like_secret(&a));
         assert_ne!(a, b);
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_unambiguous() {
+        let p = generate_password();
+        assert_eq!(p.len(), 16);
+        assert!(p.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
+        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(p, generate_password());
+        assert!(crate::domain::validation::password(&p, None).is_ok());
     }
 
     #[test]

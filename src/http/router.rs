@@ -48,6 +48,7 @@ routes! {
     "GET" "/v1/orgs/{org}/usage" => OrgUsage,
     "GET" "/v1/orgs/{org}/roles" => OrgRoles,
     "GET" "/v1/orgs/{org}/members" => ListMembers,
+    "POST" "/v1/orgs/{org}/members" => CreateMember,
     "PATCH" "/v1/orgs/{org}/members/{user}" => PatchMember,
     "DELETE" "/v1/orgs/{org}/members/{user}" => RemoveMember,
     "POST" "/v1/orgs/{org}/workspaces" => CreateWorkspace,

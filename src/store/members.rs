@@ -5,7 +5,8 @@ use serde::Deserialize;
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId};
-use crate::domain::roles::OrgRole;
+use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 
 #[derive(Debug, Deserialize)]
@@ -110,4 +111,53 @@ pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
         db.stmt("DELETE FROM workspace_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
         db.stmt("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
     ])
+}
+
+/// Adds a member with an org role and explicit workspace roles. The guard fails the batch
+/// when the org is then over its seat limit, so concurrent additions never exceed it.
+pub fn add(
+    db: &Db,
+    org: OrgId,
+    user: UserId,
+    role: OrgRole,
+    workspaces: &[(String, WorkspaceRole)],
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let mut stmts = vec![
+        db.stmt(
+            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            args![org, user, role.as_str(), now],
+        )?,
+        super::guard(
+            db,
+            "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) <= (SELECT member_limit FROM orgs WHERE id = ?1)",
+            args![org],
+        )?,
+    ];
+    for (ws, ws_role) in workspaces {
+        stmts.push(db.stmt(
+            "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?1 AND org_id = ?3)",
+            args![ws.as_str(), user, org, ws_role.as_str(), now],
+        )?);
+    }
+    Ok(stmts)
+}
+
+/// Which of `ids` are workspaces of the org.
+pub async fn existing_workspaces(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    Ok(db
+        .all::<Id>(
+            "SELECT id FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            args![org, list],
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }

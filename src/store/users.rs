@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
 
@@ -92,13 +92,18 @@ pub struct NewUser<'a> {
     pub password_hash: Option<&'a str>,
     pub status: AccountStatus,
     pub email_verified: bool,
+    /// Set for accounts an org's admin created: the org manages them.
+    pub created_by_org: Option<OrgId>,
+    /// A single-use password: the next login must change it.
+    pub must_change_password: bool,
     pub now: Timestamp,
 }
 
 pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
     db.stmt(
         "INSERT INTO users (id, email, first_name, last_name, phone, password_hash, status, \
-         email_verified, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+         email_verified, created_by_org_id, must_change_password, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
         args![
             u.id,
             u.email,
@@ -108,6 +113,8 @@ pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
             u.password_hash,
             u.status.as_str(),
             u.email_verified,
+            u.created_by_org,
+            u.must_change_password,
             u.now,
         ],
     )

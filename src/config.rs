@@ -41,6 +41,8 @@ pub struct Config {
     pub email_from: String,
     pub mail_max_attempts: i64,
     pub mail_retry_base_seconds: i64,
+    /// Bearer secret of the operator routes; unset means they refuse everyone.
+    pub operator_token: Option<String>,
 }
 
 impl Config {
@@ -113,6 +115,7 @@ impl Config {
             email_from: get("EMAIL_FROM").unwrap_or_else(|| "no-reply@example.com".into()),
             mail_max_attempts: int("MAIL_MAX_ATTEMPTS", 5, 1, 20)?,
             mail_retry_base_seconds: int("MAIL_RETRY_BASE_SECONDS", 30, 0, 3_600)?,
+            operator_token: get("OPERATOR_TOKEN"),
         })
     }
 

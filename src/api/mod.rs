@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod me;
 pub mod members;
+pub mod operator;
 pub mod orgs;
 pub mod platform;
 pub mod views;
@@ -13,7 +14,7 @@ use worker::console_error;
 use crate::domain::permissions::OrgAction;
 use crate::domain::time::Timestamp;
 use crate::http::access::{org_access, OrgAccess};
-use crate::http::auth::{authenticate, authenticate_password_change};
+use crate::http::auth::{authenticate, authenticate_operator, authenticate_password_change};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::{Ctx, Reply};
@@ -58,6 +59,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         }
         Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::SetOrgLimits => operator::set_limits(ctx, authenticate_operator(ctx)?).await,
         Route::ListMembers => members::list(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
         Route::CreateMember => members::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await,
         Route::PatchMember => {

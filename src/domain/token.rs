@@ -58,6 +58,17 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Compares a presented secret with the expected one in time independent of where they
+/// differ (both are hashed first, so lengths leak nothing either).
+pub fn secrets_equal(presented: &str, expected: &str) -> bool {
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 /// What an emailed single-use token is for; a token of one purpose never works for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
@@ -99,6 +110,13 @@ mod tests {
         assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(p, generate_password());
         assert!(crate::domain::validation::password(&p, None).is_ok());
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(secrets_equal("operator-secret", "operator-secret"));
+        assert!(!secrets_equal("operator-secret", "operator-secreT"));
+        assert!(!secrets_equal("", "operator-secret"));
     }
 
     #[test]

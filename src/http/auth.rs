@@ -82,3 +82,20 @@ pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChange
         token_hash,
     })
 }
+
+/// The platform operator (the `OPERATOR_TOKEN` secret), for operator-only routes. Every
+/// other credential, and every request while the secret is unset, is refused alike.
+pub struct Operator {
+    _sealed: (),
+}
+
+pub fn authenticate_operator(ctx: &Ctx) -> ApiResult<Operator> {
+    match (ctx.bearer(), ctx.cfg.operator_token.as_deref()) {
+        (Some(presented), Some(expected))
+            if crate::domain::token::secrets_equal(&presented, expected) =>
+        {
+            Ok(Operator { _sealed: () })
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}

@@ -47,6 +47,7 @@ routes! {
     "POST" "/v1/orgs/{org}/transfer-ownership" => TransferOwnership,
     "GET" "/v1/orgs/{org}/usage" => OrgUsage,
     "GET" "/v1/orgs/{org}/roles" => OrgRoles,
+    "PUT" "/v1/admin/orgs/{org}/limits" => SetOrgLimits,
     "GET" "/v1/orgs/{org}/members" => ListMembers,
     "POST" "/v1/orgs/{org}/members" => CreateMember,
     "PATCH" "/v1/orgs/{org}/members/{user}" => PatchMember,

@@ -226,3 +226,19 @@ pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
     )
     .await
 }
+
+pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE orgs SET member_limit = ?2, updated_at = ?3 WHERE id = ?1",
+        args![org, limit, now],
+    )
+}
+
+/// An org by id, for the operator (no membership involved).
+pub async fn by_id(db: &Db, org: OrgId) -> ApiResult<Option<OrgRow>> {
+    db.first(
+        &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
+        args![org],
+    )
+    .await
+}

@@ -1,0 +1,51 @@
+// The operator's seat-limit route: only the OPERATOR_TOKEN secret opens it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, assertProblem } from "./helpers.mjs";
+
+const SECRET = "operator-test-secret-not-for-production";
+let w, owner, orgId;
+before(async () => {
+  w = await startWorker({ vars: { OPERATOR_TOKEN: SECRET } });
+  owner = await w.activeUser();
+  orgId = owner.organization.id;
+});
+after(async () => { await w?.dispose(); });
+
+const put = (body, token, org = orgId) => w.request("PUT", `/v1/admin/orgs/${org}/limits`, { body, token });
+
+test("the operator sets member_limit; usage follows; the change is audited", async () => {
+  const r = await put({ member_limit: 3 }, SECRET);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { org_id: orgId, member_limit: 3, members: 1, remaining: 2 });
+  assert.equal((await w.one("SELECT member_limit FROM orgs WHERE id = ?", orgId)).member_limit, 3);
+  const usage = await w.get(`/v1/orgs/${orgId}/usage`, { token: owner.access_token });
+  assert.equal(usage.body.member_limit, 3);
+  const ev = await w.one("SELECT metadata FROM audit_events WHERE org_id = ? AND action = 'org.limits_changed'", orgId);
+  assert.deepEqual(JSON.parse(ev.metadata), { member_limit: { from: 50, to: 3 } });
+});
+
+test("everyone else is refused alike, and nothing changes", async () => {
+  assertProblem(await put({ member_limit: 999 }), 401, "unauthorized");
+  assertProblem(await put({ member_limit: 999 }, "wrong-secret"), 401, "unauthorized");
+  assertProblem(await put({ member_limit: 999 }, owner.access_token), 401, "unauthorized");
+  assert.equal((await w.one("SELECT member_limit FROM orgs WHERE id = ?", orgId)).member_limit, 3);
+});
+
+test("bad bodies 422, unknown orgs 404", async () => {
+  for (const body of [{ member_limit: 0 }, { member_limit: 1000001 }, { member_limit: "10" }, { member_limit: 1.5 }, {}, { member_limit: 5, extra: 1 }]) {
+    assertProblem(await put(body, SECRET), 422, "validation_failed");
+  }
+  assertProblem(await put({ member_limit: 5 }, SECRET, "00000000-0000-7000-8000-000000000000"), 404, "not_found");
+  assertProblem(await put({ member_limit: 5 }, SECRET, "nope"), 404, "not_found");
+});
+
+test("without OPERATOR_TOKEN configured the route refuses everyone", async () => {
+  const plain = await startWorker();
+  try {
+    const u = await plain.activeUser();
+    assertProblem(await plain.request("PUT", `/v1/admin/orgs/${u.organization.id}/limits`, { body: { member_limit: 5 }, token: SECRET }), 401, "unauthorized");
+  } finally {
+    await plain.dispose();
+  }
+});

@@ -117,3 +117,70 @@ test("concurrent creations never exceed member_limit", async () => {
   const orphans = await w.rows("SELECT id FROM users WHERE created_by_org_id = ? AND id NOT IN (SELECT user_id FROM org_members)", orgId);
   assert.equal(orphans.length, 0);
 });
+
+const memberPath = (id, suffix) => `/v1/orgs/${orgId}/members/${id}${suffix}`;
+
+test("resend activation: a new link, the old one dies; only for pending managed accounts", async () => {
+  await w.db.prepare("UPDATE orgs SET member_limit = 1000 WHERE id = ?").bind(orgId).run();
+  const p = person();
+  const created = (await w.post(path(), p, { token: owner.access_token })).body;
+  const first = await w.mailToken(p.email, /Activate/);
+  const r = await w.post(memberPath(created.user.id, "/resend-activation"), undefined, { token: owner.access_token });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const second = await w.until(async () => { const t = await w.mailToken(p.email, /Activate/); return t !== first && t; }, { what: "second activation mail" });
+  assertProblem(await w.post("/v1/auth/activate", { token: first, password: "a fine new passphrase" }), 400, "invalid_token");
+  assert.equal((await w.post("/v1/auth/activate", { token: second, password: "a fine new passphrase" })).status, 200);
+  assertProblem(await w.post(memberPath(created.user.id, "/resend-activation"), undefined, { token: owner.access_token }), 409, "conflict");
+  assertProblem(await w.post(memberPath(created.user.id, "/resend-activation"), undefined, { token: editor.access_token }), 403, "forbidden");
+  // Not this org's account (self-registered, joined as member): not this org's to administer.
+  assertProblem(await w.post(memberPath(outsider.user.id, "/resend-activation"), undefined, { token: owner.access_token }), 403, "forbidden");
+});
+
+test("admin reset: single-use password unlocks and ends sessions; email mode sends a link", async () => {
+  const p = person({ credential: "single_use_password", password: "first temporary pass" });
+  const created = (await w.post(path(), p, { token: owner.access_token })).body;
+  const change = (await w.login(p.email, "first temporary pass")).body.change_token;
+  assert.equal((await w.post("/v1/me/password", { current_password: "first temporary pass", new_password: "settled passphrase 1" }, { token: change })).status, 204);
+  const session = (await w.login(p.email, "settled passphrase 1")).body;
+  for (let i = 0; i < 5; i++) await w.login(p.email, `wrong guess ${i}`);
+  assert.equal((await w.one("SELECT status FROM users WHERE id = ?", created.user.id)).status, "locked");
+
+  const r = await w.post(memberPath(created.user.id, "/reset-password"), { mode: "single_use_password" }, { token: owner.access_token });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.match(r.body.single_use_password, /^[A-Za-z2-9]{16}$/);
+  assert.deepEqual(await w.one("SELECT status, failed_logins, must_change_password FROM users WHERE id = ?", created.user.id), { status: "active", failed_logins: 0, must_change_password: 1 });
+  assertProblem(await w.get("/v1/me", { token: session.access_token }), 401, "unauthorized");
+  assertProblem(await w.login(p.email, r.body.single_use_password), 403, "password_change_required");
+  assert.equal((await w.rows("SELECT 1 FROM audit_events WHERE org_id = ? AND action = 'user.unlocked' AND target_id = ?", orgId, created.user.id)).length, 1);
+
+  const e = await w.post(memberPath(created.user.id, "/reset-password"), { mode: "email" }, { token: owner.access_token });
+  assert.equal(e.status, 202);
+  const token = await w.mailToken(p.email, /Reset/);
+  assert.equal((await w.post("/v1/auth/password/reset", { token, new_password: "chosen after reset" })).status, 204);
+  assert.equal((await w.login(p.email, "chosen after reset")).status, 200);
+
+  assertProblem(await w.post(memberPath(created.user.id, "/reset-password"), { mode: "sms" }, { token: owner.access_token }), 422, "validation_failed");
+  assertProblem(await w.post(memberPath(created.user.id, "/reset-password"), { mode: "email" }, { token: editor.access_token }), 403, "forbidden");
+  assertProblem(await w.post(memberPath(outsider.user.id, "/reset-password"), { mode: "email" }, { token: owner.access_token }), 403, "forbidden");
+  assertProblem(await w.post(memberPath(owner.user.id, "/reset-password"), { mode: "email" }, { token: owner.access_token }), 409, "cannot_act_on_self");
+});
+
+test("delete a managed account: gone for good; not if it belongs to another org; never yourself", async () => {
+  const p = person();
+  const created = (await w.post(path(), p, { token: owner.access_token })).body;
+  assertProblem(await w.del(`/v1/orgs/${orgId}/users/${created.user.id}`, { token: editor.access_token }), 403, "forbidden");
+  assert.equal((await w.del(`/v1/orgs/${orgId}/users/${created.user.id}`, { token: owner.access_token })).status, 204);
+  assert.equal((await w.rows("SELECT 1 FROM users WHERE id = ?", created.user.id)).length, 0);
+  assert.equal((await w.rows("SELECT 1 FROM org_members WHERE user_id = ?", created.user.id)).length, 0);
+  assert.equal((await w.rows("SELECT 1 FROM audit_events WHERE org_id = ? AND action = 'user.deleted' AND target_id = ?", orgId, created.user.id)).length, 1);
+  assertProblem(await w.del(`/v1/orgs/${orgId}/users/${created.user.id}`, { token: owner.access_token }), 404, "not_found");
+
+  // A managed account that also joined another org lives on there.
+  const shared = (await w.post(path(), person(), { token: owner.access_token })).body;
+  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'viewer', ?)")
+    .bind(outsider.organization.id, shared.user.id, Date.now()).run();
+  assertProblem(await w.del(`/v1/orgs/${orgId}/users/${shared.user.id}`, { token: owner.access_token }), 409, "conflict");
+  assert.equal((await w.rows("SELECT 1 FROM users WHERE id = ?", shared.user.id)).length, 1);
+  assertProblem(await w.del(`/v1/orgs/${orgId}/users/${outsider.user.id}`, { token: owner.access_token }), 403, "forbidden");
+  assertProblem(await w.del(`/v1/orgs/${orgId}/users/${owner.user.id}`, { token: owner.access_token }), 409, "cannot_act_on_self");
+});

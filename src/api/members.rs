@@ -19,8 +19,8 @@ use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::members::{MemberRow, MemberWorkspace};
-use crate::store::users::NewUser;
 use crate::store::users::ProfileChange;
+use crate::store::users::{NewUser, UserRow};
 use crate::store::{self};
 
 const MAX_QUERY: usize = 100;
@@ -494,4 +494,167 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         body["single_use_password"] = json!(p);
     }
     Ok(Reply::created(body))
+}
+
+/// The managed account named by `{user}`: a member of this org that this org created.
+/// Another org's (or a self-registered) account is not this org's to administer: 403.
+async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow, UserRow)> {
+    let (user, member) = target(ctx, access).await?;
+    if member.managed == 0 {
+        return Err(ApiError::Forbidden);
+    }
+    let account = store::users::by_id(&ctx.db, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((user, member, account))
+}
+
+/// A new activation link for a pending managed account; the previous link dies.
+pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (user, _, account) = managed_target(ctx, &access).await?;
+    if account.status()? != AccountStatus::Pending {
+        return Err(ApiError::conflict(
+            "conflict",
+            "The account is already activated.",
+        ));
+    }
+    let now = ctx.now();
+    let secret = new_secret();
+    let expires = now.plus_seconds(ctx.cfg.activation_ttl);
+    let mail = Outgoing::new(
+        &account.email,
+        MailContent::Activation {
+            first_name: account.first_name.clone(),
+            link: link(&ctx.cfg.app_url, "activate", &secret),
+            expires_at: expires.to_rfc3339(),
+        },
+    );
+    ctx.db
+        .batch(vec![
+            store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::Activation, now)?,
+            store::tokens::insert(
+                &ctx.db,
+                &hash_secret(&secret),
+                user,
+                TokenPurpose::Activation,
+                None,
+                now,
+                expires,
+            )?,
+            mail.outbox_row(&ctx.db, now)?,
+            ctx.audit(
+                &member_event(&access, "member.activation_resent", user),
+                now,
+            )?,
+        ])
+        .await?;
+    enqueue(ctx, vec![mail]).await;
+    Ok(Reply::accepted(
+        json!({ "status": "accepted", "expires_at": expires }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminResetBody {
+    mode: String,
+}
+
+/// An admin reset of a managed account: every session ends now. `single_use_password`
+/// sets a generated password (returned once, to be changed at the next login) and unlocks;
+/// `email` sends a reset link, and using it unlocks.
+pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: AdminResetBody = ctx.json()?;
+    let (user, _, account) = managed_target(ctx, &access).await?;
+    let now = ctx.now();
+    let was_locked = account.status()? == AccountStatus::Locked;
+    let event = |action| member_event(&access, action, user).meta(json!({ "mode": body.mode }));
+    match body.mode.as_str() {
+        "single_use_password" => {
+            let password = generate_password();
+            let hash =
+                password::hash(&password).map_err(|_| ApiError::internal("hashing failed"))?;
+            let mut batch = vec![
+                store::users::set_single_use_password(&ctx.db, user, &hash, now)?,
+                store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
+                store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                ctx.audit(&event("user.password_reset"), now)?,
+            ];
+            if was_locked {
+                batch.push(ctx.audit(&event("user.unlocked"), now)?);
+            }
+            ctx.db.batch(batch).await?;
+            Ok(Reply::ok(json!({ "single_use_password": password })))
+        }
+        "email" => {
+            let secret = new_secret();
+            let expires = now.plus_seconds(ctx.cfg.password_reset_ttl);
+            let mail = Outgoing::new(
+                &account.email,
+                MailContent::PasswordReset {
+                    first_name: account.first_name.clone(),
+                    link: link(&ctx.cfg.app_url, "reset-password", &secret),
+                    expires_at: expires.to_rfc3339(),
+                },
+            );
+            ctx.db
+                .batch(vec![
+                    store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
+                    store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                    store::tokens::insert(
+                        &ctx.db,
+                        &hash_secret(&secret),
+                        user,
+                        TokenPurpose::PasswordReset,
+                        None,
+                        now,
+                        expires,
+                    )?,
+                    mail.outbox_row(&ctx.db, now)?,
+                    ctx.audit(&event("user.password_reset_requested"), now)?,
+                ])
+                .await?;
+            enqueue(ctx, vec![mail]).await;
+            Ok(Reply::accepted(
+                json!({ "status": "accepted", "expires_at": expires }),
+            ))
+        }
+        _ => Err(ApiError::field(
+            "mode",
+            "must be email or single_use_password",
+        )),
+    }
+}
+
+/// Deletes a managed account for good: created by this org and a member of no other.
+pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (user, member, account) = managed_target(ctx, &access).await?;
+    if member.role == OrgRole::Owner.as_str() {
+        return Err(ApiError::conflict(
+            "last_owner",
+            "The owner's account cannot be deleted here; transfer ownership first.",
+        ));
+    }
+    let now = ctx.now();
+    let batch = vec![
+        // The account must still belong to this org alone when the batch runs.
+        store::guard(
+            &ctx.db,
+            "NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = ?1 AND org_id <> ?2) \
+             AND NOT EXISTS (SELECT 1 FROM orgs WHERE owner_id = ?1)",
+            crate::args![user, access.org_id],
+        )?,
+        ctx.audit(
+            &member_event(&access, "user.deleted", user).meta(json!({ "email": account.email })),
+            now,
+        )?,
+        store::users::delete(&ctx.db, user)?,
+    ];
+    ctx.db.batch(batch).await.map_err(|e| {
+        e.on_guard(ApiError::conflict(
+            "conflict",
+            "The account belongs to another organization too; remove it from this one instead.",
+        ))
+    })?;
+    Ok(Reply::no_content())
 }

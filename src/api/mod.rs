@@ -61,6 +61,15 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
         Route::SetOrgLimits => operator::set_limits(ctx, authenticate_operator(ctx)?).await,
         Route::ListMembers => members::list(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::ResendActivation => {
+            members::resend_activation(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
+        }
+        Route::AdminResetPassword => {
+            members::reset_password(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
+        }
+        Route::DeleteManagedAccount => {
+            members::delete_account(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
+        }
         Route::CreateMember => members::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await,
         Route::PatchMember => {
             members::patch(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await

@@ -243,6 +243,24 @@ pub fn update_profile(
     )
 }
 
+/// An admin-issued single-use password: active, unlocked, must be changed at next login.
+pub fn set_single_use_password(
+    db: &Db,
+    id: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET password_hash = ?2, must_change_password = 1, failed_logins = 0, \
+         status = 'active', updated_at = ?3 WHERE id = ?1",
+        args![id, password_hash, now],
+    )
+}
+
+pub fn delete(db: &Db, id: UserId) -> ApiResult<Stmt> {
+    db.stmt("DELETE FROM users WHERE id = ?1", args![id])
+}
+
 /// Orgs the user owns, with how many other members each has.
 #[derive(Debug, Deserialize)]
 pub struct OwnedOrg {

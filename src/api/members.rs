@@ -105,17 +105,7 @@ async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow)>
 }
 
 fn member_event(access: &OrgAccess, action: &'static str, user: UserId) -> Event {
-    Event {
-        action,
-        org: Some(access.org_id),
-        subject: None,
-        actor_id: Some(access.caller.user_id),
-        actor_email: Some(access.caller.email.clone()),
-        target: Some(("user", user.to_string())),
-        auth_method: None,
-        success: true,
-        metadata: None,
-    }
+    access.event(action, ("user", user.to_string()))
 }
 
 #[derive(Deserialize)]

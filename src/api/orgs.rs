@@ -34,19 +34,15 @@ pub fn view(org: &OrgRow, role: &str) -> Value {
     })
 }
 
-/// An event in the org's audit trail, by the caller.
-fn org_event(access_caller: &Caller, org: OrgId, action: &'static str) -> Event {
-    Event {
+/// An event in the org's audit trail, by the caller, about the org.
+fn org_event(caller: &Caller, org: OrgId, action: &'static str) -> Event {
+    Event::by_member(
+        org,
+        caller.user_id,
+        &caller.email,
         action,
-        org: Some(org),
-        subject: None,
-        actor_id: Some(access_caller.user_id),
-        actor_email: Some(access_caller.email.clone()),
-        target: Some(("org", org.to_string())),
-        auth_method: None,
-        success: true,
-        metadata: None,
-    }
+        ("org", org.to_string()),
+    )
 }
 
 #[derive(Deserialize)]

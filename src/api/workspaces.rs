@@ -48,17 +48,7 @@ fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
 }
 
 fn ws_event(access: &OrgAccess, action: &'static str, ws: WorkspaceId) -> Event {
-    Event {
-        action,
-        org: Some(access.org_id),
-        subject: None,
-        actor_id: Some(access.caller.user_id),
-        actor_email: Some(access.caller.email.clone()),
-        target: Some(("workspace", ws.to_string())),
-        auth_method: None,
-        success: true,
-        metadata: None,
-    }
+    access.event(action, ("workspace", ws.to_string()))
 }
 
 /// The workspace of `{ws}` as the caller may see it: 404 if it is not in the org or the

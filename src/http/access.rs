@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::domain::ids::OrgId;
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
+use crate::store::audit::Event;
 use crate::store::{self, orgs::OrgRow};
 
 // Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
@@ -44,4 +45,17 @@ pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResu
         role,
         _sealed: (),
     })
+}
+
+impl OrgAccess {
+    /// An event in this org's audit trail, by the caller, about `target`.
+    pub fn event(&self, action: &'static str, target: (&'static str, String)) -> Event {
+        Event::by_member(
+            self.org_id,
+            self.caller.user_id,
+            &self.caller.email,
+            action,
+            target,
+        )
+    }
 }

@@ -45,6 +45,27 @@ impl Event {
         }
     }
 
+    /// An event in an org's trail, by one of its users, about `target`.
+    pub fn by_member(
+        org: OrgId,
+        actor: UserId,
+        actor_email: &str,
+        action: &'static str,
+        target: (&'static str, String),
+    ) -> Self {
+        Event {
+            action,
+            org: Some(org),
+            subject: None,
+            actor_id: Some(actor),
+            actor_email: Some(actor_email.to_string()),
+            target: Some(target),
+            auth_method: None,
+            success: true,
+            metadata: None,
+        }
+    }
+
     pub fn in_org(mut self, org: OrgId) -> Self {
         self.org = Some(org);
         self

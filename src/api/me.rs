@@ -91,16 +91,8 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: PatchBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     // A name can be changed but not removed: an explicit null is refused.
-    let mut name = |field: &str, value: &Option<Option<String>>| match value {
-        None => None,
-        Some(None) => {
-            errs.add(field, "cannot be null");
-            None
-        }
-        Some(Some(n)) => errs.check(field, v::name(n)),
-    };
-    let first_name = name("first_name", &body.first_name);
-    let last_name = name("last_name", &body.last_name);
+    let first_name = errs.check_set("first_name", &body.first_name, v::name);
+    let last_name = errs.check_set("last_name", &body.last_name, v::name);
     let phone: Option<Option<String>> = match (&body.phone, &body.country_code, &body.mobile_number)
     {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {

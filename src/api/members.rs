@@ -85,19 +85,23 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     Ok(Reply::ok(page.render(|m| view(m, &workspaces))))
 }
 
+/// One member as the directory shows them, read after a change.
+async fn member_body(ctx: &Ctx, access: &OrgAccess, user: UserId) -> ApiResult<Value> {
+    let member = store::members::one(&ctx.db, access.org_id, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let workspaces = store::members::workspaces_of(
+        &ctx.db,
+        access.org_id,
+        std::slice::from_ref(&member.user_id),
+    )
+    .await?;
+    Ok(view(&member, &workspaces))
+}
+
 /// The member named by `{user}`, who must not be the caller.
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow)> {
-    let user: UserId = ctx
-        .params
-        .get("user")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
-    if user == access.caller.user_id {
-        return Err(ApiError::conflict(
-            "cannot_act_on_self",
-            "You cannot change or remove yourself here.",
-        ));
-    }
+    let user = access.other_user(ctx)?;
     let member = store::members::one(&ctx.db, access.org_id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -195,16 +199,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !batch.is_empty() {
         ctx.db.batch(batch).await?;
     }
-    let member = store::members::one(&ctx.db, access.org_id, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let workspaces = store::members::workspaces_of(
-        &ctx.db,
-        access.org_id,
-        std::slice::from_ref(&member.user_id),
-    )
-    .await?;
-    Ok(Reply::ok(view(&member, &workspaces)))
+    Ok(Reply::ok(member_body(ctx, &access, user).await?))
 }
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
@@ -469,16 +464,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         other => other,
     })?;
     enqueue(ctx, mails).await;
-    let member = store::members::one(&ctx.db, access.org_id, user_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let workspaces = store::members::workspaces_of(
-        &ctx.db,
-        access.org_id,
-        std::slice::from_ref(&member.user_id),
-    )
-    .await?;
-    let mut body = view(&member, &workspaces);
+    let mut body = member_body(ctx, &access, user_id).await?;
     body["created_account"] = json!(existing.is_none());
     if let Some(p) = single_use {
         body["single_use_password"] = json!(p);

@@ -122,27 +122,11 @@ pub struct PatchBody {
 pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: PatchBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    // A name can be changed, not removed.
-    let name = match &body.name {
-        None => None,
-        Some(None) => {
-            errs.add("name", "cannot be null");
-            None
-        }
-        Some(Some(n)) => errs.check("name", v::text(n, MAX_NAME, true)),
-    };
-    let description: Option<Option<String>> = match &body.description {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(d)) => errs
-            .check("description", v::text(d, MAX_DESCRIPTION, false))
-            .map(|d| Some(d).filter(|d| !d.is_empty())),
-    };
-    let logo_url: Option<Option<String>> = match &body.logo_url {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(u)) => errs.check("logo_url", v::https_url(u)).map(Some),
-    };
+    let name = errs.check_set("name", &body.name, |n| v::text(n, MAX_NAME, true));
+    let description = errs.check_clearable("description", &body.description, |d| {
+        v::text(d, MAX_DESCRIPTION, false)
+    });
+    let logo_url = errs.check_clearable("logo_url", &body.logo_url, v::https_url);
     if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
     }

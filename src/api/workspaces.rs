@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::views::time;
-use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::ids::WorkspaceId;
 use crate::domain::permissions::{
     may_grant_workspace, org_allows, workspace_allows, OrgAction, WorkspaceAction,
 };
@@ -87,25 +87,15 @@ fn validate(
     name_required: bool,
 ) -> ApiResult<(Option<String>, Option<Option<String>>)> {
     let mut errs = FieldErrors::default();
-    let name = match &body.name {
-        Some(Some(n)) => errs.check("name", v::text(n, MAX_NAME, true)),
-        Some(None) => {
-            errs.add("name", "cannot be null");
-            None
-        }
-        None if name_required => {
-            errs.add("name", "is required");
-            None
-        }
-        None => None,
+    let name = if name_required && body.name.is_none() {
+        errs.add("name", "is required");
+        None
+    } else {
+        errs.check_set("name", &body.name, |n| v::text(n, MAX_NAME, true))
     };
-    let description = match &body.description {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(d)) => errs
-            .check("description", v::text(d, MAX_DESCRIPTION, false))
-            .map(|d| Some(d).filter(|d| !d.is_empty())),
-    };
+    let description = errs.check_clearable("description", &body.description, |d| {
+        v::text(d, MAX_DESCRIPTION, false)
+    });
     if errs.is_empty() {
         Ok((name, description))
     } else {
@@ -230,27 +220,12 @@ pub struct PutMemberBody {
     role: String,
 }
 
-fn target_user(ctx: &Ctx, access: &OrgAccess) -> ApiResult<UserId> {
-    let user: UserId = ctx
-        .params
-        .get("user")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
-    if user == access.caller.user_id {
-        return Err(ApiError::conflict(
-            "cannot_act_on_self",
-            "You cannot change your own workspace role.",
-        ));
-    }
-    Ok(user)
-}
-
 pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, _, my_role) = workspace(ctx, &access, WorkspaceAction::AddMembers).await?;
     let body: PutMemberBody = ctx.json()?;
     let role = WorkspaceRole::parse(&body.role)
         .ok_or_else(|| ApiError::field("role", "must be one of admin, editor, viewer"))?;
-    let user = target_user(ctx, &access)?;
+    let user = access.other_user(ctx)?;
     let current = store::workspaces::member(&ctx.db, access.org_id, id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -313,7 +288,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, _, _) = workspace(ctx, &access, WorkspaceAction::ChangeRolesAndRemoveMembers).await?;
-    let user = target_user(ctx, &access)?;
+    let user = access.other_user(ctx)?;
     let current = store::workspaces::member(&ctx.db, access.org_id, id, user).await?;
     let Some(explicit) = current.and_then(|c| c.workspace_role) else {
         return Err(ApiError::NotFound);

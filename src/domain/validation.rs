@@ -33,6 +33,41 @@ impl FieldErrors {
         }
     }
 
+    /// A PATCH field that can change but not be removed: absent → `None`, `null` → an
+    /// error, a value → validated.
+    pub fn check_set<T>(
+        &mut self,
+        field: &str,
+        value: &Option<Option<String>>,
+        validate: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match value {
+            None => None,
+            Some(None) => {
+                self.add(field, "cannot be null");
+                None
+            }
+            Some(Some(v)) => self.check(field, validate(v)),
+        }
+    }
+
+    /// A PATCH field that `null` or empty text clears: absent → `None`, cleared →
+    /// `Some(None)`, a value → `Some(Some(validated))`.
+    pub fn check_clearable(
+        &mut self,
+        field: &str,
+        value: &Option<Option<String>>,
+        validate: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Option<Option<String>> {
+        match value {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => self
+                .check(field, validate(v))
+                .map(|v| Some(v).filter(|v| !v.is_empty())),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -306,6 +341,43 @@ mod tests {
         assert!(is_common_password("12345678"));
         assert!(is_common_password("QWERTYUIOP"));
         assert!(!is_common_password("a-much-rarer-passphrase-42"));
+    }
+
+    #[test]
+    fn patch_fields() {
+        let mut errs = FieldErrors::default();
+        let some = |v: &str| Some(Some(v.to_string()));
+        assert_eq!(errs.check_set("a", &None, name), None);
+        assert_eq!(
+            errs.check_set("a", &some(" Ada "), name),
+            Some("Ada".to_string())
+        );
+        assert_eq!(
+            errs.check_clearable("b", &None, |d| text(d, 10, false)),
+            None
+        );
+        assert_eq!(
+            errs.check_clearable("b", &Some(None), |d| text(d, 10, false)),
+            Some(None)
+        );
+        assert_eq!(
+            errs.check_clearable("b", &some("  "), |d| text(d, 10, false)),
+            Some(None)
+        );
+        assert_eq!(
+            errs.check_clearable("b", &some("x"), |d| text(d, 10, false)),
+            Some(Some("x".into()))
+        );
+        assert!(errs.is_empty());
+        assert_eq!(errs.check_set("c", &Some(None), name), None);
+        assert_eq!(
+            errs.check_clearable("d", &some(&"x".repeat(11)), |d| text(d, 10, false)),
+            None
+        );
+        assert_eq!(
+            errs.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            vec!["c", "d"]
+        );
     }
 
     #[test]

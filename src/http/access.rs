@@ -7,7 +7,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::Ctx;
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
 use crate::store::audit::Event;
@@ -48,6 +48,23 @@ pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResu
 }
 
 impl OrgAccess {
+    /// The `{user}` of the path, who must not be the caller: the admin endpoints never act on
+    /// their caller (409 `cannot_act_on_self`). An unparseable id is as unknown as a missing one.
+    pub fn other_user(&self, ctx: &Ctx) -> ApiResult<UserId> {
+        let user: UserId = ctx
+            .params
+            .get("user")
+            .parse()
+            .map_err(|_| ApiError::NotFound)?;
+        if user == self.caller.user_id {
+            return Err(ApiError::conflict(
+                "cannot_act_on_self",
+                "You cannot do this to yourself through the admin endpoints.",
+            ));
+        }
+        Ok(user)
+    }
+
     /// An event in this org's audit trail, by the caller, about `target`.
     pub fn event(&self, action: &'static str, target: (&'static str, String)) -> Event {
         Event::by_member(

@@ -31,6 +31,8 @@ pub struct Config {
     pub password_reset_ttl: i64,
     pub email_verification_ttl: i64,
     pub invitation_ttl: i64,
+    /// How long before expiry the invitee is reminded; 0 turns reminders off.
+    pub invitation_reminder: i64,
     pub lockout_threshold: i64,
     pub rate_limit_per_ip: i64,
     pub rate_limit_per_account: i64,
@@ -100,6 +102,7 @@ impl Config {
             password_reset_ttl: int("PASSWORD_RESET_TTL_SECONDS", 3_600, 1, 86_400)?,
             email_verification_ttl: int("EMAIL_VERIFICATION_TTL_SECONDS", 86_400, 1, 30 * 86_400)?,
             invitation_ttl: int("INVITATION_TTL_SECONDS", 7 * 86_400, 1, 90 * 86_400)?,
+            invitation_reminder: int("INVITATION_REMINDER_SECONDS", 86_400, 0, 30 * 86_400)?,
             lockout_threshold: int("LOCKOUT_THRESHOLD", 5, 1, 100)?,
             rate_limit_per_ip: int("RATE_LIMIT_PER_IP", 60, 1, 1_000_000)?,
             rate_limit_per_account: int("RATE_LIMIT_PER_ACCOUNT", 10, 1, 1_000_000)?,

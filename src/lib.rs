@@ -30,14 +30,16 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(d1) => store::Db::new(d1),
         Err(e) => return console_error!("cron: no D1 binding: {e}"),
     };
-    match jobs::cron::sweep(&db, domain::time::Timestamp::now()).await {
-        Ok(report) => console_log!(
+    let report = jobs::cron::run(&env, &db, domain::time::Timestamp::now()).await;
+    if report.errors.is_empty() {
+        console_log!(
             "{}",
-            serde_json::json!({"level": "info", "msg": "cron sweep", "cron": event.cron(), "report": report})
-        ),
-        Err(e) => console_error!(
+            serde_json::json!({"level": "info", "msg": "cron run", "cron": event.cron(), "report": report})
+        );
+    } else {
+        console_error!(
             "{}",
-            serde_json::json!({"level": "error", "msg": "cron sweep failed", "cause": format!("{e:?}")})
-        ),
+            serde_json::json!({"level": "error", "msg": "cron run failed in part", "cron": event.cron(), "report": report})
+        );
     }
 }

@@ -85,7 +85,7 @@ pub async fn start_session(
 }
 
 /// Validates the shape of an emailed token before any lookup.
-fn token_hash(token: &str) -> ApiResult<String> {
+pub fn token_hash(token: &str) -> ApiResult<String> {
     if looks_like_secret(token) {
         Ok(hash_secret(token))
     } else {

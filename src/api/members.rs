@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::enqueue;
 use super::views::time;
+use super::{enqueue, grants};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::UserId;
 use crate::domain::password;
 use crate::domain::permissions::{may_grant, org_allows, OrgAction};
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::OrgRole;
 use crate::domain::token::{generate_password, hash_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
@@ -225,13 +225,6 @@ pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WorkspaceGrant {
-    workspace_id: String,
-    role: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateBody {
     email: String,
     first_name: String,
@@ -241,7 +234,7 @@ pub struct CreateBody {
     mobile_number: Option<String>,
     role: String,
     #[serde(default)]
-    workspaces: Vec<WorkspaceGrant>,
+    workspaces: Vec<grants::WorkspaceGrant>,
     #[serde(default)]
     groups: Vec<String>,
     credential: String,
@@ -272,13 +265,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             None
         }
     };
-    let role = match OrgRole::parse(&body.role) {
-        Some(OrgRole::Owner) | None => {
-            errs.add("role", "must be one of admin, editor, viewer, member");
-            None
-        }
-        Some(r) => Some(r),
-    };
+    let role = grants::org_role(&body.role, &mut errs);
     let credential = match body.credential.as_str() {
         "activation_email" => Some(Credential::ActivationEmail),
         "single_use_password" => Some(Credential::SingleUsePassword),
@@ -299,24 +286,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !body.groups.is_empty() {
         errs.add("groups", "no groups exist in this organization yet");
     }
-    let mut grants = Vec::new();
-    for (i, g) in body.workspaces.iter().enumerate() {
-        let id = errs.check(
-            &format!("workspaces[{i}].workspace_id"),
-            g.workspace_id
-                .parse::<crate::domain::ids::WorkspaceId>()
-                .map(|w| w.to_string())
-                .map_err(|_| "must be a UUID".to_string()),
-        );
-        let ws_role = errs.check(
-            &format!("workspaces[{i}].role"),
-            WorkspaceRole::parse(&g.role)
-                .ok_or_else(|| "must be one of admin, editor, viewer".to_string()),
-        );
-        if let (Some(id), Some(r)) = (id, ws_role) {
-            grants.push((id, r));
-        }
-    }
+    let granted = grants::parse(&body.workspaces, &mut errs);
     let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (
         email,
         first_name,
@@ -327,34 +297,14 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     ) else {
         return Err(ApiError::Validation(errs.0));
     };
-    if role == OrgRole::Member && grants.is_empty() {
-        return Err(ApiError::field(
-            "workspaces",
-            "a member needs at least one workspace",
-        ));
-    }
-    // A role never grants more than it holds; single-use passwords are an admin action.
-    let ceiling = access.role.inherited_workspace_role();
-    if !may_grant(access.role, role)
-        || grants
-            .iter()
-            .any(|(_, r)| !ceiling.is_some_and(|c| c.at_least(*r)))
-    {
-        return Err(ApiError::Forbidden);
-    }
+    grants::check_ceiling(&access, role, &granted)?;
+    // Single-use passwords are an admin action.
     if credential == Credential::SingleUsePassword
         && !org_allows(access.role, OrgAction::AdminAccountActions)
     {
         return Err(ApiError::Forbidden);
     }
-    let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
-    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
-    if let Some(i) = ids.iter().position(|id| !known.contains(id)) {
-        return Err(ApiError::field(
-            &format!("workspaces[{i}].workspace_id"),
-            "is not a workspace of this organization",
-        ));
-    }
+    grants::workspace_names(ctx, &access, &granted).await?;
 
     let now = ctx.now();
     let existing = store::users::by_email(&ctx.db, &email).await?;
@@ -438,7 +388,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         access.org_id,
         user_id,
         role,
-        &grants,
+        &granted,
         now,
     )?);
     batch.push(ctx.audit(
@@ -450,10 +400,6 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         now,
     )?);
     ctx.db.batch(batch).await.map_err(|e| match e {
-        ApiError::GuardFailed => ApiError::conflict(
-            "capacity_exceeded",
-            "The organization has no free seat (member_limit).",
-        ),
         ApiError::Conflict {
             code: "email_taken",
             ..

@@ -1,6 +1,8 @@
 //! Handlers, one module per resource, and the dispatcher that gives each its principal.
 
 pub mod auth;
+pub mod grants;
+pub mod invitations;
 pub mod me;
 pub mod members;
 pub mod operator;
@@ -9,10 +11,7 @@ pub mod platform;
 pub mod views;
 pub mod workspaces;
 
-use worker::console_error;
-
 use crate::domain::permissions::OrgAction;
-use crate::domain::time::Timestamp;
 use crate::http::access::{org_access, OrgAccess};
 use crate::http::auth::{authenticate, authenticate_operator, authenticate_password_change};
 use crate::http::error::{ApiError, ApiResult};
@@ -97,6 +96,28 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::RemoveWorkspaceMember => {
             workspaces::remove_member(ctx, org(ctx, OrgAction::ViewOrg).await?).await
         }
+        Route::CreateInvitation => {
+            invitations::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await
+        }
+        Route::ListInvitations => {
+            invitations::list(ctx, org(ctx, OrgAction::InviteUsers).await?).await
+        }
+        Route::GetInvitation => {
+            invitations::get(ctx, org(ctx, OrgAction::InviteUsers).await?).await
+        }
+        // Resend and withdraw: editors pass the gate; the handler lets them act only on
+        // their own invitations (`domain::invitation::may_manage`).
+        Route::ResendInvitation => {
+            invitations::resend(ctx, org(ctx, OrgAction::InviteUsers).await?).await
+        }
+        Route::WithdrawInvitation => {
+            invitations::withdraw(ctx, org(ctx, OrgAction::InviteUsers).await?).await
+        }
+        Route::PreviewInvitation => invitations::preview(ctx).await,
+        Route::AcceptInvitation => invitations::accept(ctx).await,
+        Route::Inbox => invitations::inbox(ctx, authenticate(ctx).await?).await,
+        Route::InboxAccept => invitations::inbox_accept(ctx, authenticate(ctx).await?).await,
+        Route::InboxDecline => invitations::inbox_decline(ctx, authenticate(ctx).await?).await,
     }
 }
 
@@ -148,34 +169,8 @@ pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiRe
     .await
 }
 
-/// Hands committed messages to the queue. The outbox rows were written with the change
-/// that caused them; a message the queue refuses is marked `failed` there and logged, so it
-/// is never silently lost (the change itself stands).
+/// Hands committed messages to the queue (see `mail::enqueue`).
 pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
-    if outgoing.is_empty() {
-        return;
-    }
     let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
-    let bodies: Vec<String> = messages.iter().map(MailMessage::to_queue_body).collect();
-    let sent = match ctx.env.queue("MAIL_QUEUE") {
-        Ok(queue) => queue.send_batch(bodies).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(cause) = sent {
-        console_error!(
-            "{}",
-            serde_json::json!({"level": "error", "request_id": ctx.request_id,
-                "msg": "mail enqueue failed", "cause": cause})
-        );
-        for m in &messages {
-            let _ = store::mail::mark_attempt_failed(
-                &ctx.db,
-                &m.id,
-                "enqueue failed",
-                true,
-                Timestamp::now(),
-            )
-            .await;
-        }
-    }
+    crate::mail::enqueue(&ctx.env, &ctx.db, &ctx.request_id, messages).await;
 }

@@ -245,10 +245,8 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
 
 /// Seats: members and pending invitations both hold one.
 pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let counts = store::orgs::role_counts(&ctx.db, access.org_id).await?;
-    let members: i64 = counts.iter().map(|c| c.n).sum();
-    // Invitations arrive with the invitations work; until then none are pending.
-    let pending_invitations = 0;
+    let (members, pending_invitations) =
+        store::members::seats(&ctx.db, access.org_id, ctx.now()).await?;
     let limit = access.org.member_limit;
     Ok(Reply::ok(json!({
         "member_limit": limit,

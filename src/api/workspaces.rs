@@ -37,10 +37,10 @@ fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
         "created_at": time(ws.created_at),
         "updated_at": time(ws.updated_at),
         "role": effective(access, ws),
-        // Invitations, groups and API tokens arrive with their own work; none exist yet.
+        // Groups and API tokens arrive with the governance work; none exist yet.
         "metrics": {
             "members": ws.member_count,
-            "pending_invitations": 0,
+            "pending_invitations": ws.pending_invitations,
             "groups": 0,
             "api_tokens": 0,
         },
@@ -63,7 +63,7 @@ async fn workspace(
         .get("ws")
         .parse()
         .map_err(|_| ApiError::NotFound)?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     let role = effective(access, &ws).ok_or(ApiError::NotFound)?;
@@ -122,7 +122,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
         ])
         .await?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
         .await?
         .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
     Ok(Reply::created(view(&access, &ws)))
@@ -139,6 +139,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         only_own,
         page.after_key(),
         page.fetch_limit(),
+        ctx.now(),
     )
     .await?;
     let page = Page::from_rows(rows, &page, |w| w.id.clone());
@@ -169,7 +170,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ])
             .await?;
     }
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id)
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&access, &ws)))
@@ -274,12 +275,8 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             )?,
         );
     }
-    ctx.db.batch(batch).await.map_err(|e| {
-        e.on_guard(ApiError::conflict(
-            "capacity_exceeded",
-            "The organization has no free seat (member_limit).",
-        ))
-    })?;
+    // A full org fails the seat guard: 409 capacity_exceeded (store::map_d1_error).
+    ctx.db.batch(batch).await?;
     let updated = store::workspaces::member(&ctx.db, access.org_id, id, user)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -78,6 +78,7 @@ id_type!(OrgId);
 id_type!(WorkspaceId);
 id_type!(SessionId);
 id_type!(EventId);
+id_type!(InvitationId);
 
 #[cfg(test)]
 mod tests {

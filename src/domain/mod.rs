@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod ids;
+pub mod invitation;
 pub mod jwt;
 pub mod password;
 pub mod permissions;

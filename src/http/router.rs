@@ -63,6 +63,16 @@ routes! {
     "GET" "/v1/orgs/{org}/workspaces/{ws}/members" => ListWorkspaceMembers,
     "PUT" "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => PutWorkspaceMember,
     "DELETE" "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => RemoveWorkspaceMember,
+    "POST" "/v1/orgs/{org}/invitations" => CreateInvitation,
+    "GET" "/v1/orgs/{org}/invitations" => ListInvitations,
+    "GET" "/v1/orgs/{org}/invitations/{invitation}" => GetInvitation,
+    "POST" "/v1/orgs/{org}/invitations/{invitation}/resend" => ResendInvitation,
+    "DELETE" "/v1/orgs/{org}/invitations/{invitation}" => WithdrawInvitation,
+    "GET" "/v1/invitations/{token}" => PreviewInvitation,
+    "POST" "/v1/invitations/accept" => AcceptInvitation,
+    "GET" "/v1/me/invitations" => Inbox,
+    "POST" "/v1/me/invitations/{invitation}/accept" => InboxAccept,
+    "POST" "/v1/me/invitations/{invitation}/decline" => InboxDecline,
 }
 
 /// Path parameters by name, in pattern order.
@@ -136,6 +146,17 @@ mod tests {
     }
 
     #[test]
+    fn the_accept_route_is_not_taken_for_a_preview_token() {
+        assert_eq!(
+            resolve("POST", "/v1/invitations/accept").unwrap().0,
+            Route::AcceptInvitation
+        );
+        let (route, params) = resolve("GET", "/v1/invitations/abc").unwrap();
+        assert_eq!(route, Route::PreviewInvitation);
+        assert_eq!(params.get("token"), "abc");
+    }
+
+    #[test]
     fn unknown_paths_are_404_and_wrong_methods_405() {
         assert!(matches!(resolve("GET", "/v2/me"), Err(ApiError::NotFound)));
         assert!(matches!(
@@ -161,7 +182,9 @@ mod tests {
                 .replace("{session}", "x")
                 .replace("{org}", "o")
                 .replace("{user}", "u")
-                .replace("{ws}", "w");
+                .replace("{ws}", "w")
+                .replace("{invitation}", "i")
+                .replace("{token}", "t");
             assert_eq!(resolve(m, &concrete).unwrap().0, *route, "{m} {pattern}");
         }
     }

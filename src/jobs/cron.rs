@@ -1,10 +1,13 @@
-//! The cron sweep: purge ended sessions, used or expired tokens and stale rate-limit
-//! windows. Each step deletes at most `BATCH` rows per statement and at most `ROUNDS`
+//! The cron run: record invitation expiry and send reminders (`jobs::invitations`), then
+//! the sweep: purge ended sessions, used or expired tokens and stale rate-limit windows.
+//! Each sweep step deletes at most `BATCH` rows per statement and at most `ROUNDS`
 //! statements per run, so one run stays bounded; it is idempotent, and the next run
 //! continues where this one stopped.
 
 use serde::Serialize;
+use worker::Env;
 
+use super::invitations;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 use crate::store::{self, Db};
@@ -42,4 +45,44 @@ pub async fn sweep(db: &Db, now: Timestamp) -> ApiResult<SweepReport> {
         rate_limit_windows_purged: store::rate_limits::purge(db, now, BATCH * ROUNDS as i64)
             .await?,
     })
+}
+
+/// What one cron run did; a step that failed is reported in `errors` and the others still
+/// run (each is idempotent, so the next run retries it).
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    pub sweep: Option<SweepReport>,
+    pub invitations_expired: Option<usize>,
+    pub invitation_reminders: Option<usize>,
+    pub errors: Vec<String>,
+}
+
+fn step<T>(result: ApiResult<T>, errors: &mut Vec<String>, name: &str) -> Option<T> {
+    result
+        .map_err(|e| errors.push(format!("{name}: {e:?}")))
+        .ok()
+}
+
+pub async fn run(env: &Env, db: &Db, now: Timestamp) -> RunReport {
+    let mut errors = Vec::new();
+    let invitations_expired = step(
+        invitations::expire_overdue(db, now).await,
+        &mut errors,
+        "invitation expiry",
+    );
+    let invitation_reminders = match crate::http::config(env) {
+        Ok(cfg) => step(
+            invitations::send_reminders(env, &cfg, db, now).await,
+            &mut errors,
+            "invitation reminders",
+        ),
+        Err(e) => step::<usize>(Err(e), &mut errors, "config"),
+    };
+    let sweep = step(sweep(db, now).await, &mut errors, "sweep");
+    RunReport {
+        sweep,
+        invitations_expired,
+        invitation_reminders,
+        errors,
+    }
 }

@@ -1,4 +1,6 @@
-//! Background work: the mail queue consumer and the cron sweep.
+//! Background work: the mail queue consumer and the cron (sweep, invitation expiry and
+//! reminders).
 
 pub mod cron;
+pub mod invitations;
 pub mod mail_consumer;

@@ -5,9 +5,12 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 
+use worker::{console_error, Env};
+
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::store::invitations::InvitationRow;
 use crate::store::{self, Db, Stmt};
 
 /// What travels through the queue. `id` is the idempotency key: the outbox row of that id
@@ -65,6 +68,63 @@ pub enum MailContent {
         first_name: String,
         reset_link: String,
     },
+    Invitation(InvitationMail),
+    /// Sent by the cron shortly before an unanswered invitation expires.
+    InvitationReminder(InvitationMail),
+    /// Tells the inviter that the invitee joined.
+    InvitationAccepted {
+        first_name: String,
+        invitee: String,
+        org_name: String,
+    },
+}
+
+/// What an invitation email says; every value is the sender's text and is escaped in HTML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitationMail {
+    pub inviter: String,
+    pub org_name: String,
+    pub role: String,
+    pub workspaces: Vec<MailWorkspace>,
+    pub message: Option<String>,
+    pub link: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailWorkspace {
+    pub name: String,
+    pub role: String,
+}
+
+impl InvitationMail {
+    /// The email for a stored invitation (a resend or a reminder) with a fresh `link`.
+    /// An inviter whose account is gone is named by `inviter_fallback`.
+    pub fn for_invitation(
+        row: &InvitationRow,
+        inviter_fallback: &str,
+        link: String,
+        expires_at: Timestamp,
+    ) -> Self {
+        InvitationMail {
+            inviter: row
+                .inviter_name()
+                .unwrap_or_else(|| inviter_fallback.to_string()),
+            org_name: row.org_name.clone(),
+            role: row.role.clone(),
+            workspaces: row
+                .workspace_list()
+                .into_iter()
+                .map(|w| MailWorkspace {
+                    name: w.name,
+                    role: w.role,
+                })
+                .collect(),
+            message: row.message.clone(),
+            link,
+            expires_at: expires_at.to_rfc3339(),
+        }
+    }
 }
 
 impl MailContent {
@@ -76,6 +136,9 @@ impl MailContent {
             MailContent::EmailChangeRequested { .. } => "email_change_requested",
             MailContent::PasswordChanged { .. } => "password_changed",
             MailContent::AccountLocked { .. } => "account_locked",
+            MailContent::Invitation(_) => "invitation",
+            MailContent::InvitationReminder(_) => "invitation_reminder",
+            MailContent::InvitationAccepted { .. } => "invitation_accepted",
         }
     }
 }
@@ -98,6 +161,13 @@ impl Outgoing {
         }
     }
 
+    /// Ties the outbox row to what it is about (e.g. an invitation), so that the delivery
+    /// state can be shown there.
+    pub fn about(mut self, kind: &'static str, id: String) -> Self {
+        self.reference = Some((kind, id));
+        self
+    }
+
     /// The outbox row (status `queued`), to be written atomically with what caused the email.
     pub fn outbox_row(&self, db: &Db, now: Timestamp) -> ApiResult<Stmt> {
         store::mail::insert_queued(
@@ -114,4 +184,35 @@ impl Outgoing {
 /// A link into the front end, e.g. `{APP_URL}/activate?token=…`.
 pub fn link(app_url: &str, page: &str, token: &str) -> String {
     format!("{app_url}/{page}?token={token}")
+}
+
+/// Hands committed messages to the queue. The outbox rows were written with the change
+/// that caused them; a message the queue refuses is marked `failed` there and logged, so it
+/// is never silently lost (the change itself stands).
+pub async fn enqueue(env: &Env, db: &Db, request_id: &str, messages: Vec<MailMessage>) {
+    if messages.is_empty() {
+        return;
+    }
+    let bodies: Vec<String> = messages.iter().map(MailMessage::to_queue_body).collect();
+    let sent = match env.queue("MAIL_QUEUE") {
+        Ok(queue) => queue.send_batch(bodies).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(cause) = sent {
+        console_error!(
+            "{}",
+            serde_json::json!({"level": "error", "request_id": request_id,
+                "msg": "mail enqueue failed", "cause": cause})
+        );
+        for m in &messages {
+            let _ = store::mail::mark_attempt_failed(
+                db,
+                &m.id,
+                "enqueue failed",
+                true,
+                Timestamp::now(),
+            )
+            .await;
+        }
+    }
 }

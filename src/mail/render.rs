@@ -1,7 +1,7 @@
 //! Rendering: a text and an HTML body per message. Every interpolated value is escaped in
 //! the HTML body, whoever provided it.
 
-use super::MailContent;
+use super::{InvitationMail, MailContent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -31,11 +31,16 @@ enum Part<'a> {
     Link(&'a str, &'a str),
 }
 
-fn assemble(subject: String, greeting_name: &str, parts: Vec<Part<'_>>) -> Rendered {
-    let mut text = format!("Hello {greeting_name},\n\n");
+/// `greeting_name` is None when the recipient has no account yet (an invitee).
+fn assemble(subject: String, greeting_name: Option<&str>, parts: Vec<Part<'_>>) -> Rendered {
+    let greeting = match greeting_name {
+        Some(name) => format!("Hello {name},"),
+        None => "Hello,".to_string(),
+    };
+    let mut text = format!("{greeting}\n\n");
     let mut html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><p>Hello {},</p>",
-        escape_html(greeting_name)
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><p>{}</p>",
+        escape_html(&greeting)
     );
     for part in parts {
         match part {
@@ -71,7 +76,7 @@ pub fn render(content: &MailContent) -> Rendered {
             expires_at,
         } => assemble(
             "Activate your account".into(),
-            first_name,
+            Some(first_name),
             vec![
                 Part::Text("Your account has been created. Activate it to sign in.".into()),
                 Part::Link("Activate your account", link),
@@ -84,7 +89,7 @@ pub fn render(content: &MailContent) -> Rendered {
             expires_at,
         } => assemble(
             "Reset your password".into(),
-            first_name,
+            Some(first_name),
             vec![
                 Part::Text("Someone asked to reset the password of your account.".into()),
                 Part::Link("Choose a new password", link),
@@ -100,7 +105,7 @@ pub fn render(content: &MailContent) -> Rendered {
             expires_at,
         } => assemble(
             "Confirm your new email address".into(),
-            first_name,
+            Some(first_name),
             vec![
                 Part::Text(format!(
                     "Confirm {new_email} as the email address you sign in with. Until you do, you keep signing in with your current address."
@@ -114,14 +119,14 @@ pub fn render(content: &MailContent) -> Rendered {
             new_email,
         } => assemble(
             "Your email address is being changed".into(),
-            first_name,
+            Some(first_name),
             vec![Part::Text(format!(
                 "A change of your sign-in email address to {new_email} was requested. If this was not you, change your password now."
             ))],
         ),
         MailContent::PasswordChanged { first_name } => assemble(
             "Your password was changed".into(),
-            first_name,
+            Some(first_name),
             vec![Part::Text(
                 "The password of your account was changed and your other sessions were signed out. If this was not you, reset your password now."
                     .into(),
@@ -132,7 +137,7 @@ pub fn render(content: &MailContent) -> Rendered {
             reset_link,
         } => assemble(
             "Your account was locked".into(),
-            first_name,
+            Some(first_name),
             vec![
                 Part::Text(
                     "Your account was locked after too many failed sign-in attempts. Reset your password to unlock it."
@@ -141,6 +146,75 @@ pub fn render(content: &MailContent) -> Rendered {
                 Part::Link("Reset your password", reset_link),
             ],
         ),
+        MailContent::Invitation(inv) => {
+            let mut parts = vec![Part::Text(format!(
+                "{} invited you to join {} {}.",
+                inv.inviter,
+                inv.org_name,
+                grants(inv)
+            ))];
+            if let Some(message) = &inv.message {
+                parts.push(Part::Text(format!("{} wrote:\n{message}", inv.inviter)));
+            }
+            parts.push(Part::Link("Accept the invitation", &inv.link));
+            parts.push(Part::Text(format!(
+                "This invitation expires at {}.",
+                inv.expires_at
+            )));
+            assemble(
+                format!("{} invited you to join {}", inv.inviter, inv.org_name),
+                None,
+                parts,
+            )
+        }
+        MailContent::InvitationReminder(inv) => assemble(
+            format!(
+                "Reminder: your invitation to join {} expires soon",
+                inv.org_name
+            ),
+            None,
+            vec![
+                Part::Text(format!(
+                    "{} invited you to join {} {}. The invitation expires at {}.",
+                    inv.inviter,
+                    inv.org_name,
+                    grants(inv),
+                    inv.expires_at
+                )),
+                Part::Link("Accept the invitation", &inv.link),
+            ],
+        ),
+        MailContent::InvitationAccepted {
+            first_name,
+            invitee,
+            org_name,
+        } => assemble(
+            format!("{invitee} accepted your invitation to {org_name}"),
+            Some(first_name),
+            vec![Part::Text(format!(
+                "{invitee} accepted your invitation and is now a member of {org_name}."
+            ))],
+        ),
+    }
+}
+
+/// "as editor", "as viewer, with access to Main (editor) and Lab (viewer)", or for a
+/// workspace-only member "with access to Main (editor)".
+fn grants(inv: &InvitationMail) -> String {
+    let workspaces: Vec<String> = inv
+        .workspaces
+        .iter()
+        .map(|w| format!("{} ({})", w.name, w.role))
+        .collect();
+    let list = match workspaces.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    match (inv.role.as_str(), list.is_empty()) {
+        ("member", false) => format!("with access to {list}"),
+        (role, true) => format!("as {role}"),
+        (role, false) => format!("as {role}, with access to {list}"),
     }
 }
 
@@ -176,6 +250,72 @@ mod tests {
         assert!(r.text.contains("2030-01-01T00:00:00.000Z"));
     }
 
+    fn invitation(
+        message: Option<&str>,
+        role: &str,
+        workspaces: &[(&str, &str)],
+    ) -> InvitationMail {
+        InvitationMail {
+            inviter: "Ada Lovelace".into(),
+            org_name: "Engines & Co".into(),
+            role: role.into(),
+            workspaces: workspaces
+                .iter()
+                .map(|(n, r)| super::super::MailWorkspace {
+                    name: (*n).into(),
+                    role: (*r).into(),
+                })
+                .collect(),
+            message: message.map(Into::into),
+            link: "https://app.example/invitations/accept?token=abc".into(),
+            expires_at: "2030-01-01T00:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn an_invitation_names_inviter_org_roles_message_expiry_and_link() {
+        let r = render(&MailContent::Invitation(invitation(
+            Some("<script>alert(1)</script>\nSee you!"),
+            "editor",
+            &[("Main", "admin"), ("Lab", "viewer"), ("Ops", "editor")],
+        )));
+        assert_eq!(r.subject, "Ada Lovelace invited you to join Engines & Co");
+        assert!(r.text.starts_with("Hello,\n"));
+        assert!(r.text.contains(
+            "Ada Lovelace invited you to join Engines & Co as editor, with access to Main (admin), Lab (viewer) and Ops (editor)."
+        ));
+        assert!(r.text.contains("<script>alert(1)</script>\nSee you!"));
+        assert!(r
+            .text
+            .contains("https://app.example/invitations/accept?token=abc"));
+        assert!(r.text.contains("2030-01-01T00:00:00.000Z"));
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(r.html.contains("Engines &amp; Co"));
+    }
+
+    #[test]
+    fn invitation_grants_read_naturally() {
+        let text = |role, ws: &[(&str, &str)]| {
+            render(&MailContent::Invitation(invitation(None, role, ws))).text
+        };
+        assert!(text("viewer", &[]).contains("join Engines & Co as viewer."));
+        assert!(text("member", &[("Main", "editor")]).contains("with access to Main (editor)."));
+        assert!(!text("member", &[("Main", "editor")]).contains("wrote"));
+        let reminder = render(&MailContent::InvitationReminder(invitation(
+            None,
+            "admin",
+            &[],
+        )));
+        assert_eq!(
+            reminder.subject,
+            "Reminder: your invitation to join Engines & Co expires soon"
+        );
+        assert!(reminder
+            .text
+            .contains("https://app.example/invitations/accept?token=abc"));
+    }
+
     #[test]
     fn messages_round_trip_through_the_queue_format() {
         let m = super::super::MailMessage {
@@ -190,5 +330,20 @@ mod tests {
         assert_eq!(json["data"]["first_name"], "Ada");
         let back: super::super::MailMessage = serde_json::from_value(json).unwrap();
         assert_eq!(back, m);
+        let inv = super::super::MailMessage {
+            id: "id-2".into(),
+            to: "b@c.co".into(),
+            content: MailContent::Invitation(invitation(
+                Some("hi"),
+                "viewer",
+                &[("Main", "viewer")],
+            )),
+        };
+        let body = inv.to_queue_body();
+        assert!(body.contains("\"kind\":\"invitation\""));
+        assert_eq!(
+            super::super::MailMessage::from_queue_body(&body).unwrap(),
+            inv
+        );
     }
 }

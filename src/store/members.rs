@@ -113,6 +113,42 @@ pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
     ])
 }
 
+/// Seats in use: members plus pending invitations that have not expired (an invitation
+/// past its expiry frees its seat at once, before the cron records it).
+const SEATS_USED: &str = "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) + \
+     (SELECT COUNT(*) FROM invitations WHERE org_id = ?1 AND status = 'pending' AND expires_at > ?2)";
+
+/// Fails its batch when the org's seats in use (counted after the batch's own inserts)
+/// exceed `member_limit`; concurrent batches are serialised by D1, so the limit holds.
+/// It writes to `seat_guards` (see the migration), so the failure maps to
+/// `409 capacity_exceeded` by itself, distinct from any other guard in the batch.
+pub fn seat_guard(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
+        &format!(
+            "INSERT INTO seat_guards (ok) SELECT NULL WHERE NOT \
+             ({SEATS_USED} <= (SELECT member_limit FROM orgs WHERE id = ?1))"
+        ),
+        args![org, now],
+    )
+}
+
+/// Members and pending invitations of the org, for the usage overview.
+pub async fn seats(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<(i64, i64)> {
+    #[derive(Deserialize)]
+    struct Seats {
+        members: i64,
+        pending: i64,
+    }
+    let s: Option<Seats> = db
+        .first(
+            "SELECT (SELECT COUNT(*) FROM org_members WHERE org_id = ?1) AS members, \
+             (SELECT COUNT(*) FROM invitations WHERE org_id = ?1 AND status = 'pending' AND expires_at > ?2) AS pending",
+            args![org, now],
+        )
+        .await?;
+    Ok(s.map_or((0, 0), |s| (s.members, s.pending)))
+}
+
 /// Adds a member with an org role and explicit workspace roles. The guard fails the batch
 /// when the org is then over its seat limit, so concurrent additions never exceed it.
 pub fn add(
@@ -128,11 +164,7 @@ pub fn add(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
             args![org, user, role.as_str(), now],
         )?,
-        super::guard(
-            db,
-            "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) <= (SELECT member_limit FROM orgs WHERE id = ?1)",
-            args![org],
-        )?,
+        seat_guard(db, org, now)?,
     ];
     for (ws, ws_role) in workspaces {
         stmts.push(db.stmt(
@@ -144,20 +176,25 @@ pub fn add(
     Ok(stmts)
 }
 
-/// Which of `ids` are workspaces of the org.
-pub async fn existing_workspaces(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Vec<String>> {
+/// Which of `ids` are workspaces of the org, with their names.
+pub async fn existing_workspaces(
+    db: &Db,
+    org: OrgId,
+    ids: &[String],
+) -> ApiResult<Vec<(String, String)>> {
     #[derive(Deserialize)]
-    struct Id {
+    struct Ws {
         id: String,
+        name: String,
     }
     let list = serde_json::to_string(ids).unwrap_or_default();
     Ok(db
-        .all::<Id>(
-            "SELECT id FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        .all::<Ws>(
+            "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
             args![org, list],
         )
         .await?
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| (r.id, r.name))
         .collect())
 }

@@ -3,6 +3,7 @@
 //! (D1 has no BEGIN; a batch is one transaction).
 
 pub mod audit;
+pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod orgs;
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
-use crate::domain::ids::{EventId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::ids::{EventId, InvitationId, OrgId, SessionId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
 
@@ -87,7 +88,7 @@ macro_rules! id_args {
         }
     )*};
 }
-id_args!(UserId, OrgId, WorkspaceId, SessionId, EventId);
+id_args!(UserId, OrgId, WorkspaceId, SessionId, EventId, InvitationId);
 
 /// `args![a, b, c]`: a statement's bound values, each converted with `Arg::from`.
 #[macro_export]
@@ -102,8 +103,27 @@ pub fn map_d1_error(err: worker::Error) -> ApiError {
     if msg.contains("batch_guards.ok") {
         return ApiError::GuardFailed;
     }
+    if msg.contains("seat_guards.ok") {
+        return ApiError::conflict(
+            "capacity_exceeded",
+            "The organization has no free seat (member_limit); pending invitations hold seats too.",
+        );
+    }
     if msg.contains("UNIQUE constraint failed: users.email") {
         return ApiError::conflict("email_taken", "An account with this email already exists.");
+    }
+    // The partial unique index on pending invitations (org, email).
+    if msg.contains("UNIQUE constraint failed: invitations.") {
+        return ApiError::conflict(
+            "invitation_exists",
+            "A pending invitation to this email already exists.",
+        );
+    }
+    if msg.contains("UNIQUE constraint failed: org_members.") {
+        return ApiError::conflict(
+            "already_member",
+            "This person is already a member of the organization.",
+        );
     }
     ApiError::internal(format!("D1: {msg}"))
 }

@@ -186,6 +186,14 @@ pub fn apply_email_change(db: &Db, id: UserId, new_email: &str, now: Timestamp) 
 }
 
 /// Guard: the account is active (a lock that raced in makes the batch fail).
+/// Marks the address verified, if it is still the account's address.
+pub fn mark_email_verified(db: &Db, id: UserId, email: &str) -> ApiResult<Stmt> {
+    db.stmt(
+        "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2",
+        args![id, email],
+    )
+}
+
 pub fn guard_active(db: &Db, id: UserId) -> ApiResult<Stmt> {
     super::guard(
         db,

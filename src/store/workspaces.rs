@@ -20,6 +20,8 @@ pub struct WorkspaceRow {
     pub updated_at: i64,
     /// Users with access: org members above `member` (inherited) plus workspace-only members.
     pub member_count: i64,
+    /// Pending (unexpired) invitations that name this workspace.
+    pub pending_invitations: i64,
     pub explicit_role: Option<String>,
 }
 
@@ -27,6 +29,8 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
        (SELECT COUNT(*) FROM org_members m WHERE m.org_id = ?1 AND m.role <> 'member') + \
        (SELECT COUNT(*) FROM workspace_members x JOIN org_members m ON m.org_id = x.org_id \
           AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
+       (SELECT COUNT(*) FROM invitation_workspaces iw JOIN invitations i ON i.id = iw.invitation_id \
+          WHERE iw.workspace_id = w.id AND i.status = 'pending' AND i.expires_at > ?3) AS pending_invitations, \
        (SELECT role FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2) AS explicit_role \
      FROM workspaces w";
 
@@ -35,10 +39,11 @@ pub async fn one(
     org: OrgId,
     ws: WorkspaceId,
     viewer: UserId,
+    now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
     db.first(
-        &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?3"),
-        args![org, viewer, ws],
+        &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
+        args![org, viewer, now, ws],
     )
     .await
 }
@@ -51,14 +56,15 @@ pub async fn page(
     only_explicit: bool,
     after: &str,
     limit: u32,
+    now: Timestamp,
 ) -> ApiResult<Vec<WorkspaceRow>> {
     db.all(
         &format!(
-            "{SELECT} WHERE w.org_id = ?1 AND w.id > ?3 AND (?4 = 0 OR EXISTS \
+            "{SELECT} WHERE w.org_id = ?1 AND w.id > ?4 AND (?5 = 0 OR EXISTS \
              (SELECT 1 FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2)) \
-             ORDER BY w.id LIMIT ?5"
+             ORDER BY w.id LIMIT ?6"
         ),
-        args![org, viewer, after, only_explicit, i64::from(limit)],
+        args![org, viewer, now, after, only_explicit, i64::from(limit)],
     )
     .await
 }
@@ -170,11 +176,7 @@ pub fn put_member(
             args![org, user, now],
         )?);
         // Only a new seat is checked: re-roling existing members never fails on the limit.
-        stmts.push(super::guard(
-            db,
-            "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) <= (SELECT member_limit FROM orgs WHERE id = ?1)",
-            args![org],
-        )?);
+        stmts.push(super::members::seat_guard(db, org, now)?);
     }
     stmts.push(db.stmt(
         "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \

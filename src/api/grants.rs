@@ -1,0 +1,112 @@
+//! What a new member receives — an org role and workspace roles — as both ways in (an
+//! admin-created account and an invitation) validate it: shape, the caller's ceiling, and
+//! that the workspaces are the org's.
+
+use serde::Deserialize;
+
+use crate::domain::ids::WorkspaceId;
+use crate::domain::permissions::may_grant;
+use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::validation::FieldErrors;
+use crate::http::access::OrgAccess;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::Ctx;
+use crate::store;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceGrant {
+    workspace_id: String,
+    role: String,
+}
+
+/// A granted workspace: its id and the role in it.
+pub type Grant = (String, WorkspaceRole);
+
+/// Checks each entry's shape (errors named `workspaces[i].…`); a workspace named twice is
+/// an error too, not a silent pick.
+pub fn parse(list: &[WorkspaceGrant], errs: &mut FieldErrors) -> Vec<Grant> {
+    let mut grants: Vec<Grant> = Vec::new();
+    for (i, g) in list.iter().enumerate() {
+        let id = errs.check(
+            &format!("workspaces[{i}].workspace_id"),
+            g.workspace_id
+                .parse::<WorkspaceId>()
+                .map(|w| w.to_string())
+                .map_err(|_| "must be a UUID".to_string()),
+        );
+        let role = errs.check(
+            &format!("workspaces[{i}].role"),
+            WorkspaceRole::parse(&g.role)
+                .ok_or_else(|| "must be one of admin, editor, viewer".to_string()),
+        );
+        if let (Some(id), Some(role)) = (id, role) {
+            if grants.iter().any(|(seen, _)| *seen == id) {
+                errs.add(
+                    &format!("workspaces[{i}].workspace_id"),
+                    "names a workspace already listed",
+                );
+            } else {
+                grants.push((id, role));
+            }
+        }
+    }
+    grants
+}
+
+/// The org role as given: any but owner (ownership moves only by transfer).
+pub fn org_role(raw: &str, errs: &mut FieldErrors) -> Option<OrgRole> {
+    match OrgRole::parse(raw) {
+        Some(OrgRole::Owner) | None => {
+            errs.add("role", "must be one of admin, editor, viewer, member");
+            None
+        }
+        Some(r) => Some(r),
+    }
+}
+
+/// A workspace-only `member` needs a workspace; a role never grants more than the caller
+/// holds, in the org or (through inheritance) in a workspace: 403 otherwise.
+pub fn check_ceiling(access: &OrgAccess, role: OrgRole, grants: &[Grant]) -> ApiResult<()> {
+    if role == OrgRole::Member && grants.is_empty() {
+        return Err(ApiError::field(
+            "workspaces",
+            "a member needs at least one workspace",
+        ));
+    }
+    let ceiling = access.role.inherited_workspace_role();
+    if !may_grant(access.role, role)
+        || grants
+            .iter()
+            .any(|(_, r)| !ceiling.is_some_and(|c| c.at_least(*r)))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// The granted workspaces' names, in the given order; 422 naming the first entry that is not
+/// a workspace of the org.
+pub async fn workspace_names(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    grants: &[Grant],
+) -> ApiResult<Vec<String>> {
+    let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
+    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            known
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, name)| name.clone())
+                .ok_or_else(|| {
+                    ApiError::field(
+                        &format!("workspaces[{i}].workspace_id"),
+                        "is not a workspace of this organization",
+                    )
+                })
+        })
+        .collect()
+}

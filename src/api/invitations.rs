@@ -1,0 +1,724 @@
+//! Invitations: the org's side (create, list, resend, withdraw), the link's side (preview,
+//! accept) and the invitee's in-app inbox (list, accept, decline).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{start_session, token_hash};
+use super::views::{opt_time, time};
+use super::{enqueue, grants, rate_limit, rate_limit_account};
+use crate::domain::account::AccountStatus;
+use crate::domain::ids::{InvitationId, OrgId, UserId};
+use crate::domain::invitation::{
+    link_state, may_manage, InvitationStatus, LinkState, StatusFilter,
+};
+use crate::domain::password;
+use crate::domain::roles::OrgRole;
+use crate::domain::time::Timestamp;
+use crate::domain::token::{hash_secret, new_secret};
+use crate::domain::validation::{self as v, FieldErrors};
+use crate::http::access::OrgAccess;
+use crate::http::auth::{authenticate, Caller};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::pagination::Page;
+use crate::http::{Ctx, Reply};
+use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
+use crate::store::audit::Event;
+use crate::store::invitations::{InvitationRow, NewInvitation, Send};
+use crate::store::users::{NewUser, UserRow};
+use crate::store::{self, Stmt};
+
+const MAX_MESSAGE: usize = 1000;
+
+fn workspaces_json(row: &InvitationRow) -> Value {
+    json!(row
+        .workspace_list()
+        .iter()
+        .map(|w| json!({"id": w.id, "name": w.name, "role": w.role}))
+        .collect::<Vec<_>>())
+}
+
+/// The inviter as the invitee sees them (no id).
+fn inviter_public(row: &InvitationRow) -> Value {
+    match &row.inviter_email {
+        Some(email) => json!({
+            "email": email,
+            "first_name": row.inviter_first_name,
+            "last_name": row.inviter_last_name,
+        }),
+        None => Value::Null,
+    }
+}
+
+/// The invitation as the org sees it.
+fn view(row: &InvitationRow, now: Timestamp) -> Value {
+    let status = row.effective_status(now);
+    let email_status = match row.outbox_status.as_deref() {
+        Some("queued" | "sending") => json!("queued"),
+        Some(s) => json!(s),
+        None => Value::Null,
+    };
+    // Expired by time before the cron recorded it: it ended at its expiry.
+    let ended_at = match (row.ended_at, status) {
+        (None, InvitationStatus::Expired) => Some(row.expires_at),
+        (ended, _) => ended,
+    };
+    json!({
+        "id": row.id,
+        "org_id": row.org_id,
+        "email": row.email,
+        "role": row.role,
+        "workspaces": workspaces_json(row),
+        "groups": serde_json::from_str::<Value>(&row.groups).unwrap_or_else(|_| json!([])),
+        "message": row.message,
+        "invited_by": match (&row.invited_by, &row.inviter_email) {
+            (Some(id), Some(email)) => json!({
+                "id": id,
+                "email": email,
+                "first_name": row.inviter_first_name,
+                "last_name": row.inviter_last_name,
+            }),
+            _ => Value::Null,
+        },
+        "status": status.as_str(),
+        "created_at": time(row.created_at),
+        "expires_at": time(row.expires_at),
+        "send_count": row.send_count,
+        "last_sent_at": time(row.last_sent_at),
+        "email_status": email_status,
+        "ended_at": opt_time(ended_at),
+    })
+}
+
+fn org_ref(row: &InvitationRow) -> Value {
+    json!({"id": row.org_id, "name": row.org_name})
+}
+
+/// The invitation as its invitee sees it (preview and inbox).
+fn invitee_view(row: &InvitationRow) -> Value {
+    json!({
+        "id": row.id,
+        "org": org_ref(row),
+        "email": row.email,
+        "role": row.role,
+        "workspaces": workspaces_json(row),
+        "message": row.message,
+        "invited_by": inviter_public(row),
+        "created_at": time(row.created_at),
+        "expires_at": time(row.expires_at),
+    })
+}
+
+/// What accepting gives: the org, the role, the workspaces.
+fn membership(row: &InvitationRow) -> Value {
+    json!({
+        "org": org_ref(row),
+        "role": row.role,
+        "workspaces": workspaces_json(row),
+    })
+}
+
+/// The invitation email: the inviter, the org, the role(s), the message, the link.
+fn invitation_mail(
+    org_name: &str,
+    role: &str,
+    workspaces: Vec<MailWorkspace>,
+    inviter: String,
+    message: Option<String>,
+    link: String,
+    expires: Timestamp,
+) -> MailContent {
+    MailContent::Invitation(InvitationMail {
+        inviter,
+        org_name: org_name.to_string(),
+        role: role.to_string(),
+        workspaces,
+        message,
+        link,
+        expires_at: expires.to_rfc3339(),
+    })
+}
+
+fn full_name(user: &UserRow) -> String {
+    format!("{} {}", user.first_name, user.last_name)
+}
+
+fn invitation_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
+    access.event(action, ("invitation", id.to_string()))
+}
+
+fn not_pending() -> ApiError {
+    ApiError::conflict(
+        "conflict",
+        "The invitation was already accepted, declined or withdrawn.",
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    email: String,
+    role: Option<String>,
+    #[serde(default)]
+    workspaces: Vec<grants::WorkspaceGrant>,
+    #[serde(default)]
+    groups: Vec<String>,
+    message: Option<String>,
+}
+
+/// Invites someone by email with an org role and/or workspace roles; the invitation holds
+/// a seat until it is answered, withdrawn or expires.
+pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: CreateBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let email = errs.check("email", v::normalize_email(&body.email));
+    let role = body.role.as_deref().map(|r| grants::org_role(r, &mut errs));
+    let granted = grants::parse(&body.workspaces, &mut errs);
+    let message = body
+        .message
+        .as_deref()
+        .and_then(|m| errs.check("message", v::text(m, MAX_MESSAGE, false)))
+        .filter(|m| !m.is_empty());
+    if !body.groups.is_empty() {
+        errs.add("groups", "no groups exist in this organization yet");
+    }
+    if body.role.is_none() && body.workspaces.is_empty() {
+        errs.add("role", "give a role, workspaces, or both");
+    }
+    let (Some(email), true) = (email, errs.is_empty()) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    // No role with workspaces: a workspace-only member.
+    let role = role.flatten().unwrap_or(OrgRole::Member);
+    grants::check_ceiling(&access, role, &granted)?;
+    rate_limit(ctx, "invite", Some(&email)).await?;
+    let names = grants::workspace_names(ctx, &access, &granted).await?;
+    if let Some(user) = store::users::by_email(&ctx.db, &email).await? {
+        if store::orgs::is_member(&ctx.db, access.org_id, user.id()?).await? {
+            return Err(ApiError::conflict(
+                "already_member",
+                "This person is already a member of the organization.",
+            ));
+        }
+    }
+    let now = ctx.now();
+    let mut batch = Vec::new();
+    match store::invitations::pending_for_email(&ctx.db, access.org_id, &email).await? {
+        Some(p) if Timestamp(p.expires_at) > now => {
+            return Err(ApiError::conflict(
+                "invitation_exists",
+                "A pending invitation to this email already exists; resend it instead.",
+            ))
+        }
+        // Overdue but not yet recorded by the cron: record it now, then invite afresh.
+        Some(p) => batch.extend(store::invitations::expire(&ctx.db, &[p.id], now)?),
+        None => {}
+    }
+    let id = InvitationId::new();
+    let secret = new_secret();
+    let expires = now.plus_seconds(ctx.cfg.invitation_ttl);
+    let ws_mail: Vec<MailWorkspace> = names
+        .iter()
+        .zip(&granted)
+        .map(|(name, (_, r))| MailWorkspace {
+            name: name.clone(),
+            role: r.as_str().to_string(),
+        })
+        .collect();
+    let mail = Outgoing::new(
+        &email,
+        invitation_mail(
+            &access.org.name,
+            role.as_str(),
+            ws_mail,
+            full_name(&access.caller.user),
+            message.clone(),
+            link(&ctx.cfg.app_url, "invitations/accept", &secret),
+            expires,
+        ),
+    )
+    .about("invitation", id.to_string());
+    batch.extend(store::invitations::insert(
+        &ctx.db,
+        &NewInvitation {
+            id,
+            org: access.org_id,
+            email: &email,
+            role,
+            workspaces: &granted,
+            groups: &body.groups,
+            message: message.as_deref(),
+            invited_by: access.caller.user_id,
+            token_hash: &hash_secret(&secret),
+            email_id: &mail.message.id,
+            now,
+            expires_at: expires,
+        },
+    )?);
+    batch.push(mail.outbox_row(&ctx.db, now)?);
+    batch.push(
+        ctx.audit(
+            &invitation_event(&access, "invitation.created", &id.to_string()).meta(json!({
+                "email": email,
+                "role": role,
+                "workspaces": granted.iter().map(|(w, r)| json!({"workspace_id": w, "role": r})).collect::<Vec<_>>(),
+            })),
+            now,
+        )?,
+    );
+    // Seats (`capacity_exceeded`) and a concurrent invitation to the same email
+    // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
+    ctx.db.batch(batch).await?;
+    enqueue(ctx, vec![mail]).await;
+    let row = store::invitations::one(&ctx.db, access.org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
+    Ok(Reply::created(view(&row, now)))
+}
+
+/// `?status=&limit=&cursor=`: newest first; the pending list by default.
+pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let filter = StatusFilter::parse(ctx.query("status")).ok_or_else(|| {
+        ApiError::field(
+            "status",
+            "must be one of pending, accepted, declined, withdrawn, expired, all",
+        )
+    })?;
+    let now = ctx.now();
+    let rows = store::invitations::page(
+        &ctx.db,
+        access.org_id,
+        filter,
+        now,
+        page.before_key(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    Ok(Reply::ok(page.render(|r| view(r, now))))
+}
+
+/// The `{invitation}` of the path in the caller's org (404 otherwise).
+async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
+    let id: InvitationId = ctx
+        .params
+        .get("invitation")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    let row = store::invitations::one(&ctx.db, access.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((id, row))
+}
+
+/// The target, if the caller may resend or withdraw it: admins any, editors their own.
+async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
+    let (id, row) = target(ctx, access).await?;
+    let own = row.invited_by.as_deref() == Some(access.caller.user_id.to_string().as_str());
+    if !may_manage(access.role, own) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok((id, row))
+}
+
+pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (_, row) = target(ctx, &access).await?;
+    Ok(Reply::ok(view(&row, ctx.now())))
+}
+
+/// A new link and expiry (every older link dies) and a new email; revives an expired
+/// invitation when a seat is free.
+pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, row) = managed_target(ctx, &access).await?;
+    let now = ctx.now();
+    let status = row.effective_status(now);
+    if !status.may_resend() {
+        return Err(not_pending());
+    }
+    rate_limit(ctx, "invite", Some(&row.email)).await?;
+    if let Some(user) = store::users::by_email(&ctx.db, &row.email).await? {
+        if store::orgs::is_member(&ctx.db, access.org_id, user.id()?).await? {
+            return Err(ApiError::conflict(
+                "already_member",
+                "The invitee has joined the organization meanwhile.",
+            ));
+        }
+    }
+    let revive = status == InvitationStatus::Expired;
+    let secret = new_secret();
+    let expires = now.plus_seconds(ctx.cfg.invitation_ttl);
+    let mail = Outgoing::new(
+        &row.email,
+        MailContent::Invitation(InvitationMail::for_invitation(
+            &row,
+            &full_name(&access.caller.user),
+            link(&ctx.cfg.app_url, "invitations/accept", &secret),
+            expires,
+        )),
+    )
+    .about("invitation", row.id.clone());
+    let mut batch = store::invitations::resend(
+        &ctx.db,
+        access.org_id,
+        id,
+        &Send {
+            token_hash: &hash_secret(&secret),
+            email_id: &mail.message.id,
+            now,
+            expires_at: expires,
+            revive,
+        },
+    )?;
+    batch.push(mail.outbox_row(&ctx.db, now)?);
+    batch.push(ctx.audit(
+        &invitation_event(&access, "invitation.resent", &row.id).meta(json!({
+            "email": row.email,
+            "send_count": row.send_count + 1,
+            "revived": revive,
+        })),
+        now,
+    )?);
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(not_pending()))?;
+    enqueue(ctx, vec![mail]).await;
+    let row = store::invitations::one(&ctx.db, access.org_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(view(&row, now)))
+}
+
+/// Withdraws a pending (or tidies away an expired) invitation: its links die, its seat frees.
+pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let (id, row) = managed_target(ctx, &access).await?;
+    let now = ctx.now();
+    if !row.effective_status(now).may_withdraw() {
+        return Err(not_pending());
+    }
+    let mut batch = store::invitations::withdraw(&ctx.db, id, &ctx.request_id, now)?;
+    batch.push(
+        ctx.audit(
+            &invitation_event(&access, "invitation.withdrawn", &row.id)
+                .meta(json!({ "email": row.email })),
+            now,
+        )?,
+    );
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(not_pending()))?;
+    Ok(Reply::no_content())
+}
+
+/// The invitation a presented link belongs to, if the link still works: unknown, replaced,
+/// used, declined or withdrawn links are `invalid_token`, expired ones `token_expired`.
+/// Rate-limited per IP before the lookup and per invited email after it.
+async fn by_link(ctx: &Ctx, token: &str) -> ApiResult<InvitationRow> {
+    rate_limit(ctx, "invitation", None).await?;
+    let hash = token_hash(token)?;
+    let row = store::invitations::by_link(&ctx.db, &hash)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    rate_limit_account(ctx, "invitation", &row.email).await?;
+    match link_state(row.effective_status(ctx.now())) {
+        LinkState::Usable => Ok(row),
+        LinkState::Expired => Err(ApiError::TokenExpired),
+        LinkState::Dead => Err(ApiError::InvalidToken),
+    }
+}
+
+/// The accept page's preview: who invites whom to what, until when, and whether the
+/// invitee signs in (account exists) or signs up.
+pub async fn preview(ctx: &Ctx) -> ApiResult<Reply> {
+    let row = by_link(ctx, ctx.params.get("token")).await?;
+    let mut body = invitee_view(&row);
+    body["account_exists"] = json!(row.account_exists != 0);
+    Ok(Reply::ok(body))
+}
+
+/// Joins `user` to the org of the invitation: the invitation leaves `pending` exactly once
+/// (a racing request gets `lost`), the memberships are applied, the inviter is told.
+/// `new_account` is the statement creating the user (it must follow the guard and precede
+/// the memberships); `extra` goes into the same batch.
+async fn join(
+    ctx: &Ctx,
+    row: &InvitationRow,
+    user: UserId,
+    user_email: &str,
+    new_account: Option<Stmt>,
+    extra: Vec<Stmt>,
+    lost: ApiError,
+) -> ApiResult<Value> {
+    let id: InvitationId = row
+        .id
+        .parse()
+        .map_err(|_| ApiError::internal("bad invitation id in D1"))?;
+    let org: OrgId = row
+        .org_id
+        .parse()
+        .map_err(|_| ApiError::internal("bad org id in D1"))?;
+    let now = ctx.now();
+    let mut batch =
+        store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
+    batch.extend(extra);
+    batch.push(ctx.audit(
+        &Event::by_member(
+            org,
+            user,
+            user_email,
+            "invitation.accepted",
+            ("invitation", row.id.clone()),
+        ),
+        now,
+    )?);
+    batch.push(
+        ctx.audit(
+            &Event::by_member(
+                org,
+                user,
+                user_email,
+                "member.added",
+                ("user", user.to_string()),
+            )
+            .meta(json!({"role": row.role, "via": "invitation", "invitation_id": row.id})),
+            now,
+        )?,
+    );
+    let mut mails = Vec::new();
+    if let (Some(inviter), Some(first_name)) = (&row.inviter_email, &row.inviter_first_name) {
+        let mail = Outgoing::new(
+            inviter,
+            MailContent::InvitationAccepted {
+                first_name: first_name.clone(),
+                invitee: user_email.to_string(),
+                org_name: row.org_name.clone(),
+            },
+        )
+        .about("invitation", row.id.clone());
+        batch.push(mail.outbox_row(&ctx.db, now)?);
+        mails.push(mail);
+    }
+    ctx.db.batch(batch).await.map_err(|e| e.on_guard(lost))?;
+    enqueue(ctx, mails).await;
+    Ok(membership(row))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    token: String,
+    password: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+/// Accepting through the emailed link. A new email gets an active account (the link proves
+/// the address) and a session; an existing account must be the caller.
+pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
+    let body: AcceptBody = ctx.json()?;
+    let row = by_link(ctx, &body.token).await?;
+    let existing = store::users::by_email(&ctx.db, &row.email).await?;
+    if let Some(user) = existing {
+        let mut errs = FieldErrors::default();
+        for (field, given) in [
+            ("password", body.password.is_some()),
+            ("first_name", body.first_name.is_some()),
+            ("last_name", body.last_name.is_some()),
+        ] {
+            if given {
+                errs.add(
+                    field,
+                    "an account with this email exists: sign in and accept with its access token",
+                );
+            }
+        }
+        if !errs.is_empty() {
+            return Err(ApiError::Validation(errs.0));
+        }
+        let caller = authenticate(ctx).await?;
+        if caller.user_id != user.id()? {
+            return Err(ApiError::Forbidden);
+        }
+        // Following the link proves the address too.
+        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id, &row.email)?;
+        let membership = join(
+            ctx,
+            &row,
+            caller.user_id,
+            &caller.email,
+            None,
+            vec![verify],
+            ApiError::InvalidToken,
+        )
+        .await?;
+        return Ok(Reply::ok(json!({ "membership": membership })));
+    }
+
+    let mut errs = FieldErrors::default();
+    let required = |v: &Option<String>| v.clone().ok_or_else(|| "is required".to_string());
+    let password = errs.check(
+        "password",
+        required(&body.password).and_then(|p| v::password(&p, Some(&row.email)).map(|_| p)),
+    );
+    let first_name = errs.check(
+        "first_name",
+        required(&body.first_name).and_then(|n| v::name(&n)),
+    );
+    let last_name = errs.check(
+        "last_name",
+        required(&body.last_name).and_then(|n| v::name(&n)),
+    );
+    let (Some(password), Some(first_name), Some(last_name), true) =
+        (password, first_name, last_name, errs.is_empty())
+    else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    let hash = password::hash(&password).map_err(|_| ApiError::internal("hashing failed"))?;
+    let now = ctx.now();
+    let user_id = UserId::new();
+    let insert = store::users::insert(
+        &ctx.db,
+        &NewUser {
+            id: user_id,
+            email: &row.email,
+            first_name: &first_name,
+            last_name: &last_name,
+            phone: None,
+            password_hash: Some(&hash),
+            status: AccountStatus::Active,
+            email_verified: true,
+            created_by_org: None,
+            must_change_password: false,
+            now,
+        },
+    )?;
+    let account = UserRow {
+        id: user_id.to_string(),
+        email: row.email.clone(),
+        first_name,
+        last_name,
+        phone: None,
+        password_hash: Some(hash),
+        must_change_password: 0,
+        status: AccountStatus::Active.as_str().into(),
+        email_verified: 1,
+        pending_email: None,
+        failed_logins: 0,
+        created_at: now.millis(),
+        last_login_at: Some(now.millis()),
+    };
+    let login = start_session(ctx, &account, "password", now).await?;
+    let mut extra = login.stmts;
+    extra.push(store::users::record_successful_login(
+        &ctx.db, user_id, None, now,
+    )?);
+    let via = json!({ "via": "invitation", "org_id": row.org_id });
+    extra.push(ctx.audit(
+        &Event::account("user.signed_up", user_id, &row.email).meta(via.clone()),
+        now,
+    )?);
+    extra.push(
+        ctx.audit(
+            &Event::account("user.login_succeeded", user_id, &row.email)
+                .method("password")
+                .meta(via),
+            now,
+        )?,
+    );
+    let membership = join(
+        ctx,
+        &row,
+        user_id,
+        &row.email,
+        Some(insert),
+        extra,
+        ApiError::InvalidToken,
+    )
+    .await?;
+    let mut body = login.body;
+    body["membership"] = membership;
+    Ok(Reply::created(body))
+}
+
+/// Pending invitations to the caller's email, once that email is verified (an unverified
+/// address proves nothing about who reads its mail).
+pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let page = ctx.page()?;
+    let rows = if caller.user.email_verified == 0 {
+        Vec::new()
+    } else {
+        store::invitations::inbox(
+            &ctx.db,
+            &caller.email,
+            ctx.now(),
+            page.before_key(),
+            page.fetch_limit(),
+        )
+        .await?
+    };
+    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    Ok(Reply::ok(page.render(invitee_view)))
+}
+
+/// The `{invitation}` of the path if it is pending and addressed to the caller's verified
+/// email: 404 otherwise, 410 once expired.
+async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, InvitationRow)> {
+    let id: InvitationId = ctx
+        .params
+        .get("invitation")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    if caller.user.email_verified == 0 {
+        return Err(ApiError::NotFound);
+    }
+    let row = store::invitations::addressed_to(&ctx.db, id, &caller.email)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    match row.effective_status(ctx.now()) {
+        InvitationStatus::Pending => Ok((id, row)),
+        InvitationStatus::Expired => Err(ApiError::TokenExpired),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let (_, row) = inbox_target(ctx, &caller).await?;
+    let membership = join(
+        ctx,
+        &row,
+        caller.user_id,
+        &caller.email,
+        None,
+        Vec::new(),
+        ApiError::NotFound,
+    )
+    .await?;
+    Ok(Reply::ok(json!({ "membership": membership })))
+}
+
+pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let (id, row) = inbox_target(ctx, &caller).await?;
+    let org: OrgId = row
+        .org_id
+        .parse()
+        .map_err(|_| ApiError::internal("bad org id in D1"))?;
+    let now = ctx.now();
+    let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
+    batch.push(ctx.audit(
+        &Event::by_member(
+            org,
+            caller.user_id,
+            &caller.email,
+            "invitation.declined",
+            ("invitation", row.id.clone()),
+        ),
+        now,
+    )?);
+    ctx.db
+        .batch(batch)
+        .await
+        .map_err(|e| e.on_guard(ApiError::NotFound))?;
+    Ok(Reply::no_content())
+}

@@ -9,7 +9,9 @@
 //  - requests/s and p50/p99 at 16 connections of GET /health (trivial floor),
 //    GET /health/ready (one indexed D1 read floor) and GET /v1/me (authorized read);
 //  - the members page (limit 50) of an org with 100 members and of one with 10,000, first
-//    page and a page deep in the list: keyset pagination should cost the same.
+//    page and a page deep in the list: keyset pagination should cost the same;
+//  - invitation create p50/p99, sequential and 16 in flight;
+//  - the cron over 10,000 overdue invitations: runs needed, CPU, wall time, rows written.
 // Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
 // run: the load generator and the server share the machine's cores.
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
@@ -152,7 +154,61 @@ try {
   ];
   rows.push(...membersRows);
 
-  const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows };
+  // Invitation create: every request needs a new email, so a small pool of its own instead of
+  // autocannon; p50/p99 sequentially and at 16 in flight.
+  const inviteOrg = (await http("POST", "/v1/orgs", { name: "bench invitations" }, token)).body;
+  await w.db.prepare("UPDATE orgs SET member_limit = 1000000 WHERE id = ?").bind(inviteOrg.id).run();
+  let invited = 0;
+  async function invitePool(title, total, concurrency) {
+    const latencies = [];
+    let failed = 0;
+    const started = performance.now();
+    async function one() {
+      while (latencies.length + failed < total) {
+        const t = performance.now();
+        const r = await http("POST", `/v1/orgs/${inviteOrg.id}/invitations`,
+          { email: `bench-${invited++}-${inviteOrg.id.slice(-6)}@invitee.example`, role: "viewer", message: "Welcome aboard" }, token);
+        if (r.status === 201) latencies.push(performance.now() - t); else failed++;
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, one));
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => Number(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(1));
+    return { title, path: "/v1/orgs/{org}/invitations", connections: concurrency, requests: total,
+      rps: Math.round(total / seconds), p50_ms: pct(50), p99_ms: pct(99), non2xx: failed };
+  }
+  await invitePool("warm-up", 20, 1);
+  const inviteRows = [
+    await invitePool("POST /v1/orgs/{org}/invitations (sequential)", 200, 1),
+    await invitePool("POST /v1/orgs/{org}/invitations", 800, 16),
+  ];
+
+  // The cron over 10,000 overdue invitations: seeded by one statement, then scheduled runs
+  // until none is left; per run the workerd CPU, the wall time, and the rows written.
+  const cronOrg = (await http("POST", "/v1/orgs", { name: "bench cron" }, token)).body;
+  const overdueAt = Date.now() - 1000;
+  await w.db.prepare(
+    `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 10000)
+     INSERT INTO invitations (id, org_id, email, role, status, created_at, expires_at, send_count, last_sent_at)
+     SELECT printf('%s-0000-7000-8000-%012d', substr(?1, 1, 8), i), ?1, printf('overdue%d@bench.example', i),
+            'viewer', 'pending', ?2, ?2, 1, ?2 FROM seq`).bind(cronOrg.id, overdueAt).run();
+  const pendingLeft = async () => (await w.db.prepare(
+    "SELECT COUNT(*) AS n FROM invitations WHERE org_id = ? AND status = 'pending'").bind(cronOrg.id).first()).n;
+  const eventsWritten = async () => (await w.db.prepare(
+    "SELECT COUNT(*) AS n FROM audit_events WHERE org_id = ? AND action = 'invitation.expired'").bind(cronOrg.id).first()).n;
+  const cronRuns = [];
+  for (let run = 1; (await pendingLeft()) > 0 && run <= 10; run++) {
+    const [left, events, cpuBefore, t] = [await pendingLeft(), await eventsWritten(), workerdCpuSeconds(), performance.now()];
+    await w.scheduled();
+    const wall = performance.now() - t;
+    const cpuMs = (workerdCpuSeconds() - cpuBefore) * 1000;
+    const expired = left - (await pendingLeft());
+    cronRuns.push({ run, expired, audit_events: (await eventsWritten()) - events, rows_written: expired + ((await eventsWritten()) - events),
+      cpu_ms: Math.round(cpuMs), wall_ms: Math.round(wall) });
+  }
+
+  const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows, invitations: inviteRows, cron: cronRuns };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
   console.log(`\n## Size\n| wasm raw | wasm gzip |\n|---|---|\n| ${(size.raw_bytes / 1024).toFixed(0)} KiB | ${(size.gzip_bytes / 1024).toFixed(0)} KiB |`);
@@ -161,6 +217,10 @@ try {
   for (const [k, v] of Object.entries(native)) console.log(`| native OpenSSL ${k} | ${f(v)} |`);
   console.log(`\n## Latency and throughput\n| route | conns | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|---|`);
   for (const r of [login, ...rows]) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
+  console.log(`\n## Invitation create\n| route | in flight | req/s | p50 ms | p99 ms | failed |\n|---|---|---|---|---|---|`);
+  for (const r of inviteRows) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
+  console.log(`\n## Cron over 10,000 overdue invitations\n| run | expired | invitation.expired events | D1 rows written | workerd CPU ms | wall ms |\n|---|---|---|---|---|---|`);
+  for (const r of cronRuns) console.log(`| ${r.run} | ${r.expired} | ${r.audit_events} | ${r.rows_written} | ${r.cpu_ms} | ${r.wall_ms} |`);
   const floor = rows[1].rps;
   console.log(`\nGET /v1/me reaches ${((rows[2].rps / floor) * 100).toFixed(0)} % of the one-D1-read floor's requests/s.`);
   console.log(`Members page: 10,000 members first page at ${((rows[4].rps / rows[3].rps) * 100).toFixed(0)} % and deep page at ${((rows[5].rps / rows[3].rps) * 100).toFixed(0)} % of the 100-member org's requests/s.`);

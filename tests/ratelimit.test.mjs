@@ -120,3 +120,30 @@ test("activation: the 6th attempt from one IP is 429", async () => {
   const ok = await w.post("/v1/auth/activate", { token }, { ip: freshIp() });
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
 });
+
+test("invitations: resends to one address are limited per invited email; the link per IP; 429s change nothing", async () => {
+  const owner = await activeUser();
+  const org = (await w.get("/v1/orgs", { token: owner.access_token })).body.data[0].id;
+  const invitee = freshEmail("limited");
+  await roomInWindow(25_000);
+  // Create + 2 resends = 3 sends to one address from different IPs; the 4th is refused.
+  const created = await w.post(`/v1/orgs/${org}/invitations`, { email: invitee, role: "viewer" }, { token: owner.access_token, ip: freshIp() });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.id;
+  for (let i = 0; i < 2; i++) {
+    const r = await w.post(`/v1/orgs/${org}/invitations/${id}/resend`, undefined, { token: owner.access_token, ip: freshIp() });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
+  assertRateLimited(await w.post(`/v1/orgs/${org}/invitations/${id}/resend`, undefined, { token: owner.access_token, ip: freshIp() }));
+  const row = await w.one("SELECT send_count FROM invitations WHERE id = ?", id);
+  assert.equal(row.send_count, 3, "the refused resend sent nothing");
+  assert.equal((await w.rows("SELECT id FROM outbox WHERE ref_id = ? AND kind = 'invitation'", id)).length, 3);
+
+  // The public link: 5 lookups per minute from one IP, whatever the token.
+  const ip = freshIp();
+  for (let i = 0; i < 5; i++) {
+    assertProblem(await w.get(`/v1/invitations/${"x".repeat(43)}`, { ip }), 400, "invalid_token");
+  }
+  assertRateLimited(await w.get(`/v1/invitations/${"x".repeat(43)}`, { ip }));
+  assertRateLimited(await w.post("/v1/invitations/accept", { token: "x".repeat(43) }, { ip }));
+});

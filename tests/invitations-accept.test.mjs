@@ -362,22 +362,52 @@ test("accept (existing account): no bearer 401, another account 403, password/na
   assertProblem(await accept(w, { token }, { token: invitee.access_token }), 400, "invalid_token");
 });
 
-test("accept (existing account) after joining another way meanwhile: 409 already_member", async () => {
+test("joining another way (an admin adds them) withdraws the pending invitation: one seat, dead link", async () => {
   const org = await newOrg();
   const invitee = await w.activeUser();
-  const { token } = await invited(org, { email: invitee.email, role: "viewer" });
+  const { inv, token } = await invited(org, { email: invitee.email, role: "viewer" });
+  const before = await usage(org);
   const add = await w.post(`/v1/orgs/${org.orgId}/members`, {
     email: invitee.email, first_name: "Grace", last_name: "Hopper", role: "editor", credential: "activation_email",
   }, { token: org.token });
-  if (add.status !== 201) {
-    // The API may refuse to add someone with a pending invitation; they joined anyway.
-    await sql(w, "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'editor', ?)", org.orgId, invitee.user.id, Date.now());
-  }
+  assert.equal(add.status, 201, JSON.stringify(add.body));
   assert.equal((await membershipRow(w, org.orgId, invitee.user.id)).role, "editor");
+  const row = await invRow(w, inv.id);
+  assert.equal(row.status, "withdrawn");
+  assert.ok(row.ended_at);
+  assert.equal(await linkCount(w, inv.id), 0);
+  const events = await auditsOf(w, "invitation.withdrawn", inv.id);
+  assert.equal(events.length, 1);
+  assert.equal(JSON.parse(events[0].metadata).reason, "joined_otherwise");
+  assert.equal(events[0].actor_id, org.owner.user.id);
+  const after = await usage(org);
+  assert.equal(after.members, before.members + 1);
+  assert.equal(after.pending_invitations, before.pending_invitations - 1, "the person holds one seat, not two");
+  assertProblem(await accept(w, { token }, { token: invitee.access_token }), 400, "invalid_token");
+  assert.equal((await membershipRow(w, org.orgId, invitee.user.id)).role, "editor", "the membership is untouched");
+});
 
+test("joining another way (added to a workspace) withdraws the pending invitation too", async () => {
+  const org = await newOrg();
+  const invitee = await w.activeUser();
+  const { inv } = await invited(org, { email: invitee.email, role: "viewer" });
+  const put = await w.request("PUT", `/v1/orgs/${org.orgId}/workspaces/${org.wsId}/members/${invitee.user.id}`,
+    { body: { role: "viewer" }, token: org.token });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  assert.equal((await invRow(w, inv.id)).status, "withdrawn");
+  assert.equal((await usage(org)).pending_invitations, 0);
+});
+
+test("accept (existing account) when a membership appeared meanwhile: 409 already_member, nothing changes", async () => {
+  const org = await newOrg();
+  const invitee = await w.activeUser();
+  const { inv, token } = await invited(org, { email: invitee.email, role: "viewer" });
+  // As a concurrent join would leave it (the other ways in withdraw the invitation).
+  await sql(w, "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'editor', ?)", org.orgId, invitee.user.id, Date.now());
   assertProblem(await accept(w, { token }, { token: invitee.access_token }), 409, "already_member");
   assert.equal((await membershipRow(w, org.orgId, invitee.user.id)).role, "editor", "the existing membership is untouched");
   assert.equal(await count(w, "SELECT COUNT(*) AS n FROM org_members WHERE org_id = ? AND user_id = ?", org.orgId, invitee.user.id), 1);
+  assert.equal((await invRow(w, inv.id)).status, "pending", "the failed accept rolled back");
 });
 
 // ---------------------------------------------------------------------------------------

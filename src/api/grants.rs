@@ -4,14 +4,15 @@
 
 use serde::Deserialize;
 
-use crate::domain::ids::WorkspaceId;
+use crate::domain::ids::{InvitationId, WorkspaceId};
 use crate::domain::permissions::may_grant;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::time::Timestamp;
 use crate::domain::validation::FieldErrors;
 use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::Ctx;
-use crate::store;
+use crate::store::{self, Stmt};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,4 +110,34 @@ pub async fn workspace_names(
                 })
         })
         .collect()
+}
+
+/// Someone joining the org by another way (an admin adds them, a workspace admin brings
+/// them in) ends their pending invitation in the same batch, so they never hold two seats
+/// and the invitation cannot be accepted on top. Put these statements before the seat guard.
+pub async fn close_pending_invitation(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    email: &str,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let Some(pending) =
+        store::invitations::pending_for_email(&ctx.db, access.org_id, email).await?
+    else {
+        return Ok(Vec::new());
+    };
+    let id: InvitationId = pending
+        .id
+        .parse()
+        .map_err(|_| ApiError::internal("bad invitation id in D1"))?;
+    let mut stmts = store::invitations::supersede(&ctx.db, id, now)?;
+    stmts.push(
+        ctx.audit(
+            &access
+                .event("invitation.withdrawn", ("invitation", pending.id.clone()))
+                .meta(serde_json::json!({ "email": email, "reason": "joined_otherwise" })),
+            now,
+        )?,
+    );
+    Ok(stmts)
 }

@@ -383,6 +383,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             id
         }
     };
+    batch.extend(grants::close_pending_invitation(ctx, &access, &email, now).await?);
     batch.extend(store::members::add(
         &ctx.db,
         access.org_id,

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::grants;
 use super::views::time;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::permissions::{
@@ -246,8 +247,20 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
-    let mut batch =
-        store::workspaces::put_member(&ctx.db, access.org_id, id, user, role, joins_org, now)?;
+    let mut batch = if joins_org {
+        grants::close_pending_invitation(ctx, &access, &current.email, now).await?
+    } else {
+        Vec::new()
+    };
+    batch.extend(store::workspaces::put_member(
+        &ctx.db,
+        access.org_id,
+        id,
+        user,
+        role,
+        joins_org,
+        now,
+    )?);
     let action = if current.workspace_role.is_some() {
         "workspace_member.role_changed"
     } else {

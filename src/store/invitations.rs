@@ -324,6 +324,18 @@ fn end(
     ])
 }
 
+/// Withdraws a pending invitation whose invitee joined by another way (no request gate:
+/// it is part of that other batch, and a no-op if the invitation ended meanwhile).
+pub fn supersede(db: &Db, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            args![id, now],
+        )?,
+        delete_links(db, id)?,
+    ])
+}
+
 const LIVE: &str = "status = 'pending' AND expires_at > ?2";
 
 pub fn withdraw(db: &Db, id: InvitationId, request: &str, now: Timestamp) -> ApiResult<Vec<Stmt>> {

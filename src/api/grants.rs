@@ -93,6 +93,9 @@ pub async fn workspace_names(
     access: &OrgAccess,
     grants: &[Grant],
 ) -> ApiResult<Vec<String>> {
+    if grants.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
     let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
     ids.iter()

@@ -406,6 +406,9 @@ pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<Strin
         .collect())
 }
 
+// `CROSS JOIN` below fixes the loop order: each listed id is one primary-key lookup. Left
+// to itself the planner may scan the overdue invitations and, for each, the whole list.
+
 /// Records the expiry of the given invitations (those still pending and overdue when the
 /// batch runs: idempotent, and safe against a concurrent resend) with one
 /// `invitation.expired` event each. Two statements whatever the count.
@@ -420,7 +423,7 @@ pub fn expire(db: &Db, ids: &[String], now: Timestamp) -> ApiResult<Vec<Stmt>> {
             "INSERT INTO audit_events (id, org_id, at, action, target_type, target_id, success, metadata) \
              SELECT json_extract(j.value, '$.event'), i.org_id, ?2, 'invitation.expired', 'invitation', i.id, 1, \
                     json_object('email', i.email) \
-             FROM json_each(?1) j JOIN invitations i ON i.id = json_extract(j.value, '$.id') \
+             FROM json_each(?1) j CROSS JOIN invitations i ON i.id = json_extract(j.value, '$.id') \
              WHERE i.status = 'pending' AND i.expires_at <= ?2",
             args![items.as_str(), now],
         )?,
@@ -470,7 +473,7 @@ pub fn record_reminders(db: &Db, reminders: &[Reminder], now: Timestamp) -> ApiR
         .collect();
     let items = serde_json::Value::Array(items).to_string();
     const DUE: &str =
-        "FROM json_each(?1) j JOIN invitations i ON i.id = json_extract(j.value, '$.id') \
+        "FROM json_each(?1) j CROSS JOIN invitations i ON i.id = json_extract(j.value, '$.id') \
          WHERE i.status = 'pending' AND i.reminded_at IS NULL AND i.expires_at > ?2";
     Ok(vec![
         db.stmt(

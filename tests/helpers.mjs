@@ -206,6 +206,28 @@ export class Client {
   }
 }
 
+/**
+ * A scripted HTTP email provider for `startWorker({outbound})`: records every call
+ * ({method, url, headers, body, to}) and answers per recipient from `behaviour`
+ * (recipient → (attempt number, 1-based) => Response); 200 for anyone else.
+ */
+export function scriptedProvider() {
+  const calls = [];
+  const behaviour = new Map();
+  const callsTo = (to) => calls.filter((c) => c.to === to);
+  async function fetch(req) {
+    const text = await req.text();
+    let body;
+    try { body = JSON.parse(text); } catch { body = text; }
+    const to = Array.isArray(body?.to) ? body.to[0] : body?.to;
+    calls.push({ method: req.method, url: req.url, headers: Object.fromEntries(req.headers), body, to });
+    const script = behaviour.get(to);
+    if (script) return script(callsTo(to).length);
+    return new Response(JSON.stringify({ id: "provider-msg" }), { status: 200 });
+  }
+  return { calls, behaviour, callsTo, fetch };
+}
+
 /** Asserts a problem+json error with the given status and code. */
 export function assertProblem(res, status, code) {
   assert.equal(res.status, status, JSON.stringify(res.body));

@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import { startWorker, assertProblem, freshEmail, freshIp, PASSWORD } from "./helpers.mjs";
+import { startWorker, assertProblem, freshEmail, freshIp, PASSWORD, scriptedProvider } from "./helpers.mjs";
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/;
 const RFC3339_ANYWHERE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g;
@@ -27,22 +27,8 @@ const DAY = 24 * HOUR;
 
 let w;
 let h;
-/** Every request the fake provider of `h` received: {headers, body, to}. */
-const calls = [];
-/** recipient → (attempt number, 1-based) => Response */
-const behaviour = new Map();
-const callsTo = (to) => calls.filter((c) => c.to === to);
-
-async function provider(req) {
-  const text = await req.text();
-  let body;
-  try { body = JSON.parse(text); } catch { body = text; }
-  const to = Array.isArray(body?.to) ? body.to[0] : body?.to;
-  calls.push({ headers: Object.fromEntries(req.headers), body, to });
-  const script = behaviour.get(to);
-  if (script) return script(callsTo(to).length);
-  return new Response(JSON.stringify({ id: "provider-msg" }), { status: 200 });
-}
+/** The fake provider of `h` (see helpers.mjs). */
+const { calls, behaviour, callsTo, fetch: provider } = scriptedProvider();
 
 before(async () => {
   [w, h] = await Promise.all([

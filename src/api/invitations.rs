@@ -8,7 +8,7 @@ use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
 use super::{enqueue, grants, rate_limit, rate_limit_account};
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::{InvitationId, OrgId, UserId};
+use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
     link_state, may_manage, InvitationStatus, LinkState, StatusFilter,
 };
@@ -299,13 +299,17 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     Ok(Reply::ok(page.render(|r| view(r, now))))
 }
 
-/// The `{invitation}` of the path in the caller's org (404 otherwise).
-async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
-    let id: InvitationId = ctx
-        .params
+/// The `{invitation}` of the path; an unparseable id is as unknown as a missing one.
+fn invitation_param(ctx: &Ctx) -> ApiResult<InvitationId> {
+    ctx.params
         .get("invitation")
         .parse()
-        .map_err(|_| ApiError::NotFound)?;
+        .map_err(|_| ApiError::NotFound)
+}
+
+/// The `{invitation}` of the path in the caller's org (404 otherwise).
+async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
+    let id = invitation_param(ctx)?;
     let row = store::invitations::one(&ctx.db, access.org_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -451,14 +455,7 @@ async fn join(
     extra: Vec<Stmt>,
     lost: ApiError,
 ) -> ApiResult<Value> {
-    let id: InvitationId = row
-        .id
-        .parse()
-        .map_err(|_| ApiError::internal("bad invitation id in D1"))?;
-    let org: OrgId = row
-        .org_id
-        .parse()
-        .map_err(|_| ApiError::internal("bad org id in D1"))?;
+    let (id, org) = (row.id()?, row.org()?);
     let now = ctx.now();
     let mut batch =
         store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
@@ -665,11 +662,7 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 /// The `{invitation}` of the path if it is pending and addressed to the caller's verified
 /// email: 404 otherwise, 410 once expired.
 async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, InvitationRow)> {
-    let id: InvitationId = ctx
-        .params
-        .get("invitation")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let id = invitation_param(ctx)?;
     if caller.user.email_verified == 0 {
         return Err(ApiError::NotFound);
     }
@@ -700,10 +693,7 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 
 pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let (id, row) = inbox_target(ctx, &caller).await?;
-    let org: OrgId = row
-        .org_id
-        .parse()
-        .map_err(|_| ApiError::internal("bad org id in D1"))?;
+    let org = row.org()?;
     let now = ctx.now();
     let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
     batch.push(ctx.audit(

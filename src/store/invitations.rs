@@ -10,7 +10,7 @@ use crate::domain::ids::{EventId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 /// An invitation with what its views need: the org's name, the inviter, the delivery state
 /// of its latest email, its workspaces (JSON) and whether the invitee has an account.
@@ -63,6 +63,18 @@ impl InvitationRow {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             _ => None,
         }
+    }
+
+    pub fn id(&self) -> ApiResult<InvitationId> {
+        self.id
+            .parse()
+            .map_err(|_| ApiError::internal("bad invitation id in D1"))
+    }
+
+    pub fn org(&self) -> ApiResult<OrgId> {
+        self.org_id
+            .parse()
+            .map_err(|_| ApiError::internal("bad org id in D1"))
     }
 
     pub fn status(&self) -> InvitationStatus {

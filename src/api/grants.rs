@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::ids::{InvitationId, WorkspaceId};
+use crate::domain::ids::{GroupId, InvitationId, WorkspaceId};
 use crate::domain::permissions::may_grant;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
@@ -143,4 +143,44 @@ pub async fn close_pending_invitation(
         )?,
     );
     Ok(stmts)
+}
+
+/// The groups a newcomer joins: groups of the org (422 naming the entry otherwise), and
+/// never a restricting one for an admin. Duplicates are dropped.
+pub async fn groups(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    role: OrgRole,
+    ids: &[String],
+) -> ApiResult<Vec<String>> {
+    let mut errs = FieldErrors::default();
+    let mut wanted: Vec<String> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match id.parse::<GroupId>() {
+            Ok(g) if !wanted.contains(&g.to_string()) => wanted.push(g.to_string()),
+            Ok(_) => {}
+            Err(_) => errs.add(&format!("groups[{i}]"), "must be a UUID"),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Validation(errs.0));
+    }
+    let known = store::groups::existing(&ctx.db, access.org_id, &wanted).await?;
+    for (i, id) in ids.iter().enumerate() {
+        match known.iter().find(|g| g.id == *id) {
+            None => errs.add(
+                &format!("groups[{i}]"),
+                "is not a group of this organization",
+            ),
+            Some(g) if g.restricting != 0 && role.at_least(OrgRole::Admin) => errs.add(
+                &format!("groups[{i}]"),
+                "is a restricting group; owners and admins can never be in one",
+            ),
+            Some(_) => {}
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Validation(errs.0));
+    }
+    Ok(wanted)
 }

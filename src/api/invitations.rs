@@ -179,9 +179,6 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .as_deref()
         .and_then(|m| errs.check("message", v::text(m, MAX_MESSAGE, false)))
         .filter(|m| !m.is_empty());
-    if !body.groups.is_empty() {
-        errs.add("groups", "no groups exist in this organization yet");
-    }
     if body.role.is_none() && body.workspaces.is_empty() {
         errs.add("role", "give a role, workspaces, or both");
     }
@@ -193,6 +190,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     grants::check_ceiling(&access, role, &granted)?;
     rate_limit(ctx, "invite", Some(&email)).await?;
     let names = grants::workspace_names(ctx, &access, &granted).await?;
+    let groups = grants::groups(ctx, &access, role, &body.groups).await?;
     if let Some(user) = store::users::by_email(&ctx.db, &email).await? {
         if store::orgs::is_member(&ctx.db, access.org_id, user.id()?).await? {
             return Err(ApiError::conflict(
@@ -246,7 +244,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             email: &email,
             role,
             workspaces: &granted,
-            groups: &body.groups,
+            groups: &groups,
             message: message.as_deref(),
             invited_by: access.caller.user_id,
             token_hash: &hash_secret(&secret),

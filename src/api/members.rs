@@ -18,6 +18,7 @@ use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
+use crate::store::groups::MemberGroup;
 use crate::store::members::{MemberRow, MemberWorkspace};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
@@ -25,7 +26,7 @@ use crate::store::{self};
 
 const MAX_QUERY: usize = 100;
 
-fn view(m: &MemberRow, workspaces: &[MemberWorkspace]) -> Value {
+fn view(m: &MemberRow, workspaces: &[MemberWorkspace], groups: &[MemberGroup]) -> Value {
     json!({
         "user": {
             "id": m.user_id,
@@ -42,8 +43,11 @@ fn view(m: &MemberRow, workspaces: &[MemberWorkspace]) -> Value {
             .filter(|w| w.user_id == m.user_id)
             .map(|w| json!({"id": w.id, "name": w.name, "role": w.role}))
             .collect::<Vec<_>>(),
-        // Groups arrive with the governance work; nobody is in one yet.
-        "groups": [],
+        "groups": groups
+            .iter()
+            .filter(|g| g.user_id == m.user_id)
+            .map(|g| json!({"id": g.id, "name": g.name}))
+            .collect::<Vec<_>>(),
         "joined_at": time(m.joined_at),
     })
 }
@@ -82,7 +86,8 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
     let ids: Vec<String> = page.data.iter().map(|m| m.user_id.clone()).collect();
     let workspaces = store::members::workspaces_of(&ctx.db, access.org_id, &ids).await?;
-    Ok(Reply::ok(page.render(|m| view(m, &workspaces))))
+    let groups = store::groups::of_users(&ctx.db, access.org_id, &ids).await?;
+    Ok(Reply::ok(page.render(|m| view(m, &workspaces, &groups))))
 }
 
 /// One member as the directory shows them, read after a change.
@@ -90,13 +95,10 @@ async fn member_body(ctx: &Ctx, access: &OrgAccess, user: UserId) -> ApiResult<V
     let member = store::members::one(&ctx.db, access.org_id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let workspaces = store::members::workspaces_of(
-        &ctx.db,
-        access.org_id,
-        std::slice::from_ref(&member.user_id),
-    )
-    .await?;
-    Ok(view(&member, &workspaces))
+    let ids = std::slice::from_ref(&member.user_id);
+    let workspaces = store::members::workspaces_of(&ctx.db, access.org_id, ids).await?;
+    let groups = store::groups::of_users(&ctx.db, access.org_id, ids).await?;
+    Ok(view(&member, &workspaces, &groups))
 }
 
 /// The member named by `{user}`, who must not be the caller.
@@ -162,6 +164,14 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     }
     if role.is_some_and(|r| !may_grant(access.role, r)) {
         return Err(ApiError::Forbidden);
+    }
+    if role.is_some_and(|r| r.at_least(OrgRole::Admin))
+        && store::groups::is_restricted(&ctx.db, access.org_id, user).await?
+    {
+        return Err(ApiError::field(
+            "role",
+            "the member is in a restricting group; owners and admins can never be",
+        ));
     }
     let details = first_name.is_some() || last_name.is_some() || phone.is_some();
     // Details belong to the person; an org edits them only for accounts it created.
@@ -283,9 +293,6 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if let Some(p) = &body.password {
         errs.check("password", v::password(p, email.as_deref()));
     }
-    if !body.groups.is_empty() {
-        errs.add("groups", "no groups exist in this organization yet");
-    }
     let granted = grants::parse(&body.workspaces, &mut errs);
     let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (
         email,
@@ -305,6 +312,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::Forbidden);
     }
     grants::workspace_names(ctx, &access, &granted).await?;
+    let groups = grants::groups(ctx, &access, role, &body.groups).await?;
 
     let now = ctx.now();
     let existing = store::users::by_email(&ctx.db, &email).await?;
@@ -392,6 +400,16 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &granted,
         now,
     )?);
+    if !groups.is_empty() {
+        let list = serde_json::to_string(&groups).unwrap_or_else(|_| "[]".into());
+        batch.push(store::groups::join_all(
+            &ctx.db,
+            access.org_id,
+            user_id,
+            &list,
+            now,
+        )?);
+    }
     batch.push(ctx.audit(
         &member_event(&access, "member.added", user_id).meta(json!({
             "role": role,
@@ -559,7 +577,7 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         ));
     }
     let now = ctx.now();
-    let batch = vec![
+    let mut batch = vec![
         // The account must still belong to this org alone when the batch runs.
         store::guard(
             &ctx.db,
@@ -571,8 +589,8 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             &member_event(&access, "user.deleted", user).meta(json!({ "email": account.email })),
             now,
         )?,
-        store::users::delete(&ctx.db, user)?,
     ];
+    batch.extend(store::users::delete(&ctx.db, user)?);
     ctx.db.batch(batch).await.map_err(|e| {
         e.on_guard(ApiError::conflict(
             "conflict",

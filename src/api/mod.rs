@@ -1,7 +1,10 @@
 //! Handlers, one module per resource, and the dispatcher that gives each its principal.
 
+pub mod access_grants;
 pub mod auth;
+pub mod authz;
 pub mod grants;
+pub mod groups;
 pub mod invitations;
 pub mod me;
 pub mod members;
@@ -118,6 +121,26 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::Inbox => invitations::inbox(ctx, authenticate(ctx).await?).await,
         Route::InboxAccept => invitations::inbox_accept(ctx, authenticate(ctx).await?).await,
         Route::InboxDecline => invitations::inbox_decline(ctx, authenticate(ctx).await?).await,
+        Route::CreateGroup => groups::create(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::ListGroups => groups::list(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::GetGroup => groups::get(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::PatchGroup => groups::patch(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::DeleteGroup => groups::delete(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::ListGroupMembers => {
+            groups::members(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
+        Route::AddGroupMember => {
+            groups::add_member(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
+        Route::RemoveGroupMember => {
+            groups::remove_member(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
+        Route::PutGrant => access_grants::put(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::ListGrants => access_grants::list(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::DeleteGrant => {
+            access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
+        Route::AuthzCheck => authz::check(ctx, authenticate(ctx).await?).await,
     }
 }
 

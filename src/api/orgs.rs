@@ -218,6 +218,12 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         }
         Some(_) => {}
     }
+    if store::groups::is_restricted(&ctx.db, access.org_id, target).await? {
+        return Err(ApiError::field(
+            "user_id",
+            "is in a restricting group; owners can never be (remove them from it first)",
+        ));
+    }
     let now = ctx.now();
     let mut batch =
         store::orgs::transfer(&ctx.db, access.org_id, access.caller.user_id, target, now)?;

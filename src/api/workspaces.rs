@@ -38,11 +38,11 @@ fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
         "created_at": time(ws.created_at),
         "updated_at": time(ws.updated_at),
         "role": effective(access, ws),
-        // Groups and API tokens arrive with the governance work; none exist yet.
+        // API tokens arrive with the rest of the governance work; none exist yet.
         "metrics": {
             "members": ws.member_count,
             "pending_invitations": ws.pending_invitations,
-            "groups": 0,
+            "groups": ws.group_count,
             "api_tokens": 0,
         },
     })

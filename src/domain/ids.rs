@@ -79,6 +79,8 @@ id_type!(WorkspaceId);
 id_type!(SessionId);
 id_type!(EventId);
 id_type!(InvitationId);
+id_type!(GroupId);
+id_type!(GrantId);
 
 #[cfg(test)]
 mod tests {

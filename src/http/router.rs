@@ -73,6 +73,18 @@ routes! {
     "GET" "/v1/me/invitations" => Inbox,
     "POST" "/v1/me/invitations/{invitation}/accept" => InboxAccept,
     "POST" "/v1/me/invitations/{invitation}/decline" => InboxDecline,
+    "POST" "/v1/orgs/{org}/groups" => CreateGroup,
+    "GET" "/v1/orgs/{org}/groups" => ListGroups,
+    "GET" "/v1/orgs/{org}/groups/{group}" => GetGroup,
+    "PATCH" "/v1/orgs/{org}/groups/{group}" => PatchGroup,
+    "DELETE" "/v1/orgs/{org}/groups/{group}" => DeleteGroup,
+    "GET" "/v1/orgs/{org}/groups/{group}/members" => ListGroupMembers,
+    "PUT" "/v1/orgs/{org}/groups/{group}/members/{user}" => AddGroupMember,
+    "DELETE" "/v1/orgs/{org}/groups/{group}/members/{user}" => RemoveGroupMember,
+    "PUT" "/v1/orgs/{org}/workspaces/{ws}/grants" => PutGrant,
+    "GET" "/v1/orgs/{org}/workspaces/{ws}/grants" => ListGrants,
+    "DELETE" "/v1/orgs/{org}/workspaces/{ws}/grants" => DeleteGrant,
+    "POST" "/v1/authz/check" => AuthzCheck,
 }
 
 /// Path parameters by name, in pattern order.
@@ -184,7 +196,8 @@ mod tests {
                 .replace("{user}", "u")
                 .replace("{ws}", "w")
                 .replace("{invitation}", "i")
-                .replace("{token}", "t");
+                .replace("{token}", "t")
+                .replace("{group}", "g");
             assert_eq!(resolve(m, &concrete).unwrap().0, *route, "{m} {pattern}");
         }
     }

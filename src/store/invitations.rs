@@ -396,6 +396,15 @@ pub fn accept(
              JOIN invitations i ON i.id = iw.invitation_id WHERE iw.invitation_id = ?1",
             args![id, user, now],
         )?,
+        // The invitation's groups that still exist; a group made restricting since is
+        // skipped for an admin, whom it may never hold.
+        db.stmt(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id, org_id, added_at) \
+             SELECT g.id, ?2, i.org_id, ?3 FROM invitations i CROSS JOIN json_each(i.groups) j \
+             CROSS JOIN groups g ON g.id = j.value AND g.org_id = i.org_id \
+             WHERE i.id = ?1 AND NOT (g.restricting = 1 AND i.role = 'admin')",
+            args![id, user, now],
+        )?,
     ]);
     Ok(stmts)
 }

@@ -100,6 +100,24 @@ pub fn set_role(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<S
     )
 }
 
+/// Once a user is no longer in the org, their group memberships and grants there go too
+/// (a no-op while they still are, so it can follow a conditional removal).
+pub fn forget_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM group_members WHERE org_id = ?1 AND user_id = ?2 \
+         AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
+        args![org, user],
+    )
+}
+
+pub fn forget_grants_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'user' AND principal_id = ?2 \
+         AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
+        args![org, user],
+    )
+}
+
 /// Removes a member from the org and all its workspaces; never the owner.
 pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
     Ok(vec![
@@ -110,6 +128,8 @@ pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
         )?,
         db.stmt("DELETE FROM workspace_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
         db.stmt("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
+        forget_outside_org(db, org, user)?,
+        forget_grants_outside_org(db, org, user)?,
     ])
 }
 

@@ -3,6 +3,8 @@
 //! (D1 has no BEGIN; a batch is one transaction).
 
 pub mod audit;
+pub mod grants;
+pub mod groups;
 pub mod invitations;
 pub mod mail;
 pub mod members;
@@ -19,7 +21,9 @@ use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
-use crate::domain::ids::{EventId, InvitationId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::ids::{
+    EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
+};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
 
@@ -88,7 +92,16 @@ macro_rules! id_args {
         }
     )*};
 }
-id_args!(UserId, OrgId, WorkspaceId, SessionId, EventId, InvitationId);
+id_args!(
+    UserId,
+    OrgId,
+    WorkspaceId,
+    SessionId,
+    EventId,
+    InvitationId,
+    GroupId,
+    GrantId
+);
 
 /// `args![a, b, c]`: a statement's bound values, each converted with `Arg::from`.
 #[macro_export]
@@ -117,6 +130,12 @@ pub fn map_d1_error(err: worker::Error) -> ApiError {
         return ApiError::conflict(
             "invitation_exists",
             "A pending invitation to this email already exists.",
+        );
+    }
+    if msg.contains("UNIQUE constraint failed: groups.") {
+        return ApiError::conflict(
+            "conflict",
+            "A group with this name already exists in the organization.",
         );
     }
     if msg.contains("UNIQUE constraint failed: org_members.") {

@@ -265,8 +265,20 @@ pub fn set_single_use_password(
     )
 }
 
-pub fn delete(db: &Db, id: UserId) -> ApiResult<Stmt> {
-    db.stmt("DELETE FROM users WHERE id = ?1", args![id])
+/// The account; its memberships go by cascade, its grants (no foreign key: a principal is
+/// a user or a group) explicitly.
+pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
+            args![id],
+        )?,
+        db.stmt(
+            "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
+            args![id],
+        )?,
+        db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
+    ])
 }
 
 /// Orgs the user owns, with how many other members each has.

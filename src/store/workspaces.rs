@@ -22,6 +22,8 @@ pub struct WorkspaceRow {
     pub member_count: i64,
     /// Pending (unexpired) invitations that name this workspace.
     pub pending_invitations: i64,
+    /// Groups holding a resource grant in this workspace.
+    pub group_count: i64,
     pub explicit_role: Option<String>,
 }
 
@@ -31,6 +33,8 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
           AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
        (SELECT COUNT(*) FROM invitation_workspaces iw JOIN invitations i ON i.id = iw.invitation_id \
           WHERE iw.workspace_id = w.id AND i.status = 'pending' AND i.expires_at > ?3) AS pending_invitations, \
+       (SELECT COUNT(DISTINCT principal_id) FROM grants \
+          WHERE workspace_id = w.id AND principal_type = 'group') AS group_count, \
        (SELECT role FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2) AS explicit_role \
      FROM workspaces w";
 
@@ -196,5 +200,7 @@ pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiR
              (SELECT 1 FROM workspace_members WHERE org_id = ?1 AND user_id = ?2)",
             args![org, user],
         )?,
+        super::members::forget_outside_org(db, org, user)?,
+        super::members::forget_grants_outside_org(db, org, user)?,
     ])
 }

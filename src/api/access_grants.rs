@@ -1,0 +1,232 @@
+//! Resource grants of a workspace: a user or a group of the org gets `view`, `edit` or
+//! `manage` on an external resource `{type, id}`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::groups::{parse_resource, ResourceBody};
+use super::views::time;
+use crate::domain::authz::Permission;
+use crate::domain::ids::{GrantId, GroupId, UserId, WorkspaceId};
+use crate::domain::validation::FieldErrors;
+use crate::http::access::OrgAccess;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::pagination::Page;
+use crate::http::{Ctx, Reply};
+use crate::store::audit::Event;
+use crate::store::grants::{GrantFilter, GrantKey, GrantRow};
+use crate::store::{self};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalBody {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+}
+
+/// A principal as given: `user` or `group` with a UUID.
+fn parse_principal(p: &PrincipalBody, errs: &mut FieldErrors) -> Option<(&'static str, String)> {
+    let kind = match p.kind.as_str() {
+        "user" => Some("user"),
+        "group" => Some("group"),
+        _ => {
+            errs.add("principal.type", "must be user or group");
+            None
+        }
+    };
+    let id_ok = match kind {
+        Some("user") => p.id.parse::<UserId>().is_ok(),
+        _ => p.id.parse::<GroupId>().is_ok(),
+    };
+    if !id_ok {
+        errs.add("principal.id", "must be a UUID");
+    }
+    kind.filter(|_| id_ok).map(|k| (k, p.id.clone()))
+}
+
+fn view(g: &GrantRow) -> Value {
+    json!({
+        "id": g.id,
+        "workspace_id": g.workspace_id,
+        "principal": {"type": g.principal_type, "id": g.principal_id},
+        "resource": {"type": g.resource_type, "id": g.resource_id},
+        "permission": g.permission,
+        "created_at": time(g.created_at),
+        "updated_at": time(g.updated_at),
+    })
+}
+
+/// The `{ws}` of the path, a workspace of the caller's org (404 otherwise).
+async fn workspace(ctx: &Ctx, access: &OrgAccess) -> ApiResult<WorkspaceId> {
+    let ws: WorkspaceId = ctx
+        .params
+        .get("ws")
+        .parse()
+        .map_err(|_| ApiError::NotFound)?;
+    let known =
+        store::members::existing_workspaces(&ctx.db, access.org_id, &[ws.to_string()]).await?;
+    if known.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(ws)
+}
+
+fn grant_event(
+    access: &OrgAccess,
+    action: &'static str,
+    ws: WorkspaceId,
+    k: &GrantKey<'_>,
+) -> Event {
+    access
+        .event(action, ("workspace", ws.to_string()))
+        .meta(json!({
+            "principal": {"type": k.principal_type, "id": k.principal_id},
+            "resource": {"type": k.resource_type, "id": k.resource_id},
+        }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutBody {
+    principal: PrincipalBody,
+    resource: ResourceBody,
+    permission: String,
+}
+
+/// Creates a grant or changes its permission.
+pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let ws = workspace(ctx, &access).await?;
+    let body: PutBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let principal = parse_principal(&body.principal, &mut errs);
+    let resource = parse_resource("resource", &body.resource, &mut errs);
+    let permission = errs.check(
+        "permission",
+        Permission::parse(&body.permission)
+            .ok_or_else(|| "must be view, edit or manage".to_string()),
+    );
+    let (Some((kind, pid)), Some(resource), Some(permission), true) =
+        (principal, resource, permission, errs.is_empty())
+    else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    if !store::grants::principal_exists(&ctx.db, access.org_id, kind, &pid).await? {
+        return Err(ApiError::field(
+            "principal.id",
+            "is not a member or group of this organization",
+        ));
+    }
+    let key = GrantKey {
+        workspace: ws,
+        principal_type: kind,
+        principal_id: &pid,
+        resource_type: &resource.kind,
+        resource_id: &resource.id,
+    };
+    let before = store::grants::find(&ctx.db, &key).await?;
+    let now = ctx.now();
+    let action = if before.is_some() {
+        "grant.updated"
+    } else {
+        "grant.created"
+    };
+    ctx.db
+        .batch(vec![
+            store::grants::put(
+                &ctx.db,
+                GrantId::new(),
+                access.org_id,
+                &key,
+                permission.as_str(),
+                access.caller.user_id,
+                now,
+            )?,
+            ctx.audit(
+                &{
+                    let mut e = grant_event(&access, action, ws, &key);
+                    if let Some(meta) = e.metadata.as_mut() {
+                        meta["permission"] = json!(permission.as_str());
+                        meta["from"] = json!(before.as_ref().map(|b| b.permission.clone()));
+                    }
+                    e
+                },
+                now,
+            )?,
+        ])
+        .await?;
+    let row = store::grants::find(&ctx.db, &key)
+        .await?
+        .ok_or_else(|| ApiError::internal("grant vanished after put"))?;
+    Ok(if before.is_some() {
+        Reply::ok(view(&row))
+    } else {
+        Reply::created(view(&row))
+    })
+}
+
+/// `?principal_type=&principal_id=&resource_type=&resource_id=&limit=&cursor=`.
+pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let ws = workspace(ctx, &access).await?;
+    let page = ctx.page()?;
+    let principal_type = ctx.query("principal_type").filter(|s| !s.is_empty());
+    if principal_type.is_some_and(|t| t != "user" && t != "group") {
+        return Err(ApiError::field("principal_type", "must be user or group"));
+    }
+    let filter = GrantFilter {
+        principal_type,
+        principal_id: ctx.query("principal_id").filter(|s| !s.is_empty()),
+        resource_type: ctx.query("resource_type").filter(|s| !s.is_empty()),
+        resource_id: ctx.query("resource_id").filter(|s| !s.is_empty()),
+    };
+    let rows =
+        store::grants::page(&ctx.db, ws, &filter, page.after_key(), page.fetch_limit()).await?;
+    let page = Page::from_rows(rows, &page, |g| g.id.clone());
+    Ok(Reply::ok(page.render(view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBody {
+    principal: PrincipalBody,
+    resource: ResourceBody,
+}
+
+/// Revokes the grant of `principal` on `resource`; 404 if there is none.
+pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let ws = workspace(ctx, &access).await?;
+    let body: DeleteBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let principal = parse_principal(&body.principal, &mut errs);
+    let resource = parse_resource("resource", &body.resource, &mut errs);
+    let (Some((kind, pid)), Some(resource), true) = (principal, resource, errs.is_empty()) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    let key = GrantKey {
+        workspace: ws,
+        principal_type: kind,
+        principal_id: &pid,
+        resource_type: &resource.kind,
+        resource_id: &resource.id,
+    };
+    let existing = store::grants::find(&ctx.db, &key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = ctx.now();
+    ctx.db
+        .batch(vec![
+            store::grants::delete(&ctx.db, &key)?,
+            ctx.audit(
+                &{
+                    let mut e = grant_event(&access, "grant.revoked", ws, &key);
+                    if let Some(meta) = e.metadata.as_mut() {
+                        meta["permission"] = json!(existing.permission);
+                    }
+                    e
+                },
+                now,
+            )?,
+        ])
+        .await?;
+    Ok(Reply::no_content())
+}

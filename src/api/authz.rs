@@ -1,0 +1,144 @@
+//! `POST /v1/authz/check`: may a user take `view`, `edit` or `manage` on a workspace or on
+//! resources of it? The store reads the facts in one round trip; `domain::authz::evaluate`
+//! decides.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::groups::{parse_resource, parse_resources, ResourceBody};
+use crate::domain::authz::{evaluate, Facts, Permission, Resource};
+use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::validation::FieldErrors;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::{Ctx, Reply};
+use crate::store;
+
+const MAX_BATCH: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    user_id: Option<String>,
+    workspace_id: String,
+    action: String,
+    resource: Option<ResourceBody>,
+    resources: Option<Vec<ResourceBody>>,
+}
+
+pub async fn check(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+    let body: CheckBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let user = match &body.user_id {
+        None => Some(caller.user_id),
+        Some(id) => errs.check(
+            "user_id",
+            id.parse::<UserId>()
+                .map_err(|_| "must be a UUID".to_string()),
+        ),
+    };
+    let ws = errs.check(
+        "workspace_id",
+        body.workspace_id
+            .parse::<WorkspaceId>()
+            .map_err(|_| "must be a UUID".to_string()),
+    );
+    let action = errs.check(
+        "action",
+        Permission::parse(&body.action).ok_or_else(|| "must be view, edit or manage".to_string()),
+    );
+    // One resource, a batch of them, or neither (the workspace itself); not both.
+    let (batch, resources): (bool, Vec<Option<Resource>>) = match (&body.resource, &body.resources)
+    {
+        (Some(_), Some(_)) => {
+            errs.add("resources", "give resource or resources, not both");
+            (false, Vec::new())
+        }
+        (Some(r), None) => (false, vec![parse_resource("resource", r, &mut errs)]),
+        (None, Some(list)) if list.is_empty() => {
+            errs.add("resources", "must list at least one resource");
+            (true, Vec::new())
+        }
+        (None, Some(list)) => (
+            true,
+            parse_resources("resources", list, MAX_BATCH, &mut errs)
+                .into_iter()
+                .map(Some)
+                .collect(),
+        ),
+        (None, None) => (false, vec![None]),
+    };
+    let (Some(user), Some(ws), Some(action), true) = (user, ws, action, errs.is_empty()) else {
+        return Err(ApiError::Validation(errs.0));
+    };
+    // A user asks about themselves; services ask with an API token of the org (to come).
+    if user != caller.user_id {
+        return Err(ApiError::Forbidden);
+    }
+    let named: Vec<&Resource> = resources.iter().flatten().collect();
+    let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
+    let facts = store::grants::facts(&ctx.db, ws, user, &list).await?;
+    let (standing, grants) = match facts {
+        Some((s, g)) => (Some(s), g),
+        None => (None, Vec::new()),
+    };
+    let org_role = standing
+        .as_ref()
+        .and_then(|s| s.org_role.as_deref())
+        .and_then(OrgRole::parse);
+    let workspace_role = standing
+        .as_ref()
+        .and_then(|s| s.workspace_role.as_deref())
+        .and_then(WorkspaceRole::parse);
+    // Each restricting group's list is JSON text inside the aggregated array.
+    let restriction_lists: Vec<String> = standing
+        .as_ref()
+        .and_then(|s| serde_json::from_str(&s.restrictions).ok())
+        .unwrap_or_default();
+    let restricted = !restriction_lists.is_empty();
+    let limits: Vec<Resource> = restriction_lists
+        .iter()
+        .flat_map(|l| serde_json::from_str::<Vec<Resource>>(l).unwrap_or_default())
+        .collect();
+    let decide = |resource: Option<&Resource>| {
+        let on = |principal: &str| -> Vec<Permission> {
+            grants
+                .iter()
+                .filter(|g| {
+                    g.principal_type == principal
+                        && resource
+                            .is_some_and(|r| r.kind == g.resource_type && r.id == g.resource_id)
+                })
+                .filter_map(|g| Permission::parse(&g.permission))
+                .collect()
+        };
+        let (user_grants, group_grants) = (on("user"), on("group"));
+        evaluate(
+            &Facts {
+                org_role,
+                workspace_role,
+                user_grants: &user_grants,
+                group_grants: &group_grants,
+                restrictions: restricted.then_some(limits.as_slice()),
+            },
+            resource,
+            action,
+        )
+    };
+    if !batch {
+        let d = decide(resources.first().and_then(Option::as_ref));
+        return Ok(Reply::ok(
+            json!({"allowed": d.allowed, "reason": d.reason.as_str()}),
+        ));
+    }
+    let results: Vec<Value> = resources
+        .iter()
+        .flatten()
+        .map(|r| {
+            let d = decide(Some(r));
+            json!({"resource": r, "allowed": d.allowed, "reason": d.reason.as_str()})
+        })
+        .collect();
+    Ok(Reply::ok(json!({ "results": results })))
+}

@@ -1,0 +1,207 @@
+//! Resource grants of a workspace, and the facts the authorization check decides on.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrantRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub principal_type: String,
+    pub principal_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub permission: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub struct GrantKey<'a> {
+    pub workspace: WorkspaceId,
+    pub principal_type: &'a str,
+    pub principal_id: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: &'a str,
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, principal_type, principal_id, resource_type, resource_id, \
+     permission, created_at, updated_at";
+
+/// Creates the grant or changes its permission (one grant per principal and resource).
+pub fn put(
+    db: &Db,
+    id: GrantId,
+    org: OrgId,
+    k: &GrantKey<'_>,
+    permission: &str,
+    by: UserId,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "INSERT INTO grants (id, org_id, workspace_id, principal_type, principal_id, resource_type, \
+         resource_id, permission, created_by, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+         ON CONFLICT (workspace_id, resource_type, resource_id, principal_type, principal_id) \
+         DO UPDATE SET permission = excluded.permission, updated_at = excluded.updated_at",
+        args![
+            id,
+            org,
+            k.workspace,
+            k.principal_type,
+            k.principal_id,
+            k.resource_type,
+            k.resource_id,
+            permission,
+            by,
+            now
+        ],
+    )
+}
+
+pub async fn find(db: &Db, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+    db.first(
+        &format!(
+            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
+             AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5"
+        ),
+        args![
+            k.workspace,
+            k.resource_type,
+            k.resource_id,
+            k.principal_type,
+            k.principal_id
+        ],
+    )
+    .await
+}
+
+pub fn delete(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 AND resource_id = ?3 \
+         AND principal_type = ?4 AND principal_id = ?5",
+        args![
+            k.workspace,
+            k.resource_type,
+            k.resource_id,
+            k.principal_type,
+            k.principal_id
+        ],
+    )
+}
+
+/// Optional filters of the grant list.
+#[derive(Default)]
+pub struct GrantFilter<'a> {
+    pub principal_type: Option<&'a str>,
+    pub principal_id: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+}
+
+/// One page of the workspace's grants in id order.
+pub async fn page(
+    db: &Db,
+    ws: WorkspaceId,
+    f: &GrantFilter<'_>,
+    after: &str,
+    limit: u32,
+) -> ApiResult<Vec<GrantRow>> {
+    db.all(
+        &format!(
+            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND id > ?2 \
+             AND (?3 IS NULL OR principal_type = ?3) AND (?4 IS NULL OR principal_id = ?4) \
+             AND (?5 IS NULL OR resource_type = ?5) AND (?6 IS NULL OR resource_id = ?6) \
+             ORDER BY id LIMIT ?7"
+        ),
+        args![
+            ws,
+            after,
+            f.principal_type,
+            f.principal_id,
+            f.resource_type,
+            f.resource_id,
+            i64::from(limit)
+        ],
+    )
+    .await
+}
+
+/// Whether `id` names a principal of the org: a member (user) or one of its groups.
+pub async fn principal_exists(db: &Db, org: OrgId, kind: &str, id: &str) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Found {}
+    let sql = match kind {
+        "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+        _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
+    };
+    Ok(db.first::<Found>(sql, args![org, id]).await?.is_some())
+}
+
+/// The user's standing in the workspace's org: roles and the restrictions of their groups.
+#[derive(Debug, Deserialize)]
+pub struct Standing {
+    pub org_id: String,
+    pub org_role: Option<String>,
+    pub workspace_role: Option<String>,
+    /// JSON array of the restricting groups' lists (each a JSON text).
+    pub restrictions: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResourceGrant {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub principal_type: String,
+    pub permission: String,
+}
+
+/// Everything an authorization check needs, in one D1 round trip (a batch of two reads):
+/// the user's standing in the workspace's org, and the grants to the user or the user's
+/// groups on the given resources (`resources`: JSON `[{type, id}]`).
+pub async fn facts(
+    db: &Db,
+    ws: WorkspaceId,
+    user: UserId,
+    resources: &str,
+) -> ApiResult<Option<(Standing, Vec<ResourceGrant>)>> {
+    let results = db
+        .batch(vec![
+            db.stmt(
+                "SELECT w.org_id, \
+                   (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
+                   (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
+                   (SELECT json_group_array(g.restrictions) FROM group_members gm \
+                      JOIN groups g ON g.id = gm.group_id \
+                      WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions \
+                 FROM workspaces w WHERE w.id = ?1",
+                args![ws, user],
+            )?,
+            db.stmt(
+                "SELECT g.resource_type, g.resource_id, g.principal_type, g.permission \
+                 FROM json_each(?3) j CROSS JOIN grants g \
+                   ON g.workspace_id = ?1 AND g.resource_type = json_extract(j.value, '$.type') \
+                   AND g.resource_id = json_extract(j.value, '$.id') \
+                 WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
+                    OR (g.principal_type = 'group' AND g.principal_id IN \
+                        (SELECT group_id FROM group_members WHERE user_id = ?2 \
+                         AND org_id = (SELECT org_id FROM workspaces WHERE id = ?1)))",
+                args![ws, user, resources],
+            )?,
+        ])
+        .await?;
+    let standing = match results.first() {
+        Some(r) => super::rows::<Standing>(r)?.into_iter().next(),
+        None => None,
+    };
+    let grants = match results.get(1) {
+        Some(r) => super::rows::<ResourceGrant>(r)?,
+        None => Vec::new(),
+    };
+    Ok(standing.map(|s| (s, grants)))
+}

@@ -1,0 +1,240 @@
+//! Groups of org members, their restrictions, and their members.
+
+use serde::Deserialize;
+
+use super::{Db, Stmt};
+use crate::args;
+use crate::domain::ids::{GroupId, OrgId, UserId};
+use crate::domain::time::Timestamp;
+use crate::http::error::ApiResult;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON array of `{type, id}`.
+    pub restrictions: String,
+    pub member_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT g.id, g.org_id, g.name, g.description, g.restrictions, \
+       (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count, \
+       g.created_at, g.updated_at FROM groups g";
+
+pub async fn page(db: &Db, org: OrgId, after: &str, limit: u32) -> ApiResult<Vec<GroupRow>> {
+    db.all(
+        &format!("{SELECT} WHERE g.org_id = ?1 AND g.id > ?2 ORDER BY g.id LIMIT ?3"),
+        args![org, after, i64::from(limit)],
+    )
+    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Option<GroupRow>> {
+    db.first(
+        &format!("{SELECT} WHERE g.org_id = ?1 AND g.id = ?2"),
+        args![org, id],
+    )
+    .await
+}
+
+pub struct GroupFields<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    /// JSON array of `{type, id}`; empty means no restriction.
+    pub restrictions: &'a str,
+    pub restricting: bool,
+}
+
+/// A restricting group may hold no owner or admin: the guard fails the batch if it would.
+fn no_privileged_members_if_restricting(db: &Db, id: GroupId) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "NOT EXISTS (SELECT 1 FROM groups g JOIN group_members gm ON gm.group_id = g.id \
+           JOIN org_members m ON m.org_id = g.org_id AND m.user_id = gm.user_id \
+           WHERE g.id = ?1 AND g.restricting = 1 AND m.role IN ('owner', 'admin'))",
+        args![id],
+    )
+}
+
+/// A duplicate name (case-insensitive) fails on the unique key (`conflict`).
+pub fn insert(
+    db: &Db,
+    id: GroupId,
+    org: OrgId,
+    f: &GroupFields<'_>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "INSERT INTO groups (id, org_id, name, name_key, description, restrictions, restricting, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?7)",
+        args![id, org, f.name, f.description, f.restrictions, f.restricting, now],
+    )
+}
+
+pub fn update(
+    db: &Db,
+    org: OrgId,
+    id: GroupId,
+    f: &GroupFields<'_>,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "UPDATE groups SET name = ?3, name_key = lower(?3), description = ?4, restrictions = ?5, \
+             restricting = ?6, updated_at = ?7 WHERE org_id = ?1 AND id = ?2",
+            args![org, id, f.name, f.description, f.restrictions, f.restricting, now],
+        )?,
+        no_privileged_members_if_restricting(db, id)?,
+    ])
+}
+
+/// The group, its memberships and the grants made to it.
+pub fn delete(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'group' AND principal_id = ?2",
+            args![org, id],
+        )?,
+        db.stmt("DELETE FROM groups WHERE org_id = ?1 AND id = ?2", args![org, id])?,
+    ])
+}
+
+/// Adds an org member (a no-op if already in); guarded like `update`, so an owner or admin
+/// never lands in a restricting group, even when a promotion races.
+pub fn add_member(
+    db: &Db,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id, org_id, added_at) \
+             SELECT ?2, ?3, ?1, ?4 WHERE EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?3)",
+            args![org, id, user, now],
+        )?,
+        no_privileged_members_if_restricting(db, id)?,
+    ])
+}
+
+pub fn remove_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        args![id, user],
+    )
+}
+
+pub async fn is_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Found {}
+    Ok(db
+        .first::<Found>(
+            "SELECT 1 AS found FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+            args![id, user],
+        )
+        .await?
+        .is_some())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GroupMemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+    pub added_at: i64,
+}
+
+pub async fn members(
+    db: &Db,
+    id: GroupId,
+    after: &str,
+    limit: u32,
+) -> ApiResult<Vec<GroupMemberRow>> {
+    db.all(
+        "SELECT gm.user_id, u.email, u.first_name, u.last_name, m.role, gm.added_at \
+         FROM group_members gm JOIN users u ON u.id = gm.user_id \
+         JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
+         WHERE gm.group_id = ?1 AND gm.user_id > ?2 ORDER BY gm.user_id LIMIT ?3",
+        args![id, after, i64::from(limit)],
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberGroup {
+    pub user_id: String,
+    pub id: String,
+    pub name: String,
+}
+
+/// Groups of the given users in the org (one query for a directory page).
+pub async fn of_users(db: &Db, org: OrgId, users: &[String]) -> ApiResult<Vec<MemberGroup>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(users).unwrap_or_default();
+    db.all(
+        "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+         WHERE gm.org_id = ?1 AND gm.user_id IN (SELECT value FROM json_each(?2)) ORDER BY g.name, g.id",
+        args![org, ids],
+    )
+    .await
+}
+
+/// Whether the user is in a restricting group of the org (owners and admins may not be).
+pub async fn is_restricted(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Found {}
+    Ok(db
+        .first::<Found>(
+            "SELECT 1 AS found FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             WHERE gm.org_id = ?1 AND gm.user_id = ?2 AND g.restricting = 1",
+            args![org, user],
+        )
+        .await?
+        .is_some())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub restricting: i64,
+}
+
+/// Which of `ids` are groups of the org, and whether each restricts.
+pub async fn existing(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Vec<GroupRef>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    db.all(
+        "SELECT id, restricting FROM groups WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        args![org, list],
+    )
+    .await
+}
+
+/// Puts a newcomer into groups (member creation, invitation acceptance); restricting groups
+/// are skipped for owners and admins, whom they may never hold.
+pub fn join_all(
+    db: &Db,
+    org: OrgId,
+    user: UserId,
+    groups_json: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        "INSERT OR IGNORE INTO group_members (group_id, user_id, org_id, added_at) \
+         SELECT g.id, ?2, ?1, ?4 FROM json_each(?3) j CROSS JOIN groups g ON g.id = j.value \
+         WHERE g.org_id = ?1 AND NOT (g.restricting = 1 AND EXISTS (SELECT 1 FROM org_members m \
+           WHERE m.org_id = ?1 AND m.user_id = ?2 AND m.role IN ('owner', 'admin')))",
+        args![org, user, groups_json, now],
+    )
+}

@@ -10,6 +10,7 @@
 //    GET /health/ready (one indexed D1 read floor) and GET /v1/me (authorized read);
 //  - the members page (limit 50) of an org with 100 members and of one with 10,000, first
 //    page and a page deep in the list: keyset pagination should cost the same;
+//  - the authorization check, one resource and a batch of 100, at 16 connections;
 //  - invitation create p50/p99, sequential and 16 in flight;
 //  - the cron over 10,000 overdue invitations: runs needed, CPU, wall time, rows written.
 // Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
@@ -153,6 +154,30 @@ try {
     await load("members page, 10,000 members, deep page", `/v1/orgs/${large.org.id}/members?limit=50&cursor=${large.deepCursor}`, { token }),
   ];
   rows.push(...membersRows);
+
+  // The authorization check on another service's hot path: one resource and a batch of 100,
+  // asked by a viewer whose group holds `edit` grants on half of them (so the answer comes
+  // from the grants, read with the roles in one D1 batch).
+  const authzOrg = (await http("POST", "/v1/orgs", { name: "bench authz" }, token)).body;
+  const authzWs = (await http("POST", `/v1/orgs/${authzOrg.id}/workspaces`, { name: "Main" }, token)).body;
+  const group = (await http("POST", `/v1/orgs/${authzOrg.id}/groups`, { name: "Operators" }, token)).body;
+  const viewer = await w.activeUser();
+  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'viewer', 0)")
+    .bind(authzOrg.id, viewer.user.id).run();
+  await http("PUT", `/v1/orgs/${authzOrg.id}/groups/${group.id}/members/${viewer.user.id}`, undefined, token);
+  for (let i = 0; i < 50; i++) {
+    await http("PUT", `/v1/orgs/${authzOrg.id}/workspaces/${authzWs.id}/grants`,
+      { principal: { type: "group", id: group.id }, resource: { type: "dashboard", id: `d-${i}` }, permission: "edit" }, token);
+  }
+  const hundred = Array.from({ length: 100 }, (_, i) => ({ type: "dashboard", id: `d-${i}` }));
+  const authzRows = [
+    await load("POST /v1/authz/check, one resource", "/v1/authz/check", {
+      token: viewer.access_token, method: "POST",
+      body: { workspace_id: authzWs.id, action: "edit", resource: { type: "dashboard", id: "d-7" } } }),
+    await load("POST /v1/authz/check, batch of 100", "/v1/authz/check", {
+      token: viewer.access_token, method: "POST", body: { workspace_id: authzWs.id, action: "edit", resources: hundred } }),
+  ];
+  rows.push(...authzRows);
 
   // Invitation create: every request needs a new email, so a small pool of its own instead of
   // autocannon; p50/p99 sequentially and at 16 in flight.

@@ -97,7 +97,8 @@ test("bad bodies are 422 and write nothing", async () => {
     [person({ workspaces: [{ workspace_id: "not-a-uuid", role: "viewer" }] }), "workspaces[0].workspace_id"],
     [person({ workspaces: [{ workspace_id: outsider.workspace.id, role: "viewer" }] }), "workspaces[0].workspace_id"],
     [person({ role: "member" }), "workspaces"],
-    [person({ groups: ["g1"] }), "groups"],
+    [person({ groups: ["g1"] }), "groups[0]"],
+    [person({ groups: [crypto.randomUUID()] }), "groups[0]"],
   ]) {
     const r = await w.post(path(), body, { token: owner.access_token });
     assertProblem(r, 422, "validation_failed");

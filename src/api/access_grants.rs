@@ -125,6 +125,13 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         resource_id: &resource.id,
     };
     let before = store::grants::find(&ctx.db, &key).await?;
+    if let Some(same) = before
+        .as_ref()
+        .filter(|b| b.permission == permission.as_str())
+    {
+        // Nothing changes: no write, no event.
+        return Ok(Reply::ok(view(same)));
+    }
     let now = ctx.now();
     let action = if before.is_some() {
         "grant.updated"

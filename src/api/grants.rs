@@ -154,19 +154,25 @@ pub async fn groups(
     ids: &[String],
 ) -> ApiResult<Vec<String>> {
     let mut errs = FieldErrors::default();
-    let mut wanted: Vec<String> = Vec::new();
+    // Canonical (lower-case) ids, in the order given.
+    let mut canonical: Vec<String> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         match id.parse::<GroupId>() {
-            Ok(g) if !wanted.contains(&g.to_string()) => wanted.push(g.to_string()),
-            Ok(_) => {}
+            Ok(g) => canonical.push(g.to_string()),
             Err(_) => errs.add(&format!("groups[{i}]"), "must be a UUID"),
         }
     }
     if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
     }
+    let mut wanted: Vec<String> = Vec::new();
+    for id in &canonical {
+        if !wanted.contains(id) {
+            wanted.push(id.clone());
+        }
+    }
     let known = store::groups::existing(&ctx.db, access.org_id, &wanted).await?;
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in canonical.iter().enumerate() {
         match known.iter().find(|g| g.id == *id) {
             None => errs.add(
                 &format!("groups[{i}]"),

@@ -118,6 +118,23 @@ pub fn forget_grants_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult
     )
 }
 
+/// The same for everyone no longer in the org, after a statement that may remove several
+/// (deleting a workspace drops its workspace-only members).
+pub fn forget_all_outside_org(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "DELETE FROM group_members WHERE org_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM org_members m WHERE m.org_id = ?1 AND m.user_id = group_members.user_id)",
+            args![org],
+        )?,
+        db.stmt(
+            "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'user' AND NOT EXISTS \
+             (SELECT 1 FROM org_members m WHERE m.org_id = ?1 AND m.user_id = grants.principal_id)",
+            args![org],
+        )?,
+    ])
+}
+
 /// Removes a member from the org and all its workspaces; never the owner.
 pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
     Ok(vec![

@@ -104,7 +104,7 @@ pub fn update(
 /// The workspace and its memberships; workspace-only members who thereby lose their last
 /// workspace leave the org too (their `member` role meant nothing else).
 pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
-    Ok(vec![
+    let mut stmts = vec![
         db.stmt(
             "DELETE FROM org_members WHERE org_id = ?1 AND role = 'member' AND user_id IN \
              (SELECT user_id FROM workspace_members WHERE workspace_id = ?2) AND NOT EXISTS \
@@ -113,7 +113,9 @@ pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
             args![org, ws],
         )?,
         db.stmt("DELETE FROM workspaces WHERE id = ?1 AND org_id = ?2", args![ws, org])?,
-    ])
+    ];
+    stmts.extend(super::members::forget_all_outside_org(db, org)?);
+    Ok(stmts)
 }
 
 #[derive(Debug, Deserialize)]

@@ -85,8 +85,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .await?;
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
     let ids: Vec<String> = page.data.iter().map(|m| m.user_id.clone()).collect();
-    let workspaces = store::members::workspaces_of(&ctx.db, access.org_id, &ids).await?;
-    let groups = store::groups::of_users(&ctx.db, access.org_id, &ids).await?;
+    let (workspaces, groups) = store::members::details_of(&ctx.db, access.org_id, &ids).await?;
     Ok(Reply::ok(page.render(|m| view(m, &workspaces, &groups))))
 }
 
@@ -96,8 +95,7 @@ async fn member_body(ctx: &Ctx, access: &OrgAccess, user: UserId) -> ApiResult<V
         .await?
         .ok_or(ApiError::NotFound)?;
     let ids = std::slice::from_ref(&member.user_id);
-    let workspaces = store::members::workspaces_of(&ctx.db, access.org_id, ids).await?;
-    let groups = store::groups::of_users(&ctx.db, access.org_id, ids).await?;
+    let (workspaces, groups) = store::members::details_of(&ctx.db, access.org_id, ids).await?;
     Ok(view(&member, &workspaces, &groups))
 }
 

@@ -174,20 +174,6 @@ pub struct MemberGroup {
     pub name: String,
 }
 
-/// Groups of the given users in the org (one query for a directory page).
-pub async fn of_users(db: &Db, org: OrgId, users: &[String]) -> ApiResult<Vec<MemberGroup>> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids = serde_json::to_string(users).unwrap_or_default();
-    db.all(
-        "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-         WHERE gm.org_id = ?1 AND gm.user_id IN (SELECT value FROM json_each(?2)) ORDER BY g.name, g.id",
-        args![org, ids],
-    )
-    .await
-}
-
 /// Whether the user is in a restricting group of the org (owners and admins may not be).
 pub async fn is_restricted(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
     #[derive(Deserialize)]

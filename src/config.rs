@@ -33,6 +33,8 @@ pub struct Config {
     pub invitation_ttl: i64,
     /// How long before expiry the invitee is reminded; 0 turns reminders off.
     pub invitation_reminder: i64,
+    /// Audit events older than this many days are deleted by the cron.
+    pub audit_retention_days: i64,
     pub lockout_threshold: i64,
     pub rate_limit_per_ip: i64,
     pub rate_limit_per_account: i64,
@@ -103,6 +105,7 @@ impl Config {
             email_verification_ttl: int("EMAIL_VERIFICATION_TTL_SECONDS", 86_400, 1, 30 * 86_400)?,
             invitation_ttl: int("INVITATION_TTL_SECONDS", 7 * 86_400, 1, 90 * 86_400)?,
             invitation_reminder: int("INVITATION_REMINDER_SECONDS", 86_400, 0, 30 * 86_400)?,
+            audit_retention_days: int("AUDIT_RETENTION_DAYS", 365, 1, 3_650)?,
             lockout_threshold: int("LOCKOUT_THRESHOLD", 5, 1, 100)?,
             rate_limit_per_ip: int("RATE_LIMIT_PER_IP", 60, 1, 1_000_000)?,
             rate_limit_per_account: int("RATE_LIMIT_PER_ACCOUNT", 10, 1, 1_000_000)?,

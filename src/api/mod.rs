@@ -1,6 +1,7 @@
 //! Handlers, one module per resource, and the dispatcher that gives each its principal.
 
 pub mod access_grants;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod grants;
@@ -141,6 +142,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
             access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
         }
         Route::AuthzCheck => authz::check(ctx, authenticate(ctx).await?).await,
+        Route::AuditEvents => audit::list(ctx, org(ctx, OrgAction::Governance).await?).await,
     }
 }
 

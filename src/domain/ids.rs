@@ -16,6 +16,17 @@ pub fn new_uuid_v7() -> Uuid {
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
+/// The smallest canonical UUID text of any UUIDv7 made at `millis` or later: ids compare as
+/// text, so a time window over time-ordered ids is a plain range on the id index.
+pub fn v7_floor(millis: i64) -> String {
+    let ms = millis.clamp(0, (1 << 48) - 1) as u64;
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        ms >> 16,
+        ms & 0xffff
+    )
+}
+
 /// A string that is not a canonical hyphenated UUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidId;
@@ -93,6 +104,21 @@ mod tests {
         assert_eq!(a.0.get_version_num(), 7);
         assert!(a.to_string() <= b.to_string() || a.0.get_timestamp() == b.0.get_timestamp());
         assert_eq!(a.to_string().parse::<UserId>().unwrap(), a);
+    }
+
+    #[test]
+    fn v7_floor_bounds_ids_by_time() {
+        for ms in [0_i64, 1, 65_535, 65_536, 1_795_000_000_123] {
+            let at = uuid::Builder::from_unix_timestamp_millis(ms as u64, &[0xff; 10])
+                .into_uuid()
+                .to_string();
+            let first = uuid::Builder::from_unix_timestamp_millis(ms as u64, &[0; 10])
+                .into_uuid()
+                .to_string();
+            assert!(v7_floor(ms) <= first && first <= at, "{ms}");
+            assert!(at < v7_floor(ms + 1), "{ms}");
+        }
+        assert_eq!(v7_floor(-5), "00000000-0000-0000-0000-000000000000");
     }
 
     #[test]

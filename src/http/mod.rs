@@ -96,7 +96,12 @@ pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
     pub content_type: &'static str,
+    /// A body produced while it is sent (an export), instead of `body`.
+    pub stream: Option<BodyStream>,
 }
+
+/// Chunks of a streamed body; an error ends the stream (the status is already sent).
+pub type BodyStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = worker::Result<Vec<u8>>>>>;
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
@@ -104,6 +109,17 @@ impl Reply {
             status,
             body: Some(body),
             content_type: "application/json",
+            stream: None,
+        }
+    }
+
+    /// 200 with a body streamed as it is produced.
+    pub fn streamed(content_type: &'static str, stream: BodyStream) -> Self {
+        Reply {
+            status: 200,
+            body: None,
+            content_type,
+            stream: Some(stream),
         }
     }
 
@@ -124,6 +140,7 @@ impl Reply {
             status: 204,
             body: None,
             content_type: "application/json",
+            stream: None,
         }
     }
 }
@@ -300,13 +317,15 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
     let (status, mut response) = match outcome {
         Ok(reply) => {
             let status = reply.status;
-            let response = match reply.body {
-                Some(ref body) => Response::from_bytes(body.to_string().into_bytes()),
-                None => Response::empty(),
+            let has_body = reply.body.is_some() || reply.stream.is_some();
+            let response = match (reply.body, reply.stream) {
+                (_, Some(stream)) => Response::from_stream(stream),
+                (Some(body), None) => Response::from_bytes(body.to_string().into_bytes()),
+                (None, None) => Response::empty(),
             }
             .map(|r| r.with_status(status));
             let mut response = response.unwrap_or_else(|_| fallback());
-            if reply.body.is_some() || status != 204 {
+            if has_body || status != 204 {
                 set(response.headers_mut(), "content-type", reply.content_type);
             }
             (status, response)

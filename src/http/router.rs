@@ -85,6 +85,7 @@ routes! {
     "GET" "/v1/orgs/{org}/workspaces/{ws}/grants" => ListGrants,
     "DELETE" "/v1/orgs/{org}/workspaces/{ws}/grants" => DeleteGrant,
     "POST" "/v1/authz/check" => AuthzCheck,
+    "GET" "/v1/orgs/{org}/audit-events" => AuditEvents,
 }
 
 /// Path parameters by name, in pattern order.

@@ -54,6 +54,7 @@ pub struct RunReport {
     pub sweep: Option<SweepReport>,
     pub invitations_expired: Option<usize>,
     pub invitation_reminders: Option<usize>,
+    pub audit_events_purged: Option<usize>,
     pub errors: Vec<String>,
 }
 
@@ -70,19 +71,34 @@ pub async fn run(env: &Env, db: &Db, now: Timestamp) -> RunReport {
         &mut errors,
         "invitation expiry",
     );
-    let invitation_reminders = match crate::http::config(env) {
-        Ok(cfg) => step(
-            invitations::send_reminders(env, &cfg, db, now).await,
-            &mut errors,
-            "invitation reminders",
+    let (invitation_reminders, audit_events_purged) = match crate::http::config(env) {
+        Ok(cfg) => (
+            step(
+                invitations::send_reminders(env, &cfg, db, now).await,
+                &mut errors,
+                "invitation reminders",
+            ),
+            step(
+                drain(|| {
+                    store::audit::purge(
+                        db,
+                        now.plus_seconds(-cfg.audit_retention_days * 86_400),
+                        BATCH,
+                    )
+                })
+                .await,
+                &mut errors,
+                "audit retention",
+            ),
         ),
-        Err(e) => step::<usize>(Err(e), &mut errors, "config"),
+        Err(e) => (step::<usize>(Err(e), &mut errors, "config"), None),
     };
     let sweep = step(sweep(db, now).await, &mut errors, "sweep");
     RunReport {
         sweep,
         invitations_expired,
         invitation_reminders,
+        audit_events_purged,
         errors,
     }
 }

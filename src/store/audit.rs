@@ -167,3 +167,76 @@ pub async fn activity(
     )
     .await
 }
+
+/// An event of an org's trail as the audit API shows it.
+#[derive(Debug, Deserialize)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub auth_method: Option<String>,
+    pub success: i64,
+    pub metadata: Option<String>,
+}
+
+/// Filters of the org trail. `id_from`/`id_to` bound the UUIDv7 ids by time so that a time
+/// window is an index range; `since`/`until` then filter on `at` exactly.
+pub struct TrailFilter<'a> {
+    pub actor_id: Option<&'a str>,
+    pub actor_email: Option<&'a str>,
+    pub action: Option<&'a str>,
+    /// `LIKE` pattern for `prefix.*` filters (wildcards of the prefix escaped).
+    pub action_like: Option<&'a str>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub id_from: &'a str,
+    pub id_to: &'a str,
+}
+
+/// One page of the org's trail, newest first: keyset on (org_id, id), the index.
+pub async fn org_page(
+    db: &Db,
+    org: OrgId,
+    f: &TrailFilter<'_>,
+    before: &str,
+    limit: u32,
+) -> ApiResult<Vec<AuditRow>> {
+    db.all(
+        "SELECT id, at, actor_id, actor_email, action, target_type, target_id, ip, user_agent, \
+                auth_method, success, metadata FROM audit_events \
+         WHERE org_id = ?1 AND id < ?2 AND id < ?3 AND id >= ?4 \
+           AND (?5 IS NULL OR actor_id = ?5) AND (?6 IS NULL OR actor_email = ?6) \
+           AND (?7 IS NULL OR action = ?7) AND (?8 IS NULL OR action LIKE ?8 ESCAPE '\\') \
+           AND (?9 IS NULL OR at >= ?9) AND (?10 IS NULL OR at < ?10) \
+         ORDER BY id DESC LIMIT ?11",
+        args![
+            org,
+            before,
+            f.id_to,
+            f.id_from,
+            f.actor_id,
+            f.actor_email,
+            f.action,
+            f.action_like,
+            f.since,
+            f.until,
+            i64::from(limit)
+        ],
+    )
+    .await
+}
+
+/// Deletes events older than `cutoff`, at most `limit` (oldest first): audit retention.
+pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+    db.stmt(
+        "DELETE FROM audit_events WHERE id IN \
+         (SELECT id FROM audit_events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+        args![cutoff, limit],
+    )
+}

@@ -26,7 +26,11 @@ fn view(e: &AuditRow) -> Value {
     json!({
         "id": e.id,
         "at": time(e.at),
-        "actor": e.actor_id.as_ref().map(|id| json!({"id": id, "email": e.actor_email})),
+        // The operator route records an email-only actor ("operator"); the cron none.
+        "actor": match (&e.actor_id, &e.actor_email) {
+            (None, None) => Value::Null,
+            (id, email) => json!({"id": id, "email": email}),
+        },
         "action": e.action,
         "target": match (&e.target_type, &e.target_id) {
             (Some(t), Some(id)) => json!({"type": t, "id": id}),

@@ -59,11 +59,7 @@ fn view(g: &GrantRow) -> Value {
 
 /// The `{ws}` of the path, a workspace of the caller's org (404 otherwise).
 async fn workspace(ctx: &Ctx, access: &OrgAccess) -> ApiResult<WorkspaceId> {
-    let ws: WorkspaceId = ctx
-        .params
-        .get("ws")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let ws: WorkspaceId = ctx.path_id("ws")?;
     let known =
         store::members::existing_workspaces(&ctx.db, access.org_id, &[ws.to_string()]).await?;
     if known.is_empty() {

@@ -86,11 +86,7 @@ fn privileged_in_restricting_group() -> ApiError {
 
 /// The `{group}` of the path in the caller's org (404 otherwise).
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(GroupId, GroupRow)> {
-    let id: GroupId = ctx
-        .params
-        .get("group")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let id: GroupId = ctx.path_id("group")?;
     let row = store::groups::one(&ctx.db, access.org_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -272,11 +268,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 /// The `{user}` of the path, who must be a member of the org (404 otherwise), with their role.
 async fn member_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, OrgRole)> {
-    let user: UserId = ctx
-        .params
-        .get("user")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let user: UserId = ctx.path_id("user")?;
     let member = store::members::one(&ctx.db, access.org_id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -315,11 +307,7 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, row) = target(ctx, &access).await?;
-    let user: UserId = ctx
-        .params
-        .get("user")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let user: UserId = ctx.path_id("user")?;
     if !store::groups::is_member(&ctx.db, id, user).await? {
         return Err(ApiError::NotFound);
     }

@@ -299,10 +299,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 /// The `{invitation}` of the path; an unparseable id is as unknown as a missing one.
 fn invitation_param(ctx: &Ctx) -> ApiResult<InvitationId> {
-    ctx.params
-        .get("invitation")
-        .parse()
-        .map_err(|_| ApiError::NotFound)
+    ctx.path_id("invitation")
 }
 
 /// The `{invitation}` of the path in the caller's org (404 otherwise).

@@ -343,11 +343,7 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 }
 
 pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
-    let session: SessionId = ctx
-        .params
-        .get("session")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let session: SessionId = ctx.path_id("session")?;
     let now = ctx.now();
     let results = ctx
         .db

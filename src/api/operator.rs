@@ -21,11 +21,7 @@ pub struct LimitsBody {
 /// Sets the org's seat limit. Lowering it below the current members is allowed: nobody is
 /// removed, but no seat is free until enough leave.
 pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
-    let org: OrgId = ctx
-        .params
-        .get("org")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let org: OrgId = ctx.path_id("org")?;
     let body: LimitsBody = ctx.json()?;
     if !(1..=MAX_MEMBER_LIMIT).contains(&body.member_limit) {
         return Err(ApiError::field(

@@ -59,11 +59,7 @@ async fn workspace(
     access: &OrgAccess,
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceId, WorkspaceRow, WorkspaceRole)> {
-    let id: WorkspaceId = ctx
-        .params
-        .get("ws")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let id: WorkspaceId = ctx.path_id("ws")?;
     let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -26,11 +26,7 @@ pub struct OrgAccess {
 }
 
 pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResult<OrgAccess> {
-    let org_id: OrgId = ctx
-        .params
-        .get("org")
-        .parse()
-        .map_err(|_| ApiError::NotFound)?;
+    let org_id: OrgId = ctx.path_id("org")?;
     let found = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -51,11 +47,7 @@ impl OrgAccess {
     /// The `{user}` of the path, who must not be the caller: the admin endpoints never act on
     /// their caller (409 `cannot_act_on_self`). An unparseable id is as unknown as a missing one.
     pub fn other_user(&self, ctx: &Ctx) -> ApiResult<UserId> {
-        let user: UserId = ctx
-            .params
-            .get("user")
-            .parse()
-            .map_err(|_| ApiError::NotFound)?;
+        let user: UserId = ctx.path_id("user")?;
         if user == self.caller.user_id {
             return Err(ApiError::conflict(
                 "cannot_act_on_self",

@@ -66,6 +66,15 @@ impl Ctx {
         PageRequest::from_query(self.query("limit"), self.query("cursor"))
     }
 
+    /// The id in path segment `{name}`: one that does not parse is as unknown as one that
+    /// does not exist (404).
+    pub fn path_id<T: std::str::FromStr>(&self, name: &str) -> ApiResult<T> {
+        self.params
+            .get(name)
+            .parse()
+            .map_err(|_| ApiError::NotFound)
+    }
+
     /// The bearer credential, if any.
     pub fn bearer(&self) -> Option<String> {
         let value = self.header("authorization")?;

@@ -180,13 +180,11 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         "organization.name",
         v::text(&body.organization.name, MAX_ORG_NAME, true),
     );
-    let org_description = match &body.organization.description {
-        Some(d) => errs.check(
-            "organization.description",
-            v::text(d, MAX_DESCRIPTION, false),
-        ),
-        None => None,
-    };
+    let description = errs.check_optional(
+        "organization.description",
+        body.organization.description.as_deref(),
+        |d| v::text(d, MAX_DESCRIPTION, false),
+    );
     let ws_name = errs.check(
         "workspace.name",
         v::text(&body.workspace.name, MAX_ORG_NAME, true),
@@ -213,7 +211,6 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     let user_id = UserId::new();
     let org_id = OrgId::new();
     let ws_id = WorkspaceId::new();
-    let description = org_description.filter(|d| !d.is_empty());
 
     let (mut stmts, secret, expires) = new_emailed_token(
         ctx,

@@ -106,11 +106,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     let name = errs.check("name", v::text(&body.name, MAX_NAME, true));
-    let description = body
-        .description
-        .as_deref()
-        .and_then(|d| errs.check("description", v::text(d, MAX_DESCRIPTION, false)))
-        .filter(|d| !d.is_empty());
+    let description = errs.check_optional("description", body.description.as_deref(), |d| {
+        v::text(d, MAX_DESCRIPTION, false)
+    });
     let restrictions = parse_resources(
         "restrictions",
         &body.restrictions,

@@ -174,11 +174,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let email = errs.check("email", v::normalize_email(&body.email));
     let role = body.role.as_deref().map(|r| grants::org_role(r, &mut errs));
     let granted = grants::parse(&body.workspaces, &mut errs);
-    let message = body
-        .message
-        .as_deref()
-        .and_then(|m| errs.check("message", v::text(m, MAX_MESSAGE, false)))
-        .filter(|m| !m.is_empty());
+    let message = errs.check_optional("message", body.message.as_deref(), |m| {
+        v::text(m, MAX_MESSAGE, false)
+    });
     if body.role.is_none() && body.workspaces.is_empty() {
         errs.add("role", "give a role, workspaces, or both");
     }

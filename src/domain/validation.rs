@@ -33,6 +33,18 @@ impl FieldErrors {
         }
     }
 
+    /// An optional create field: absent, or text that validates to empty, is `None`.
+    pub fn check_optional(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        validate: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Option<String> {
+        value
+            .and_then(|v| self.check(field, validate(v)))
+            .filter(|v| !v.is_empty())
+    }
+
     /// A PATCH field that can change but not be removed: absent → `None`, `null` → an
     /// error, a value → validated.
     pub fn check_set<T>(
@@ -368,6 +380,15 @@ mod tests {
             errs.check_clearable("b", &some("x"), |d| text(d, 10, false)),
             Some(Some("x".into()))
         );
+        assert_eq!(errs.check_optional("e", None, |d| text(d, 10, false)), None);
+        assert_eq!(
+            errs.check_optional("e", Some(" "), |d| text(d, 10, false)),
+            None
+        );
+        assert_eq!(
+            errs.check_optional("e", Some(" x "), |d| text(d, 10, false)),
+            Some("x".into())
+        );
         assert!(errs.is_empty());
         assert_eq!(errs.check_set("c", &Some(None), name), None);
         assert_eq!(
@@ -375,8 +396,12 @@ mod tests {
             None
         );
         assert_eq!(
+            errs.check_optional("f", Some(&"x".repeat(11)), |d| text(d, 10, false)),
+            None
+        );
+        assert_eq!(
             errs.0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
-            vec!["c", "d"]
+            vec!["c", "d", "f"]
         );
     }
 

@@ -172,15 +172,15 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws = workspace(ctx, &access).await?;
     let page = ctx.page()?;
-    let principal_type = ctx.query("principal_type").filter(|s| !s.is_empty());
+    let principal_type = ctx.filter_param("principal_type");
     if principal_type.is_some_and(|t| t != "user" && t != "group") {
         return Err(ApiError::field("principal_type", "must be user or group"));
     }
     let filter = GrantFilter {
         principal_type,
-        principal_id: ctx.query("principal_id").filter(|s| !s.is_empty()),
-        resource_type: ctx.query("resource_type").filter(|s| !s.is_empty()),
-        resource_id: ctx.query("resource_id").filter(|s| !s.is_empty()),
+        principal_id: ctx.filter_param("principal_id"),
+        resource_type: ctx.filter_param("resource_type"),
+        resource_id: ctx.filter_param("resource_id"),
     };
     let rows =
         store::grants::page(&ctx.db, ws, &filter, page.after_key(), page.fetch_limit()).await?;

@@ -82,9 +82,8 @@ fn valid_action(s: &str) -> bool {
 
 fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
     let mut errs = FieldErrors::default();
-    let given = |name: &'static str| ctx.query(name).filter(|s: &&str| !s.is_empty());
     let (mut actor_id, mut actor_email) = (None, None);
-    if let Some(actor) = given("actor") {
+    if let Some(actor) = ctx.filter_param("actor") {
         if let Ok(id) = actor.parse::<UserId>() {
             actor_id = Some(id.to_string());
         } else if let Ok(email) = v::normalize_email(actor) {
@@ -94,7 +93,7 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
         }
     }
     let (mut action, mut action_like) = (None, None);
-    if let Some(a) = given("action") {
+    if let Some(a) = ctx.filter_param("action") {
         if !valid_action(a) {
             errs.add(
                 "action",
@@ -108,7 +107,7 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
         }
     }
     let mut time_param = |name: &'static str| {
-        given(name).and_then(|t| {
+        ctx.filter_param(name).and_then(|t| {
             let parsed = Timestamp::parse_rfc3339(t);
             if parsed.is_none() {
                 errs.add(name, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z");

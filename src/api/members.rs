@@ -55,8 +55,8 @@ fn view(m: &MemberRow, workspaces: &[MemberWorkspace], groups: &[MemberGroup]) -
 /// `?role=&q=&limit=&cursor=`: every user of the org, workspace-only members included.
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let role = match ctx.query("role") {
-        None | Some("") => None,
+    let role = match ctx.filter_param("role") {
+        None => None,
         Some(r) => Some(OrgRole::parse(r).ok_or_else(|| {
             ApiError::field(
                 "role",

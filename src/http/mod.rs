@@ -62,6 +62,11 @@ impl Ctx {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A query filter: absent and empty (`?role=`) both mean "not given".
+    pub fn filter_param(&self, name: &str) -> Option<&str> {
+        self.query(name).filter(|v| !v.is_empty())
+    }
+
     pub fn page(&self) -> ApiResult<PageRequest> {
         PageRequest::from_query(self.query("limit"), self.query("cursor"))
     }

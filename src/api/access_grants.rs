@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::groups::{parse_resource, ResourceBody};
 use super::views::time;
-use crate::domain::authz::Permission;
+use crate::domain::authz::{Permission, Resource};
 use crate::domain::ids::{GrantId, GroupId, UserId, WorkspaceId};
 use crate::domain::validation::FieldErrors;
 use crate::http::access::OrgAccess;
@@ -82,6 +82,36 @@ fn grant_event(
         }))
 }
 
+/// Who and what a grant is about, as both PUT and DELETE name it.
+struct Target {
+    kind: &'static str,
+    principal_id: String,
+    resource: Resource,
+}
+
+impl Target {
+    fn parse(p: &PrincipalBody, r: &ResourceBody, errs: &mut FieldErrors) -> Option<Self> {
+        let principal = parse_principal(p, errs);
+        let resource = parse_resource("resource", r, errs);
+        let ((kind, principal_id), resource) = (principal?, resource?);
+        Some(Target {
+            kind,
+            principal_id,
+            resource,
+        })
+    }
+
+    fn key(&self, workspace: WorkspaceId) -> GrantKey<'_> {
+        GrantKey {
+            workspace,
+            principal_type: self.kind,
+            principal_id: &self.principal_id,
+            resource_type: &self.resource.kind,
+            resource_id: &self.resource.id,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutBody {
@@ -95,31 +125,24 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws = workspace(ctx, &access).await?;
     let body: PutBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let principal = parse_principal(&body.principal, &mut errs);
-    let resource = parse_resource("resource", &body.resource, &mut errs);
+    let target = Target::parse(&body.principal, &body.resource, &mut errs);
     let permission = errs.check(
         "permission",
         Permission::parse(&body.permission)
             .ok_or_else(|| "must be view, edit or manage".to_string()),
     );
-    let (Some((kind, pid)), Some(resource), Some(permission), true) =
-        (principal, resource, permission, errs.is_empty())
-    else {
+    let (Some(target), Some(permission), true) = (target, permission, errs.is_empty()) else {
         return Err(ApiError::Validation(errs.0));
     };
-    if !store::grants::principal_exists(&ctx.db, access.org_id, kind, &pid).await? {
+    if !store::grants::principal_exists(&ctx.db, access.org_id, target.kind, &target.principal_id)
+        .await?
+    {
         return Err(ApiError::field(
             "principal.id",
             "is not a member or group of this organization",
         ));
     }
-    let key = GrantKey {
-        workspace: ws,
-        principal_type: kind,
-        principal_id: &pid,
-        resource_type: &resource.kind,
-        resource_id: &resource.id,
-    };
+    let key = target.key(ws);
     let before = store::grants::find(&ctx.db, &key).await?;
     if let Some(same) = before
         .as_ref()
@@ -200,18 +223,11 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws = workspace(ctx, &access).await?;
     let body: DeleteBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let principal = parse_principal(&body.principal, &mut errs);
-    let resource = parse_resource("resource", &body.resource, &mut errs);
-    let (Some((kind, pid)), Some(resource), true) = (principal, resource, errs.is_empty()) else {
+    let target = Target::parse(&body.principal, &body.resource, &mut errs);
+    let (Some(target), true) = (target, errs.is_empty()) else {
         return Err(ApiError::Validation(errs.0));
     };
-    let key = GrantKey {
-        workspace: ws,
-        principal_type: kind,
-        principal_id: &pid,
-        resource_type: &resource.kind,
-        resource_id: &resource.id,
-    };
+    let key = target.key(ws);
     let existing = store::grants::find(&ctx.db, &key)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -124,8 +124,9 @@ pub async fn close_pending_invitation(
     email: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let Some(pending) =
-        store::invitations::pending_for_email(&ctx.db, access.org_id, email).await?
+    let Some(pending) = store::invitations::invitee_standing(&ctx.db, access.org_id, email)
+        .await?
+        .pending()
     else {
         return Ok(Vec::new());
     };

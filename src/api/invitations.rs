@@ -189,17 +189,16 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     rate_limit(ctx, "invite", Some(&email)).await?;
     let names = grants::workspace_names(ctx, &access, &granted).await?;
     let groups = grants::groups(ctx, &access, role, &body.groups).await?;
-    if let Some(user) = store::users::by_email(&ctx.db, &email).await? {
-        if store::orgs::is_member(&ctx.db, access.org_id, user.id()?).await? {
-            return Err(ApiError::conflict(
-                "already_member",
-                "This person is already a member of the organization.",
-            ));
-        }
+    let standing = store::invitations::invitee_standing(&ctx.db, access.org_id, &email).await?;
+    if standing.member != 0 {
+        return Err(ApiError::conflict(
+            "already_member",
+            "This person is already a member of the organization.",
+        ));
     }
     let now = ctx.now();
     let mut batch = Vec::new();
-    match store::invitations::pending_for_email(&ctx.db, access.org_id, &email).await? {
+    match standing.pending() {
         Some(p) if Timestamp(p.expires_at) > now => {
             return Err(ApiError::conflict(
                 "invitation_exists",
@@ -334,13 +333,15 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(not_pending());
     }
     rate_limit(ctx, "invite", Some(&row.email)).await?;
-    if let Some(user) = store::users::by_email(&ctx.db, &row.email).await? {
-        if store::orgs::is_member(&ctx.db, access.org_id, user.id()?).await? {
-            return Err(ApiError::conflict(
-                "already_member",
-                "The invitee has joined the organization meanwhile.",
-            ));
-        }
+    if store::invitations::invitee_standing(&ctx.db, access.org_id, &row.email)
+        .await?
+        .member
+        != 0
+    {
+        return Err(ApiError::conflict(
+            "already_member",
+            "The invitee has joined the organization meanwhile.",
+        ));
     }
     let revive = status == InvitationStatus::Expired;
     let secret = new_secret();

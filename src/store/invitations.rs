@@ -193,13 +193,44 @@ pub struct PendingRef {
     pub expires_at: i64,
 }
 
-/// The stored pending invitation of the org to `email`, expired by time or not.
-pub async fn pending_for_email(db: &Db, org: OrgId, email: &str) -> ApiResult<Option<PendingRef>> {
-    db.first(
-        "SELECT id, expires_at FROM invitations WHERE org_id = ?1 AND email = ?2 AND status = 'pending'",
-        args![org, email],
-    )
-    .await
+/// Where an email stands with an org before it is invited (again), in one read.
+#[derive(Debug, Deserialize)]
+pub struct InviteeStanding {
+    /// The email's account is a member of the org.
+    pub member: i64,
+    pub pending_id: Option<String>,
+    pub pending_expires_at: Option<i64>,
+}
+
+impl InviteeStanding {
+    /// The stored pending invitation, expired by time or not.
+    pub fn pending(&self) -> Option<PendingRef> {
+        match (&self.pending_id, self.pending_expires_at) {
+            (Some(id), Some(expires_at)) => Some(PendingRef {
+                id: id.clone(),
+                expires_at,
+            }),
+            _ => None,
+        }
+    }
+}
+
+pub async fn invitee_standing(db: &Db, org: OrgId, email: &str) -> ApiResult<InviteeStanding> {
+    let row: Option<InviteeStanding> = db
+        .first(
+            "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
+                     WHERE u.email = ?2 AND m.org_id = ?1) AS member, \
+                    p.id AS pending_id, p.expires_at AS pending_expires_at \
+             FROM (SELECT 1) LEFT JOIN invitations p \
+               ON p.org_id = ?1 AND p.email = ?2 AND p.status = 'pending'",
+            args![org, email],
+        )
+        .await?;
+    Ok(row.unwrap_or(InviteeStanding {
+        member: 0,
+        pending_id: None,
+        pending_expires_at: None,
+    }))
 }
 
 pub struct NewInvitation<'a> {

@@ -12,7 +12,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::{AuditRow, TrailFilter};
 use crate::store::{self, Db};
@@ -171,20 +171,16 @@ fn export(db: Db, access: OrgAccess, filters: Filters) -> Reply {
         let filters = filters.clone();
         async move {
             let before = before?;
-            let request = PageRequest {
-                limit: EXPORT_CHUNK,
-                after: None,
-            };
             let rows =
-                store::audit::org_page(&db, org, &filters.borrow(), &before, request.fetch_limit())
-                    .await;
+                store::audit::org_page(&db, org, &filters.borrow(), &before, EXPORT_CHUNK).await;
             Some(match rows {
                 Ok(rows) => {
-                    let more = rows.len() > EXPORT_CHUNK as usize;
-                    let rows = &rows[..rows.len().min(EXPORT_CHUNK as usize)];
-                    let next = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+                    // A full chunk may have more after it; a short one is the last.
+                    let next = (rows.len() == EXPORT_CHUNK as usize)
+                        .then(|| rows.last().map(|r| r.id.clone()))
+                        .flatten();
                     let mut text = String::new();
-                    for r in rows {
+                    for r in &rows {
                         text.push_str(&view(r).to_string());
                         text.push('\n');
                     }

@@ -207,7 +207,9 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             Some(r) => serde_json::to_string(r).unwrap_or_else(|_| "[]".into()),
             None => row.restrictions.clone(),
         };
-        let restricting = list != "[]";
+        let restricting = restrictions
+            .as_ref()
+            .map_or(row.restricting != 0, |r| !r.is_empty());
         let now = ctx.now();
         let mut batch = store::groups::update(
             &ctx.db,
@@ -281,7 +283,7 @@ fn member_event(access: &OrgAccess, action: &'static str, group: &str, user: Use
 pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, row) = target(ctx, &access).await?;
     let (user, role) = member_target(ctx, &access).await?;
-    if row.restrictions != "[]" && role.at_least(OrgRole::Admin) {
+    if row.restricting != 0 && role.at_least(OrgRole::Admin) {
         return Err(ApiError::field(
             "user",
             "owners and admins can never be in a restricting group",

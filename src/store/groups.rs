@@ -16,12 +16,15 @@ pub struct GroupRow {
     pub description: Option<String>,
     /// JSON array of `{type, id}`.
     pub restrictions: String,
+    /// `restrictions` is non-empty.
+    pub restricting: i64,
     pub member_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const SELECT: &str = "SELECT g.id, g.org_id, g.name, g.description, g.restrictions, \
+const SELECT: &str =
+    "SELECT g.id, g.org_id, g.name, g.description, g.restrictions, g.restricting, \
        (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count, \
        g.created_at, g.updated_at FROM groups g";
 

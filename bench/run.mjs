@@ -177,6 +177,15 @@ try {
     await load("POST /v1/authz/check, batch of 100", "/v1/authz/check", {
       token: viewer.access_token, method: "POST", body: { workspace_id: authzWs.id, action: "edit", resources: hundred } }),
   ];
+  // How services ask: with an API token of the org, about a user (the token and its org are
+  // one indexed read, instead of the JWT verification plus the session read).
+  const service = (await http("POST", `/v1/orgs/${authzOrg.id}/api-tokens`, { name: "bench service" }, token)).body;
+  authzRows.push(
+    await load("POST /v1/authz/check with an API token, one resource", "/v1/authz/check", {
+      token: service.token, method: "POST",
+      body: { user_id: viewer.user.id, workspace_id: authzWs.id, action: "edit", resource: { type: "dashboard", id: "d-7" } } }),
+    await load("GET /v1/orgs/{org}/members with an API token", `/v1/orgs/${authzOrg.id}/members`, { token: service.token }),
+  );
   rows.push(...authzRows);
 
   // Invitation create: every request needs a new email, so a small pool of its own instead of

@@ -134,13 +134,17 @@ function uuidv7(ms) {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** INSERTs synthetic events (one D1 batch per 200). */
+/**
+ * INSERTs synthetic events (one D1 batch per 200). Like the service's own writes, an event
+ * with an `actor_id` is a user's (`actor_type` 'user') unless `actor_type` says otherwise.
+ */
 async function insertEvents(worker, events) {
   for (let i = 0; i < events.length; i += 200) {
     await worker.db.batch(events.slice(i, i + 200).map((e) => worker.db.prepare(
-      "INSERT INTO audit_events (id, org_id, subject_user_id, at, actor_id, actor_email, action, target_type, target_id, ip, user_agent, auth_method, success, metadata) " +
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ).bind(e.id ?? uuidv7(e.at), e.org_id ?? null, e.subject_user_id ?? null, e.at, e.actor_id ?? null, e.actor_email ?? null,
+      "INSERT INTO audit_events (id, org_id, subject_user_id, at, actor_type, actor_id, actor_email, actor_name, action, target_type, target_id, ip, user_agent, auth_method, success, metadata) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).bind(e.id ?? uuidv7(e.at), e.org_id ?? null, e.subject_user_id ?? null, e.at,
+      e.actor_type !== undefined ? e.actor_type : (e.actor_id ? "user" : null), e.actor_id ?? null, e.actor_email ?? null, e.actor_name ?? null,
       e.action, e.target_type ?? null, e.target_id ?? null, e.ip ?? null, e.user_agent ?? null, e.auth_method ?? null,
       e.success ?? 1, e.metadata === undefined ? null : JSON.stringify(e.metadata))));
   }
@@ -219,17 +223,26 @@ test("the event view: id, at, actor, action, target, ip, user agent, auth method
     assert.match(e.at, RFC3339);
     assert.equal(typeof e.success, "boolean");
     assert.ok(e.metadata === null || (typeof e.metadata === "object" && !Array.isArray(e.metadata)), JSON.stringify(e));
-    assert.ok(e.actor === null || (Object.keys(e.actor).sort().join() === "email,id"), JSON.stringify(e));
     assert.ok(e.target === null || (Object.keys(e.target).sort().join() === "id,type"), JSON.stringify(e));
     const row = rows.find((r) => r.id === e.id);
     assert.equal(Date.parse(e.at), row.at, `at of ${e.action}`);
     assert.equal(e.action, row.action);
+    // Every actor of this trail is a person (exactly {type, id, email}) or the cron (null).
+    if (e.actor === null) {
+      assert.deepEqual([row.actor_type, row.actor_id, row.actor_email, row.actor_name], [null, null, null, null], JSON.stringify(row));
+    } else {
+      assert.deepEqual(e.actor, { type: "user", id: row.actor_id, email: row.actor_email }, JSON.stringify(e));
+      assert.equal(row.actor_type, "user", JSON.stringify(row));
+      assert.equal(row.actor_name, null);
+      assert.notEqual(e.auth_method, "api_token", `${e.action} was not made with an API token`);
+    }
   }
+  assert.deepEqual(all.filter((e) => e.actor === null).map((e) => e.action), ["invitation.expired"], "only the cron acts as nobody");
   const updated = all.find((e) => e.action === "org.updated");
   assert.deepEqual(updated, {
     id: updated.id,
     at: updated.at,
-    actor: { id: o.user.id, email: o.email },
+    actor: { type: "user", id: o.user.id, email: o.email },
     action: "org.updated",
     target: { type: "org", id: org },
     ip: "203.0.113.7",
@@ -239,7 +252,7 @@ test("the event view: id, at, actor, action, target, ip, user agent, auth method
     metadata: { fields: ["name"] },
   });
   const created = all.find((e) => e.action === "org.created");
-  assert.deepEqual(created.actor, { id: o.user.id, email: o.email });
+  assert.deepEqual(created.actor, { type: "user", id: o.user.id, email: o.email });
   assert.deepEqual(created.target, { type: "org", id: org });
   const expired = all.find((e) => e.action === "invitation.expired");
   assert.ok(expired, JSON.stringify(all.map((e) => e.action)));
@@ -258,7 +271,7 @@ test("filters: actor by id and by email (case-insensitive), exact action, prefix
   assert.deepEqual(ids(byOwner), expect((r) => r.actor_id === o.user.id));
   assert.deepEqual(byOwner.map((e) => e.action).sort(),
     ["invitation.created", "org.created", "org.updated", "workspace.created", "workspace.updated"]);
-  assert.ok(byOwner.every((e) => e.actor.id === o.user.id));
+  for (const e of byOwner) assert.deepEqual(e.actor, { type: "user", id: o.user.id, email: o.email });
   // actor by email, upper-cased
   const byAdmin = await walk(org, tok, { actor: a.email.toUpperCase() });
   assert.deepEqual(ids(byAdmin), expect((r) => r.actor_email === a.email));
@@ -266,7 +279,7 @@ test("filters: actor by id and by email (case-insensitive), exact action, prefix
     "invitation.created", "invitation.withdrawn", "member.added", "workspace.created",
     "workspace_member.added", "workspacexmember.added",
   ], "the admin's writes in this org only (not their own org's org.updated, not their failed login)");
-  assert.ok(byAdmin.every((e) => e.actor.id === a.user.id && e.actor.email === a.email));
+  for (const e of byAdmin) assert.deepEqual(e.actor, { type: "user", id: a.user.id, email: a.email });
   // Someone with no events here, a valid uuid and a valid email: empty, not an error.
   assert.deepEqual((await page(org, tok, { actor: stranger.user.id })).data, []);
   assert.deepEqual((await page(org, tok, { actor: randomUUID() })).data, []);
@@ -442,7 +455,7 @@ test("ndjson: the full export goes past the page maximum (1,050 events), filters
   assert.equal(failed.success, false);
   assert.equal(failed.actor, null);
   assert.equal(failed.action, "grant.created");
-  assert.deepEqual(all.find((e) => e.metadata?.n === 1).actor, { id: big.user.id, email: big.email });
+  assert.deepEqual(all.find((e) => e.metadata?.n === 1).actor, { type: "user", id: big.user.id, email: big.email });
   const groups = await exportAll(org, big.access_token, { action: "group.*" });
   assert.equal(groups.length, 525);
   assert.ok(groups.every((e) => e.action === "group.updated"));
@@ -603,6 +616,15 @@ test("every write route leaves its audit event: the org trail and the account hi
   await call("PUT", `${O}/workspaces/${mainWs}/grants`, { ...grantKey, permission: "edit" }, 200);
   await call("DELETE", `${O}/workspaces/${mainWs}/grants`, grantKey, 204);
 
+  // API tokens: created by the owner, one write made with it (and one more), then revoked
+  const bot = await call("POST", `${O}/api-tokens`, { name: "Audit bot", role: "admin" }, 201);
+  assert.match(bot.token, /^umt_[A-Za-z0-9_-]{43}$/);
+  const B = { token: bot.token };
+  const botWs = await call("POST", `${O}/workspaces`, { name: "Bot WS" }, 201, B);
+  await call("PATCH", `${O}/workspaces/${botWs.id}`, { name: "Bot WS 2" }, 200, B);
+  await call("DELETE", `${O}/api-tokens/${bot.id}`, undefined, 204);
+  assertProblem(await w.get(`${O}/workspaces`, B), 401, "unauthorized");
+
   // ownership, then the previous owner (now admin) deletes a group and a workspace
   await call("POST", `${O}/transfer-ownership`, { user_id: i1 }, 200);
   await call("DELETE", `${O}/groups/${g.id}`, undefined, 204);
@@ -621,10 +643,14 @@ test("every write route leaves its audit event: the org trail and the account hi
     assert.ok(e, `${action} missing from the org trail: ${JSON.stringify(actions)}`);
     return e;
   };
-  const ANY = Symbol("any actor");
+  // A user id stands for that person's exact actor {type: "user", id, email}; an object is
+  // the exact actor; null is the cron.
+  const emailOf = { [o.user.id]: o.email, [i1]: i1Email, [z.user.id]: z.email };
+  const BOT = { type: "api_token", id: bot.id, name: "Audit bot" };
   const expectEvent = (action, { actor = o.user.id, target, meta, pred } = {}) => {
     const e = find(action, (ev) => (!target || (ev.target?.type === target[0] && ev.target?.id === target[1])) && (!pred || pred(ev)));
-    if (actor !== ANY) assert.equal(e.actor?.id ?? null, actor, `actor of ${action}`);
+    const want = typeof actor === "string" ? { type: "user", id: actor, email: emailOf[actor] } : actor;
+    assert.deepEqual(e.actor, want, `actor of ${action}: ${JSON.stringify(e)}`);
     for (const [k, v] of Object.entries(meta ?? {})) assert.deepEqual(e.metadata?.[k], v, `metadata.${k} of ${action}: ${JSON.stringify(e.metadata)}`);
     assert.equal(e.success, true, action);
     return e;
@@ -663,8 +689,38 @@ test("every write route leaves its audit event: the org trail and the account hi
   expectEvent("grant.revoked", { target: ["workspace", mainWs], meta: { principal: grantKey.principal } });
   expectEvent("org.ownership_transferred", { target: ["user", i1], meta: { from: o.user.id, to: i1 } });
   expectEvent("workspace.deleted", { target: ["workspace", ws2.id] });
-  const limits = expectEvent("org.limits_changed", { actor: ANY, meta: { member_limit: { from: 50, to: 40 } } });
-  assert.notEqual(limits.actor?.id ?? null, o.user.id, "the operator is not a user of the org");
+  const limits = expectEvent("org.limits_changed", { actor: { type: "operator" }, target: ["org", org], meta: { member_limit: { from: 50, to: 40 } } });
+  assert.deepEqual(limits.metadata, { member_limit: { from: 50, to: 40 } });
+  // API tokens: the lifecycle by the owner, the writes by the token itself.
+  const created = expectEvent("api_token.created", { target: ["api_token", bot.id] });
+  assert.deepEqual(created.metadata, { name: "Audit bot", role: "admin", workspaces: null, expires_at: null });
+  assert.equal(created.auth_method, null, "the owner created it with a session");
+  const revoked = expectEvent("api_token.revoked", { target: ["api_token", bot.id] });
+  assert.deepEqual(revoked.metadata, { name: "Audit bot" });
+  assert.equal(revoked.auth_method, null);
+  const botCreated = expectEvent("workspace.created", { target: ["workspace", botWs.id], actor: BOT });
+  const botUpdated = expectEvent("workspace.updated", { target: ["workspace", botWs.id], actor: BOT });
+  for (const e of [botCreated, botUpdated]) assert.equal(e.auth_method, "api_token", `auth_method of ${e.action} by the token`);
+  // Nothing else in the trail claims the token (the operator's secret is no API token of the org).
+  assert.deepEqual(trail.filter((e) => e.actor?.type === "api_token").map((e) => e.id), [botUpdated.id, botCreated.id]);
+  assert.deepEqual(trail.filter((e) => e.auth_method === "api_token" && e.actor?.type !== "operator").map((e) => e.id),
+    [botUpdated.id, botCreated.id]);
+  // Stored: actor_type 'api_token', the token's id and name, no email.
+  const botRow = await w.one("SELECT * FROM audit_events WHERE id = ?", botCreated.id);
+  assert.deepEqual([botRow.actor_type, botRow.actor_id, botRow.actor_email, botRow.actor_name, botRow.auth_method],
+    ["api_token", bot.id, null, "Audit bot", "api_token"]);
+  const limitsRow = await w.one("SELECT * FROM audit_events WHERE id = ?", limits.id);
+  assert.deepEqual([limitsRow.actor_type, limitsRow.actor_id, limitsRow.actor_email, limitsRow.actor_name], ["operator", null, null, null]);
+  // The actor filter takes a token id: exactly the token's own writes (not the events about
+  // it, whose target it is), in the pages and in the export alike.
+  const byBot = await walk(org, o.access_token, { actor: bot.id }, 1);
+  assert.deepEqual(ids(byBot), [botUpdated.id, botCreated.id]);
+  assert.deepEqual(ids(byBot), ids((await orgRows(org)).filter((r) => r.actor_id === bot.id)));
+  assert.deepEqual(await exportAll(org, o.access_token, { actor: bot.id }), byBot);
+  assert.deepEqual(ids(await walk(org, o.access_token, { actor: bot.id, action: "workspace.updated" })), [botUpdated.id]);
+  assert.deepEqual(await walk(org, o.access_token, { actor: bot.id, action: "api_token.*" }), []);
+  // The owner's events do not include the token's.
+  assert.ok(!(await walk(org, o.access_token, { actor: o.user.id }, 200)).some((e) => e.actor?.type !== "user"));
   for (const a of actions) assert.ok(!ACCOUNT_ACTIONS.includes(a), `account event ${a} in the org trail`);
   // The trail through the API is exactly the org's rows.
   assert.deepEqual(ids(trail), ids(await orgRows(org)));

@@ -22,7 +22,7 @@ const TOKEN = /token=([A-Za-z0-9_-]{43})/;
 const INVITE_SUBJECT = /invited you to join/;
 const KEYS = [
   "created_at", "email", "email_status", "ended_at", "expires_at", "groups", "id", "invited_by",
-  "last_sent_at", "message", "org_id", "role", "send_count", "status", "workspaces",
+  "invited_by_token", "last_sent_at", "message", "org_id", "role", "send_count", "status", "workspaces",
 ];
 
 let w, owner, admin, editor, viewer, member, outsider, decliner, orgId, wsId;
@@ -125,6 +125,8 @@ function assertShape(inv) {
   if (inv.ended_at !== null) assert.match(inv.ended_at, RFC3339);
   assert.ok(["queued", "sent", "failed"].includes(inv.email_status), inv.email_status);
   assert.ok(Array.isArray(inv.workspaces) && Array.isArray(inv.groups));
+  // Every invitation in this file is sent by a person: no API token behind it.
+  assert.equal(inv.invited_by_token, null, JSON.stringify(inv));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -157,6 +159,7 @@ test("create: 201 with the invitation; stored with workspaces, a hashed link, an
   assert.deepEqual(inv.groups, []);
   assert.equal(inv.message, message);
   assert.deepEqual(inv.invited_by, { id: owner.user.id, email: owner.email, first_name: "Ada", last_name: "Lovelace" });
+  assert.equal(inv.invited_by_token, null, "sent by a person, not an API token");
   assert.equal(inv.status, "pending");
   assert.equal(inv.send_count, 1);
   assert.ok(["queued", "sent"].includes(inv.email_status), inv.email_status);
@@ -175,6 +178,7 @@ test("create: 201 with the invitation; stored with workspaces, a hashed link, an
   assert.equal(stored.role, "viewer");
   assert.equal(stored.status, "pending");
   assert.equal(stored.invited_by, owner.user.id);
+  assert.equal(stored.invited_by_token, null);
   assert.equal(stored.message, message);
   assert.deepEqual(JSON.parse(stored.groups), []);
   assert.equal(stored.send_count, 1);
@@ -474,6 +478,7 @@ test("list: pending only by default, newest first; every status filter; an expir
   assert.equal(def.data[1].org_id, org);
   assert.equal(def.data[1].role, "viewer");
   assert.deepEqual(def.data[1].invited_by, i1.invited_by);
+  assert.equal(def.data[1].invited_by_token, null);
   assert.deepEqual(ids(await list(org, "?status=pending")), [i6.id, i1.id]);
   assert.deepEqual(ids(await list(org, "", editor)), [i6.id, i1.id], "editors list too");
 

@@ -21,8 +21,23 @@ test("the operator sets member_limit; usage follows; the change is audited", asy
   assert.equal((await w.one("SELECT member_limit FROM orgs WHERE id = ?", orgId)).member_limit, 3);
   const usage = await w.get(`/v1/orgs/${orgId}/usage`, { token: owner.access_token });
   assert.equal(usage.body.member_limit, 3);
-  const ev = await w.one("SELECT metadata FROM audit_events WHERE org_id = ? AND action = 'org.limits_changed'", orgId);
+  const ev = await w.one("SELECT * FROM audit_events WHERE org_id = ? AND action = 'org.limits_changed'", orgId);
   assert.deepEqual(JSON.parse(ev.metadata), { member_limit: { from: 50, to: 3 } });
+  // The operator is no user of the org: actor_type 'operator', no id, email or name.
+  assert.equal(ev.actor_type, "operator");
+  assert.equal(ev.actor_id, null);
+  assert.equal(ev.actor_email, null);
+  assert.equal(ev.actor_name, null);
+  assert.equal(ev.target_type, "org");
+  assert.equal(ev.target_id, orgId);
+  // Through the audit API: actor exactly {type: "operator"}.
+  const trail = await w.get(`/v1/orgs/${orgId}/audit-events?action=org.limits_changed`, { token: owner.access_token });
+  assert.equal(trail.status, 200, JSON.stringify(trail.body));
+  assert.equal(trail.body.data.length, 1, JSON.stringify(trail.body));
+  assert.equal(trail.body.data[0].id, ev.id);
+  assert.deepEqual(trail.body.data[0].actor, { type: "operator" });
+  assert.deepEqual(trail.body.data[0].target, { type: "org", id: orgId });
+  assert.deepEqual(trail.body.data[0].metadata, { member_limit: { from: 50, to: 3 } });
 });
 
 test("everyone else is refused alike, and nothing changes", async () => {

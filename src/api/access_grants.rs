@@ -165,7 +165,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 access.org_id,
                 &key,
                 permission.as_str(),
-                access.caller.user_id,
+                access.user_id(),
                 now,
             )?,
             ctx.audit(

@@ -22,15 +22,22 @@ const EXPORT_CHUNK: u32 = 500;
 /// Event ids are made just after the event's time; a window's id bound leaves this margin.
 const ID_MARGIN_MS: i64 = 60_000;
 
+/// A person `{type: user, id, email}`, an API token `{type: api_token, id, name}`, the
+/// platform operator `{type: operator}`, or `null` for the service itself (the cron).
+fn actor(e: &AuditRow) -> Value {
+    match (e.actor_type.as_deref(), &e.actor_id, &e.actor_email) {
+        (Some("api_token"), id, _) => json!({"type": "api_token", "id": id, "name": e.actor_name}),
+        (Some("operator"), _, _) => json!({"type": "operator"}),
+        (_, None, None) => Value::Null,
+        (_, id, email) => json!({"type": "user", "id": id, "email": email}),
+    }
+}
+
 fn view(e: &AuditRow) -> Value {
     json!({
         "id": e.id,
         "at": time(e.at),
-        // The operator route records an email-only actor ("operator"); the cron none.
-        "actor": match (&e.actor_id, &e.actor_email) {
-            (None, None) => Value::Null,
-            (id, email) => json!({"id": id, "email": email}),
-        },
+        "actor": actor(e),
         "action": e.action,
         "target": match (&e.target_type, &e.target_id) {
             (Some(t), Some(id)) => json!({"type": t, "id": id}),
@@ -89,7 +96,10 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
         } else if let Ok(email) = v::normalize_email(actor) {
             actor_email = Some(email);
         } else {
-            errs.add("actor", "must be a user id or an email address");
+            errs.add(
+                "actor",
+                "must be a user id, an API token id or an email address",
+            );
         }
     }
     let (mut action, mut action_like) = (None, None);

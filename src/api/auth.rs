@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::keys::keys;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
-use crate::store::audit::{self, Event};
+use crate::store::audit::{self, Actor, Event};
 use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt};
@@ -418,8 +418,9 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             action: "user.login_failed",
             org: None,
             subject: None,
-            actor_id: None,
-            actor_email: Some(email.clone()),
+            actor: Some(Actor::Claimant {
+                email: email.clone(),
+            }),
             target: None,
             auth_method: Some("password"),
             success: false,
@@ -564,8 +565,10 @@ async fn end_session(
         action: "session.revoked",
         org: None,
         subject: Some(user),
-        actor_id: Some(user),
-        actor_email: None,
+        actor: Some(Actor::User {
+            id: user,
+            email: None,
+        }),
         target: Some(("session", session.to_string())),
         auth_method: Some("refresh"),
         success: true,

@@ -10,7 +10,7 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
-use crate::http::auth::Caller;
+use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
 use crate::store;
@@ -27,12 +27,18 @@ pub struct CheckBody {
     resources: Option<Vec<ResourceBody>>,
 }
 
-pub async fn check(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
+/// Asked by a person about themselves, or by an API token of the org about any user (a
+/// scoped token only inside its listed workspaces).
+pub async fn check(ctx: &Ctx, principal: Principal) -> ApiResult<Reply> {
     let body: CheckBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let user = match &body.user_id {
-        None => Some(caller.user_id),
-        Some(id) => errs.check(
+    let user = match (&body.user_id, &principal) {
+        (None, Principal::User(caller)) => Some(caller.user_id),
+        (None, Principal::Token(_)) => {
+            errs.add("user_id", "is required when an API token asks");
+            None
+        }
+        (Some(id), _) => errs.check(
             "user_id",
             id.parse::<UserId>()
                 .map_err(|_| "must be a UUID".to_string()),
@@ -72,13 +78,29 @@ pub async fn check(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let (Some(user), Some(ws), Some(action), true) = (user, ws, action, errs.is_empty()) else {
         return Err(ApiError::Validation(errs.0));
     };
-    // A user asks about themselves; services ask with an API token of the org (to come).
-    if user != caller.user_id {
-        return Err(ApiError::Forbidden);
+    match &principal {
+        Principal::User(caller) if caller.user_id != user => return Err(ApiError::Forbidden),
+        Principal::Token(token)
+            if token
+                .workspaces
+                .as_ref()
+                .is_some_and(|list| !list.contains(&ws)) =>
+        {
+            return Err(ApiError::Forbidden)
+        }
+        _ => {}
     }
     let named: Vec<&Resource> = resources.iter().flatten().collect();
     let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
-    let facts = store::grants::facts(&ctx.db, ws, user, &list).await?;
+    let facts = match (
+        store::grants::facts(&ctx.db, ws, user, &list).await?,
+        &principal,
+    ) {
+        // A token answers inside its org only: another org's workspace is as unknown as a
+        // missing one (`not_a_member`), so nothing leaks.
+        (Some((s, _)), Principal::Token(token)) if s.org_id != token.org_id.to_string() => None,
+        (facts, _) => facts,
+    };
     let (standing, grants) = match facts {
         Some((s, g)) => (Some(s), g),
         None => (None, Vec::new()),

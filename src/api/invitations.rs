@@ -23,7 +23,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
-use crate::store::audit::Event;
+use crate::store::audit::{Actor, Event};
 use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt};
@@ -78,6 +78,10 @@ fn view(row: &InvitationRow, now: Timestamp) -> Value {
                 "first_name": row.inviter_first_name,
                 "last_name": row.inviter_last_name,
             }),
+            _ => Value::Null,
+        },
+        "invited_by_token": match (&row.invited_by_token, &row.inviter_token_name) {
+            (Some(id), Some(name)) => json!({"id": id, "name": name}),
             _ => Value::Null,
         },
         "status": status.as_str(),
@@ -137,10 +141,6 @@ fn invitation_mail(
         link,
         expires_at: expires.to_rfc3339(),
     })
-}
-
-fn full_name(user: &UserRow) -> String {
-    format!("{} {}", user.first_name, user.last_name)
 }
 
 fn invitation_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
@@ -226,7 +226,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             &access.org.name,
             role.as_str(),
             ws_mail,
-            full_name(&access.caller.user),
+            access.display_name(),
             message.clone(),
             link(&ctx.cfg.app_url, "invitations/accept", &secret),
             expires,
@@ -243,7 +243,8 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             workspaces: &granted,
             groups: &groups,
             message: message.as_deref(),
-            invited_by: access.caller.user_id,
+            invited_by: access.user_id(),
+            invited_by_token: access.token_id(),
             token_hash: &hash_secret(&secret),
             email_id: &mail.message.id,
             now,
@@ -311,7 +312,11 @@ async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, Invit
 /// The target, if the caller may resend or withdraw it: admins any, editors their own.
 async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
     let (id, row) = target(ctx, access).await?;
-    let own = row.invited_by.as_deref() == Some(access.caller.user_id.to_string().as_str());
+    let own = match (access.user_id(), access.token_id()) {
+        (Some(user), _) => row.invited_by.as_deref() == Some(user.to_string().as_str()),
+        (None, Some(token)) => row.invited_by_token.as_deref() == Some(token.to_string().as_str()),
+        (None, None) => false,
+    };
     if !may_manage(access.role, own) {
         return Err(ApiError::Forbidden);
     }
@@ -350,7 +355,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &row.email,
         MailContent::Invitation(InvitationMail::for_invitation(
             &row,
-            &full_name(&access.caller.user),
+            &access.display_name(),
             link(&ctx.cfg.app_url, "invitations/accept", &secret),
             expires,
         )),
@@ -455,10 +460,9 @@ async fn join(
         store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
     batch.extend(extra);
     batch.push(ctx.audit(
-        &Event::by_member(
+        &Event::by(
             org,
-            user,
-            user_email,
+            Actor::user(user, user_email),
             "invitation.accepted",
             ("invitation", row.id.clone()),
         ),
@@ -466,10 +470,9 @@ async fn join(
     )?);
     batch.push(
         ctx.audit(
-            &Event::by_member(
+            &Event::by(
                 org,
-                user,
-                user_email,
+                Actor::user(user, user_email),
                 "member.added",
                 ("user", user.to_string()),
             )
@@ -691,10 +694,9 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
     batch.push(ctx.audit(
-        &Event::by_member(
+        &Event::by(
             org,
-            caller.user_id,
-            &caller.email,
+            Actor::user(caller.user_id, &caller.email),
             "invitation.declined",
             ("invitation", row.id.clone()),
         ),

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource, and the dispatcher that gives each its principal.
 
 pub mod access_grants;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -17,7 +18,9 @@ pub mod workspaces;
 
 use crate::domain::permissions::OrgAction;
 use crate::http::access::{org_access, OrgAccess};
-use crate::http::auth::{authenticate, authenticate_operator, authenticate_password_change};
+use crate::http::auth::{
+    authenticate, authenticate_operator, authenticate_password_change, authenticate_principal,
+};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::{Ctx, Reply};
@@ -141,14 +144,24 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::DeleteGrant => {
             access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
         }
-        Route::AuthzCheck => authz::check(ctx, authenticate(ctx).await?).await,
+        Route::AuthzCheck => authz::check(ctx, authenticate_principal(ctx).await?).await,
+        // Managing API tokens is for people only (`OrgAccess::person`): a token cannot
+        // mint, list or revoke tokens.
+        Route::CreateApiToken => {
+            api_tokens::create(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
+        Route::ListApiTokens => api_tokens::list(ctx, org(ctx, OrgAction::Governance).await?).await,
+        Route::RevokeApiToken => {
+            api_tokens::revoke(ctx, org(ctx, OrgAction::Governance).await?).await
+        }
         Route::AuditEvents => audit::list(ctx, org(ctx, OrgAction::Governance).await?).await,
     }
 }
 
-/// The caller, authenticated, with its access to the route's `{org}` for `action`.
+/// The caller (a person or an API token), authenticated, with its access to the route's
+/// `{org}` for `action`.
 async fn org(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
-    org_access(ctx, authenticate(ctx).await?, action).await
+    org_access(ctx, action).await
 }
 
 /// Counts one hit on each (bucket, limit) and answers 429 with `retry-after` once any

@@ -7,7 +7,7 @@ use crate::domain::ids::OrgId;
 use crate::http::auth::Operator;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
-use crate::store::audit::Event;
+use crate::store::audit::{Actor, Event};
 use crate::store::{self};
 
 pub const MAX_MEMBER_LIMIT: i64 = 1_000_000;
@@ -37,8 +37,7 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
         action: "org.limits_changed",
         org: Some(org),
         subject: None,
-        actor_id: None,
-        actor_email: Some("operator".into()),
+        actor: Some(Actor::Operator),
         target: Some(("org", org.to_string())),
         auth_method: Some("api_token"),
         success: true,

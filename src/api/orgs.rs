@@ -13,7 +13,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
-use crate::store::audit::Event;
+use crate::store::audit::{Actor, Event};
 use crate::store::orgs::{OrgChange, OrgRow, OrgWithRole};
 use crate::store::{self};
 
@@ -35,14 +35,8 @@ pub fn view(org: &OrgRow, role: &str) -> Value {
 }
 
 /// An event in the org's audit trail, by the caller, about the org.
-fn org_event(caller: &Caller, org: OrgId, action: &'static str) -> Event {
-    Event::by_member(
-        org,
-        caller.user_id,
-        &caller.email,
-        action,
-        ("org", org.to_string()),
-    )
+fn org_event(access: &OrgAccess, action: &'static str) -> Event {
+    access.event(action, ("org", access.org_id.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -81,7 +75,15 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             now,
         },
     )?;
-    batch.push(ctx.audit(&org_event(&caller, org_id, "org.created"), now)?);
+    batch.push(ctx.audit(
+        &Event::by(
+            org_id,
+            Actor::user(caller.user_id, &caller.email),
+            "org.created",
+            ("org", org_id.to_string()),
+        ),
+        now,
+    )?);
     ctx.db.batch(batch).await?;
     let created = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
         .await?
@@ -147,20 +149,22 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             .batch(vec![
                 store::orgs::update(&ctx.db, access.org_id, &change, now)?,
                 ctx.audit(
-                    &org_event(&access.caller, access.org_id, "org.updated")
-                        .meta(json!({ "fields": fields })),
+                    &org_event(&access, "org.updated").meta(json!({ "fields": fields })),
                     now,
                 )?,
             ])
             .await?;
     }
-    let updated = store::orgs::with_role(&ctx.db, access.org_id, access.caller.user_id)
+    // The role is the caller's as of the gate (a patch does not change it).
+    let updated = store::orgs::by_id(&ctx.db, access.org_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated.org, &updated.role)))
+    Ok(Reply::ok(view(&updated, access.role.as_str())))
 }
 
+/// Owner only, so always a person (a token never holds `owner`).
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let owner = access.person()?;
     let now = ctx.now();
     let mut batch = store::orgs::delete(&ctx.db, access.org_id)?;
     // The org's own trail goes with it; the deletion is kept in the owner's account history.
@@ -168,8 +172,8 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         ctx.audit(
             &Event {
                 org: None,
-                subject: Some(access.caller.user_id),
-                ..org_event(&access.caller, access.org_id, "org.deleted")
+                subject: Some(owner.user_id),
+                ..org_event(&access, "org.deleted")
             }
             .meta(json!({ "org_id": access.org_id, "name": access.org.name })),
             now,
@@ -185,13 +189,15 @@ pub struct TransferBody {
     user_id: String,
 }
 
+/// Owner only, so always a person (a token never holds `owner`).
 pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let owner = access.person()?.user_id;
     let body: TransferBody = ctx.json()?;
     let target: UserId = body
         .user_id
         .parse()
         .map_err(|_| ApiError::field("user_id", "must be a UUID"))?;
-    if target == access.caller.user_id {
+    if target == owner {
         return Err(ApiError::conflict(
             "cannot_act_on_self",
             "You already own this organization.",
@@ -223,15 +229,14 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         ));
     }
     let now = ctx.now();
-    let mut batch =
-        store::orgs::transfer(&ctx.db, access.org_id, access.caller.user_id, target, now)?;
+    let mut batch = store::orgs::transfer(&ctx.db, access.org_id, owner, target, now)?;
     batch.push(
         ctx.audit(
             &Event {
                 target: Some(("user", target.to_string())),
-                ..org_event(&access.caller, access.org_id, "org.ownership_transferred")
+                ..org_event(&access, "org.ownership_transferred")
             }
-            .meta(json!({ "from": access.caller.user_id, "to": target })),
+            .meta(json!({ "from": owner, "to": target })),
             now,
         )?,
     );
@@ -241,7 +246,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
             "Ownership or membership changed concurrently; retry.",
         ))
     })?;
-    let updated = store::orgs::with_role(&ctx.db, access.org_id, access.caller.user_id)
+    let updated = store::orgs::with_role(&ctx.db, access.org_id, owner)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&updated.org, &updated.role)))

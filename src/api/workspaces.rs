@@ -12,11 +12,12 @@ use crate::domain::permissions::{
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
+use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
-use crate::store::workspaces::{WorkspaceMemberRow, WorkspaceRow};
+use crate::store::workspaces::{Visible, WorkspaceMemberRow, WorkspaceRow};
 use crate::store::{self};
 
 const MAX_NAME: usize = 100;
@@ -25,7 +26,7 @@ const MAX_DESCRIPTION: usize = 1000;
 fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
     effective_workspace_role(
         access.role,
-        ws.explicit_role.as_deref().and_then(WorkspaceRole::parse),
+        access.explicit_workspace_role(&ws.id, ws.explicit_role.as_deref()),
     )
 }
 
@@ -38,12 +39,11 @@ fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
         "created_at": time(ws.created_at),
         "updated_at": time(ws.updated_at),
         "role": effective(access, ws),
-        // API tokens arrive with the rest of the governance work; none exist yet.
         "metrics": {
             "members": ws.member_count,
             "pending_invitations": ws.pending_invitations,
             "groups": ws.group_count,
-            "api_tokens": 0,
+            "api_tokens": ws.api_token_count,
         },
     })
 }
@@ -60,7 +60,7 @@ async fn workspace(
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceId, WorkspaceRow, WorkspaceRole)> {
     let id: WorkspaceId = ctx.path_id("ws")?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     let role = effective(access, &ws).ok_or(ApiError::NotFound)?;
@@ -119,21 +119,27 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
         ])
         .await?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
         .await?
         .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
     Ok(Reply::created(view(&access, &ws)))
 }
 
-/// All workspaces for viewers and above; a workspace-only `member` sees just their own.
+/// All workspaces for viewers and above; a workspace-only `member` sees just their own, a
+/// scoped API token its listed ones.
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let only_own = access.role == OrgRole::Member;
+    let visible = match (access.role, &access.principal) {
+        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id),
+        (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id),
+        _ => Visible::All {
+            viewer: access.user_id(),
+        },
+    };
     let rows = store::workspaces::page(
         &ctx.db,
         access.org_id,
-        access.caller.user_id,
-        only_own,
+        visible,
         page.after_key(),
         page.fetch_limit(),
         ctx.now(),
@@ -167,7 +173,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ])
             .await?;
     }
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.caller.user_id, ctx.now())
+    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&access, &ws)))

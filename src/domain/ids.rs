@@ -92,6 +92,7 @@ id_type!(EventId);
 id_type!(InvitationId);
 id_type!(GroupId);
 id_type!(GrantId);
+id_type!(ApiTokenId);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Pure domain logic: no worker types, so all of it is unit-tested on the host.
 
 pub mod account;
+pub mod api_token;
 pub mod authz;
 pub mod ids;
 pub mod invitation;

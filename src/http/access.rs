@@ -3,40 +3,59 @@
 //! anything outside the caller's orgs answers 404 (existence does not leak), and a role
 //! below the route's action answers 403. Roles are read on every request, so a role change
 //! or removal takes effect on the caller's next request.
+//!
+//! The caller is a person or an API token of the org. A token's read already brought its
+//! org along (no second read); it acts with its role, or as a workspace-only member of its
+//! listed workspaces (`domain::api_token::acting`), so every permission rule applies to it
+//! unchanged.
 
-use super::auth::Caller;
+use super::auth::{authenticate_principal, Caller, Principal, TokenCaller};
 use super::error::{ApiError, ApiResult};
 use super::Ctx;
-use crate::domain::ids::{OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, OrgId, UserId};
 use crate::domain::permissions::{org_allows, OrgAction};
-use crate::domain::roles::OrgRole;
-use crate::store::audit::Event;
+use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::store::audit::{Actor, Event};
 use crate::store::{self, orgs::OrgRow};
 
 // Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
 // point is that no handler module can build one.
 #[allow(clippy::manual_non_exhaustive)]
 pub struct OrgAccess {
-    pub caller: Caller,
+    pub principal: Principal,
     pub org: OrgRow,
     pub org_id: OrgId,
+    /// The org role the caller acts with.
     pub role: OrgRole,
     /// Only `org_access` builds one.
     _sealed: (),
 }
 
-pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResult<OrgAccess> {
+/// The caller, authenticated, with its access to the route's `{org}` for `action`.
+pub async fn org_access(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
+    let principal = authenticate_principal(ctx).await?;
     let org_id: OrgId = ctx.path_id("org")?;
-    let found = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let role = OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
+    let (org, role) = match &principal {
+        Principal::User(caller) => {
+            let found = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let role =
+                OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
+            (found.org, role)
+        }
+        // A token reaches its own org only; any other is as unknown as a missing one.
+        Principal::Token(token) if token.org_id == org_id => {
+            (token.org.clone(), token.acting().org_role)
+        }
+        Principal::Token(_) => return Err(ApiError::NotFound),
+    };
     if !org_allows(role, action) {
         return Err(ApiError::Forbidden);
     }
     Ok(OrgAccess {
-        caller,
-        org: found.org,
+        principal,
+        org,
         org_id,
         role,
         _sealed: (),
@@ -44,11 +63,59 @@ pub async fn org_access(ctx: &Ctx, caller: Caller, action: OrgAction) -> ApiResu
 }
 
 impl OrgAccess {
+    /// The person calling, if it is one.
+    pub fn user(&self) -> Option<&Caller> {
+        match &self.principal {
+            Principal::User(caller) => Some(caller),
+            Principal::Token(_) => None,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user().map(|c| c.user_id)
+    }
+
+    pub fn token(&self) -> Option<&TokenCaller> {
+        match &self.principal {
+            Principal::Token(token) => Some(token),
+            Principal::User(_) => None,
+        }
+    }
+
+    pub fn token_id(&self) -> Option<ApiTokenId> {
+        self.token().map(|t| t.id)
+    }
+
+    /// For actions only a person may take (managing API tokens): 403 for a token.
+    pub fn person(&self) -> ApiResult<&Caller> {
+        self.user().ok_or(ApiError::Forbidden)
+    }
+
+    /// The caller's explicit role in workspace `ws`: a person's as stored (`stored`), a
+    /// scoped token's from its list.
+    pub fn explicit_workspace_role(&self, ws: &str, stored: Option<&str>) -> Option<WorkspaceRole> {
+        match &self.principal {
+            Principal::User(_) => stored.and_then(WorkspaceRole::parse),
+            Principal::Token(token) => token.workspace_role(ws),
+        }
+    }
+
+    /// How the caller is named to people (an invitation email): the person's name, or the
+    /// org for a token.
+    pub fn display_name(&self) -> String {
+        match &self.principal {
+            Principal::User(caller) => {
+                format!("{} {}", caller.user.first_name, caller.user.last_name)
+            }
+            Principal::Token(_) => self.org.name.clone(),
+        }
+    }
+
     /// The `{user}` of the path, who must not be the caller: the admin endpoints never act on
     /// their caller (409 `cannot_act_on_self`). An unparseable id is as unknown as a missing one.
     pub fn other_user(&self, ctx: &Ctx) -> ApiResult<UserId> {
         let user: UserId = ctx.path_id("user")?;
-        if user == self.caller.user_id {
+        if Some(user) == self.user_id() {
             return Err(ApiError::conflict(
                 "cannot_act_on_self",
                 "You cannot do this to yourself through the admin endpoints.",
@@ -57,14 +124,19 @@ impl OrgAccess {
         Ok(user)
     }
 
+    /// Who acts, for the audit trail.
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::User(caller) => Actor::user(caller.user_id, &caller.email),
+            Principal::Token(token) => Actor::Token {
+                id: token.id,
+                name: token.name.clone(),
+            },
+        }
+    }
+
     /// An event in this org's audit trail, by the caller, about `target`.
     pub fn event(&self, action: &'static str, target: (&'static str, String)) -> Event {
-        Event::by_member(
-            self.org_id,
-            self.caller.user_id,
-            &self.caller.email,
-            action,
-            target,
-        )
+        Event::by(self.org_id, self.actor(), action, target)
     }
 }

@@ -6,10 +6,13 @@ use chrono::Utc;
 use super::error::{ApiError, ApiResult};
 use super::keys::keys;
 use super::Ctx;
-use crate::domain::ids::{SessionId, UserId};
+use crate::domain::api_token;
+use crate::domain::ids::{ApiTokenId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
 use crate::store;
+use crate::store::orgs::OrgRow;
 use crate::store::users::UserRow;
 
 /// Sessions' `last_used_at` is refreshed at most this often, off the response path.
@@ -25,13 +28,117 @@ pub struct Caller {
     pub user: UserRow,
 }
 
+/// An API token of one org, live (unrevoked, unexpired) as of this request.
+#[derive(Debug, Clone)]
+pub struct TokenCaller {
+    pub id: ApiTokenId,
+    pub name: String,
+    /// The role it was created with (admin, editor or viewer).
+    pub role: OrgRole,
+    /// `None`: the whole org; otherwise only these workspaces (possibly none left).
+    pub workspaces: Option<Vec<WorkspaceId>>,
+    pub org_id: OrgId,
+    /// Read with the token: the org gate needs no second read.
+    pub org: OrgRow,
+}
+
+impl TokenCaller {
+    /// How it acts: its role org-wide, or a workspace-only member of the listed workspaces.
+    pub fn acting(&self) -> api_token::Acting {
+        api_token::acting(self.role, self.workspaces.is_some())
+    }
+
+    /// Its explicit role in workspace `ws` (scoped tokens, listed workspaces only).
+    pub fn workspace_role(&self, ws: &str) -> Option<WorkspaceRole> {
+        let listed = self.workspaces.as_ref()?;
+        if listed.iter().any(|w| w.to_string() == ws) {
+            self.acting().listed_workspace_role
+        } else {
+            None
+        }
+    }
+}
+
+/// Whoever presented the bearer credential: a person on a live session or an API token.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User(Box<Caller>),
+    Token(Box<TokenCaller>),
+}
+
+/// Routes that act as a person (their own account, their orgs, their inbox) refuse API
+/// tokens: 403 for a live one (it is valid, just not for this), 401 for anything else.
+pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
+    match authenticate_principal(ctx).await? {
+        Principal::User(caller) => Ok(*caller),
+        Principal::Token(_) => Err(ApiError::Forbidden),
+    }
+}
+
+/// Either kind of caller. An API token is one indexed read (the token with its org); a JWT
+/// is verified and then its session checked live (one indexed read).
+pub async fn authenticate_principal(ctx: &Ctx) -> ApiResult<Principal> {
+    let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
+    if api_token::is_api_token(&token) {
+        return authenticate_token(ctx, &token)
+            .await
+            .map(|t| Principal::Token(Box::new(t)));
+    }
+    authenticate_session(ctx, &token)
+        .await
+        .map(|c| Principal::User(Box::new(c)))
+}
+
+/// `last_used_at` of a token is refreshed at most this often, off the response path.
+const TOKEN_TOUCH_AFTER_MS: i64 = 60 * 1000;
+
+async fn authenticate_token(ctx: &Ctx, token: &str) -> ApiResult<TokenCaller> {
+    if !api_token::well_formed(token) {
+        return Err(ApiError::Unauthorized);
+    }
+    let now = ctx.now();
+    let live = store::api_tokens::live(&ctx.db, &hash_secret(token), now)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let bad = || ApiError::internal("bad api_tokens row in D1");
+    let id: ApiTokenId = live.token_id.parse().map_err(|_| bad())?;
+    let role = api_token::parse_role(&live.token_role).ok_or_else(bad)?;
+    let workspaces = if live.token_scoped != 0 {
+        let ids: Vec<String> = serde_json::from_str(&live.token_workspaces).map_err(|_| bad())?;
+        Some(
+            ids.iter()
+                .map(|w| w.parse::<WorkspaceId>().map_err(|_| bad()))
+                .collect::<ApiResult<Vec<_>>>()?,
+        )
+    } else {
+        None
+    };
+    if live
+        .token_last_used_at
+        .is_none_or(|at| now.millis() - at > TOKEN_TOUCH_AFTER_MS)
+    {
+        let db = ctx.db.clone();
+        ctx.in_background(async move {
+            let _ = store::api_tokens::touch(&db, id, now).await;
+        });
+    }
+    let org_id: OrgId = live.org.id.parse().map_err(|_| bad())?;
+    Ok(TokenCaller {
+        id,
+        name: live.token_name,
+        role,
+        workspaces,
+        org_id,
+        org: live.org,
+    })
+}
+
 /// Verifies the access token and that its session is still live (one indexed D1 read), so
 /// that ending a session takes effect on the very next request.
-pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
-    let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
+async fn authenticate_session(ctx: &Ctx, token: &str) -> ApiResult<Caller> {
     let keys = keys(&ctx.env, &ctx.cfg).await?;
     let claims = keys
-        .verify(&token, &ctx.cfg.jwt_issuer, Utc::now())
+        .verify(token, &ctx.cfg.jwt_issuer, Utc::now())
         .ok_or(ApiError::Unauthorized)?;
     let now = ctx.now();
     let live = store::sessions::live(&ctx.db, claims.session_id, claims.user_id, now)

@@ -86,6 +86,9 @@ routes! {
     "DELETE" "/v1/orgs/{org}/workspaces/{ws}/grants" => DeleteGrant,
     "POST" "/v1/authz/check" => AuthzCheck,
     "GET" "/v1/orgs/{org}/audit-events" => AuditEvents,
+    "POST" "/v1/orgs/{org}/api-tokens" => CreateApiToken,
+    "GET" "/v1/orgs/{org}/api-tokens" => ListApiTokens,
+    "DELETE" "/v1/orgs/{org}/api-tokens/{token_id}" => RevokeApiToken,
 }
 
 /// Path parameters by name, in pattern order.

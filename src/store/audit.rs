@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::{Db, Stmt};
 use crate::args;
-use crate::domain::ids::{EventId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 
@@ -15,14 +15,57 @@ pub struct Origin {
     pub user_agent: Option<String>,
 }
 
+/// Who acted.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A person; the email where the handler knows it.
+    User { id: UserId, email: Option<String> },
+    /// Someone who claimed an email no account has (a failed login).
+    Claimant { email: String },
+    /// An API token of the org.
+    Token { id: ApiTokenId, name: String },
+    /// The platform operator (the `OPERATOR_TOKEN` secret).
+    Operator,
+}
+
+impl Actor {
+    pub fn user(id: UserId, email: &str) -> Self {
+        Actor::User {
+            id,
+            email: Some(email.to_string()),
+        }
+    }
+
+    /// The stored columns: (actor_type, actor_id, actor_email, actor_name).
+    fn columns(
+        &self,
+    ) -> (
+        Option<&'static str>,
+        Option<String>,
+        Option<&str>,
+        Option<&str>,
+    ) {
+        match self {
+            Actor::User { id, email } => {
+                (Some("user"), Some(id.to_string()), email.as_deref(), None)
+            }
+            Actor::Claimant { email } => (None, None, Some(email), None),
+            Actor::Token { id, name } => {
+                (Some("api_token"), Some(id.to_string()), None, Some(name))
+            }
+            Actor::Operator => (Some("operator"), None, None, None),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Event {
     pub action: &'static str,
     pub org: Option<OrgId>,
     /// The user an account event is about (shown in their activity).
     pub subject: Option<UserId>,
-    pub actor_id: Option<UserId>,
-    pub actor_email: Option<String>,
+    /// `None`: the service itself (the cron).
+    pub actor: Option<Actor>,
     pub target: Option<(&'static str, String)>,
     pub auth_method: Option<&'static str>,
     pub success: bool,
@@ -36,8 +79,7 @@ impl Event {
             action,
             org: None,
             subject: Some(user),
-            actor_id: Some(user),
-            actor_email: Some(email.to_string()),
+            actor: Some(Actor::user(user, email)),
             target: Some(("user", user.to_string())),
             auth_method: None,
             success: true,
@@ -45,22 +87,22 @@ impl Event {
         }
     }
 
-    /// An event in an org's trail, by one of its users, about `target`.
-    pub fn by_member(
+    /// An event in an org's trail, by one of its users or one of its API tokens (recorded
+    /// with `auth_method: api_token`), about `target`.
+    pub fn by(
         org: OrgId,
-        actor: UserId,
-        actor_email: &str,
+        actor: Actor,
         action: &'static str,
         target: (&'static str, String),
     ) -> Self {
+        let auth_method = matches!(actor, Actor::Token { .. }).then_some("api_token");
         Event {
             action,
             org: Some(org),
             subject: None,
-            actor_id: Some(actor),
-            actor_email: Some(actor_email.to_string()),
+            actor: Some(actor),
             target: Some(target),
-            auth_method: None,
+            auth_method,
             success: true,
             metadata: None,
         }
@@ -92,17 +134,21 @@ pub fn insert(db: &Db, e: &Event, origin: &Origin, now: Timestamp) -> ApiResult<
         Some((t, id)) => (Some(*t), Some(id.as_str())),
         None => (None, None),
     };
+    let (actor_type, actor_id, actor_email, actor_name) = match &e.actor {
+        Some(a) => a.columns(),
+        None => (None, None, None, None),
+    };
     db.stmt(
         "INSERT INTO audit_events (id, org_id, subject_user_id, at, actor_id, actor_email, action, \
-         target_type, target_id, ip, user_agent, auth_method, success, metadata) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         target_type, target_id, ip, user_agent, auth_method, success, metadata, actor_type, actor_name) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         args![
             EventId::new(),
             e.org,
             e.subject,
             now,
-            e.actor_id,
-            e.actor_email.as_deref(),
+            actor_id,
+            actor_email,
             e.action,
             target_type,
             target_id,
@@ -111,6 +157,8 @@ pub fn insert(db: &Db, e: &Event, origin: &Origin, now: Timestamp) -> ApiResult<
             e.auth_method,
             e.success,
             e.metadata.as_ref().map(|m| m.to_string()),
+            actor_type,
+            actor_name,
         ],
     )
 }
@@ -127,8 +175,8 @@ pub fn insert_if_just_locked(
 ) -> ApiResult<Stmt> {
     db.stmt(
         "INSERT INTO audit_events (id, org_id, subject_user_id, at, actor_id, actor_email, action, \
-         target_type, target_id, ip, user_agent, auth_method, success, metadata) \
-         SELECT ?1, NULL, ?2, ?3, ?2, ?4, 'user.locked', 'user', ?2, ?5, ?6, 'password', 1, NULL \
+         target_type, target_id, ip, user_agent, auth_method, success, metadata, actor_type) \
+         SELECT ?1, NULL, ?2, ?3, ?2, ?4, 'user.locked', 'user', ?2, ?5, ?6, 'password', 1, NULL, 'user' \
          WHERE (SELECT failed_logins FROM users WHERE id = ?2 AND status = 'locked') = ?7",
         args![
             EventId::new(),
@@ -173,8 +221,10 @@ pub async fn activity(
 pub struct AuditRow {
     pub id: String,
     pub at: i64,
+    pub actor_type: Option<String>,
     pub actor_id: Option<String>,
     pub actor_email: Option<String>,
+    pub actor_name: Option<String>,
     pub action: String,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
@@ -208,8 +258,8 @@ pub async fn org_page(
     limit: u32,
 ) -> ApiResult<Vec<AuditRow>> {
     db.all(
-        "SELECT id, at, actor_id, actor_email, action, target_type, target_id, ip, user_agent, \
-                auth_method, success, metadata FROM audit_events \
+        "SELECT id, at, actor_type, actor_id, actor_email, actor_name, action, target_type, \
+                target_id, ip, user_agent, auth_method, success, metadata FROM audit_events \
          WHERE org_id = ?1 AND id < ?2 AND id < ?3 AND id >= ?4 \
            AND (?5 IS NULL OR actor_id = ?5) AND (?6 IS NULL OR actor_email = ?6) \
            AND (?7 IS NULL OR action = ?7) AND (?8 IS NULL OR action LIKE ?8 ESCAPE '\\') \

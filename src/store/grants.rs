@@ -40,7 +40,7 @@ pub fn put(
     org: OrgId,
     k: &GrantKey<'_>,
     permission: &str,
-    by: UserId,
+    by: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
     db.stmt(

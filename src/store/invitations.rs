@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{Db, Stmt};
 use crate::args;
-use crate::domain::ids::{EventId, InvitationId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, EventId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
@@ -28,6 +28,9 @@ pub struct InvitationRow {
     pub inviter_email: Option<String>,
     pub inviter_first_name: Option<String>,
     pub inviter_last_name: Option<String>,
+    /// Set when an API token sent it (then `invited_by` is NULL).
+    pub invited_by_token: Option<String>,
+    pub inviter_token_name: Option<String>,
     pub status: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -90,14 +93,15 @@ impl InvitationRow {
 const SELECT: &str =
     "SELECT i.id, i.org_id, o.name AS org_name, i.email, i.role, i.groups, i.message, \
        i.invited_by, u.email AS inviter_email, u.first_name AS inviter_first_name, \
-       u.last_name AS inviter_last_name, i.status, i.created_at, i.expires_at, i.send_count, \
+       u.last_name AS inviter_last_name, i.invited_by_token, t.name AS inviter_token_name, i.status, i.created_at, i.expires_at, i.send_count, \
        i.last_sent_at, ob.status AS outbox_status, i.ended_at, \
        (SELECT json_group_array(json_object('id', w.id, 'name', w.name, 'role', iw.role)) \
           FROM invitation_workspaces iw JOIN workspaces w ON w.id = iw.workspace_id \
           WHERE iw.invitation_id = i.id) AS workspaces, \
        EXISTS (SELECT 1 FROM users a WHERE a.email = i.email) AS account_exists \
      FROM invitations i JOIN orgs o ON o.id = i.org_id \
-     LEFT JOIN users u ON u.id = i.invited_by LEFT JOIN outbox ob ON ob.id = i.email_id";
+     LEFT JOIN users u ON u.id = i.invited_by LEFT JOIN api_tokens t ON t.id = i.invited_by_token \
+     LEFT JOIN outbox ob ON ob.id = i.email_id";
 
 /// Effective status filters: a pending invitation past its expiry counts as expired.
 /// Every fragment keeps `?1`…`?5` bound the same way (org, now, status, before, limit).
@@ -241,7 +245,9 @@ pub struct NewInvitation<'a> {
     pub workspaces: &'a [(String, WorkspaceRole)],
     pub groups: &'a [String],
     pub message: Option<&'a str>,
-    pub invited_by: UserId,
+    /// The person who invited, or else the API token that did.
+    pub invited_by: Option<UserId>,
+    pub invited_by_token: Option<ApiTokenId>,
     pub token_hash: &'a str,
     /// The outbox id of the invitation email, written in the same batch.
     pub email_id: &'a str,
@@ -256,8 +262,8 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
     let groups = serde_json::to_string(n.groups).unwrap_or_else(|_| "[]".into());
     let mut stmts = vec![db.stmt(
         "INSERT INTO invitations (id, org_id, email, role, groups, message, invited_by, status, \
-         created_at, expires_at, send_count, last_sent_at, email_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 1, ?8, ?10)",
+         created_at, expires_at, send_count, last_sent_at, email_id, invited_by_token) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 1, ?8, ?10, ?11)",
         args![
             n.id,
             n.org,
@@ -268,7 +274,8 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
             n.invited_by,
             n.now,
             n.expires_at,
-            n.email_id
+            n.email_id,
+            n.invited_by_token
         ],
     )?];
     for (ws, role) in n.workspaces {

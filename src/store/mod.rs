@@ -2,6 +2,7 @@
 //! query or return a prepared statement, so that a handler can compose one atomic D1 batch
 //! (D1 has no BEGIN; a batch is one transaction).
 
+pub mod api_tokens;
 pub mod audit;
 pub mod grants;
 pub mod groups;
@@ -22,7 +23,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use crate::domain::ids::{
-    EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
+    ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
 };
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
@@ -100,7 +101,8 @@ id_args!(
     EventId,
     InvitationId,
     GroupId,
-    GrantId
+    GrantId,
+    ApiTokenId
 );
 
 /// `args![a, b, c]`: a statement's bound values, each converted with `Arg::from`.
@@ -136,6 +138,13 @@ pub fn map_d1_error(err: worker::Error) -> ApiError {
         return ApiError::conflict(
             "conflict",
             "A group with this name already exists in the organization.",
+        );
+    }
+    // The partial unique index on live API token names (org, name_key).
+    if msg.contains("UNIQUE constraint failed: api_tokens.") {
+        return ApiError::conflict(
+            "conflict",
+            "A live API token with this name already exists in the organization.",
         );
     }
     if msg.contains("UNIQUE constraint failed: org_members.") {

@@ -93,7 +93,8 @@ pub struct OrgWithRole {
     pub role: String,
 }
 
-const ORG_COLUMNS: &str = "o.id, o.name, o.description, o.logo_url, o.owner_id, o.member_limit, \
+pub const ORG_COLUMNS: &str =
+    "o.id, o.name, o.description, o.logo_url, o.owner_id, o.member_limit, \
      o.created_at, o.updated_at";
 
 /// The access gate's one read: the org and the user's role, if the user belongs to it.

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::{Db, Stmt};
 use crate::args;
-use crate::domain::ids::{OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
@@ -24,6 +24,8 @@ pub struct WorkspaceRow {
     pub pending_invitations: i64,
     /// Groups holding a resource grant in this workspace.
     pub group_count: i64,
+    /// Live API tokens that reach this workspace: org-wide ones and those listing it.
+    pub api_token_count: i64,
     pub explicit_role: Option<String>,
 }
 
@@ -35,14 +37,19 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
           WHERE iw.workspace_id = w.id AND i.status = 'pending' AND i.expires_at > ?3) AS pending_invitations, \
        (SELECT COUNT(DISTINCT principal_id) FROM grants \
           WHERE workspace_id = w.id AND principal_type = 'group') AS group_count, \
+       (SELECT COUNT(*) FROM api_tokens t WHERE t.org_id = ?1 AND t.revoked_at IS NULL \
+          AND (t.expires_at IS NULL OR t.expires_at > ?3) AND (t.scoped = 0 OR EXISTS \
+          (SELECT 1 FROM api_token_workspaces x WHERE x.token_id = t.id AND x.workspace_id = w.id))) \
+          AS api_token_count, \
        (SELECT role FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2) AS explicit_role \
      FROM workspaces w";
 
+/// `viewer`: the person whose explicit role to read (`None` for an API token).
 pub async fn one(
     db: &Db,
     org: OrgId,
     ws: WorkspaceId,
-    viewer: UserId,
+    viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
     db.first(
@@ -52,23 +59,42 @@ pub async fn one(
     .await
 }
 
-/// One page in id order; `only_explicit` limits it to the viewer's own workspaces.
+/// Which workspaces of the org a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Visible {
+    All {
+        viewer: Option<UserId>,
+    },
+    /// A workspace-only member's own.
+    MemberOf(UserId),
+    /// A scoped API token's listed ones.
+    ListedFor(ApiTokenId),
+}
+
+/// One page in id order.
 pub async fn page(
     db: &Db,
     org: OrgId,
-    viewer: UserId,
-    only_explicit: bool,
+    visible: Visible,
     after: &str,
     limit: u32,
     now: Timestamp,
 ) -> ApiResult<Vec<WorkspaceRow>> {
+    let (viewer, member, token) = match visible {
+        Visible::All { viewer } => (viewer, None, None),
+        Visible::MemberOf(user) => (Some(user), Some(user), None),
+        Visible::ListedFor(token) => (None, None, Some(token)),
+    };
     db.all(
         &format!(
-            "{SELECT} WHERE w.org_id = ?1 AND w.id > ?4 AND (?5 = 0 OR EXISTS \
-             (SELECT 1 FROM workspace_members me WHERE me.workspace_id = w.id AND me.user_id = ?2)) \
-             ORDER BY w.id LIMIT ?6"
+            "{SELECT} WHERE w.org_id = ?1 AND w.id > ?4 \
+             AND (?5 IS NULL OR EXISTS (SELECT 1 FROM workspace_members me \
+                  WHERE me.workspace_id = w.id AND me.user_id = ?5)) \
+             AND (?6 IS NULL OR EXISTS (SELECT 1 FROM api_token_workspaces x \
+                  WHERE x.workspace_id = w.id AND x.token_id = ?6)) \
+             ORDER BY w.id LIMIT ?7"
         ),
-        args![org, viewer, now, after, only_explicit, i64::from(limit)],
+        args![org, viewer, now, after, member, token, i64::from(limit)],
     )
     .await
 }

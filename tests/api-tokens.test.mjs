@@ -46,13 +46,7 @@ const count = async (query, ...params) => (await w.one(query, ...params)).n;
 const sha256 = (s) => createHash("sha256").update(s).digest("hex");
 
 /** Gives `user` a role in `org` directly in D1 (a `member` also gets workspace `ws` as viewer). */
-async function join(user, role, org = orgId, ws = ws1) {
-  await sql("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)", org, user.user.id, role, Date.now());
-  if (role === "member") {
-    await sql("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'viewer', ?)",
-      ws, user.user.id, org, Date.now());
-  }
-}
+const join = (user, role, org = orgId, ws = ws1) => w.joinOrg(user, org, role, ws);
 
 let nameCounter = 0;
 const uniqueName = (prefix = "robot") => `${prefix}-${++nameCounter}`;

@@ -37,13 +37,7 @@ let owner, admin, editor, viewer, member, outsider, orgId, wsId;
 const sql = (worker, query, ...params) => worker.db.prepare(query).bind(...params).run();
 
 /** Gives `user` a role in `org` directly in D1 (a `member` also gets the workspace `ws`). */
-async function join(user, role, org = orgId, ws = wsId) {
-  await sql(w, "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)", org, user.user.id, role, Date.now());
-  if (role === "member") {
-    await sql(w, "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'viewer', ?)",
-      ws, user.user.id, org, Date.now());
-  }
-}
+const join = (user, role, org = orgId, ws = wsId) => w.joinOrg(user, org, role, ws);
 
 /** `/v1/orgs/{org}/audit-events?…`; undefined params are left out. */
 function auditPath(org, params = {}) {

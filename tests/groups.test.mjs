@@ -22,14 +22,7 @@ let orgId, wsId;
 // helpers
 
 /** Gives `user` a role in the org directly in D1 (a `member` also gets the main workspace). */
-async function join(user, role, org = orgId, ws = wsId) {
-  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
-    .bind(org, user.user.id, role, Date.now()).run();
-  if (role === "member") {
-    await w.db.prepare("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'viewer', ?)")
-      .bind(ws, user.user.id, org, Date.now()).run();
-  }
-}
+const join = (user, role, org = orgId, ws = wsId) => w.joinOrg(user, org, role, ws);
 
 /** A fresh active user holding `role` in the org. */
 async function newMember(role) {

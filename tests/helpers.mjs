@@ -201,6 +201,19 @@ export class Client {
     return { ...s, ...r.body };
   }
 
+  /**
+   * Puts `user` into `org` with `role` directly in D1 (fixtures); a `member` also gets
+   * viewer access to workspace `ws`, since a member exists only through workspaces.
+   */
+  async joinOrg(user, org, role, ws) {
+    await this.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)")
+      .bind(org, user.user.id, role, Date.now()).run();
+    if (role === "member") {
+      await this.db.prepare("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'viewer', ?)")
+        .bind(ws, user.user.id, org, Date.now()).run();
+    }
+  }
+
   login(email, password = PASSWORD, ip) {
     return this.post("/v1/auth/login", { email, password }, { ip });
   }

@@ -120,9 +120,24 @@ pub struct PutBody {
     permission: String,
 }
 
-/// Creates a grant or changes its permission.
-pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let ws = workspace(ctx, &access).await?;
+/// A body that fails to parse or validate answers 404 first when `{ws}` is not the org's,
+/// as if the workspace had been looked up first (it is read later, with the route's other
+/// reads, to save a round trip on the way that succeeds).
+async fn unless_unknown_workspace<T>(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    parsed: ApiResult<T>,
+) -> ApiResult<T> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            workspace(ctx, access).await?;
+            Err(e)
+        }
+    }
+}
+
+fn parse_put(ctx: &Ctx) -> ApiResult<(Target, Permission)> {
     let body: PutBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     let target = Target::parse(&body.principal, &body.resource, &mut errs);
@@ -131,19 +146,27 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         Permission::parse(&body.permission)
             .ok_or_else(|| "must be view, edit or manage".to_string()),
     );
-    let (Some(target), Some(permission), true) = (target, permission, errs.is_empty()) else {
-        return Err(ApiError::Validation(errs.0));
-    };
-    if !store::grants::principal_exists(&ctx.db, access.org_id, target.kind, &target.principal_id)
+    match (target, permission, errs.is_empty()) {
+        (Some(target), Some(permission), true) => Ok((target, permission)),
+        _ => Err(ApiError::Validation(errs.0)),
+    }
+}
+
+/// Creates a grant or changes its permission: the gate, one round trip of reads (workspace,
+/// principal, the grant as it stands), one batch that writes and reads the result.
+pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let ws: WorkspaceId = ctx.path_id("ws")?;
+    let (target, permission) = unless_unknown_workspace(ctx, &access, parse_put(ctx)).await?;
+    let key = target.key(ws);
+    let (principal_known, before) = store::grants::put_context(&ctx.db, access.org_id, &key)
         .await?
-    {
+        .ok_or(ApiError::NotFound)?;
+    if !principal_known {
         return Err(ApiError::field(
             "principal.id",
             "is not a member or group of this organization",
         ));
     }
-    let key = target.key(ws);
-    let before = store::grants::find(&ctx.db, &key).await?;
     if let Some(same) = before
         .as_ref()
         .filter(|b| b.permission == permission.as_str())
@@ -157,31 +180,33 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     } else {
         "grant.created"
     };
-    ctx.db
-        .batch(vec![
-            store::grants::put(
-                &ctx.db,
-                GrantId::new(),
-                access.org_id,
-                &key,
-                permission.as_str(),
-                access.user_id(),
-                now,
-            )?,
-            ctx.audit(
-                &{
-                    let mut e = grant_event(&access, action, ws, &key);
-                    if let Some(meta) = e.metadata.as_mut() {
-                        meta["permission"] = json!(permission.as_str());
-                        meta["from"] = json!(before.as_ref().map(|b| b.permission.clone()));
-                    }
-                    e
-                },
-                now,
-            )?,
-        ])
-        .await?;
-    let row = store::grants::find(&ctx.db, &key)
+    let row: GrantRow = ctx
+        .db
+        .batch_then_first(
+            vec![
+                store::grants::put(
+                    &ctx.db,
+                    GrantId::new(),
+                    access.org_id,
+                    &key,
+                    permission.as_str(),
+                    access.user_id(),
+                    now,
+                )?,
+                ctx.audit(
+                    &{
+                        let mut e = grant_event(&access, action, ws, &key);
+                        if let Some(meta) = e.metadata.as_mut() {
+                            meta["permission"] = json!(permission.as_str());
+                            meta["from"] = json!(before.as_ref().map(|b| b.permission.clone()));
+                        }
+                        e
+                    },
+                    now,
+                )?,
+            ],
+            store::grants::find_stmt(&ctx.db, &key)?,
+        )
         .await?
         .ok_or_else(|| ApiError::internal("grant vanished after put"))?;
     Ok(if before.is_some() {
@@ -192,8 +217,9 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 /// `?principal_type=&principal_id=&resource_type=&resource_id=&limit=&cursor=`.
+/// The workspace check and the page are one round trip (`store::grants::page`).
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let ws = workspace(ctx, &access).await?;
+    let ws: WorkspaceId = ctx.path_id("ws")?;
     let page = ctx.page()?;
     let principal_type = ctx.filter_param("principal_type");
     if principal_type.is_some_and(|t| t != "user" && t != "group") {
@@ -205,8 +231,16 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         resource_type: ctx.filter_param("resource_type"),
         resource_id: ctx.filter_param("resource_id"),
     };
-    let rows =
-        store::grants::page(&ctx.db, ws, &filter, page.after_key(), page.fetch_limit()).await?;
+    let rows = store::grants::page(
+        &ctx.db,
+        access.org_id,
+        ws,
+        &filter,
+        page.after_key(),
+        page.fetch_limit(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
     let page = Page::from_rows(rows, &page, |g| g.id.clone());
     Ok(Reply::ok(page.render(view)))
 }
@@ -218,17 +252,23 @@ pub struct DeleteBody {
     resource: ResourceBody,
 }
 
-/// Revokes the grant of `principal` on `resource`; 404 if there is none.
-pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let ws = workspace(ctx, &access).await?;
+fn parse_delete(ctx: &Ctx) -> ApiResult<Target> {
     let body: DeleteBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     let target = Target::parse(&body.principal, &body.resource, &mut errs);
-    let (Some(target), true) = (target, errs.is_empty()) else {
-        return Err(ApiError::Validation(errs.0));
-    };
+    match (target, errs.is_empty()) {
+        (Some(target), true) => Ok(target),
+        _ => Err(ApiError::Validation(errs.0)),
+    }
+}
+
+/// Revokes the grant of `principal` on `resource`; 404 if there is none (or the workspace
+/// is not the org's: one read answers both).
+pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let ws: WorkspaceId = ctx.path_id("ws")?;
+    let target = unless_unknown_workspace(ctx, &access, parse_delete(ctx)).await?;
     let key = target.key(ws);
-    let existing = store::grants::find(&ctx.db, &key)
+    let existing = store::grants::find_in(&ctx.db, access.org_id, &key)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = ctx.now();

@@ -164,8 +164,12 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         )?,
     );
     // A live token of the same name (case-insensitive) fails the batch: 409 conflict.
-    ctx.db.batch(batch).await?;
-    let row = store::api_tokens::one(&ctx.db, access.org_id, id)
+    let row: TokenRow = ctx
+        .db
+        .batch_then_first(
+            batch,
+            store::api_tokens::one_stmt(&ctx.db, access.org_id, id)?,
+        )
         .await?
         .ok_or_else(|| ApiError::internal("api token vanished after create"))?;
     let mut body = view(&row, now);

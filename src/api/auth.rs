@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::views;
-use super::{enqueue, rate_limit, rate_limit_account};
+use super::{enqueue, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
 use crate::domain::ids::{new_uuid_v7, OrgId, SessionId, UserId, WorkspaceId};
 use crate::domain::jwt::AccessClaims;
@@ -21,7 +21,7 @@ use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::{self, Actor, Event};
 use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self, Stmt};
+use crate::store::{self, Stmt, Together};
 
 const MAX_ORG_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
@@ -199,8 +199,13 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     ) else {
         return Err(ApiError::Validation(errs.0));
     };
-    rate_limit(ctx, "signup", None).await?;
-    if store::users::email_exists(&ctx.db, &email).await? {
+    // The rate-limit hit and the email check: one round trip.
+    let mut reads = Together::default();
+    let limits = Limits::plan(ctx, &mut reads, "signup", None)?;
+    let taken_read = reads.add(store::users::email_exists_stmt(&ctx.db, &email)?);
+    let results = reads.run(&ctx.db).await?;
+    limits.check(ctx, &results)?;
+    if results.first::<store::users::Found>(taken_read)?.is_some() {
         return Err(ApiError::conflict(
             "email_taken",
             "An account with this email already exists.",
@@ -287,12 +292,12 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         )?,
     );
     batch.push(mail.outbox_row(&ctx.db, now)?);
-    ctx.db.batch(batch).await?;
-    enqueue(ctx, vec![mail]).await;
-
-    let user = store::users::by_id(&ctx.db, user_id)
+    let user: UserRow = ctx
+        .db
+        .batch_then_first(batch, store::users::by_id_stmt(&ctx.db, user_id)?)
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after signup"))?;
+    enqueue(ctx, vec![mail]).await;
     Ok(Reply::created(json!({
         "user": views::user(&user),
         "organization": {

@@ -12,7 +12,9 @@ use crate::domain::validation::FieldErrors;
 use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::Ctx;
-use crate::store::{self, Stmt};
+use crate::store::groups::GroupRef;
+use crate::store::members::NamedWorkspace;
+use crate::store::{self, Results, Stmt, Together};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,59 +88,76 @@ pub fn check_ceiling(access: &OrgAccess, role: OrgRole, grants: &[Grant]) -> Api
     Ok(())
 }
 
-/// The granted workspaces' names, in the given order; 422 naming the first entry that is not
-/// a workspace of the org.
-pub async fn workspace_names(
+/// The granted workspaces' names, looked up in the handler's `Together` batch.
+pub struct WorkspaceCheck {
+    read: Option<usize>,
+}
+
+pub fn plan_workspaces(
     ctx: &Ctx,
     access: &OrgAccess,
     grants: &[Grant],
-) -> ApiResult<Vec<String>> {
+    reads: &mut Together,
+) -> ApiResult<WorkspaceCheck> {
     if grants.is_empty() {
-        return Ok(Vec::new());
+        return Ok(WorkspaceCheck { read: None });
     }
     let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
-    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
-    ids.iter()
-        .enumerate()
-        .map(|(i, id)| {
-            known
-                .iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, name)| name.clone())
-                .ok_or_else(|| {
-                    ApiError::field(
-                        &format!("workspaces[{i}].workspace_id"),
-                        "is not a workspace of this organization",
-                    )
-                })
-        })
-        .collect()
+    Ok(WorkspaceCheck {
+        read: Some(reads.add(store::members::existing_workspaces_stmt(
+            &ctx.db,
+            access.org_id,
+            &ids,
+        )?)),
+    })
+}
+
+impl WorkspaceCheck {
+    /// The names in the given order; 422 naming the first entry that is not a workspace of
+    /// the org.
+    pub fn names(&self, results: &Results, grants: &[Grant]) -> ApiResult<Vec<String>> {
+        let Some(read) = self.read else {
+            return Ok(Vec::new());
+        };
+        let known: Vec<NamedWorkspace> = results.rows(read)?;
+        grants
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| {
+                known
+                    .iter()
+                    .find(|k| k.id == *id)
+                    .map(|k| k.name.clone())
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            &format!("workspaces[{i}].workspace_id"),
+                            "is not a workspace of this organization",
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 /// Someone joining the org by another way (an admin adds them, a workspace admin brings
-/// them in) ends their pending invitation in the same batch, so they never hold two seats
-/// and the invitation cannot be accepted on top. Put these statements before the seat guard.
-pub async fn close_pending_invitation(
+/// them in) ends their pending invitation (`pending`, its id) in the same batch, so they
+/// never hold two seats and the invitation cannot be accepted on top. Put these statements
+/// before the seat guard.
+pub fn close_invitation(
     ctx: &Ctx,
     access: &OrgAccess,
     email: &str,
+    pending: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let Some(pending) = store::invitations::invitee_standing(&ctx.db, access.org_id, email)
-        .await?
-        .pending()
-    else {
-        return Ok(Vec::new());
-    };
     let id: InvitationId = pending
-        .id
         .parse()
         .map_err(|_| ApiError::internal("bad invitation id in D1"))?;
     let mut stmts = store::invitations::supersede(&ctx.db, id, now)?;
     stmts.push(
         ctx.audit(
             &access
-                .event("invitation.withdrawn", ("invitation", pending.id.clone()))
+                .event("invitation.withdrawn", ("invitation", pending.to_string()))
                 .meta(serde_json::json!({ "email": email, "reason": "joined_otherwise" })),
             now,
         )?,
@@ -146,16 +165,23 @@ pub async fn close_pending_invitation(
     Ok(stmts)
 }
 
-/// The groups a newcomer joins: groups of the org (422 naming the entry otherwise), and
-/// never a restricting one for an admin. Duplicates are dropped.
-pub async fn groups(
+/// The groups a newcomer joins, looked up in the handler's `Together` batch. Ids that are
+/// not UUIDs are refused (422) before anything is read.
+pub struct GroupCheck {
+    read: Option<usize>,
+    /// Canonical (lower-case) ids, in the order given.
+    canonical: Vec<String>,
+    /// The same without duplicates.
+    wanted: Vec<String>,
+}
+
+pub fn plan_groups(
     ctx: &Ctx,
     access: &OrgAccess,
-    role: OrgRole,
     ids: &[String],
-) -> ApiResult<Vec<String>> {
+    reads: &mut Together,
+) -> ApiResult<GroupCheck> {
     let mut errs = FieldErrors::default();
-    // Canonical (lower-case) ids, in the order given.
     let mut canonical: Vec<String> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         match id.parse::<GroupId>() {
@@ -172,22 +198,47 @@ pub async fn groups(
             wanted.push(id.clone());
         }
     }
-    let known = store::groups::existing(&ctx.db, access.org_id, &wanted).await?;
-    for (i, id) in canonical.iter().enumerate() {
-        match known.iter().find(|g| g.id == *id) {
-            None => errs.add(
-                &format!("groups[{i}]"),
-                "is not a group of this organization",
-            ),
-            Some(g) if g.restricting != 0 && role.at_least(OrgRole::Admin) => errs.add(
-                &format!("groups[{i}]"),
-                "is a restricting group; owners and admins can never be in one",
-            ),
-            Some(_) => {}
+    let read = if wanted.is_empty() {
+        None
+    } else {
+        Some(reads.add(store::groups::existing_stmt(
+            &ctx.db,
+            access.org_id,
+            &wanted,
+        )?))
+    };
+    Ok(GroupCheck {
+        read,
+        canonical,
+        wanted,
+    })
+}
+
+impl GroupCheck {
+    /// The groups to join: groups of the org (422 naming the entry otherwise), and never a
+    /// restricting one for an admin. Duplicates are dropped.
+    pub fn check(self, results: &Results, role: OrgRole) -> ApiResult<Vec<String>> {
+        let Some(read) = self.read else {
+            return Ok(Vec::new());
+        };
+        let known: Vec<GroupRef> = results.rows(read)?;
+        let mut errs = FieldErrors::default();
+        for (i, id) in self.canonical.iter().enumerate() {
+            match known.iter().find(|g| g.id == *id) {
+                None => errs.add(
+                    &format!("groups[{i}]"),
+                    "is not a group of this organization",
+                ),
+                Some(g) if g.restricting != 0 && role.at_least(OrgRole::Admin) => errs.add(
+                    &format!("groups[{i}]"),
+                    "is a restricting group; owners and admins can never be in one",
+                ),
+                Some(_) => {}
+            }
         }
+        if !errs.is_empty() {
+            return Err(ApiError::Validation(errs.0));
+        }
+        Ok(self.wanted)
     }
-    if !errs.is_empty() {
-        return Err(ApiError::Validation(errs.0));
-    }
-    Ok(wanted)
 }

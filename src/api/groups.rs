@@ -121,28 +121,30 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id = GroupId::new();
     let now = ctx.now();
     let list = serde_json::to_string(&restrictions).unwrap_or_else(|_| "[]".into());
-    ctx.db
-        .batch(vec![
-            store::groups::insert(
-                &ctx.db,
-                id,
-                access.org_id,
-                &GroupFields {
-                    name: &name,
-                    description: description.as_deref(),
-                    restrictions: &list,
-                    restricting: !restrictions.is_empty(),
-                },
-                now,
-            )?,
-            ctx.audit(
-                &group_event(&access, "group.created", &id.to_string())
-                    .meta(json!({"name": name, "restrictions": restrictions.len()})),
-                now,
-            )?,
-        ])
-        .await?;
-    let row = store::groups::one(&ctx.db, access.org_id, id)
+    let row: GroupRow = ctx
+        .db
+        .batch_then_first(
+            vec![
+                store::groups::insert(
+                    &ctx.db,
+                    id,
+                    access.org_id,
+                    &GroupFields {
+                        name: &name,
+                        description: description.as_deref(),
+                        restrictions: &list,
+                        restricting: !restrictions.is_empty(),
+                    },
+                    now,
+                )?,
+                ctx.audit(
+                    &group_event(&access, "group.created", &id.to_string())
+                        .meta(json!({"name": name, "restrictions": restrictions.len()})),
+                    now,
+                )?,
+            ],
+            store::groups::one_stmt(&ctx.db, access.org_id, id)?,
+        )
         .await?
         .ok_or_else(|| ApiError::internal("group vanished after create"))?;
     Ok(Reply::created(view(&row)))
@@ -230,12 +232,14 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             &group_event(&access, "group.updated", &row.id).meta(json!({ "fields": fields })),
             now,
         )?);
-        ctx.db
-            .batch(batch)
+        let row: GroupRow = ctx
+            .db
+            .batch_then_first(batch, store::groups::one_stmt(&ctx.db, access.org_id, id)?)
             .await
-            .map_err(|e| e.on_guard(privileged_in_restricting_group()))?;
+            .map_err(|e| e.on_guard(privileged_in_restricting_group()))?
+            .ok_or(ApiError::NotFound)?;
+        return Ok(Reply::ok(view(&row)));
     }
-    let (_, row) = target(ctx, &access).await?;
     Ok(Reply::ok(view(&row)))
 }
 
@@ -252,10 +256,19 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 /// `?limit=&cursor=`: the group's members with their org role.
+/// The group check and the page are one round trip (`store::groups::members`).
 pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, _) = target(ctx, &access).await?;
+    let id: GroupId = ctx.path_id("group")?;
     let page = ctx.page()?;
-    let rows = store::groups::members(&ctx.db, id, page.after_key(), page.fetch_limit()).await?;
+    let rows = store::groups::members(
+        &ctx.db,
+        access.org_id,
+        id,
+        page.after_key(),
+        page.fetch_limit(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
     Ok(Reply::ok(page.render(|m| {
         json!({
@@ -266,36 +279,44 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     })))
 }
 
-/// The `{user}` of the path, who must be a member of the org (404 otherwise), with their role.
-async fn member_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, OrgRole)> {
-    let user: UserId = ctx.path_id("user")?;
-    let member = store::members::one(&ctx.db, access.org_id, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let role = OrgRole::parse(&member.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
-    Ok((user, role))
-}
-
 fn member_event(access: &OrgAccess, action: &'static str, group: &str, user: UserId) -> Event {
     group_event(access, action, group).meta(json!({ "user_id": user }))
 }
 
+/// The group and the user's standing with it, in one round trip: 404 unless the group is
+/// the org's and the user a member of the org.
+async fn standing(
+    ctx: &Ctx,
+    access: &OrgAccess,
+) -> ApiResult<(GroupId, UserId, store::groups::MembershipStanding)> {
+    let id: GroupId = ctx.path_id("group")?;
+    let user: UserId = ctx.path_id("user")?;
+    let standing = store::groups::membership_standing(&ctx.db, access.org_id, id, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((id, user, standing))
+}
+
 pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, row) = target(ctx, &access).await?;
-    let (user, role) = member_target(ctx, &access).await?;
-    if row.restricting != 0 && role.at_least(OrgRole::Admin) {
+    let (id, user, standing) = standing(ctx, &access).await?;
+    let role = standing
+        .org_role
+        .as_deref()
+        .ok_or(ApiError::NotFound)
+        .and_then(|r| OrgRole::parse(r).ok_or_else(|| ApiError::internal("bad role in D1")))?;
+    if standing.restricting != 0 && role.at_least(OrgRole::Admin) {
         return Err(ApiError::field(
             "user",
             "owners and admins can never be in a restricting group",
         ));
     }
-    if store::groups::is_member(&ctx.db, id, user).await? {
+    if standing.in_group != 0 {
         return Ok(Reply::no_content());
     }
     let now = ctx.now();
     let mut batch = store::groups::add_member(&ctx.db, access.org_id, id, user, now)?;
     batch.push(ctx.audit(
-        &member_event(&access, "group.member_added", &row.id, user),
+        &member_event(&access, "group.member_added", &id.to_string(), user),
         now,
     )?);
     ctx.db
@@ -306,9 +327,8 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, row) = target(ctx, &access).await?;
-    let user: UserId = ctx.path_id("user")?;
-    if !store::groups::is_member(&ctx.db, id, user).await? {
+    let (id, user, standing) = standing(ctx, &access).await?;
+    if standing.in_group == 0 {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
@@ -316,7 +336,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch(vec![
             store::groups::remove_member(&ctx.db, id, user)?,
             ctx.audit(
-                &member_event(&access, "group.member_removed", &row.id, user),
+                &member_event(&access, "group.member_removed", &id.to_string(), user),
                 now,
             )?,
         ])

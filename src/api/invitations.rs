@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, grants, rate_limit, rate_limit_account};
+use super::{enqueue, grants, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -24,9 +24,9 @@ use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
 use crate::store::audit::{Actor, Event};
-use crate::store::invitations::{InvitationRow, NewInvitation, Send};
+use crate::store::invitations::{InvitationRow, InviteeStanding, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self, Stmt};
+use crate::store::{self, Stmt, Together};
 
 const MAX_MESSAGE: usize = 1000;
 
@@ -186,10 +186,22 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
     grants::check_ceiling(&access, role, &granted)?;
-    rate_limit(ctx, "invite", Some(&email)).await?;
-    let names = grants::workspace_names(ctx, &access, &granted).await?;
-    let groups = grants::groups(ctx, &access, role, &body.groups).await?;
-    let standing = store::invitations::invitee_standing(&ctx.db, access.org_id, &email).await?;
+    // Every check before the write in one round trip: the rate-limit hits, the workspaces,
+    // the groups and where the email stands with the org.
+    let mut reads = Together::default();
+    let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
+    let workspaces = grants::plan_workspaces(ctx, &access, &granted, &mut reads)?;
+    let group_check = grants::plan_groups(ctx, &access, &body.groups, &mut reads)?;
+    let standing_read = reads.add(store::invitations::invitee_standing_stmt(
+        &ctx.db,
+        access.org_id,
+        &email,
+    )?);
+    let results = reads.run(&ctx.db).await?;
+    limits.check(ctx, &results)?;
+    let names = workspaces.names(&results, &granted)?;
+    let groups = group_check.check(&results, role)?;
+    let standing: InviteeStanding = results.first(standing_read)?.unwrap_or_default();
     if standing.member != 0 {
         return Err(ApiError::conflict(
             "already_member",
@@ -264,11 +276,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     );
     // Seats (`capacity_exceeded`) and a concurrent invitation to the same email
     // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
-    ctx.db.batch(batch).await?;
-    enqueue(ctx, vec![mail]).await;
-    let row = store::invitations::one(&ctx.db, access.org_id, id)
+    let row: InvitationRow = ctx
+        .db
+        .batch_then_first(
+            batch,
+            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
+        )
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
+    enqueue(ctx, vec![mail]).await;
     Ok(Reply::created(view(&row, now)))
 }
 
@@ -312,6 +328,11 @@ async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, Invit
 /// The target, if the caller may resend or withdraw it: admins any, editors their own.
 async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
     let (id, row) = target(ctx, access).await?;
+    may_manage_row(access, &row)?;
+    Ok((id, row))
+}
+
+fn may_manage_row(access: &OrgAccess, row: &InvitationRow) -> ApiResult<()> {
     let own = match (access.user_id(), access.token_id()) {
         (Some(user), _) => row.invited_by.as_deref() == Some(user.to_string().as_str()),
         (None, Some(token)) => row.invited_by_token.as_deref() == Some(token.to_string().as_str()),
@@ -320,7 +341,7 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationI
     if !may_manage(access.role, own) {
         return Err(ApiError::Forbidden);
     }
-    Ok((id, row))
+    Ok(())
 }
 
 pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
@@ -330,19 +351,30 @@ pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 /// A new link and expiry (every older link dies) and a new email; revives an expired
 /// invitation when a seat is free.
+///
+/// One round trip before the write: the invitation, the rate-limit hits (per IP and per
+/// invited email) and whether the invitee joined meanwhile.
 pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, row) = managed_target(ctx, &access).await?;
+    let id = invitation_param(ctx)?;
+    let mut reads = Together::default();
+    let target_read = reads.add(store::invitations::one_stmt(&ctx.db, access.org_id, id)?);
+    let limits = Limits::plan_invitee(ctx, &mut reads, "invite", id)?;
+    let member_read = reads.add(store::invitations::invitee_member_stmt(
+        &ctx.db,
+        access.org_id,
+        id,
+    )?);
+    let results = reads.run(&ctx.db).await?;
+    let row: InvitationRow = results.first(target_read)?.ok_or(ApiError::NotFound)?;
+    may_manage_row(&access, &row)?;
     let now = ctx.now();
     let status = row.effective_status(now);
     if !status.may_resend() {
         return Err(not_pending());
     }
-    rate_limit(ctx, "invite", Some(&row.email)).await?;
-    if store::invitations::invitee_standing(&ctx.db, access.org_id, &row.email)
-        .await?
-        .member
-        != 0
-    {
+    limits.check(ctx, &results)?;
+    let joined: Option<store::invitations::InviteeMember> = results.first(member_read)?;
+    if joined.is_some_and(|m| m.member != 0) {
         return Err(ApiError::conflict(
             "already_member",
             "The invitee has joined the organization meanwhile.",
@@ -382,14 +414,16 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         })),
         now,
     )?);
-    ctx.db
-        .batch(batch)
+    let row: InvitationRow = ctx
+        .db
+        .batch_then_first(
+            batch,
+            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
+        )
         .await
-        .map_err(|e| e.on_guard(not_pending()))?;
-    enqueue(ctx, vec![mail]).await;
-    let row = store::invitations::one(&ctx.db, access.org_id, id)
-        .await?
+        .map_err(|e| e.on_guard(not_pending()))?
         .ok_or(ApiError::NotFound)?;
+    enqueue(ctx, vec![mail]).await;
     Ok(Reply::ok(view(&row, now)))
 }
 

@@ -19,12 +19,6 @@ use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
 use crate::store::{self, orgs::MembershipRow};
 
-async fn me(ctx: &Ctx, caller: &Caller) -> ApiResult<UserRow> {
-    store::users::by_id(&ctx.db, caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)
-}
-
 /// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
 pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
@@ -131,20 +125,37 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .into_iter()
     .flatten()
     .collect();
-    if !fields.is_empty() {
-        ctx.db
-            .batch(vec![
-                store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
-                ctx.audit(
-                    &Event::account("user.updated", caller.user_id, &caller.email)
-                        .meta(json!({ "fields": fields })),
-                    now,
-                )?,
-            ])
-            .await?;
+    if fields.is_empty() {
+        return Ok(Reply::ok(profile(ctx, &caller.user).await?));
     }
-    let user = me(ctx, &caller).await?;
-    Ok(Reply::ok(profile(ctx, &user).await?))
+    // The change and the profile it leaves (account and memberships), one round trip.
+    let results = ctx
+        .db
+        .batch(vec![
+            store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
+            ctx.audit(
+                &Event::account("user.updated", caller.user_id, &caller.email)
+                    .meta(json!({ "fields": fields })),
+                now,
+            )?,
+            store::users::by_id_stmt(&ctx.db, caller.user_id)?,
+            store::orgs::memberships_stmt(&ctx.db, caller.user_id)?,
+        ])
+        .await?;
+    let user: UserRow = results
+        .get(2)
+        .map(store::rows::<UserRow>)
+        .transpose()?
+        .and_then(|r| r.into_iter().next())
+        .ok_or(ApiError::Unauthorized)?;
+    let rows: Vec<MembershipRow> = results
+        .get(3)
+        .map(store::rows)
+        .transpose()?
+        .unwrap_or_default();
+    let mut body = views::user(&user);
+    body["memberships"] = json!(memberships(&rows));
+    Ok(Reply::ok(body))
 }
 
 #[derive(Deserialize)]

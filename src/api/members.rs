@@ -19,10 +19,11 @@ use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::groups::MemberGroup;
+use crate::store::invitations::InviteeStanding;
 use crate::store::members::{MemberRow, MemberWorkspace};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self};
+use crate::store::{self, Stmt, Together};
 
 const MAX_QUERY: usize = 100;
 
@@ -74,7 +75,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         }
         Some(q) => Some(q.to_lowercase()),
     };
-    let rows = store::members::page(
+    let (rows, workspaces, groups) = store::members::page(
         &ctx.db,
         access.org_id,
         role,
@@ -84,18 +85,25 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .await?;
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
-    let ids: Vec<String> = page.data.iter().map(|m| m.user_id.clone()).collect();
-    let (workspaces, groups) = store::members::details_of(&ctx.db, access.org_id, &ids).await?;
     Ok(Reply::ok(page.render(|m| view(m, &workspaces, &groups))))
 }
 
-/// One member as the directory shows them, read after a change.
-async fn member_body(ctx: &Ctx, access: &OrgAccess, user: UserId) -> ApiResult<Value> {
-    let member = store::members::one(&ctx.db, access.org_id, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let ids = std::slice::from_ref(&member.user_id);
-    let (workspaces, groups) = store::members::details_of(&ctx.db, access.org_id, ids).await?;
+/// Runs the change `batch` and reads the member as the directory shows them after it, in
+/// the same round trip.
+async fn change_then_view(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    user: UserId,
+    mut batch: Vec<Stmt>,
+) -> ApiResult<Value> {
+    batch.extend(store::members::one_with_details(
+        &ctx.db,
+        access.org_id,
+        user,
+    )?);
+    let results = ctx.db.batch(batch).await?;
+    let (member, workspaces, groups) =
+        store::members::read_one_with_details(&results)?.ok_or(ApiError::NotFound)?;
     Ok(view(&member, &workspaces, &groups))
 }
 
@@ -204,10 +212,9 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         batch.push(store::users::update_profile(&ctx.db, user, &change, now)?);
         batch.push(ctx.audit(&member_event(&access, "user.updated", user), now)?);
     }
-    if !batch.is_empty() {
-        ctx.db.batch(batch).await?;
-    }
-    Ok(Reply::ok(member_body(ctx, &access, user).await?))
+    Ok(Reply::ok(
+        change_then_view(ctx, &access, user, batch).await?,
+    ))
 }
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
@@ -309,18 +316,36 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     {
         return Err(ApiError::Forbidden);
     }
-    grants::workspace_names(ctx, &access, &granted).await?;
-    let groups = grants::groups(ctx, &access, role, &body.groups).await?;
+    // Every check before the write in one round trip: the workspaces, the groups, and where
+    // the email stands with the org (an account? a member? a pending invitation?).
+    let mut reads = Together::default();
+    let workspaces = grants::plan_workspaces(ctx, &access, &granted, &mut reads)?;
+    let group_check = grants::plan_groups(ctx, &access, &body.groups, &mut reads)?;
+    let standing_read = reads.add(store::invitations::invitee_standing_stmt(
+        &ctx.db,
+        access.org_id,
+        &email,
+    )?);
+    let results = reads.run(&ctx.db).await?;
+    workspaces.names(&results, &granted)?;
+    let groups = group_check.check(&results, role)?;
+    let standing: InviteeStanding = results.first(standing_read)?.unwrap_or_default();
+    let existing: Option<UserId> = standing
+        .account_id
+        .as_deref()
+        .map(|id| {
+            id.parse()
+                .map_err(|_| ApiError::internal("bad user id in D1"))
+        })
+        .transpose()?;
 
     let now = ctx.now();
-    let existing = store::users::by_email(&ctx.db, &email).await?;
     let mut batch = Vec::new();
     let mut mails = Vec::new();
     let mut single_use = None;
-    let user_id = match &existing {
-        Some(user) => {
-            let id = user.id()?;
-            if store::orgs::is_member(&ctx.db, access.org_id, id).await? {
+    let user_id = match existing {
+        Some(id) => {
+            if standing.member != 0 {
                 return Err(ApiError::conflict(
                     "already_member",
                     "This person is already a member of the organization.",
@@ -389,7 +414,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             id
         }
     };
-    batch.extend(grants::close_pending_invitation(ctx, &access, &email, now).await?);
+    if let Some(pending) = standing.pending() {
+        batch.extend(grants::close_invitation(
+            ctx,
+            &access,
+            &email,
+            &pending.id,
+            now,
+        )?);
+    }
     batch.extend(store::members::add(
         &ctx.db,
         access.org_id,
@@ -416,18 +449,19 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         })),
         now,
     )?);
-    ctx.db.batch(batch).await.map_err(|e| match e {
-        ApiError::Conflict {
-            code: "email_taken",
-            ..
-        } => ApiError::conflict(
-            "conflict",
-            "An account with this email was created concurrently; retry.",
-        ),
-        other => other,
-    })?;
+    let mut body = change_then_view(ctx, &access, user_id, batch)
+        .await
+        .map_err(|e| match e {
+            ApiError::Conflict {
+                code: "email_taken",
+                ..
+            } => ApiError::conflict(
+                "conflict",
+                "An account with this email was created concurrently; retry.",
+            ),
+            other => other,
+        })?;
     enqueue(ctx, mails).await;
-    let mut body = member_body(ctx, &access, user_id).await?;
     body["created_account"] = json!(existing.is_none());
     if let Some(p) = single_use {
         body["single_use_password"] = json!(p);
@@ -437,14 +471,18 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 /// The managed account named by `{user}`: a member of this org that this org created.
 /// Another org's (or a self-registered) account is not this org's to administer: 403.
+/// The membership and the account are read in one round trip.
 async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow, UserRow)> {
-    let (user, member) = target(ctx, access).await?;
+    let user = access.other_user(ctx)?;
+    let mut reads = Together::default();
+    let member_read = reads.add(store::members::one_stmt(&ctx.db, access.org_id, user)?);
+    let account_read = reads.add(store::users::by_id_stmt(&ctx.db, user)?);
+    let results = reads.run(&ctx.db).await?;
+    let member: MemberRow = results.first(member_read)?.ok_or(ApiError::NotFound)?;
     if member.managed == 0 {
         return Err(ApiError::Forbidden);
     }
-    let account = store::users::by_id(&ctx.db, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let account: UserRow = results.first(account_read)?.ok_or(ApiError::NotFound)?;
     Ok((user, member, account))
 }
 

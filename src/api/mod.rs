@@ -25,7 +25,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::{Ctx, Reply};
 use crate::mail::{MailMessage, Outgoing};
-use crate::store;
+use crate::store::{self, Results, Together};
 
 /// Every route's handler, with the authentication it requires resolved first: a handler
 /// that needs a caller takes one, so it cannot run unauthenticated.
@@ -164,47 +164,104 @@ async fn org(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
     org_access(ctx, action).await
 }
 
-/// Counts one hit on each (bucket, limit) and answers 429 with `retry-after` once any
-/// bucket is over its limit in the current minute.
-async fn limit(ctx: &Ctx, buckets: Vec<(String, i64)>) -> ApiResult<()> {
-    let now = ctx.now();
-    let names: Vec<String> = buckets.iter().map(|(b, _)| b.clone()).collect();
-    let counts = store::rate_limits::hit(&ctx.db, &names, now).await?;
-    if counts.iter().zip(&buckets).any(|(n, (_, max))| n > max) {
-        return Err(ApiError::RateLimited {
-            retry_after_seconds: store::rate_limits::retry_after(now),
-        });
-    }
-    Ok(())
+/// Rate-limit hits planned into a `Together` batch: checked once the batch has run, so the
+/// counting shares its round trip with the handler's other checks.
+pub struct Limits {
+    /// (index in the batch, limit) per bucket.
+    hits: Vec<(usize, i64)>,
 }
 
-/// Counts this request against the per-IP limit for `action` and, where the account is
-/// known up front (an email in the body), the per-account limit.
-pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
-    let mut buckets = vec![(
-        format!("{action}:ip:{}", ctx.origin.ip),
-        ctx.cfg.rate_limit_per_ip,
-    )];
-    if let Some(account) = account {
-        buckets.push((
-            format!("{action}:account:{account}"),
+impl Limits {
+    /// Counts one hit on the per-IP bucket of `action` and, where the account is known up
+    /// front (an email in the body), on its per-account bucket.
+    pub fn plan(
+        ctx: &Ctx,
+        reads: &mut Together,
+        action: &str,
+        account: Option<&str>,
+    ) -> ApiResult<Self> {
+        let now = ctx.now();
+        let mut hits = vec![(
+            reads.add(store::rate_limits::hit_stmt(
+                &ctx.db,
+                &format!("{action}:ip:{}", ctx.origin.ip),
+                now,
+            )?),
+            ctx.cfg.rate_limit_per_ip,
+        )];
+        if let Some(account) = account {
+            hits.push((
+                reads.add(store::rate_limits::hit_stmt(
+                    &ctx.db,
+                    &format!("{action}:account:{account}"),
+                    now,
+                )?),
+                ctx.cfg.rate_limit_per_account,
+            ));
+        }
+        Ok(Limits { hits })
+    }
+
+    /// The per-IP bucket of `action` and the per-account bucket of invitation
+    /// `invitation`'s email (resolved in SQL, in the same batch as the invitation's lookup).
+    pub fn plan_invitee(
+        ctx: &Ctx,
+        reads: &mut Together,
+        action: &str,
+        invitation: crate::domain::ids::InvitationId,
+    ) -> ApiResult<Self> {
+        let mut limits = Self::plan(ctx, reads, action, None)?;
+        limits.hits.push((
+            reads.add(store::rate_limits::hit_invitee_stmt(
+                &ctx.db,
+                action,
+                invitation,
+                ctx.now(),
+            )?),
             ctx.cfg.rate_limit_per_account,
         ));
+        Ok(limits)
     }
-    limit(ctx, buckets).await
+
+    /// 429 with `retry-after` once any bucket is over its limit in the current minute.
+    pub fn check(&self, ctx: &Ctx, results: &Results) -> ApiResult<()> {
+        for (i, max) in &self.hits {
+            let count = results
+                .first::<store::rate_limits::Hits>(*i)?
+                .map_or(0, |h| h.hits);
+            if count > *max {
+                return Err(ApiError::RateLimited {
+                    retry_after_seconds: store::rate_limits::retry_after(ctx.now()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts this request against the per-IP limit for `action` and, where the account is known
+/// up front, the per-account limit: one round trip of its own.
+pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
+    let mut reads = Together::default();
+    let limits = Limits::plan(ctx, &mut reads, action, account)?;
+    let results = reads.run(&ctx.db).await?;
+    limits.check(ctx, &results)
 }
 
 /// The per-account limit alone, for actions whose account is only known after a lookup
 /// (a token in the body names it).
 pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiResult<()> {
-    limit(
-        ctx,
-        vec![(
-            format!("{action}:account:{account}"),
-            ctx.cfg.rate_limit_per_account,
-        )],
-    )
-    .await
+    let mut reads = Together::default();
+    let hit = reads.add(store::rate_limits::hit_stmt(
+        &ctx.db,
+        &format!("{action}:account:{account}"),
+        ctx.now(),
+    )?);
+    let limits = Limits {
+        hits: vec![(hit, ctx.cfg.rate_limit_per_account)],
+    };
+    let results = reads.run(&ctx.db).await?;
+    limits.check(ctx, &results)
 }
 
 /// Hands committed messages to the queue (see `mail::enqueue`).

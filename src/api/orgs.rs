@@ -143,20 +143,23 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .into_iter()
     .flatten()
     .collect();
-    if !fields.is_empty() {
-        let now = ctx.now();
-        ctx.db
-            .batch(vec![
+    if fields.is_empty() {
+        return Ok(Reply::ok(view(&access.org, access.role.as_str())));
+    }
+    let now = ctx.now();
+    // The role is the caller's as of the gate (a patch does not change it).
+    let updated: OrgRow = ctx
+        .db
+        .batch_then_first(
+            vec![
                 store::orgs::update(&ctx.db, access.org_id, &change, now)?,
                 ctx.audit(
                     &org_event(&access, "org.updated").meta(json!({ "fields": fields })),
                     now,
                 )?,
-            ])
-            .await?;
-    }
-    // The role is the caller's as of the gate (a patch does not change it).
-    let updated = store::orgs::by_id(&ctx.db, access.org_id)
+            ],
+            store::orgs::by_id_stmt(&ctx.db, access.org_id)?,
+        )
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&updated, access.role.as_str())))

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::grants;
 use super::views::time;
-use crate::domain::ids::WorkspaceId;
+use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::permissions::{
     may_grant_workspace, org_allows, workspace_allows, OrgAction, WorkspaceAction,
 };
@@ -63,11 +63,22 @@ async fn workspace(
     let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
-    let role = effective(access, &ws).ok_or(ApiError::NotFound)?;
+    let role = allowed(access, &ws, action)?;
+    Ok((id, ws, role))
+}
+
+/// The caller's effective role in `ws` if it allows `action`: 404 without any role (the
+/// workspace's existence does not leak), 403 below the action.
+fn allowed(
+    access: &OrgAccess,
+    ws: &WorkspaceRow,
+    action: WorkspaceAction,
+) -> ApiResult<WorkspaceRole> {
+    let role = effective(access, ws).ok_or(ApiError::NotFound)?;
     if !workspace_allows(role, action) {
         return Err(ApiError::Forbidden);
     }
-    Ok((id, ws, role))
+    Ok(role)
 }
 
 #[derive(Deserialize)]
@@ -106,20 +117,22 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let name = name.unwrap_or_default();
     let now = ctx.now();
     let id = WorkspaceId::new();
-    ctx.db
-        .batch(vec![
-            store::workspaces::insert(
-                &ctx.db,
-                id,
-                access.org_id,
-                &name,
-                description.flatten().as_deref(),
-                now,
-            )?,
-            ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
-        ])
-        .await?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
+    let ws: WorkspaceRow = ctx
+        .db
+        .batch_then_first(
+            vec![
+                store::workspaces::insert(
+                    &ctx.db,
+                    id,
+                    access.org_id,
+                    &name,
+                    description.flatten().as_deref(),
+                    now,
+                )?,
+                ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
+            ],
+            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+        )
         .await?
         .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
     Ok(Reply::created(view(&access, &ws)))
@@ -155,13 +168,17 @@ pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::Edit).await?;
+    let (id, ws, _) = workspace(ctx, &access, WorkspaceAction::Edit).await?;
     let body: WorkspaceBody = ctx.json()?;
     let (name, description) = validate(&body, false)?;
-    if name.is_some() || description.is_some() {
-        let now = ctx.now();
-        ctx.db
-            .batch(vec![
+    if name.is_none() && description.is_none() {
+        return Ok(Reply::ok(view(&access, &ws)));
+    }
+    let now = ctx.now();
+    let ws: WorkspaceRow = ctx
+        .db
+        .batch_then_first(
+            vec![
                 store::workspaces::update(
                     &ctx.db,
                     id,
@@ -170,10 +187,9 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
                 ctx.audit(&ws_event(&access, "workspace.updated", id), now)?,
-            ])
-            .await?;
-    }
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
+            ],
+            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+        )
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&access, &ws)))
@@ -203,17 +219,22 @@ fn member_view(m: &WorkspaceMemberRow) -> Value {
     })
 }
 
+/// The workspace check and the page are one round trip (`store::workspaces::with_members`).
 pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
+    let id: WorkspaceId = ctx.path_id("ws")?;
     let page = ctx.page()?;
-    let rows = store::workspaces::members(
+    let (ws, rows) = store::workspaces::with_members(
         &ctx.db,
         access.org_id,
         id,
+        access.user_id(),
+        ctx.now(),
         page.after_key(),
         page.fetch_limit(),
     )
-    .await?;
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    allowed(&access, &ws, WorkspaceAction::View)?;
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
     Ok(Reply::ok(page.render(member_view)))
 }
@@ -224,15 +245,62 @@ pub struct PutMemberBody {
     role: String,
 }
 
-pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, _, my_role) = workspace(ctx, &access, WorkspaceAction::AddMembers).await?;
+/// A request error answers as the workspace check would first (404 or 403), as if the
+/// workspace had been looked up first: it is read later, together with the route's other
+/// reads, to save a round trip on the way that succeeds.
+async fn unless_workspace_refuses<T>(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    action: WorkspaceAction,
+    parsed: ApiResult<T>,
+) -> ApiResult<T> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            workspace(ctx, access, action).await?;
+            Err(e)
+        }
+    }
+}
+
+fn parse_put_member(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(WorkspaceRole, UserId)> {
     let body: PutMemberBody = ctx.json()?;
     let role = WorkspaceRole::parse(&body.role)
         .ok_or_else(|| ApiError::field("role", "must be one of admin, editor, viewer"))?;
-    let user = access.other_user(ctx)?;
-    let current = store::workspaces::member(&ctx.db, access.org_id, id, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    Ok((role, access.other_user(ctx)?))
+}
+
+/// The workspace and the user, read in one round trip: 404 unless the caller may see the
+/// workspace and the user exists, 403 below `action`.
+async fn workspace_and_member(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    id: WorkspaceId,
+    user: UserId,
+    action: WorkspaceAction,
+) -> ApiResult<(WorkspaceRole, Option<WorkspaceMemberRow>)> {
+    let (ws, member) = store::workspaces::with_member(
+        &ctx.db,
+        access.org_id,
+        id,
+        access.user_id(),
+        ctx.now(),
+        user,
+    )
+    .await?;
+    let my_role = allowed(access, &ws.ok_or(ApiError::NotFound)?, action)?;
+    Ok((my_role, member))
+}
+
+/// Gate, one round trip of reads (the workspace, the user and their pending invitation),
+/// one batch that writes and reads the result.
+pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let id: WorkspaceId = ctx.path_id("ws")?;
+    let action = WorkspaceAction::AddMembers;
+    let (role, user) =
+        unless_workspace_refuses(ctx, &access, action, parse_put_member(ctx, &access)).await?;
+    let (my_role, current) = workspace_and_member(ctx, &access, id, user, action).await?;
+    let current = current.ok_or(ApiError::NotFound)?;
     // Changing someone's existing explicit role is a workspace admin's call.
     if current.workspace_role.is_some()
         && !workspace_allows(my_role, WorkspaceAction::ChangeRolesAndRemoveMembers)
@@ -249,10 +317,11 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
-    let mut batch = if joins_org {
-        grants::close_pending_invitation(ctx, &access, &current.email, now).await?
-    } else {
-        Vec::new()
+    let mut batch = match (&current.pending_invitation, joins_org) {
+        (Some(pending), true) => {
+            grants::close_invitation(ctx, &access, &current.email, pending, now)?
+        }
+        _ => Vec::new(),
     };
     batch.extend(store::workspaces::put_member(
         &ctx.db,
@@ -291,17 +360,22 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         );
     }
     // A full org fails the seat guard: 409 capacity_exceeded (store::map_d1_error).
-    ctx.db.batch(batch).await?;
-    let updated = store::workspaces::member(&ctx.db, access.org_id, id, user)
+    let updated: WorkspaceMemberRow = ctx
+        .db
+        .batch_then_first(
+            batch,
+            store::workspaces::member_stmt(&ctx.db, access.org_id, id, user)?,
+        )
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(member_view(&updated)))
 }
 
 pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (id, _, _) = workspace(ctx, &access, WorkspaceAction::ChangeRolesAndRemoveMembers).await?;
-    let user = access.other_user(ctx)?;
-    let current = store::workspaces::member(&ctx.db, access.org_id, id, user).await?;
+    let id: WorkspaceId = ctx.path_id("ws")?;
+    let action = WorkspaceAction::ChangeRolesAndRemoveMembers;
+    let user = unless_workspace_refuses(ctx, &access, action, access.other_user(ctx)).await?;
+    let (_, current) = workspace_and_member(ctx, &access, id, user, action).await?;
     let Some(explicit) = current.and_then(|c| c.workspace_role) else {
         return Err(ApiError::NotFound);
     };

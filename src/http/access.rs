@@ -1,5 +1,6 @@
 //! The access gate for org-scoped routes. A handler of such a route takes an `OrgAccess`,
-//! which only `org_access` makes: one indexed D1 read finds the caller's role in the org,
+//! which only `org_access` makes: the caller's role in the org is read in the same indexed
+//! D1 read as their session's liveness (one round trip for both),
 //! anything outside the caller's orgs answers 404 (existence does not leak), and a role
 //! below the route's action answers 403. Roles are read on every request, so a role change
 //! or removal takes effect on the caller's next request.
@@ -9,14 +10,14 @@
 //! listed workspaces (`domain::api_token::acting`), so every permission rule applies to it
 //! unchanged.
 
-use super::auth::{authenticate_principal, Caller, Principal, TokenCaller};
+use super::auth::{authenticate_for_org, Caller, Principal, TokenCaller};
 use super::error::{ApiError, ApiResult};
 use super::Ctx;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::store::audit::{Actor, Event};
-use crate::store::{self, orgs::OrgRow};
+use crate::store::orgs::OrgRow;
 
 // Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
 // point is that no handler module can build one.
@@ -31,15 +32,16 @@ pub struct OrgAccess {
     _sealed: (),
 }
 
-/// The caller, authenticated, with its access to the route's `{org}` for `action`.
+/// The caller, authenticated, with its access to the route's `{org}` for `action`. A
+/// person's membership is read in the same round trip as their session's liveness.
 pub async fn org_access(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
-    let principal = authenticate_principal(ctx).await?;
-    let org_id: OrgId = ctx.path_id("org")?;
+    // An `{org}` that is not an id still authenticates first (401 before 404).
+    let asked: Option<OrgId> = ctx.path_id("org").ok();
+    let (principal, membership) = authenticate_for_org(ctx, asked).await?;
+    let org_id = asked.ok_or(ApiError::NotFound)?;
     let (org, role) = match &principal {
-        Principal::User(caller) => {
-            let found = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
+        Principal::User(_) => {
+            let found = membership.ok_or(ApiError::NotFound)?;
             let role =
                 OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
             (found.org, role)

@@ -12,7 +12,7 @@ use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
 use crate::store;
-use crate::store::orgs::OrgRow;
+use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;
 
 /// Sessions' `last_used_at` is refreshed at most this often, off the response path.
@@ -78,15 +78,22 @@ pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
 /// Either kind of caller. An API token is one indexed read (the token with its org); a JWT
 /// is verified and then its session checked live (one indexed read).
 pub async fn authenticate_principal(ctx: &Ctx) -> ApiResult<Principal> {
+    authenticate_for_org(ctx, None).await.map(|(p, _)| p)
+}
+
+/// The caller and, for a person, their membership in `org` read in the same round trip
+/// (the org gate's question; a token's org comes with the token).
+pub async fn authenticate_for_org(
+    ctx: &Ctx,
+    org: Option<OrgId>,
+) -> ApiResult<(Principal, Option<OrgWithRole>)> {
     let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
     if api_token::is_api_token(&token) {
-        return authenticate_token(ctx, &token)
-            .await
-            .map(|t| Principal::Token(Box::new(t)));
+        let t = authenticate_token(ctx, &token).await?;
+        return Ok((Principal::Token(Box::new(t)), None));
     }
-    authenticate_session(ctx, &token)
-        .await
-        .map(|c| Principal::User(Box::new(c)))
+    let (caller, membership) = authenticate_session(ctx, &token, org).await?;
+    Ok((Principal::User(Box::new(caller)), membership))
 }
 
 /// `last_used_at` of a token is refreshed at most this often, off the response path.
@@ -135,15 +142,20 @@ async fn authenticate_token(ctx: &Ctx, token: &str) -> ApiResult<TokenCaller> {
 
 /// Verifies the access token and that its session is still live (one indexed D1 read), so
 /// that ending a session takes effect on the very next request.
-async fn authenticate_session(ctx: &Ctx, token: &str) -> ApiResult<Caller> {
+async fn authenticate_session(
+    ctx: &Ctx,
+    token: &str,
+    org: Option<OrgId>,
+) -> ApiResult<(Caller, Option<OrgWithRole>)> {
     let keys = keys(&ctx.env, &ctx.cfg).await?;
     let claims = keys
         .verify(token, &ctx.cfg.jwt_issuer, Utc::now())
         .ok_or(ApiError::Unauthorized)?;
     let now = ctx.now();
-    let live = store::sessions::live(&ctx.db, claims.session_id, claims.user_id, now)
+    let live = store::sessions::live(&ctx.db, claims.session_id, claims.user_id, now, org)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    let membership = live.org()?;
     if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
         let db = ctx.db.clone();
         let sid = claims.session_id;
@@ -151,12 +163,15 @@ async fn authenticate_session(ctx: &Ctx, token: &str) -> ApiResult<Caller> {
             let _ = store::sessions::touch(&db, sid, now).await;
         });
     }
-    Ok(Caller {
-        user_id: claims.user_id,
-        session_id: claims.session_id,
-        email: live.user.email.clone(),
-        user: live.user,
-    })
+    Ok((
+        Caller {
+            user_id: claims.user_id,
+            session_id: claims.session_id,
+            email: live.user.email.clone(),
+            user: live.user,
+        },
+        membership,
+    ))
 }
 
 /// Who may change a password: a logged-in user, or the holder of the `change_token` that a

@@ -73,12 +73,15 @@ const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
        t.revoked_at \
      FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by";
 
-pub async fn one(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
-    db.first(
+pub fn one_stmt(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Stmt> {
+    db.stmt(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id = ?2"),
         args![org, id],
     )
-    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
+    db.first_of(one_stmt(db, org, id)?).await
 }
 
 /// Newest first.

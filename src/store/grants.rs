@@ -64,8 +64,8 @@ pub fn put(
     )
 }
 
-pub async fn find(db: &Db, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
-    db.first(
+pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
+    db.stmt(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
              AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5"
@@ -78,7 +78,62 @@ pub async fn find(db: &Db, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
             k.principal_id
         ],
     )
+}
+
+/// The grant of `k` in a workspace of `org`: `None` as well when the workspace is not the
+/// org's (one read answers both).
+pub async fn find_in(db: &Db, org: OrgId, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+    db.first(
+        &format!(
+            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
+             AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5 AND org_id = ?6"
+        ),
+        args![
+            k.workspace,
+            k.resource_type,
+            k.resource_id,
+            k.principal_type,
+            k.principal_id,
+            org
+        ],
+    )
     .await
+}
+
+/// What a grant PUT must know before it writes, in one round trip: whether the workspace
+/// is the org's (`None` if not), whether the principal is a member or group of the org, and
+/// the grant as it stands.
+pub async fn put_context(
+    db: &Db,
+    org: OrgId,
+    k: &GrantKey<'_>,
+) -> ApiResult<Option<(bool, Option<GrantRow>)>> {
+    #[derive(Deserialize)]
+    struct Found {}
+    let principal_sql = match k.principal_type {
+        "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+        _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
+    };
+    let results = db
+        .batch(vec![
+            db.stmt(
+                "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
+                args![k.workspace, org],
+            )?,
+            db.stmt(principal_sql, args![org, k.principal_id])?,
+            find_stmt(db, k)?,
+        ])
+        .await?;
+    let first = |i: usize| results.get(i).map(super::rows::<Found>).transpose();
+    if first(0)?.is_none_or(|r| r.is_empty()) {
+        return Ok(None);
+    }
+    let principal = first(1)?.is_some_and(|r| !r.is_empty());
+    let grant = match results.get(2) {
+        Some(r) => super::rows::<GrantRow>(r)?.into_iter().next(),
+        None => None,
+    };
+    Ok(Some((principal, grant)))
 }
 
 pub fn delete(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
@@ -105,42 +160,44 @@ pub struct GrantFilter<'a> {
 }
 
 /// One page of the workspace's grants in id order.
+/// One page of the grants of workspace `ws`, with the check that `ws` is a workspace of
+/// `org` in the same round trip: `None` if it is not.
 pub async fn page(
     db: &Db,
+    org: OrgId,
     ws: WorkspaceId,
     f: &GrantFilter<'_>,
     after: &str,
     limit: u32,
-) -> ApiResult<Vec<GrantRow>> {
-    db.all(
-        &format!(
-            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND id > ?2 \
-             AND (?3 IS NULL OR principal_type = ?3) AND (?4 IS NULL OR principal_id = ?4) \
-             AND (?5 IS NULL OR resource_type = ?5) AND (?6 IS NULL OR resource_id = ?6) \
-             ORDER BY id LIMIT ?7"
-        ),
-        args![
-            ws,
-            after,
-            f.principal_type,
-            f.principal_id,
-            f.resource_type,
-            f.resource_id,
-            i64::from(limit)
-        ],
-    )
-    .await
-}
-
-/// Whether `id` names a principal of the org: a member (user) or one of its groups.
-pub async fn principal_exists(db: &Db, org: OrgId, kind: &str, id: &str) -> ApiResult<bool> {
+) -> ApiResult<Option<Vec<GrantRow>>> {
     #[derive(Deserialize)]
     struct Found {}
-    let sql = match kind {
-        "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-        _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
-    };
-    Ok(db.first::<Found>(sql, args![org, id]).await?.is_some())
+    let found = db
+        .parent_and_list::<Found, GrantRow>(
+            db.stmt(
+                "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
+                args![ws, org],
+            )?,
+            db.stmt(
+                &format!(
+                    "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND id > ?2 \
+                     AND (?3 IS NULL OR principal_type = ?3) AND (?4 IS NULL OR principal_id = ?4) \
+                     AND (?5 IS NULL OR resource_type = ?5) AND (?6 IS NULL OR resource_id = ?6) \
+                     ORDER BY id LIMIT ?7"
+                ),
+                args![
+                    ws,
+                    after,
+                    f.principal_type,
+                    f.principal_id,
+                    f.resource_type,
+                    f.resource_id,
+                    i64::from(limit)
+                ],
+            )?,
+        )
+        .await?;
+    Ok(found.map(|(_, rows)| rows))
 }
 
 /// The user's standing in the workspace's org: roles and the restrictions of their groups.

@@ -36,12 +36,15 @@ pub async fn page(db: &Db, org: OrgId, after: &str, limit: u32) -> ApiResult<Vec
     .await
 }
 
-pub async fn one(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Option<GroupRow>> {
-    db.first(
+pub fn one_stmt(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Stmt> {
+    db.stmt(
         &format!("{SELECT} WHERE g.org_id = ?1 AND g.id = ?2"),
         args![org, id],
     )
-    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Option<GroupRow>> {
+    db.first_of(one_stmt(db, org, id)?).await
 }
 
 pub struct GroupFields<'a> {
@@ -125,23 +128,38 @@ pub fn add_member(
     ])
 }
 
+/// Where `user` stands with group `id` of `org`, in one read: `None` if the group is not the
+/// org's.
+#[derive(Debug, Deserialize)]
+pub struct MembershipStanding {
+    pub restricting: i64,
+    /// The user's org role; `None` if they are not a member of the org.
+    pub org_role: Option<String>,
+    /// Already in the group.
+    pub in_group: i64,
+}
+
+pub async fn membership_standing(
+    db: &Db,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+) -> ApiResult<Option<MembershipStanding>> {
+    db.first(
+        "SELECT g.restricting, \
+           (SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?3) AS org_role, \
+           EXISTS (SELECT 1 FROM group_members WHERE group_id = g.id AND user_id = ?3) AS in_group \
+         FROM groups g WHERE g.id = ?2 AND g.org_id = ?1",
+        args![org, id, user],
+    )
+    .await
+}
+
 pub fn remove_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<Stmt> {
     db.stmt(
         "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
         args![id, user],
     )
-}
-
-pub async fn is_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Found {}
-    Ok(db
-        .first::<Found>(
-            "SELECT 1 AS found FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-            args![id, user],
-        )
-        .await?
-        .is_some())
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,20 +172,34 @@ pub struct GroupMemberRow {
     pub added_at: i64,
 }
 
+/// One page of the group's members, with the check that the group is `org`'s in the same
+/// round trip: `None` if it is not.
 pub async fn members(
     db: &Db,
+    org: OrgId,
     id: GroupId,
     after: &str,
     limit: u32,
-) -> ApiResult<Vec<GroupMemberRow>> {
-    db.all(
-        "SELECT gm.user_id, u.email, u.first_name, u.last_name, m.role, gm.added_at \
-         FROM group_members gm JOIN users u ON u.id = gm.user_id \
-         JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
-         WHERE gm.group_id = ?1 AND gm.user_id > ?2 ORDER BY gm.user_id LIMIT ?3",
-        args![id, after, i64::from(limit)],
-    )
-    .await
+) -> ApiResult<Option<Vec<GroupMemberRow>>> {
+    #[derive(Deserialize)]
+    struct Found {}
+    let found = db
+        .parent_and_list::<Found, GroupMemberRow>(
+            db.stmt(
+                "SELECT 1 AS found FROM groups WHERE id = ?1 AND org_id = ?2",
+                args![id, org],
+            )?,
+            db.stmt(
+                "SELECT gm.user_id, u.email, u.first_name, u.last_name, m.role, gm.added_at \
+                 FROM group_members gm JOIN users u ON u.id = gm.user_id \
+                 JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
+                 WHERE gm.group_id = ?1 AND gm.org_id = ?2 AND gm.user_id > ?3 \
+                 ORDER BY gm.user_id LIMIT ?4",
+                args![id, org, after, i64::from(limit)],
+            )?,
+        )
+        .await?;
+    Ok(found.map(|(_, rows)| rows))
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,17 +229,13 @@ pub struct GroupRef {
     pub restricting: i64,
 }
 
-/// Which of `ids` are groups of the org, and whether each restricts.
-pub async fn existing(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Vec<GroupRef>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Which of `ids` are groups of the org, and whether each restricts (`GroupRef` rows).
+pub fn existing_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Stmt> {
     let list = serde_json::to_string(ids).unwrap_or_default();
-    db.all(
+    db.stmt(
         "SELECT id, restricting FROM groups WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         args![org, list],
     )
-    .await
 }
 
 /// Puts a newcomer into groups (member creation, invitation acceptance); restricting groups

@@ -141,12 +141,15 @@ pub async fn page(
     .await
 }
 
-pub async fn one(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
-    db.first(
+pub fn one_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
+    db.stmt(
         &format!("{SELECT} WHERE i.org_id = ?1 AND i.id = ?2"),
         args![org, id],
     )
-    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
+    db.first_of(one_stmt(db, org, id)?).await
 }
 
 /// The invitation a link belongs to (any status; the caller decides what the link says).
@@ -197,9 +200,11 @@ pub struct PendingRef {
     pub expires_at: i64,
 }
 
-/// Where an email stands with an org before it is invited (again), in one read.
-#[derive(Debug, Deserialize)]
+/// Where an email stands with an org before it is invited (again) or added, in one read.
+#[derive(Debug, Default, Deserialize)]
 pub struct InviteeStanding {
+    /// The email's account, if there is one.
+    pub account_id: Option<String>,
     /// The email's account is a member of the org.
     pub member: i64,
     pub pending_id: Option<String>,
@@ -219,22 +224,36 @@ impl InviteeStanding {
     }
 }
 
+/// Always one row (`InviteeStanding`).
+pub fn invitee_standing_stmt(db: &Db, org: OrgId, email: &str) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT (SELECT id FROM users WHERE email = ?2) AS account_id, \
+                EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
+                 WHERE u.email = ?2 AND m.org_id = ?1) AS member, \
+                p.id AS pending_id, p.expires_at AS pending_expires_at \
+         FROM (SELECT 1) LEFT JOIN invitations p \
+           ON p.org_id = ?1 AND p.email = ?2 AND p.status = 'pending'",
+        args![org, email],
+    )
+}
+
+/// Whether invitation `id`'s invitee is a member of the org by now (`InviteeMember`).
+pub fn invitee_member_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
+           WHERE m.org_id = ?1 AND u.email = (SELECT email FROM invitations WHERE id = ?2)) AS member",
+        args![org, id],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteeMember {
+    pub member: i64,
+}
+
 pub async fn invitee_standing(db: &Db, org: OrgId, email: &str) -> ApiResult<InviteeStanding> {
-    let row: Option<InviteeStanding> = db
-        .first(
-            "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
-                     WHERE u.email = ?2 AND m.org_id = ?1) AS member, \
-                    p.id AS pending_id, p.expires_at AS pending_expires_at \
-             FROM (SELECT 1) LEFT JOIN invitations p \
-               ON p.org_id = ?1 AND p.email = ?2 AND p.status = 'pending'",
-            args![org, email],
-        )
-        .await?;
-    Ok(row.unwrap_or(InviteeStanding {
-        member: 0,
-        pending_id: None,
-        pending_expires_at: None,
-    }))
+    let row: Option<InviteeStanding> = db.first_of(invitee_standing_stmt(db, org, email)?).await?;
+    Ok(row.unwrap_or_default())
 }
 
 pub struct NewInvitation<'a> {

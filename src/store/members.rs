@@ -34,6 +34,16 @@ fn like_pattern(q: &str) -> String {
 
 /// One page of the directory in user-id order: keyset on (org_id, user_id), the primary
 /// key, so a page costs the same however large the org.
+/// The ids of one directory page: the filter and the keyset window, shared by the page
+/// and its details so that they are read in one batch.
+const PAGE_IDS: &str = "SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
+     WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
+       AND (?4 IS NULL OR u.email LIKE ?4 ESCAPE '\\' OR u.first_name LIKE ?4 ESCAPE '\\' \
+            OR u.last_name LIKE ?4 ESCAPE '\\' OR (u.first_name || ' ' || u.last_name) LIKE ?4 ESCAPE '\\') \
+     ORDER BY m.user_id LIMIT ?5";
+
+/// One directory page with what it shows besides the member rows (explicit workspace roles
+/// and groups), in one D1 round trip: a batch of three reads over the same page window.
 pub async fn page(
     db: &Db,
     org: OrgId,
@@ -41,18 +51,59 @@ pub async fn page(
     q: Option<&str>,
     after: &str,
     limit: u32,
-) -> ApiResult<Vec<MemberRow>> {
-    db.all(
-        "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
-                (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
-         FROM org_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
-           AND (?4 IS NULL OR u.email LIKE ?4 ESCAPE '\\' OR u.first_name LIKE ?4 ESCAPE '\\' \
-                OR u.last_name LIKE ?4 ESCAPE '\\' OR (u.first_name || ' ' || u.last_name) LIKE ?4 ESCAPE '\\') \
-         ORDER BY m.user_id LIMIT ?5",
-        args![org, role.map(OrgRole::as_str), after, q.map(like_pattern), i64::from(limit)],
-    )
-    .await
+) -> ApiResult<(Vec<MemberRow>, Vec<MemberWorkspace>, Vec<MemberGroup>)> {
+    let args = || {
+        args![
+            org,
+            role.map(OrgRole::as_str),
+            after,
+            q.map(like_pattern),
+            i64::from(limit)
+        ]
+    };
+    let results = db
+        .batch(vec![
+            db.stmt(
+                &format!(
+                    "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, \
+                       m.joined_at, (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
+                     FROM org_members m JOIN users u ON u.id = m.user_id \
+                     WHERE m.org_id = ?1 AND m.user_id IN ({PAGE_IDS}) ORDER BY m.user_id"
+                ),
+                args(),
+            )?,
+            db.stmt(
+                &format!(
+                    "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
+                     JOIN workspaces w ON w.id = wm.workspace_id \
+                     WHERE wm.org_id = ?1 AND wm.user_id IN ({PAGE_IDS}) ORDER BY w.name, w.id"
+                ),
+                args(),
+            )?,
+            db.stmt(
+                &format!(
+                    "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                     WHERE gm.org_id = ?1 AND gm.user_id IN ({PAGE_IDS}) ORDER BY g.name, g.id"
+                ),
+                args(),
+            )?,
+        ])
+        .await?;
+    Ok((
+        read_rows(&results, 0)?,
+        read_rows(&results, 1)?,
+        read_rows(&results, 2)?,
+    ))
+}
+
+fn read_rows<T: serde::de::DeserializeOwned>(
+    results: &[worker::D1Result],
+    i: usize,
+) -> ApiResult<Vec<T>> {
+    match results.get(i) {
+        Some(r) => super::rows(r),
+        None => Ok(Vec::new()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,52 +114,53 @@ pub struct MemberWorkspace {
     pub role: String,
 }
 
-/// The explicit workspace roles and the groups of the given users in the org: what a
-/// directory page shows besides the member rows, in one D1 round trip (a batch of two reads).
-pub async fn details_of(
-    db: &Db,
-    org: OrgId,
-    users: &[String],
-) -> ApiResult<(Vec<MemberWorkspace>, Vec<MemberGroup>)> {
-    if users.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let ids = serde_json::to_string(users).unwrap_or_default();
-    let results = db
-        .batch(vec![
-            db.stmt(
-                "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
-                 JOIN workspaces w ON w.id = wm.workspace_id \
-                 WHERE wm.org_id = ?1 AND wm.user_id IN (SELECT value FROM json_each(?2)) \
-                 ORDER BY w.name, w.id",
-                args![org, ids.as_str()],
-            )?,
-            db.stmt(
-                "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                 WHERE gm.org_id = ?1 AND gm.user_id IN (SELECT value FROM json_each(?2)) ORDER BY g.name, g.id",
-                args![org, ids.as_str()],
-            )?,
-        ])
-        .await?;
-    let workspaces = match results.first() {
-        Some(r) => super::rows(r)?,
-        None => Vec::new(),
-    };
-    let groups = match results.get(1) {
-        Some(r) => super::rows(r)?,
-        None => Vec::new(),
-    };
-    Ok((workspaces, groups))
+/// One member as the directory shows them (row, explicit workspace roles, groups): three
+/// reads to append to a batch (after its writes, so they see them), parsed back by
+/// `read_one_with_details`. A write and its response are then one round trip.
+pub fn one_with_details(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        one_stmt(db, org, user)?,
+        db.stmt(
+            "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
+             JOIN workspaces w ON w.id = wm.workspace_id \
+             WHERE wm.org_id = ?1 AND wm.user_id = ?2 ORDER BY w.name, w.id",
+            args![org, user],
+        )?,
+        db.stmt(
+            "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             WHERE gm.org_id = ?1 AND gm.user_id = ?2 ORDER BY g.name, g.id",
+            args![org, user],
+        )?,
+    ])
 }
 
-pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRow>> {
-    db.first(
+/// A member with their details, from the last three results of a batch that ended with
+/// `one_with_details`; `None` if they are not a member.
+pub type MemberDetails = (MemberRow, Vec<MemberWorkspace>, Vec<MemberGroup>);
+
+pub fn read_one_with_details(results: &[worker::D1Result]) -> ApiResult<Option<MemberDetails>> {
+    let n = results.len();
+    if n < 3 {
+        return Ok(None);
+    }
+    let tail = &results[n - 3..];
+    let Some(member) = read_rows::<MemberRow>(tail, 0)?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some((member, read_rows(tail, 1)?, read_rows(tail, 2)?)))
+}
+
+pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
                 (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
          FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND m.user_id = ?2",
         args![org, user],
     )
-    .await
+}
+
+pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRow>> {
+    db.first_of(one_stmt(db, org, user)?).await
 }
 
 /// Sets a member's role; never touches the owner (that changes only by transfer).
@@ -232,23 +284,29 @@ pub fn add(
     Ok(stmts)
 }
 
-/// Which of `ids` are workspaces of the org, with their names.
+/// A workspace as `existing_workspaces` reads it.
+#[derive(Debug, Deserialize)]
+pub struct NamedWorkspace {
+    pub id: String,
+    pub name: String,
+}
+
+/// Which of `ids` are workspaces of the org, with their names (`NamedWorkspace` rows).
+pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Stmt> {
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    db.stmt(
+        "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        args![org, list],
+    )
+}
+
 pub async fn existing_workspaces(
     db: &Db,
     org: OrgId,
     ids: &[String],
 ) -> ApiResult<Vec<(String, String)>> {
-    #[derive(Deserialize)]
-    struct Ws {
-        id: String,
-        name: String,
-    }
-    let list = serde_json::to_string(ids).unwrap_or_default();
     Ok(db
-        .all::<Ws>(
-            "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-            args![org, list],
-        )
+        .all_of::<NamedWorkspace>(existing_workspaces_stmt(db, org, ids)?)
         .await?
         .into_iter()
         .map(|r| (r.id, r.name))

@@ -16,6 +16,7 @@ pub mod tokens;
 pub mod users;
 pub mod workspaces;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -156,18 +157,53 @@ pub fn map_d1_error(err: worker::Error) -> ApiError {
     ApiError::internal(format!("D1: {msg}"))
 }
 
-/// The database handle; cheap to clone into background work.
+/// What one request spent in D1: round trips and the wall time waiting for them, for the
+/// `Server-Timing` header (budgets are counted in round trips, SPEC robustness/bench).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct D1Usage {
+    pub round_trips: u32,
+    pub millis: i64,
+}
+
+/// The database handle; cheap to clone into background work. Every call to D1 (a query or
+/// a batch: one round trip each) is counted in its `D1Usage`.
 #[derive(Clone)]
-pub struct Db(Rc<D1Database>);
+pub struct Db {
+    d1: Rc<D1Database>,
+    usage: Rc<Cell<D1Usage>>,
+}
 
 impl Db {
     pub fn new(d1: D1Database) -> Self {
-        Db(Rc::new(d1))
+        Self::counted(d1, Rc::default())
+    }
+
+    /// A handle whose round trips are added to `usage` (the request's).
+    pub fn counted(d1: D1Database, usage: Rc<Cell<D1Usage>>) -> Self {
+        Db {
+            d1: Rc::new(d1),
+            usage,
+        }
+    }
+
+    pub fn usage(&self) -> D1Usage {
+        self.usage.get()
+    }
+
+    /// Awaits one round trip, adding it and its time to the usage.
+    async fn round_trip<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        let started = Timestamp::now();
+        let out = call.await;
+        let mut u = self.usage.get();
+        u.round_trips += 1;
+        u.millis += Timestamp::now().millis() - started.millis();
+        self.usage.set(u);
+        out
     }
 
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
         let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
-        self.0.prepare(sql).bind(&values).map_err(map_d1_error)
+        self.d1.prepare(sql).bind(&values).map_err(map_d1_error)
     }
 
     pub async fn first<T: DeserializeOwned>(
@@ -175,26 +211,116 @@ impl Db {
         sql: &str,
         args: Vec<Arg>,
     ) -> ApiResult<Option<T>> {
-        self.stmt(sql, args)?
-            .first::<T>(None)
+        let stmt = self.stmt(sql, args)?;
+        self.round_trip(stmt.first::<T>(None))
             .await
             .map_err(map_d1_error)
     }
 
     pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
-        let result = self.stmt(sql, args)?.all().await.map_err(map_d1_error)?;
+        let stmt = self.stmt(sql, args)?;
+        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
         result.results::<T>().map_err(map_d1_error)
     }
 
     /// Runs one write and returns how many rows it changed.
     pub async fn run(&self, sql: &str, args: Vec<Arg>) -> ApiResult<usize> {
-        let result = self.stmt(sql, args)?.run().await.map_err(map_d1_error)?;
+        let stmt = self.stmt(sql, args)?;
+        let result = self.round_trip(stmt.run()).await.map_err(map_d1_error)?;
         Ok(changes(&result))
+    }
+
+    /// The first row of a prepared read.
+    pub async fn first_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
+        self.round_trip(stmt.first::<T>(None))
+            .await
+            .map_err(map_d1_error)
+    }
+
+    /// Every row of a prepared read.
+    pub async fn all_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
+        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
+        result.results::<T>().map_err(map_d1_error)
+    }
+
+    /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
+    /// write's response shows is read after the writes in the same round trip.
+    pub async fn batch_then_first<T: DeserializeOwned>(
+        &self,
+        mut stmts: Vec<Stmt>,
+        read: Stmt,
+    ) -> ApiResult<Option<T>> {
+        stmts.push(read);
+        let results = self.batch(stmts).await?;
+        match results.last() {
+            Some(r) => Ok(rows::<T>(r)?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
+    /// A parent row and a list under it in one round trip (a batch of two reads): the
+    /// parent decides 404/403, the list is the page. `None` when the parent is missing.
+    pub async fn parent_and_list<P: DeserializeOwned, T: DeserializeOwned>(
+        &self,
+        parent: Stmt,
+        list: Stmt,
+    ) -> ApiResult<Option<(P, Vec<T>)>> {
+        let results = self.batch(vec![parent, list]).await?;
+        let parent = match results.first() {
+            Some(r) => rows::<P>(r)?.into_iter().next(),
+            None => None,
+        };
+        let Some(parent) = parent else {
+            return Ok(None);
+        };
+        let list = match results.get(1) {
+            Some(r) => rows::<T>(r)?,
+            None => Vec::new(),
+        };
+        Ok(Some((parent, list)))
     }
 
     /// Runs statements as one transaction: all of them take effect or none.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<D1Result>> {
-        self.0.batch(stmts).await.map_err(map_d1_error)
+        self.round_trip(self.d1.batch(stmts))
+            .await
+            .map_err(map_d1_error)
+    }
+}
+
+/// Statements sent to D1 in one round trip (a batch, so also one transaction), each
+/// result read back by the index `add` gave it: a handler's checks before it writes (rate
+/// limit hits, lookups) cost one round trip however many there are.
+#[derive(Default)]
+pub struct Together(Vec<Stmt>);
+
+impl Together {
+    pub fn add(&mut self, stmt: Stmt) -> usize {
+        self.0.push(stmt);
+        self.0.len() - 1
+    }
+
+    pub async fn run(self, db: &Db) -> ApiResult<Results> {
+        if self.0.is_empty() {
+            return Ok(Results(Vec::new()));
+        }
+        Ok(Results(db.batch(self.0).await?))
+    }
+}
+
+/// The results of a `Together`, by index.
+pub struct Results(Vec<D1Result>);
+
+impl Results {
+    pub fn rows<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Vec<T>> {
+        match self.0.get(i) {
+            Some(r) => rows(r),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub fn first<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Option<T>> {
+        Ok(self.rows(i)?.into_iter().next())
     }
 }
 

@@ -61,7 +61,11 @@ pub struct MembershipRow {
 }
 
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>> {
-    db.all(
+    db.all_of(memberships_stmt(db, user)?).await
+}
+
+pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
         "SELECT m.org_id, o.name AS org_name, m.role, w.id AS workspace_id, w.name AS workspace_name, \
                 wm.role AS workspace_role \
          FROM org_members m JOIN orgs o ON o.id = m.org_id \
@@ -70,7 +74,6 @@ pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>>
          WHERE m.user_id = ?1 ORDER BY o.name, o.id, w.name, w.id",
         args![user],
     )
-    .await
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,18 +205,6 @@ pub fn transfer(
     ])
 }
 
-pub async fn is_member(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Found {}
-    Ok(db
-        .first::<Found>(
-            "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-            args![org, user],
-        )
-        .await?
-        .is_some())
-}
-
 #[derive(Debug, Deserialize)]
 pub struct RoleCount {
     pub role: String,
@@ -236,10 +227,13 @@ pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiR
 }
 
 /// An org by id, for the operator (no membership involved).
-pub async fn by_id(db: &Db, org: OrgId) -> ApiResult<Option<OrgRow>> {
-    db.first(
+pub fn by_id_stmt(db: &Db, org: OrgId) -> ApiResult<Stmt> {
+    db.stmt(
         &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
         args![org],
     )
-    .await
+}
+
+pub async fn by_id(db: &Db, org: OrgId) -> ApiResult<Option<OrgRow>> {
+    db.first_of(by_id_stmt(db, org)?).await
 }

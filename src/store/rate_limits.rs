@@ -3,35 +3,47 @@
 
 use serde::Deserialize;
 
-use super::{rows, Db};
+use super::{Db, Stmt};
 use crate::args;
+use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 
 pub const WINDOW_MS: i64 = 60_000;
 
-/// Counts one hit on every bucket (one round trip) and returns each bucket's count.
-pub async fn hit(db: &Db, buckets: &[String], now: Timestamp) -> ApiResult<Vec<i64>> {
-    #[derive(Deserialize)]
-    struct Hits {
-        hits: i64,
-    }
+/// One hit on `bucket` in the current window; the statement returns the window's count
+/// (`Hits`), so it can ride in a batch with a handler's other checks.
+pub fn hit_stmt(db: &Db, bucket: &str, now: Timestamp) -> ApiResult<Stmt> {
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
-    let stmts = buckets
-        .iter()
-        .map(|b| {
-            db.stmt(
-                "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
-                args![b, window],
-            )
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let results = db.batch(stmts).await?;
-    results
-        .iter()
-        .map(|r| Ok(rows::<Hits>(r)?.first().map_or(0, |h| h.hits)))
-        .collect()
+    db.stmt(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+        args![bucket, window],
+    )
+}
+
+/// `hit_stmt` on `{action}:account:{email}` where the email is invitation `invitation`'s,
+/// resolved in SQL so the hit rides in the same batch as the invitation's lookup. No such
+/// invitation: no hit (and no row returned).
+pub fn hit_invitee_stmt(
+    db: &Db,
+    action: &str,
+    invitation: InvitationId,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
+    db.stmt(
+        "INSERT INTO rate_limits (bucket, window_start, hits) \
+         SELECT ?1 || ':account:' || email, ?3, 1 FROM invitations WHERE id = ?2 \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+        args![action, invitation, window],
+    )
+}
+
+/// What `hit_stmt` returns.
+#[derive(Deserialize)]
+pub struct Hits {
+    pub hits: i64,
 }
 
 /// Seconds until the current window ends.

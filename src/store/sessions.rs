@@ -4,9 +4,10 @@ use serde::Deserialize;
 
 use super::{Db, Stmt};
 use crate::args;
-use crate::domain::ids::{SessionId, UserId};
+use crate::domain::ids::{OrgId, SessionId, UserId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
+use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;
 
 pub struct NewSession<'a> {
@@ -35,29 +36,62 @@ pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
     ])
 }
 
-/// What every authenticated request needs: is the session live, and who is it.
+/// What every authenticated request needs: is the session live, and who is it; on an
+/// org-scoped route also the caller's role in that org and the org itself.
 #[derive(Debug, Deserialize)]
 pub struct LiveSession {
     /// The session's user, read in the same row: handlers about the caller need no second read.
     #[serde(flatten)]
     pub user: UserRow,
     pub session_last_used_at: i64,
+    /// The caller's role in the asked-for org (`None`: not a member, or no org asked).
+    pub org_role: Option<String>,
+    /// That org's row as a JSON object (with `org_role`).
+    pub org_json: Option<String>,
 }
 
-/// One indexed read: the session must be unended and unexpired and its user active.
+impl LiveSession {
+    /// The asked-for org with the caller's role, if the caller belongs to it.
+    pub fn org(&self) -> ApiResult<Option<OrgWithRole>> {
+        match (&self.org_role, &self.org_json) {
+            (Some(role), Some(json)) => {
+                let org: OrgRow = serde_json::from_str(json)
+                    .map_err(|e| ApiError::internal(format!("org row of the gate: {e}")))?;
+                Ok(Some(OrgWithRole {
+                    org,
+                    role: role.clone(),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// One indexed read: the session must be unended and unexpired and its user active. With
+/// `org`, the same read also answers the org gate (the caller's membership and the org),
+/// so an org-scoped request costs one round trip before its own work.
 pub async fn live(
     db: &Db,
     id: SessionId,
     user: UserId,
     now: Timestamp,
+    org: Option<OrgId>,
 ) -> ApiResult<Option<LiveSession>> {
     db.first(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
          u.must_change_password, u.status, u.email_verified, u.pending_email, u.failed_logins, \
-         u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
+         u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at, \
+         m.role AS org_role, \
+         CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
+           'description', o.description, 'logo_url', o.logo_url, 'owner_id', o.owner_id, \
+           'member_limit', o.member_limit, 'created_at', o.created_at, 'updated_at', o.updated_at) \
+         END AS org_json \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
+         LEFT JOIN orgs o ON o.id = m.org_id \
+         WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
          AND u.status = 'active'",
-        args![id, user, now],
+        args![id, user, now, org],
     )
     .await
 }

@@ -51,22 +51,31 @@ pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
     .await
 }
 
-pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
-    db.first(
+pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Stmt> {
+    db.stmt(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         args![id],
     )
-    .await
 }
 
+pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
+    db.first_of(by_id_stmt(db, id)?).await
+}
+
+/// A row (`Found`) if an account has this email.
+pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT 1 AS found FROM users WHERE email = ?1",
+        args![email],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Found {}
+
 pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Found {}
     Ok(db
-        .first::<Found>(
-            "SELECT 1 AS found FROM users WHERE email = ?1",
-            args![email],
-        )
+        .first_of::<Found>(email_exists_stmt(db, email)?)
         .await?
         .is_some())
 }

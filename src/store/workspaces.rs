@@ -45,6 +45,19 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
      FROM workspaces w";
 
 /// `viewer`: the person whose explicit role to read (`None` for an API token).
+pub fn one_stmt(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    viewer: Option<UserId>,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    db.stmt(
+        &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
+        args![org, viewer, now, ws],
+    )
+}
+
 pub async fn one(
     db: &Db,
     org: OrgId,
@@ -52,11 +65,7 @@ pub async fn one(
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
-    db.first(
-        &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
-        args![org, viewer, now, ws],
-    )
-    .await
+    db.first_of(one_stmt(db, org, ws, viewer, now)?).await
 }
 
 /// Which workspaces of the org a list shows.
@@ -153,41 +162,81 @@ pub struct WorkspaceMemberRow {
     /// `None` when the user is not (yet) in the org.
     pub org_role: Option<String>,
     pub workspace_role: Option<String>,
+    /// Their pending invitation to the org (read by `member_stmt` only).
+    #[serde(default)]
+    pub pending_invitation: Option<String>,
 }
 
 /// Everyone with access to the workspace (inherited or explicit), one page in user order.
-pub async fn members(
+/// The workspace as `one` reads it and one page of everyone with access to it, in one round
+/// trip; `None` if the workspace is not the org's. The caller decides from the workspace
+/// row whether the viewer may see the page.
+pub async fn with_members(
     db: &Db,
     org: OrgId,
     ws: WorkspaceId,
+    viewer: Option<UserId>,
+    now: Timestamp,
     after: &str,
     limit: u32,
-) -> ApiResult<Vec<WorkspaceMemberRow>> {
-    db.all(
-        "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
-         FROM org_members m JOIN users u ON u.id = m.user_id \
-         LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
-         WHERE m.org_id = ?1 AND (m.role <> 'member' OR x.role IS NOT NULL) AND m.user_id > ?3 \
-         ORDER BY m.user_id LIMIT ?4",
-        args![org, ws, after, i64::from(limit)],
+) -> ApiResult<Option<(WorkspaceRow, Vec<WorkspaceMemberRow>)>> {
+    db.parent_and_list(
+        db.stmt(
+            &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
+            args![org, viewer, now, ws],
+        )?,
+        db.stmt(
+            "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
+             FROM org_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
+             WHERE m.org_id = ?1 AND (m.role <> 'member' OR x.role IS NOT NULL) AND m.user_id > ?3 \
+             ORDER BY m.user_id LIMIT ?4",
+            args![org, ws, after, i64::from(limit)],
+        )?,
     )
     .await
 }
 
-pub async fn member(
-    db: &Db,
-    org: OrgId,
-    ws: WorkspaceId,
-    user: UserId,
-) -> ApiResult<Option<WorkspaceMemberRow>> {
-    db.first(
-        "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
+/// A user as workspace `ws` of `org` sees them, with their pending invitation to the org if
+/// any (joining through the workspace ends it).
+pub fn member_stmt(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, \
+           x.role AS workspace_role, \
+           (SELECT p.id FROM invitations p WHERE p.org_id = ?1 AND p.email = u.email \
+              AND p.status = 'pending') AS pending_invitation \
          FROM users u LEFT JOIN org_members m ON m.org_id = ?1 AND m.user_id = u.id \
          LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = u.id \
          WHERE u.id = ?3",
         args![org, ws, user],
     )
-    .await
+}
+
+/// The workspace as `one` reads it and the user as `member_stmt` does, in one round trip.
+pub async fn with_member(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    viewer: Option<UserId>,
+    now: Timestamp,
+    user: UserId,
+) -> ApiResult<(Option<WorkspaceRow>, Option<WorkspaceMemberRow>)> {
+    let results = db
+        .batch(vec![
+            one_stmt(db, org, ws, viewer, now)?,
+            member_stmt(db, org, ws, user)?,
+        ])
+        .await?;
+    let first = |i: usize| results.get(i);
+    let workspace = match first(0) {
+        Some(r) => super::rows::<WorkspaceRow>(r)?.into_iter().next(),
+        None => None,
+    };
+    let member = match first(1) {
+        Some(r) => super::rows::<WorkspaceMemberRow>(r)?.into_iter().next(),
+        None => None,
+    };
+    Ok((workspace, member))
 }
 
 /// Adds or changes an explicit workspace role. A user outside the org joins it as `member`,

@@ -205,7 +205,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     let taken_read = reads.add(store::users::email_exists_stmt(&ctx.db, &email)?);
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
-    if results.first::<store::users::Found>(taken_read)?.is_some() {
+    if results.first::<store::Found>(taken_read)?.is_some() {
         return Err(ApiError::conflict(
             "email_taken",
             "An account with this email already exists.",

@@ -13,6 +13,7 @@ use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::Ctx;
 use crate::store::groups::GroupRef;
+use crate::store::invitations::InviteeStanding;
 use crate::store::members::NamedWorkspace;
 use crate::store::{self, Results, Stmt, Together};
 
@@ -93,7 +94,7 @@ pub struct WorkspaceCheck {
     read: Option<usize>,
 }
 
-pub fn plan_workspaces(
+fn plan_workspaces(
     ctx: &Ctx,
     access: &OrgAccess,
     grants: &[Grant],
@@ -139,6 +140,47 @@ impl WorkspaceCheck {
     }
 }
 
+/// What adding a newcomer (an admin-created member, an invitation) must know before it
+/// writes, planned into the handler's `Together` batch: the granted workspaces, the groups,
+/// and where the email stands with the org.
+pub struct NewcomerChecks {
+    workspaces: WorkspaceCheck,
+    groups: GroupCheck,
+    standing: usize,
+}
+
+/// What `NewcomerChecks::check` found: the workspaces' names, the groups to join, the
+/// email's standing.
+pub type Newcomer = (Vec<String>, Vec<String>, InviteeStanding);
+
+pub fn plan_newcomer(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    granted: &[Grant],
+    groups: &[String],
+    email: &str,
+    reads: &mut Together,
+) -> ApiResult<NewcomerChecks> {
+    Ok(NewcomerChecks {
+        workspaces: plan_workspaces(ctx, access, granted, reads)?,
+        groups: plan_groups(ctx, access, groups, reads)?,
+        standing: reads.add(store::invitations::invitee_standing_stmt(
+            &ctx.db,
+            access.org_id,
+            email,
+        )?),
+    })
+}
+
+impl NewcomerChecks {
+    pub fn check(self, results: &Results, granted: &[Grant], role: OrgRole) -> ApiResult<Newcomer> {
+        let names = self.workspaces.names(results, granted)?;
+        let groups = self.groups.check(results, role)?;
+        let standing = results.first(self.standing)?.unwrap_or_default();
+        Ok((names, groups, standing))
+    }
+}
+
 /// Someone joining the org by another way (an admin adds them, a workspace admin brings
 /// them in) ends their pending invitation (`pending`, its id) in the same batch, so they
 /// never hold two seats and the invitation cannot be accepted on top. Put these statements
@@ -175,7 +217,7 @@ pub struct GroupCheck {
     wanted: Vec<String>,
 }
 
-pub fn plan_groups(
+fn plan_groups(
     ctx: &Ctx,
     access: &OrgAccess,
     ids: &[String],

@@ -24,7 +24,7 @@ use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
 use crate::store::audit::{Actor, Event};
-use crate::store::invitations::{InvitationRow, InviteeStanding, NewInvitation, Send};
+use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
@@ -190,18 +190,10 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let workspaces = grants::plan_workspaces(ctx, &access, &granted, &mut reads)?;
-    let group_check = grants::plan_groups(ctx, &access, &body.groups, &mut reads)?;
-    let standing_read = reads.add(store::invitations::invitee_standing_stmt(
-        &ctx.db,
-        access.org_id,
-        &email,
-    )?);
+    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
-    let names = workspaces.names(&results, &granted)?;
-    let groups = group_check.check(&results, role)?;
-    let standing: InviteeStanding = results.first(standing_read)?.unwrap_or_default();
+    let (names, groups, standing) = checks.check(&results, &granted, role)?;
     if standing.member != 0 {
         return Err(ApiError::conflict(
             "already_member",

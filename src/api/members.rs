@@ -19,7 +19,6 @@ use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::groups::MemberGroup;
-use crate::store::invitations::InviteeStanding;
 use crate::store::members::{MemberRow, MemberWorkspace};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
@@ -319,17 +318,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Every check before the write in one round trip: the workspaces, the groups, and where
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
-    let workspaces = grants::plan_workspaces(ctx, &access, &granted, &mut reads)?;
-    let group_check = grants::plan_groups(ctx, &access, &body.groups, &mut reads)?;
-    let standing_read = reads.add(store::invitations::invitee_standing_stmt(
-        &ctx.db,
-        access.org_id,
-        &email,
-    )?);
+    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
-    workspaces.names(&results, &granted)?;
-    let groups = group_check.check(&results, role)?;
-    let standing: InviteeStanding = results.first(standing_read)?.unwrap_or_default();
+    let (_, groups, standing) = checks.check(&results, &granted, role)?;
     let existing: Option<UserId> = standing
         .account_id
         .as_deref()

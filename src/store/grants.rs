@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Stmt};
+use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
@@ -108,8 +108,6 @@ pub async fn put_context(
     org: OrgId,
     k: &GrantKey<'_>,
 ) -> ApiResult<Option<(bool, Option<GrantRow>)>> {
-    #[derive(Deserialize)]
-    struct Found {}
     let principal_sql = match k.principal_type {
         "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
@@ -170,8 +168,6 @@ pub async fn page(
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GrantRow>>> {
-    #[derive(Deserialize)]
-    struct Found {}
     let found = db
         .parent_and_list::<Found, GrantRow>(
             db.stmt(

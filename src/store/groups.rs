@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Stmt};
+use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
 use crate::domain::time::Timestamp;
@@ -181,8 +181,6 @@ pub async fn members(
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GroupMemberRow>>> {
-    #[derive(Deserialize)]
-    struct Found {}
     let found = db
         .parent_and_list::<Found, GroupMemberRow>(
             db.stmt(
@@ -211,8 +209,6 @@ pub struct MemberGroup {
 
 /// Whether the user is in a restricting group of the org (owners and admins may not be).
 pub async fn is_restricted(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Found {}
     Ok(db
         .first::<Found>(
             "SELECT 1 AS found FROM group_members gm JOIN groups g ON g.id = gm.group_id \

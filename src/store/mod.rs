@@ -288,6 +288,10 @@ impl Db {
     }
 }
 
+/// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
+#[derive(Debug, serde::Deserialize)]
+pub struct Found {}
+
 /// Statements sent to D1 in one round trip (a batch, so also one transaction), each
 /// result read back by the index `add` gave it: a handler's checks before it writes (rate
 /// limit hits, lookups) cost one round trip however many there are.

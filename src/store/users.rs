@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Stmt};
+use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
@@ -70,9 +70,6 @@ pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Stmt> {
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Found {}
-
 pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
     Ok(db
         .first_of::<Found>(email_exists_stmt(db, email)?)
@@ -82,8 +79,6 @@ pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
 
 /// One primary-key lookup (of an id that never exists): proves D1 answers.
 pub async fn probe(db: &Db) -> ApiResult<()> {
-    #[derive(Deserialize)]
-    struct Found {}
     db.first::<Found>(
         "SELECT 1 AS found FROM users WHERE id = ?1",
         args!["00000000-0000-0000-0000-000000000000"],

@@ -83,6 +83,23 @@ for (const [name, call] of READS) {
   });
 }
 
+test("the hot reads are one round trip: the credential check carries the route's reads", async () => {
+  const hot = [
+    ["GET /v1/me", () => w.get("/v1/me", { token })],
+    ["GET /v1/orgs/{org}/members", () => w.get(`/v1/orgs/${org}/members?limit=2`, { token })],
+    ["GET /v1/orgs/{org}/members with an API token", () => w.get(`/v1/orgs/${org}/members`, { token: apiToken.token })],
+    ["POST /v1/authz/check", () => w.post("/v1/authz/check", { workspace_id: ws, action: "view" }, { token })],
+    ["POST /v1/authz/check with an API token", () => w.post("/v1/authz/check",
+      { user_id: owner.user.id, workspace_id: ws, action: "edit", resources: [{ type: "dashboard", id: "a" }] },
+      { token: apiToken.token })],
+  ];
+  for (const [name, call] of hot) {
+    const res = await call();
+    assert.equal(res.status, 200, `${name}: ${JSON.stringify(res.body)}`);
+    assert.equal(roundTrips(res), 1, name);
+  }
+});
+
 test("a refused org request costs one round trip: 404 outside the org, 403 below the role", async () => {
   const stranger = await w.activeUser();
   const outside = await w.get(`/v1/orgs/${org}/members`, { token: stranger.access_token });

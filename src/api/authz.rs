@@ -1,6 +1,6 @@
 //! `POST /v1/authz/check`: may a user take `view`, `edit` or `manage` on a workspace or on
-//! resources of it? The store reads the facts in one round trip; `domain::authz::evaluate`
-//! decides.
+//! resources of it? The facts are read in the same round trip as the caller's credential
+//! (`authenticate_with`), so a check is one D1 round trip; `domain::authz::evaluate` decides.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,10 +10,10 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
-use crate::http::auth::Principal;
+use crate::http::auth::{Authenticated, Presented, Principal};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
-use crate::store;
+use crate::store::{self, Together};
 
 const MAX_BATCH: usize = 100;
 
@@ -27,20 +27,28 @@ pub struct CheckBody {
     resources: Option<Vec<ResourceBody>>,
 }
 
-/// Asked by a person about themselves, or by an API token of the org about any user (a
-/// scoped token only inside its listed workspaces).
-pub async fn check(ctx: &Ctx, principal: Principal) -> ApiResult<Reply> {
+/// A check as asked, validated (before anything is read).
+pub struct CheckRequest {
+    /// `None`: the caller asks about themselves.
+    user: Option<UserId>,
+    ws: WorkspaceId,
+    action: Permission,
+    /// Answer `{results: [...]}` rather than one `{allowed, reason}`.
+    batch: bool,
+    /// `[None]`: the workspace itself.
+    resources: Vec<Option<Resource>>,
+}
+
+pub fn parse(ctx: &Ctx) -> ApiResult<CheckRequest> {
     let body: CheckBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let user = match (&body.user_id, &principal) {
-        (None, Principal::User(caller)) => Some(caller.user_id),
-        (None, Principal::Token(_)) => {
-            errs.add("user_id", "is required when an API token asks");
-            None
-        }
-        (Some(id), _) => errs.check(
+    // `Some(None)`: no user named (the caller asks about themselves).
+    let user = match &body.user_id {
+        None => Some(None),
+        Some(id) => errs.check(
             "user_id",
             id.parse::<UserId>()
+                .map(Some)
                 .map_err(|_| "must be a UUID".to_string()),
         ),
     };
@@ -75,10 +83,50 @@ pub async fn check(ctx: &Ctx, principal: Principal) -> ApiResult<Reply> {
         ),
         (None, None) => (false, vec![None]),
     };
-    let (Some(user), Some(ws), Some(action), true) = (user, ws, action, errs.is_empty()) else {
-        return Err(ApiError::Validation(errs.0));
+    match (user, ws, action, errs.is_empty()) {
+        (Some(user), Some(ws), Some(action), true) => Ok(CheckRequest {
+            user,
+            ws,
+            action,
+            batch,
+            resources,
+        }),
+        _ => Err(ApiError::Validation(errs.0)),
+    }
+}
+
+/// The facts' reads, planned into the credential check's round trip: who is asked about
+/// and the indexes of the two reads. `None` when a token did not name a user.
+pub type FactsPlan = Option<(UserId, usize, usize)>;
+
+pub fn plan(
+    ctx: &Ctx,
+    req: &CheckRequest,
+    who: Presented,
+    reads: &mut Together,
+) -> ApiResult<FactsPlan> {
+    let user = match (req.user, who) {
+        (Some(user), _) | (None, Presented::User(user)) => user,
+        (None, Presented::Token) => return Ok(None),
     };
-    match &principal {
+    let named: Vec<&Resource> = req.resources.iter().flatten().collect();
+    let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
+    let (standing, grants) = store::grants::facts_stmts(&ctx.db, req.ws, user, &list)?;
+    Ok(Some((user, reads.add(standing), reads.add(grants))))
+}
+
+/// Asked by a person about themselves, or by an API token of the org about any user (a
+/// scoped token only inside its listed workspaces). One round trip in all: the facts were
+/// read with the credential.
+pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply> {
+    let Some((user, standing_read, grants_read)) = a.plan else {
+        return Err(ApiError::field(
+            "user_id",
+            "is required when an API token asks",
+        ));
+    };
+    let ws = req.ws;
+    match &a.principal {
         Principal::User(caller) if caller.user_id != user => return Err(ApiError::Forbidden),
         Principal::Token(token)
             if token
@@ -90,17 +138,16 @@ pub async fn check(ctx: &Ctx, principal: Principal) -> ApiResult<Reply> {
         }
         _ => {}
     }
-    let named: Vec<&Resource> = resources.iter().flatten().collect();
-    let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
     let facts = match (
-        store::grants::facts(&ctx.db, ws, user, &list).await?,
-        &principal,
+        store::grants::read_facts(&a.results, standing_read, grants_read)?,
+        &a.principal,
     ) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
         (Some((s, _)), Principal::Token(token)) if s.org_id != token.org_id.to_string() => None,
         (facts, _) => facts,
     };
+    let (action, batch, resources) = (req.action, req.batch, req.resources);
     let (standing, grants) = match facts {
         Some((s, g)) => (Some(s), g),
         None => (None, Vec::new()),

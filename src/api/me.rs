@@ -10,14 +10,14 @@ use crate::domain::password::{self, Verification};
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::token::TokenPurpose;
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::http::auth::{Caller, PasswordChanger};
+use crate::http::auth::{Authenticated, Caller, PasswordChanger, Presented, Principal};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
-use crate::store::{self, orgs::MembershipRow};
+use crate::store::{self, orgs::MembershipRow, Together};
 
 /// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
 pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
@@ -63,8 +63,24 @@ async fn profile(ctx: &Ctx, user: &UserRow) -> ApiResult<Value> {
     Ok(body)
 }
 
-pub async fn get(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
-    Ok(Reply::ok(profile(ctx, &caller.user).await?))
+/// The memberships are read in the session check's round trip (`authenticate_with`).
+pub fn plan_get(ctx: &Ctx, who: Presented, reads: &mut Together) -> ApiResult<Option<usize>> {
+    match who {
+        Presented::User(user) => Ok(Some(
+            reads.add(store::orgs::memberships_stmt(&ctx.db, user)?),
+        )),
+        Presented::Token => Ok(None),
+    }
+}
+
+pub async fn get(_ctx: &Ctx, a: Authenticated<Option<usize>>) -> ApiResult<Reply> {
+    let (Principal::User(caller), Some(read)) = (&a.principal, a.plan) else {
+        return Err(ApiError::Forbidden);
+    };
+    let rows: Vec<MembershipRow> = a.results.rows(read)?;
+    let mut body = views::user(&caller.user);
+    body["memberships"] = json!(memberships(&rows));
+    Ok(Reply::ok(body))
 }
 
 #[derive(Deserialize)]

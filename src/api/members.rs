@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::views::time;
 use super::{enqueue, grants};
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::password;
 use crate::domain::permissions::{may_grant, org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
@@ -14,7 +14,7 @@ use crate::domain::token::{generate_password, hash_secret, new_secret, TokenPurp
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::pagination::Page;
+use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
@@ -22,7 +22,7 @@ use crate::store::groups::MemberGroup;
 use crate::store::members::{MemberRow, MemberWorkspace};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self, Stmt, Together};
+use crate::store::{self, Results, Stmt, Together};
 
 const MAX_QUERY: usize = 100;
 
@@ -52,8 +52,14 @@ fn view(m: &MemberRow, workspaces: &[MemberWorkspace], groups: &[MemberGroup]) -
     })
 }
 
-/// `?role=&q=&limit=&cursor=`: every user of the org, workspace-only members included.
-pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+/// `?role=&q=&limit=&cursor=` of the directory, validated before anything is read.
+pub struct ListQuery {
+    page: PageRequest,
+    role: Option<OrgRole>,
+    q: Option<String>,
+}
+
+pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
     let page = ctx.page()?;
     let role = match ctx.filter_param("role") {
         None => None,
@@ -74,16 +80,38 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         }
         Some(q) => Some(q.to_lowercase()),
     };
-    let (rows, workspaces, groups) = store::members::page(
+    Ok(ListQuery { page, role, q })
+}
+
+/// The page's three reads, planned into the gate's round trip (`org_access_with`).
+pub fn plan_list(
+    ctx: &Ctx,
+    query: &ListQuery,
+    org: OrgId,
+    reads: &mut Together,
+) -> ApiResult<[usize; 3]> {
+    let [rows, workspaces, groups] = store::members::page_stmts(
         &ctx.db,
-        access.org_id,
-        role,
-        q.as_deref(),
-        page.after_key(),
-        page.fetch_limit(),
-    )
-    .await?;
-    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+        org,
+        query.role,
+        query.q.as_deref(),
+        query.page.after_key(),
+        query.page.fetch_limit(),
+    )?;
+    Ok([reads.add(rows), reads.add(workspaces), reads.add(groups)])
+}
+
+/// Every user of the org, workspace-only members included: one round trip in all.
+pub fn list(
+    _access: OrgAccess,
+    query: ListQuery,
+    [rows, workspaces, groups]: [usize; 3],
+    results: Results,
+) -> ApiResult<Reply> {
+    let rows: Vec<MemberRow> = results.rows(rows)?;
+    let workspaces: Vec<MemberWorkspace> = results.rows(workspaces)?;
+    let groups: Vec<MemberGroup> = results.rows(groups)?;
+    let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
     Ok(Reply::ok(page.render(|m| view(m, &workspaces, &groups))))
 }
 

@@ -17,9 +17,10 @@ pub mod views;
 pub mod workspaces;
 
 use crate::domain::permissions::OrgAction;
-use crate::http::access::{org_access, OrgAccess};
+use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::auth::{
     authenticate, authenticate_operator, authenticate_password_change, authenticate_principal,
+    authenticate_with,
 };
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::router::Route;
@@ -45,7 +46,11 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::ForgotPassword => auth::forgot_password(ctx).await,
         Route::ResetPassword => auth::reset_password(ctx).await,
         Route::VerifyEmail => auth::verify_email(ctx).await,
-        Route::GetMe => me::get(ctx, authenticate(ctx).await?).await,
+        Route::GetMe => {
+            let a =
+                authenticate_with(ctx, None, |who, reads| me::plan_get(ctx, who, reads)).await?;
+            me::get(ctx, a).await
+        }
         Route::PatchMe => me::patch(ctx, authenticate(ctx).await?).await,
         Route::DeleteMe => me::delete(ctx, authenticate(ctx).await?).await,
         Route::ChangePassword => {
@@ -66,7 +71,21 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
         Route::SetOrgLimits => operator::set_limits(ctx, authenticate_operator(ctx)?).await,
-        Route::ListMembers => members::list(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
+        Route::ListMembers => match members::parse_list(ctx) {
+            Ok(query) => {
+                let (access, plan, results) =
+                    org_access_with(ctx, OrgAction::ViewDirectory, |org, reads| {
+                        members::plan_list(ctx, &query, org, reads)
+                    })
+                    .await?;
+                members::list(access, query, plan, results)
+            }
+            // A bad query still passes the gate first: 401/404/403 before 422.
+            Err(e) => {
+                org(ctx, OrgAction::ViewDirectory).await?;
+                Err(e)
+            }
+        },
         Route::ResendActivation => {
             members::resend_activation(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
         }
@@ -144,7 +163,19 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::DeleteGrant => {
             access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
         }
-        Route::AuthzCheck => authz::check(ctx, authenticate_principal(ctx).await?).await,
+        Route::AuthzCheck => match authz::parse(ctx) {
+            Ok(req) => {
+                let a =
+                    authenticate_with(ctx, None, |who, reads| authz::plan(ctx, &req, who, reads))
+                        .await?;
+                authz::check(req, a)
+            }
+            // A bad request still authenticates first: 401 before 415/422.
+            Err(e) => {
+                authenticate_principal(ctx).await?;
+                Err(e)
+            }
+        },
         // Managing API tokens is for people only (`OrgAccess::person`): a token cannot
         // mint, list or revoke tokens.
         Route::CreateApiToken => {

@@ -10,7 +10,7 @@
 //! listed workspaces (`domain::api_token::acting`), so every permission rule applies to it
 //! unchanged.
 
-use super::auth::{authenticate_for_org, Caller, Principal, TokenCaller};
+use super::auth::{authenticate_for_org, authenticate_with, Caller, Principal, TokenCaller};
 use super::error::{ApiError, ApiResult};
 use super::Ctx;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId};
@@ -18,6 +18,7 @@ use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::store::audit::{Actor, Event};
 use crate::store::orgs::OrgRow;
+use crate::store::{Results, Together};
 
 // Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
 // point is that no handler module can build one.
@@ -35,13 +36,28 @@ pub struct OrgAccess {
 /// The caller, authenticated, with its access to the route's `{org}` for `action`. A
 /// person's membership is read in the same round trip as their session's liveness.
 pub async fn org_access(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
+    org_access_with(ctx, action, |_, _| Ok(()))
+        .await
+        .map(|(access, _, _)| access)
+}
+
+/// `org_access` with the handler's own reads in the same round trip (`plan` adds them for
+/// the path's org; see `authenticate_with`: reads only, used only once access is granted).
+/// An authorized org read then costs one round trip.
+pub async fn org_access_with<P>(
+    ctx: &Ctx,
+    action: OrgAction,
+    plan: impl FnOnce(OrgId, &mut Together) -> ApiResult<P>,
+) -> ApiResult<(OrgAccess, P, Results)> {
     // An `{org}` that is not an id still authenticates first (401 before 404).
-    let asked: Option<OrgId> = ctx.path_id("org").ok();
-    let (principal, membership) = authenticate_for_org(ctx, asked).await?;
-    let org_id = asked.ok_or(ApiError::NotFound)?;
-    let (org, role) = match &principal {
+    let Ok(org_id) = ctx.path_id::<OrgId>("org") else {
+        authenticate_for_org(ctx, None).await?;
+        return Err(ApiError::NotFound);
+    };
+    let a = authenticate_with(ctx, Some(org_id), |_, reads| plan(org_id, reads)).await?;
+    let (org, role) = match &a.principal {
         Principal::User(_) => {
-            let found = membership.ok_or(ApiError::NotFound)?;
+            let found = a.membership.ok_or(ApiError::NotFound)?;
             let role =
                 OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
             (found.org, role)
@@ -55,13 +71,14 @@ pub async fn org_access(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
     if !org_allows(role, action) {
         return Err(ApiError::Forbidden);
     }
-    Ok(OrgAccess {
-        principal,
+    let access = OrgAccess {
+        principal: a.principal,
         org,
         org_id,
         role,
         _sealed: (),
-    })
+    };
+    Ok((access, a.plan, a.results))
 }
 
 impl OrgAccess {

@@ -12,8 +12,11 @@ use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
 use crate::store;
+use crate::store::api_tokens::LiveToken;
 use crate::store::orgs::{OrgRow, OrgWithRole};
+use crate::store::sessions::LiveSession;
 use crate::store::users::UserRow;
+use crate::store::{Results, Together};
 
 /// Sessions' `last_used_at` is refreshed at most this often, off the response path.
 const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -87,26 +90,110 @@ pub async fn authenticate_for_org(
     ctx: &Ctx,
     org: Option<OrgId>,
 ) -> ApiResult<(Principal, Option<OrgWithRole>)> {
+    let a = authenticate_with(ctx, org, |_, _| Ok(())).await?;
+    Ok((a.principal, a.membership))
+}
+
+/// Whom a bearer credential names before D1 says whether it is live: what a handler may
+/// plan its reads by.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented {
+    /// A JWT that verified: its user (the session is not checked yet).
+    User(UserId),
+    /// An API token (not looked up yet).
+    Token,
+}
+
+/// A caller authenticated together with reads that a handler planned.
+// Sealed like `OrgAccess`: a handler taking one cannot have skipped authentication.
+#[allow(clippy::manual_non_exhaustive)]
+pub struct Authenticated<P> {
+    pub principal: Principal,
+    /// A person's membership in the asked-for org.
+    pub membership: Option<OrgWithRole>,
+    /// What `plan` returned (the indexes of its reads).
+    pub plan: P,
+    /// The results of the whole batch, the planned reads among them.
+    pub results: Results,
+    /// Only `authenticate_with` builds one.
+    _sealed: (),
+}
+
+/// Authenticates and runs the handler's own reads in the same round trip: `plan` adds them
+/// to the batch that checks the credential (a verified JWT's session, or the API token), so
+/// an authorized read costs one round trip. The planned statements run before the
+/// credential is known to be live; they must only read, and their results are used only
+/// once it is (a dead session or token answers 401 and they are dropped).
+pub async fn authenticate_with<P>(
+    ctx: &Ctx,
+    org: Option<OrgId>,
+    plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
+) -> ApiResult<Authenticated<P>> {
     let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
+    let now = ctx.now();
+    let mut reads = Together::default();
     if api_token::is_api_token(&token) {
-        let t = authenticate_token(ctx, &token).await?;
-        return Ok((Principal::Token(Box::new(t)), None));
+        if !api_token::well_formed(&token) {
+            return Err(ApiError::Unauthorized);
+        }
+        let read = reads.add(store::api_tokens::live_stmt(
+            &ctx.db,
+            &hash_secret(&token),
+            now,
+        )?);
+        let plan = plan(Presented::Token, &mut reads)?;
+        let results = reads.run(&ctx.db).await?;
+        let live = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+        let caller = token_caller(ctx, live, now)?;
+        return Ok(Authenticated {
+            principal: Principal::Token(Box::new(caller)),
+            membership: None,
+            plan,
+            results,
+            _sealed: (),
+        });
     }
-    let (caller, membership) = authenticate_session(ctx, &token, org).await?;
-    Ok((Principal::User(Box::new(caller)), membership))
+    let keys = keys(&ctx.env, &ctx.cfg).await?;
+    let claims = keys
+        .verify(&token, &ctx.cfg.jwt_issuer, Utc::now())
+        .ok_or(ApiError::Unauthorized)?;
+    let read = reads.add(store::sessions::live_stmt(
+        &ctx.db,
+        claims.session_id,
+        claims.user_id,
+        now,
+        org,
+    )?);
+    let plan = plan(Presented::User(claims.user_id), &mut reads)?;
+    let results = reads.run(&ctx.db).await?;
+    let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+    let membership = live.org()?;
+    if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
+        let db = ctx.db.clone();
+        let sid = claims.session_id;
+        ctx.in_background(async move {
+            let _ = store::sessions::touch(&db, sid, now).await;
+        });
+    }
+    Ok(Authenticated {
+        principal: Principal::User(Box::new(Caller {
+            user_id: claims.user_id,
+            session_id: claims.session_id,
+            email: live.user.email.clone(),
+            user: live.user,
+        })),
+        membership,
+        plan,
+        results,
+        _sealed: (),
+    })
 }
 
 /// `last_used_at` of a token is refreshed at most this often, off the response path.
 const TOKEN_TOUCH_AFTER_MS: i64 = 60 * 1000;
 
-async fn authenticate_token(ctx: &Ctx, token: &str) -> ApiResult<TokenCaller> {
-    if !api_token::well_formed(token) {
-        return Err(ApiError::Unauthorized);
-    }
-    let now = ctx.now();
-    let live = store::api_tokens::live(&ctx.db, &hash_secret(token), now)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+/// A live token's row as the caller it authenticates.
+fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCaller> {
     let bad = || ApiError::internal("bad api_tokens row in D1");
     let id: ApiTokenId = live.token_id.parse().map_err(|_| bad())?;
     let role = api_token::parse_role(&live.token_role).ok_or_else(bad)?;
@@ -138,40 +225,6 @@ async fn authenticate_token(ctx: &Ctx, token: &str) -> ApiResult<TokenCaller> {
         org_id,
         org: live.org,
     })
-}
-
-/// Verifies the access token and that its session is still live (one indexed D1 read), so
-/// that ending a session takes effect on the very next request.
-async fn authenticate_session(
-    ctx: &Ctx,
-    token: &str,
-    org: Option<OrgId>,
-) -> ApiResult<(Caller, Option<OrgWithRole>)> {
-    let keys = keys(&ctx.env, &ctx.cfg).await?;
-    let claims = keys
-        .verify(token, &ctx.cfg.jwt_issuer, Utc::now())
-        .ok_or(ApiError::Unauthorized)?;
-    let now = ctx.now();
-    let live = store::sessions::live(&ctx.db, claims.session_id, claims.user_id, now, org)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let membership = live.org()?;
-    if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
-        let db = ctx.db.clone();
-        let sid = claims.session_id;
-        ctx.in_background(async move {
-            let _ = store::sessions::touch(&db, sid, now).await;
-        });
-    }
-    Ok((
-        Caller {
-            user_id: claims.user_id,
-            session_id: claims.session_id,
-            email: live.user.email.clone(),
-            user: live.user,
-        },
-        membership,
-    ))
 }
 
 /// Who may change a password: a logged-in user, or the holder of the `change_token` that a

@@ -25,8 +25,8 @@ pub struct LiveToken {
 }
 
 /// One indexed read: the token must be unrevoked and unexpired.
-pub async fn live(db: &Db, token_hash: &str, now: Timestamp) -> ApiResult<Option<LiveToken>> {
-    db.first(
+pub fn live_stmt(db: &Db, token_hash: &str, now: Timestamp) -> ApiResult<Stmt> {
+    db.stmt(
         &format!(
             "SELECT t.id AS token_id, t.name AS token_name, t.role AS token_role, \
                t.scoped AS token_scoped, t.last_used_at AS token_last_used_at, \
@@ -38,7 +38,6 @@ pub async fn live(db: &Db, token_hash: &str, now: Timestamp) -> ApiResult<Option
         ),
         args![token_hash, now],
     )
-    .await
 }
 
 pub async fn touch(db: &Db, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> {

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Found, Stmt};
+use super::{Db, Found, Results, Stmt};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
@@ -214,47 +214,50 @@ pub struct ResourceGrant {
     pub permission: String,
 }
 
-/// Everything an authorization check needs, in one D1 round trip (a batch of two reads):
-/// the user's standing in the workspace's org, and the grants to the user or the user's
-/// groups on the given resources (`resources`: JSON `[{type, id}]`).
-pub async fn facts(
+/// Everything an authorization check needs, as two reads for the caller's batch (they ride
+/// in the credential check's round trip): the user's standing in the workspace's org, and
+/// the grants to the user or the user's groups on the given resources (`resources`: JSON
+/// `[{type, id}]`). Read back with `read_facts`.
+pub fn facts_stmts(
     db: &Db,
     ws: WorkspaceId,
     user: UserId,
     resources: &str,
+) -> ApiResult<(Stmt, Stmt)> {
+    Ok((
+        db.stmt(
+            "SELECT w.org_id, \
+               (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
+               (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
+               (SELECT json_group_array(g.restrictions) FROM group_members gm \
+                  JOIN groups g ON g.id = gm.group_id \
+                  WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions \
+             FROM workspaces w WHERE w.id = ?1",
+            args![ws, user],
+        )?,
+        db.stmt(
+            "SELECT g.resource_type, g.resource_id, g.principal_type, g.permission \
+             FROM json_each(?3) j CROSS JOIN grants g \
+               ON g.workspace_id = ?1 AND g.resource_type = json_extract(j.value, '$.type') \
+               AND g.resource_id = json_extract(j.value, '$.id') \
+             WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
+                OR (g.principal_type = 'group' AND g.principal_id IN \
+                    (SELECT group_id FROM group_members WHERE user_id = ?2 \
+                     AND org_id = (SELECT org_id FROM workspaces WHERE id = ?1)))",
+            args![ws, user, resources],
+        )?,
+    ))
+}
+
+/// The facts of `facts_stmts`, by the indexes they were given: `None` for an unknown
+/// workspace.
+pub fn read_facts(
+    results: &Results,
+    standing: usize,
+    grants: usize,
 ) -> ApiResult<Option<(Standing, Vec<ResourceGrant>)>> {
-    let results = db
-        .batch(vec![
-            db.stmt(
-                "SELECT w.org_id, \
-                   (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
-                   (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
-                   (SELECT json_group_array(g.restrictions) FROM group_members gm \
-                      JOIN groups g ON g.id = gm.group_id \
-                      WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions \
-                 FROM workspaces w WHERE w.id = ?1",
-                args![ws, user],
-            )?,
-            db.stmt(
-                "SELECT g.resource_type, g.resource_id, g.principal_type, g.permission \
-                 FROM json_each(?3) j CROSS JOIN grants g \
-                   ON g.workspace_id = ?1 AND g.resource_type = json_extract(j.value, '$.type') \
-                   AND g.resource_id = json_extract(j.value, '$.id') \
-                 WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
-                    OR (g.principal_type = 'group' AND g.principal_id IN \
-                        (SELECT group_id FROM group_members WHERE user_id = ?2 \
-                         AND org_id = (SELECT org_id FROM workspaces WHERE id = ?1)))",
-                args![ws, user, resources],
-            )?,
-        ])
-        .await?;
-    let standing = match results.first() {
-        Some(r) => super::rows::<Standing>(r)?.into_iter().next(),
-        None => None,
+    let Some(s) = results.first::<Standing>(standing)? else {
+        return Ok(None);
     };
-    let grants = match results.get(1) {
-        Some(r) => super::rows::<ResourceGrant>(r)?,
-        None => Vec::new(),
-    };
-    Ok(standing.map(|s| (s, grants)))
+    Ok(Some((s, results.rows(grants)?)))
 }

@@ -43,15 +43,16 @@ const PAGE_IDS: &str = "SELECT m.user_id FROM org_members m JOIN users u ON u.id
      ORDER BY m.user_id LIMIT ?5";
 
 /// One directory page with what it shows besides the member rows (explicit workspace roles
-/// and groups), in one D1 round trip: a batch of three reads over the same page window.
-pub async fn page(
+/// and groups): three reads over the same page window, for the caller's batch (they ride
+/// in the credential check's round trip), in that order.
+pub fn page_stmts(
     db: &Db,
     org: OrgId,
     role: Option<OrgRole>,
     q: Option<&str>,
     after: &str,
     limit: u32,
-) -> ApiResult<(Vec<MemberRow>, Vec<MemberWorkspace>, Vec<MemberGroup>)> {
+) -> ApiResult<[Stmt; 3]> {
     let args = || {
         args![
             org,
@@ -61,8 +62,7 @@ pub async fn page(
             i64::from(limit)
         ]
     };
-    let results = db
-        .batch(vec![
+    Ok([
             db.stmt(
                 &format!(
                     "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, \
@@ -87,13 +87,7 @@ pub async fn page(
                 ),
                 args(),
             )?,
-        ])
-        .await?;
-    Ok((
-        read_rows(&results, 0)?,
-        read_rows(&results, 1)?,
-        read_rows(&results, 2)?,
-    ))
+    ])
 }
 
 fn read_rows<T: serde::de::DeserializeOwned>(

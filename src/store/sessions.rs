@@ -70,14 +70,14 @@ impl LiveSession {
 /// One indexed read: the session must be unended and unexpired and its user active. With
 /// `org`, the same read also answers the org gate (the caller's membership and the org),
 /// so an org-scoped request costs one round trip before its own work.
-pub async fn live(
+pub fn live_stmt(
     db: &Db,
     id: SessionId,
     user: UserId,
     now: Timestamp,
     org: Option<OrgId>,
-) -> ApiResult<Option<LiveSession>> {
-    db.first(
+) -> ApiResult<Stmt> {
+    db.stmt(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
          u.must_change_password, u.status, u.email_verified, u.pending_email, u.failed_logins, \
          u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at, \
@@ -93,7 +93,6 @@ pub async fn live(
          AND u.status = 'active'",
         args![id, user, now, org],
     )
-    .await
 }
 
 pub async fn touch(db: &Db, id: SessionId, now: Timestamp) -> ApiResult<usize> {

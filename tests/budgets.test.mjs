@@ -13,8 +13,14 @@ function roundTrips(res) {
   const header = res.headers.get("server-timing") ?? "";
   const m = header.match(/(?:^|, )d1;dur=(\d+);desc="(\d+) round trips"/);
   assert.ok(m, `no d1 metric in server-timing: ${JSON.stringify(header)}`);
-  assert.match(header, /, total;dur=\d+$/);
+  assert.match(header, /, d1-rows;desc="\d+ read, \d+ written", total;dur=\d+$/);
   return Number(m[2]);
+}
+
+/** Rows D1 reported read and written for one response. */
+function rows(res) {
+  const m = (res.headers.get("server-timing") ?? "").match(/d1-rows;desc="(\d+) read, (\d+) written"/);
+  return { read: Number(m[1]), written: Number(m[2]) };
 }
 
 before(async () => {
@@ -76,10 +82,11 @@ const READS = [
 ];
 
 for (const [name, call] of READS) {
-  test(`authorized read ${name}: at most 2 D1 round trips`, async () => {
+  test(`authorized read ${name}: at most 2 D1 round trips`, async (t) => {
     const res = await call();
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.ok(roundTrips(res) <= 2, `${name}: ${roundTrips(res)} round trips`);
+    t.diagnostic(`${roundTrips(res)} round trips, ${rows(res).read} rows read`);
   });
 }
 
@@ -118,7 +125,7 @@ test("writes: at most 3 D1 round trips each, on the way that succeeds", async (t
   const m = async (name, call, status) => {
     const res = await call();
     assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
-    counts.push([name, roundTrips(res)]);
+    counts.push([name, roundTrips(res), rows(res)]);
     return res;
   };
   const O = `/v1/orgs/${org}`;
@@ -158,7 +165,7 @@ test("writes: at most 3 D1 round trips each, on the way that succeeds", async (t
   await m("DELETE …/api-tokens/{id}", () => w.del(`${O}/api-tokens/${tok.id}`, { token }), 204);
   await m("DELETE …/workspaces/{ws}", () => w.del(`${O}/workspaces/${ws2.id}`, { token }), 204);
   await m("POST /v1/auth/password/forgot", () => w.post("/v1/auth/password/forgot", { email: viewer.email }), 202);
-  for (const [n, c] of counts) t.diagnostic(`${c} round trips  ${n}`);
+  for (const [n, c, r] of counts) t.diagnostic(`${c} round trips, ${r.read} rows read, ${r.written} written  ${n}`);
   const over = counts.filter(([, c]) => c > 3);
   assert.deepEqual(over, [], "writes over the budget of 3 round trips");
 });

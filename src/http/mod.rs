@@ -391,18 +391,20 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
         "{}",
         serde_json::json!({"level": "info", "request_id": request_id, "method": method,
             "path": path, "status": status, "duration_ms": duration_ms,
-            "d1_round_trips": d1.round_trips, "d1_ms": d1.millis})
+            "d1_round_trips": d1.round_trips, "d1_ms": d1.millis,
+            "d1_rows_read": d1.rows_read, "d1_rows_written": d1.rows_written})
     );
     response
 }
 
-/// `d1;dur=<ms>;desc="<n> round trips", total;dur=<ms>`: the time this request waited on
-/// D1 and how many round trips it made (the unit of the budgets in BENCHMARKS.md), and its
+/// `d1;dur=<ms>;desc="<n> round trips", d1-rows;desc="<r> read, <w> written",
+/// total;dur=<ms>`: the time this request waited on D1, how many round trips it made (the
+/// unit of the budgets in BENCHMARKS.md), the rows D1 reports it read and wrote, and its
 /// whole handling time. Workers clocks advance only across I/O, which is what D1 time is.
 pub fn server_timing(d1: D1Usage, total_ms: i64) -> String {
     format!(
-        "d1;dur={};desc=\"{} round trips\", total;dur={}",
-        d1.millis, d1.round_trips, total_ms
+        "d1;dur={};desc=\"{} round trips\", d1-rows;desc=\"{} read, {} written\", total;dur={}",
+        d1.millis, d1.round_trips, d1.rows_read, d1.rows_written, total_ms
     )
 }
 
@@ -421,14 +423,16 @@ mod tests {
         let d1 = D1Usage {
             round_trips: 2,
             millis: 7,
+            rows_read: 14,
+            rows_written: 3,
         };
         assert_eq!(
             server_timing(d1, 12),
-            "d1;dur=7;desc=\"2 round trips\", total;dur=12"
+            "d1;dur=7;desc=\"2 round trips\", d1-rows;desc=\"14 read, 3 written\", total;dur=12"
         );
         assert_eq!(
             server_timing(D1Usage::default(), 0),
-            "d1;dur=0;desc=\"0 round trips\", total;dur=0"
+            "d1;dur=0;desc=\"0 round trips\", d1-rows;desc=\"0 read, 0 written\", total;dur=0"
         );
     }
 }

@@ -163,6 +163,10 @@ pub fn map_d1_error(err: worker::Error) -> ApiError {
 pub struct D1Usage {
     pub round_trips: u32,
     pub millis: i64,
+    /// Rows D1 reports read and written (its `meta`), what D1 bills and what bounds a
+    /// primary's throughput.
+    pub rows_read: u64,
+    pub rows_written: u64,
 }
 
 /// The database handle; cheap to clone into background work. Every call to D1 (a query or
@@ -201,6 +205,24 @@ impl Db {
         out
     }
 
+    /// Adds the rows D1 reports for `results` to the usage.
+    fn count_rows(&self, results: &[D1Result]) {
+        let mut u = self.usage.get();
+        for r in results {
+            if let Ok(Some(meta)) = r.meta() {
+                u.rows_read += meta.rows_read.unwrap_or(0) as u64;
+                u.rows_written += meta.rows_written.unwrap_or(0) as u64;
+            }
+        }
+        self.usage.set(u);
+    }
+
+    async fn all_result(&self, stmt: Stmt) -> ApiResult<D1Result> {
+        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
+        self.count_rows(std::slice::from_ref(&result));
+        Ok(result)
+    }
+
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
         let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
         self.d1.prepare(sql).bind(&values).map_err(map_d1_error)
@@ -211,36 +233,29 @@ impl Db {
         sql: &str,
         args: Vec<Arg>,
     ) -> ApiResult<Option<T>> {
-        let stmt = self.stmt(sql, args)?;
-        self.round_trip(stmt.first::<T>(None))
-            .await
-            .map_err(map_d1_error)
+        self.first_of(self.stmt(sql, args)?).await
     }
 
     pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
-        let stmt = self.stmt(sql, args)?;
-        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
-        result.results::<T>().map_err(map_d1_error)
+        self.all_of(self.stmt(sql, args)?).await
     }
 
     /// Runs one write and returns how many rows it changed.
     pub async fn run(&self, sql: &str, args: Vec<Arg>) -> ApiResult<usize> {
         let stmt = self.stmt(sql, args)?;
         let result = self.round_trip(stmt.run()).await.map_err(map_d1_error)?;
+        self.count_rows(std::slice::from_ref(&result));
         Ok(changes(&result))
     }
 
     /// The first row of a prepared read.
     pub async fn first_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
-        self.round_trip(stmt.first::<T>(None))
-            .await
-            .map_err(map_d1_error)
+        Ok(rows::<T>(&self.all_result(stmt).await?)?.into_iter().next())
     }
 
     /// Every row of a prepared read.
     pub async fn all_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
-        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
-        result.results::<T>().map_err(map_d1_error)
+        rows::<T>(&self.all_result(stmt).await?)
     }
 
     /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
@@ -282,9 +297,12 @@ impl Db {
 
     /// Runs statements as one transaction: all of them take effect or none.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<D1Result>> {
-        self.round_trip(self.d1.batch(stmts))
+        let results = self
+            .round_trip(self.d1.batch(stmts))
             .await
-            .map_err(map_d1_error)
+            .map_err(map_d1_error)?;
+        self.count_rows(&results);
+        Ok(results)
     }
 }
 

@@ -180,3 +180,92 @@ mod tests {
         assert!(parse_expiry("", now).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn well_formed_is_the_prefix_and_a_secret(s in prop_oneof![
+            any::<String>(),
+            "umt_[A-Za-z0-9_-]{41,45}",
+            "[uU][mM][tT][_-][A-Za-z0-9_-]{43}",
+        ]) {
+            let expected = s.strip_prefix(PREFIX).is_some_and(|rest| {
+                rest.len() == 43
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+            prop_assert_eq!(well_formed(&s), expected);
+            prop_assert_eq!(is_api_token(&s), s.starts_with("umt_"));
+            prop_assert!(!well_formed(&s) || is_api_token(&s));
+        }
+
+        #[test]
+        fn new_tokens_are_well_formed_and_mutations_are_not(
+            at in any::<prop::sample::Index>(),
+            bad in any::<char>().prop_filter("outside base64url", |c| {
+                !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            }),
+        ) {
+            let t = new_token();
+            prop_assert!(is_api_token(&t) && well_formed(&t));
+            // Any one position, prefix included.
+            let i = at.index(t.len());
+            let mut changed = t.clone();
+            changed.replace_range(i..i + 1, bad.encode_utf8(&mut [0; 4]));
+            prop_assert!(!well_formed(&changed), "{changed:?}");
+            let mut shorter = t.clone();
+            shorter.remove(i);
+            prop_assert!(!well_formed(&shorter));
+            let longer = format!("{t}A");
+            prop_assert!(!well_formed(&longer));
+            prop_assert!(!well_formed(&t[PREFIX.len()..]));
+        }
+
+        #[test]
+        fn token_roles_are_exactly_admin_editor_viewer(s in prop_oneof![
+            any::<String>(),
+            "(owner|admin|editor|viewer|member)",
+            "[ ]?(Owner|ADMIN|Editor|viewer |member)",
+        ]) {
+            match parse_role(&s) {
+                Some(r) => {
+                    prop_assert!(matches!(r, OrgRole::Admin | OrgRole::Editor | OrgRole::Viewer));
+                    prop_assert_eq!(r.as_str(), s.as_str());
+                }
+                None => prop_assert!(!matches!(s.as_str(), "admin" | "editor" | "viewer")),
+            }
+        }
+
+        #[test]
+        fn expiry_is_accepted_exactly_within_the_window(
+            now in 0i64..4_102_444_800_000,
+            offset in prop_oneof![
+                -1i64..=1,
+                -10_000i64..10_000,
+                -400_000_000_000i64..400_000_000_000,
+                MAX_LIFETIME_DAYS * 86_400_000 - 5..MAX_LIFETIME_DAYS * 86_400_000 + 5,
+            ],
+        ) {
+            let now = Timestamp(now);
+            let at = Timestamp(now.millis() + offset);
+            let got = parse_expiry(&at.to_rfc3339(), now);
+            if offset > 0 && offset <= MAX_LIFETIME_DAYS * 86_400_000 {
+                prop_assert_eq!(got, Ok(at));
+            } else {
+                prop_assert!(got.is_err());
+            }
+        }
+
+        #[test]
+        fn junk_expiry_is_an_error_not_a_panic(raw in any::<String>(), now in any::<i32>()) {
+            let now = Timestamp(1_700_000_000_000 + i64::from(now));
+            if let Ok(at) = parse_expiry(&raw, now) {
+                prop_assert!(at > now);
+                prop_assert_eq!(Timestamp::parse_rfc3339(&raw), Some(at));
+            }
+        }
+    }
+}

@@ -328,3 +328,61 @@ mod tests {
         assert!(View < Edit && Edit < Manage);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind_ok(kind: &str) -> bool {
+        (1..=MAX_KIND).contains(&kind.len())
+            && kind
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+    }
+
+    fn id_ok(id: &str) -> bool {
+        !id.trim().is_empty() && id.chars().count() <= MAX_ID && !id.chars().any(char::is_control)
+    }
+
+    proptest! {
+        #[test]
+        fn resources_parse_exactly_by_their_rules(
+            kind in prop_oneof![any::<String>(), "[A-Za-z0-9_.:-]{0,70}", "[a-z]{1,10}[ /é][a-z]{0,5}"],
+            id in prop_oneof![any::<String>(), "\\PC{0,300}", "[ \t\n]{0,3}"],
+        ) {
+            match Resource::parse(&kind, &id) {
+                Ok(r) => {
+                    prop_assert!(kind_ok(&kind) && id_ok(&id));
+                    prop_assert_eq!(&r.kind, &kind);
+                    prop_assert_eq!(&r.id, &id);
+                    let json = serde_json::to_string(&r).unwrap();
+                    prop_assert_eq!(serde_json::from_str::<Resource>(&json).unwrap(), r);
+                }
+                Err((field, _)) => {
+                    let expected = if kind_ok(&kind) { "id" } else { "type" };
+                    prop_assert_eq!(field, expected);
+                    prop_assert!(!(kind_ok(&kind) && id_ok(&id)));
+                }
+            }
+        }
+
+        #[test]
+        fn lengths_are_bounded_exactly(
+            kind in "[A-Za-z0-9_.:-]{1,80}",
+            id in "[a-zé漢 -]{0,3}[a-z0-9é漢]\\PC{0,280}",
+        ) {
+            let got = Resource::parse(&kind, &id);
+            let fits = kind.len() <= MAX_KIND && id.chars().count() <= MAX_ID;
+            prop_assert_eq!(got.is_ok(), fits, "{} / {} chars", kind.len(), id.chars().count());
+        }
+
+        #[test]
+        fn permissions_parse_their_own_names(s in prop_oneof![any::<String>(), "(view|edit|manage|View| edit)"]) {
+            match Permission::parse(&s) {
+                Some(p) => prop_assert_eq!(p.as_str(), s.as_str()),
+                None => prop_assert!(!matches!(s.as_str(), "view" | "edit" | "manage")),
+            }
+        }
+    }
+}

@@ -139,3 +139,69 @@ mod tests {
         assert!(json.is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ids_display_canonically_and_parse_back(bits: u128) {
+            let id = OrgId(Uuid::from_u128(bits));
+            let text = id.to_string();
+            prop_assert_eq!(text.len(), 36);
+            prop_assert!(text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-')));
+            prop_assert_eq!(text.parse::<OrgId>(), Ok(id));
+            let json = serde_json::to_string(&id).unwrap();
+            prop_assert_eq!(serde_json::from_str::<OrgId>(&json).unwrap(), id);
+        }
+
+        #[test]
+        fn parsing_accepts_only_the_hyphenated_form(
+            s in prop_oneof![
+                any::<String>(),
+                "[0-9a-fA-F-]{30,40}",
+                "[{]?(urn:uuid:)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}[}]?",
+            ],
+        ) {
+            if let Ok(id) = s.parse::<UserId>() {
+                // One id per text, case aside (hex digits are case-insensitive).
+                prop_assert_eq!(id.to_string(), s.to_ascii_lowercase());
+            }
+        }
+
+        #[test]
+        fn id_order_is_text_order(a: u128, b: u128) {
+            let (x, y) = (UserId(Uuid::from_u128(a)), UserId(Uuid::from_u128(b)));
+            prop_assert_eq!(x.cmp(&y), x.to_string().cmp(&y.to_string()));
+        }
+
+        #[test]
+        fn v7_floor_bounds_every_id_of_its_millisecond(
+            ms in prop_oneof![0i64..(1 << 48) - 1, 1_600_000_000_000i64..2_000_000_000_000],
+            random: [u8; 10],
+        ) {
+            let id = uuid::Builder::from_unix_timestamp_millis(ms as u64, &random)
+                .into_uuid()
+                .to_string();
+            prop_assert!(v7_floor(ms) <= id);
+            prop_assert!(id < v7_floor(ms + 1));
+            prop_assert!(v7_floor(ms) < v7_floor(ms + 1));
+            prop_assert!(Uuid::try_parse(&v7_floor(ms)).is_ok());
+        }
+
+        #[test]
+        fn v7_floor_clamps_out_of_range_times(ms: i64) {
+            let floor = v7_floor(ms);
+            prop_assert_eq!(floor.len(), 36);
+            if ms <= 0 {
+                prop_assert_eq!(floor, "00000000-0000-0000-0000-000000000000");
+            } else if ms >= (1 << 48) - 1 {
+                prop_assert_eq!(floor, "ffffffff-ffff-0000-0000-000000000000");
+            } else {
+                prop_assert_eq!(i64::from_str_radix(&floor[..13].replace('-', ""), 16), Ok(ms));
+            }
+        }
+    }
+}

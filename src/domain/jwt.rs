@@ -273,3 +273,148 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    const SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    const ISSUER: &str = "https://id.example";
+
+    fn keys() -> KeySet {
+        KeySet::from_config(SEED, "").unwrap()
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(seconds, 0).unwrap()
+    }
+
+    fn claims(sub: u128, sid: u128, iss: &str) -> AccessClaims {
+        AccessClaims {
+            iss: iss.into(),
+            sub: UserId(uuid::Uuid::from_u128(sub)).to_string(),
+            sid: SessionId(uuid::Uuid::from_u128(sid)).to_string(),
+            jti: "j".into(),
+        }
+    }
+
+    /// Three dot-separated base64url parts around JSON our keys would look at, with our
+    /// `kid` and algorithm some of the time: structurally plausible forgeries.
+    fn forged() -> impl Strategy<Value = String> {
+        let kid = keys().current_kid().to_string();
+        let header = prop_oneof![
+            Just(format!(r#"{{"alg":"EdDSA","kid":"{kid}","typ":"JWT"}}"#)),
+            Just(format!(r#"{{"alg":"none","kid":"{kid}"}}"#)),
+            Just(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#)),
+            "\\PC{0,40}",
+        ];
+        let payload = prop_oneof![
+            (any::<u128>(), any::<u128>(), any::<u32>()).prop_map(|(s, i, exp)| format!(
+                r#"{{"iss":"{ISSUER}","sub":"{}","sid":"{}","jti":"j","exp":{exp}}}"#,
+                uuid::Uuid::from_u128(s),
+                uuid::Uuid::from_u128(i)
+            )),
+            "\\PC{0,60}",
+        ];
+        let sig = prop_oneof![
+            prop::collection::vec(any::<u8>(), 64),
+            prop::collection::vec(any::<u8>(), 0..100),
+        ];
+        (header, payload, sig).prop_map(|(h, p, s)| {
+            format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(h),
+                URL_SAFE_NO_PAD.encode(p),
+                URL_SAFE_NO_PAD.encode(s)
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn arbitrary_strings_never_verify(
+            token in prop_oneof![any::<String>(), "[A-Za-z0-9_.-]{0,300}", forged()],
+            now in 0i64..4_000_000_000,
+        ) {
+            prop_assert_eq!(keys().verify(&token, ISSUER, at(now)), None);
+        }
+
+        #[test]
+        fn signed_tokens_verify_to_their_ids_until_expiry(
+            sub: u128,
+            sid: u128,
+            iss in "\\PC{0,40}",
+            issued in 0i64..4_000_000_000,
+            ttl in 1i64..100_000,
+            elapsed in 0i64..200_000,
+            near_expiry in prop::option::of(-2i64..3),
+        ) {
+            // Half the time right at the end of the 30 s skew allowance.
+            let elapsed = near_expiry.map_or(elapsed, |d| ttl + 30 + d);
+            let keys = keys();
+            let token = keys.sign(claims(sub, sid, &iss), at(issued), ttl);
+            let now = at(issued + elapsed);
+            let got = keys.verify(&token, &iss, now);
+            // jwt-compact allows 30 s of clock skew past `exp`.
+            if elapsed <= ttl + 30 {
+                let v = got.unwrap();
+                prop_assert_eq!(v.user_id.0.as_u128(), sub);
+                prop_assert_eq!(v.session_id.0.as_u128(), sid);
+            } else {
+                prop_assert_eq!(got, None);
+            }
+            let other_issuer = format!("{iss}x");
+            prop_assert_eq!(keys.verify(&token, &other_issuer, at(issued)), None);
+        }
+
+        #[test]
+        fn a_token_changed_anywhere_never_verifies(
+            sub: u128,
+            sid: u128,
+            at_index in any::<prop::sample::Index>(),
+            replacement in "[A-Za-z0-9_.=+/ -]",
+        ) {
+            let keys = keys();
+            let issued = Utc::now();
+            let token = keys.sign(claims(sub, sid, ISSUER), issued, 900);
+            let i = at_index.index(token.len());
+            prop_assume!(token[i..i + 1] != replacement);
+            let mut changed = token.clone();
+            changed.replace_range(i..i + 1, &replacement);
+            prop_assert_eq!(keys.verify(&changed, ISSUER, issued), None, "{}", changed);
+            prop_assert_eq!(keys.verify(&token[..i], ISSUER, issued), None);
+        }
+
+        #[test]
+        fn foreign_keys_tokens_never_verify(seed: [u8; 32], sub: u128, sid: u128) {
+            let foreign = KeySet::from_config(&URL_SAFE_NO_PAD.encode(seed), "").unwrap();
+            prop_assume!(foreign.current_kid() != keys().current_kid());
+            let now = Utc::now();
+            let token = foreign.sign(claims(sub, sid, ISSUER), now, 900);
+            prop_assert!(foreign.verify(&token, ISSUER, now).is_some());
+            prop_assert_eq!(keys().verify(&token, ISSUER, now), None);
+        }
+
+        #[test]
+        fn key_configuration_parses_or_is_reported(
+            seed in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{42,44}=?"],
+            previous in prop_oneof![any::<String>(), "([A-Za-z0-9_-]{43}, ?){0,3}"],
+        ) {
+            match KeySet::from_config(&seed, &previous) {
+                Ok(k) => {
+                    let jwks = k.jwks();
+                    let listed = jwks["keys"].as_array().unwrap();
+                    prop_assert!(!listed.is_empty());
+                    prop_assert_eq!(listed[0]["kid"].as_str(), Some(k.current_kid()));
+                }
+                Err(KeyError::Malformed(what)) => {
+                    prop_assert!(what == "JWT_PRIVATE_KEY" || what == "JWT_PREVIOUS_PUBLIC_KEYS");
+                }
+            }
+        }
+    }
+}

@@ -109,3 +109,85 @@ mod tests {
         assert_eq!(verify("anything", DUMMY_HASH), Verification::Mismatch);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    /// PHC-shaped strings with cheap parameters: the parser and verifier see every field
+    /// vary without a slow hash.
+    fn phc_like() -> impl Strategy<Value = String> {
+        let alg = prop_oneof!["pbkdf2(-sha256|-sha512)?|argon2id", "[a-z0-9-]{0,40}"];
+        let params = prop_oneof![
+            (0u32..64, 0usize..80).prop_map(|(i, l)| format!("i={i},l={l}")),
+            (0u32..64).prop_map(|i| format!("i={i}")),
+            "[a-z]{1,3}=[a-zA-Z0-9/+.-]{0,12}(,[a-z]{1,3}=[0-9]{0,12})?",
+        ];
+        let b64 = |max: usize| {
+            prop::collection::vec(any::<u8>(), 0..max).prop_map(|b| STANDARD_NO_PAD.encode(b))
+        };
+        (alg, params, b64(70), b64(70), "[$]?")
+            .prop_map(|(a, p, salt, hash, tail)| format!("${a}${p}${salt}${hash}{tail}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn junk_and_forged_phc_strings_never_match(
+            stored in prop_oneof![any::<String>(), phc_like()],
+            password in "\\PC{0,20}",
+        ) {
+            prop_assert_eq!(verify(&password, &stored), Verification::Mismatch);
+        }
+
+        #[test]
+        fn cheap_hashes_verify_only_their_password(
+            password in "\\PC{0,40}",
+            other in "\\PC{0,40}",
+            sha512: bool,
+            rounds in 1u32..64,
+        ) {
+            let alg = if sha512 { Algorithm::Pbkdf2Sha512 } else { Algorithm::Pbkdf2Sha256 };
+            let stored = hash_with(&password, alg, rounds).unwrap();
+            let prefix = format!("${}$i={rounds},l=32$", alg.ident());
+            prop_assert!(stored.starts_with(&prefix), "{stored}");
+            prop_assert_eq!(verify(&password, &stored), Verification::MatchNeedsRehash);
+            if other != password {
+                prop_assert_eq!(verify(&other, &stored), Verification::Mismatch);
+            }
+        }
+
+        #[test]
+        fn a_changed_phc_string_never_matches(
+            password in "[ -~]{1,20}",
+            at in any::<prop::sample::Index>(),
+            replacement in "[A-Za-z0-9/+]",
+        ) {
+            let stored = hash_with(&password, Algorithm::Pbkdf2Sha512, 8).unwrap();
+            // Only the salt and digest: a changed parameter may still be equivalent (`l=32`).
+            let start = stored.rfind("l=32$").unwrap() + 5;
+            let i = start + at.index(stored.len() - start);
+            prop_assume!(stored.as_bytes()[i] != b'$' && stored[i..i + 1] != replacement);
+            let mut changed = stored.clone();
+            changed.replace_range(i..i + 1, &replacement);
+            prop_assert_eq!(verify(&password, &changed), Verification::Mismatch, "{}", changed);
+        }
+    }
+
+    proptest! {
+        // Full-strength PBKDF2 takes about a second per hash in a debug build: one random
+        // password per run; the mismatch side is covered by the cheap hashes above (same
+        // code, fewer rounds).
+        #![proptest_config(ProptestConfig::with_cases(1))]
+
+        #[test]
+        fn full_strength_hashes_verify_as_current(password in "\\PC{8,64}") {
+            let stored = hash(&password).unwrap();
+            prop_assert_eq!(verify(&password, &stored), Verification::Match);
+        }
+    }
+}

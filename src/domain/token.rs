@@ -135,3 +135,87 @@ mod tests {
         assert!(!looks_like_secret(&"é".repeat(20)));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The specification `looks_like_secret` implements, written independently.
+    fn is_b64url_43(s: &str) -> bool {
+        s.chars().count() == 43
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }
+
+    /// Characters outside the base64url alphabet, including multi-byte ones.
+    fn non_alphabet_char() -> impl Strategy<Value = char> {
+        any::<char>().prop_filter("outside base64url", |c| {
+            !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn looks_like_secret_matches_its_specification(
+            s in prop_oneof![any::<String>(), "[A-Za-z0-9_=+/.-]{40,46}", "[A-Za-z0-9_-]{43}"],
+        ) {
+            prop_assert_eq!(looks_like_secret(&s), is_b64url_43(&s));
+        }
+
+        #[test]
+        fn fresh_secrets_are_well_formed_and_their_mutations_are_not(
+            at in any::<prop::sample::Index>(),
+            bad in non_alphabet_char(),
+            extra in "[A-Za-z0-9_-]",
+        ) {
+            let secret = new_secret();
+            prop_assert!(looks_like_secret(&secret));
+            prop_assert_eq!(URL_SAFE_NO_PAD.decode(&secret).map(|b| b.len()), Ok(32));
+            let i = at.index(secret.len());
+            let mut changed = secret.clone();
+            changed.replace_range(i..i + 1, bad.encode_utf8(&mut [0; 4]));
+            prop_assert!(!looks_like_secret(&changed), "{changed:?}");
+            let mut shorter = secret.clone();
+            shorter.remove(i);
+            prop_assert!(!looks_like_secret(&shorter));
+            let mut longer = secret.clone();
+            longer.insert_str(i, &extra);
+            prop_assert!(!looks_like_secret(&longer));
+        }
+
+        #[test]
+        fn hashes_are_deterministic_hex_and_distinguish_secrets(a in any::<String>(), b in any::<String>()) {
+            let ha = hash_secret(&a);
+            prop_assert_eq!(ha.len(), 64);
+            prop_assert!(ha.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+            prop_assert_eq!(&ha, &hash_secret(&a));
+            prop_assert_eq!(ha == hash_secret(&b), a == b);
+        }
+
+        #[test]
+        fn hex_encodes_every_byte_reversibly(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let h = hex(&bytes);
+            prop_assert_eq!(h.len(), bytes.len() * 2);
+            let back: Vec<u8> = (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect();
+            prop_assert_eq!(back, bytes);
+        }
+
+        #[test]
+        fn secret_comparison_is_equality(a in "\\PC{0,50}", b in "\\PC{0,50}") {
+            prop_assert_eq!(secrets_equal(&a, &b), a == b);
+            prop_assert!(secrets_equal(&a, &a.clone()));
+        }
+
+        #[test]
+        fn generated_passwords_pass_the_policy(_run in 0..64u8) {
+            let p = generate_password();
+            prop_assert_eq!(p.len(), 16);
+            prop_assert!(p.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
+            prop_assert!(crate::domain::validation::password(&p, None).is_ok());
+        }
+    }
+}

@@ -178,7 +178,9 @@ pub fn phone_e164(raw: &str) -> Result<String, String> {
 
 /// `country_code` (`+356`, `356`) and a national `mobile_number` joined into E.164.
 pub fn phone_from_parts(country_code: &str, mobile_number: &str) -> Result<String, String> {
-    let cc = country_code.trim().trim_start_matches('+');
+    // One optional `+`: `++44` is not a country code.
+    let cc = country_code.trim();
+    let cc = cc.strip_prefix('+').unwrap_or(cc);
     if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
         return Err("country_code must be 1 to 3 digits, e.g. +44".into());
     }
@@ -201,7 +203,12 @@ pub fn https_url(raw: &str) -> Result<String, String> {
     }
     match url::Url::parse(v) {
         Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {
-            Ok(u.to_string())
+            // Percent-encoding can triple the length: the cap holds for what is stored.
+            let u = String::from(u);
+            if u.len() > MAX_URL_LEN {
+                return Err(format!("must be at most {MAX_URL_LEN} characters"));
+            }
+            Ok(u)
         }
         _ => Err("must be an https:// URL".into()),
     }
@@ -301,6 +308,7 @@ mod tests {
         );
         assert!(phone_from_parts("+1234", "5551234").is_err());
         assert!(phone_from_parts("", "5551234").is_err());
+        assert!(phone_from_parts("++44", "7700900123").is_err());
     }
 
     #[test]
@@ -319,6 +327,10 @@ mod tests {
             assert!(https_url(bad).is_err(), "{bad}");
         }
         assert!(https_url(&format!("https://x.example/{}", "a".repeat(2048))).is_err());
+        // Under the cap as typed, over it once percent-encoded (found by proptest).
+        let typed = format!("https://x.example/{}", "é".repeat(1000));
+        assert!(typed.len() <= MAX_URL_LEN);
+        assert!(https_url(&typed).is_err());
     }
 
     #[test]
@@ -417,5 +429,266 @@ mod tests {
                 message: "bad".into()
             }]
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any text, weighted towards what breaks parsers: unicode, controls, separators.
+    fn junk() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ \t\r\n\u{0}\u{7f}\u{85}\u{a0}\u{2028}@.+()-]{0,12}",
+            "\\PC{0,300}",
+            "[a-zA-Z0-9@._+-]{0,80}",
+        ]
+    }
+
+    /// A valid ASCII email: dot-atom local part, two or more domain labels.
+    fn ascii_email() -> impl Strategy<Value = String> {
+        let atom = "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,10}";
+        let local = prop::collection::vec(atom, 1..4).prop_map(|v| v.join("."));
+        let label = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?";
+        let domain = prop::collection::vec(label, 2..4).prop_map(|v| v.join("."));
+        (local, domain).prop_map(|(l, d)| format!("{l}@{d}"))
+    }
+
+    const SEPARATORS: [&str; 6] = ["", " ", "-", ".", "(", ")"];
+
+    /// Joins digits with the separators people type between them.
+    fn with_separators(digits: &str, seps: &[usize]) -> String {
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            out.push(c);
+            out.push_str(SEPARATORS[seps.get(i).copied().unwrap_or(0) % SEPARATORS.len()]);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn email_normalization_is_idempotent_and_canonical(raw in junk()) {
+            if let Ok(e) = normalize_email(&raw) {
+                prop_assert_eq!(normalize_email(&e), Ok(e.clone()));
+                prop_assert_eq!(e.trim(), e.as_str());
+                prop_assert_eq!(e.to_lowercase(), e.clone());
+                prop_assert!(!e.is_empty() && e.len() <= MAX_EMAIL_LEN);
+                prop_assert_eq!(e.matches('@').count(), 1);
+            }
+        }
+
+        #[test]
+        fn valid_emails_are_accepted_case_and_space_insensitively(
+            email in ascii_email(),
+            pad in "[ \t\n]{0,3}",
+        ) {
+            let expected = email.to_ascii_lowercase();
+            let got = normalize_email(&format!("{pad}{email}{pad}"));
+            if expected.len() <= MAX_EMAIL_LEN && expected.split('@').next().unwrap().len() <= 64 {
+                prop_assert_eq!(got, Ok(expected.clone()));
+                prop_assert_eq!(normalize_email(&email.to_ascii_uppercase()), Ok(expected));
+            } else {
+                prop_assert!(got.is_err());
+            }
+        }
+
+        #[test]
+        fn one_defect_makes_an_email_invalid(
+            email in ascii_email(),
+            defect in 0usize..9,
+            junk_char in "[ \"(),:;<>\\\\\\[\\]@\u{0}\u{7f}\u{301}\u{200b}]",
+        ) {
+            let (local, domain) = email.split_once('@').unwrap();
+            let broken = match defect {
+                0 => format!(".{local}@{domain}"),
+                1 => format!("{local}.@{domain}"),
+                2 => format!("{local}..x@{domain}"),
+                3 => format!("{local}@.{domain}"),
+                4 => format!("{local}@{domain}..com"),
+                5 => format!("{local}@-{domain}"),
+                6 => format!("{local}@{domain}-"),
+                7 => format!("{local}{junk_char}x@{domain}"),
+                _ => format!("{local}@{}", domain.replace('.', "")),
+            };
+            prop_assert!(normalize_email(&broken).is_err(), "{}", broken);
+        }
+
+        #[test]
+        fn overlong_emails_are_always_rejected(email in ascii_email(), extra in 1usize..40) {
+            let (local, domain) = email.split_once('@').unwrap();
+            let filler = "a".repeat(MAX_EMAIL_LEN + extra - email.len().min(MAX_EMAIL_LEN));
+            let long = format!("{local}@{filler}.{domain}");
+            prop_assert!(long.len() > MAX_EMAIL_LEN);
+            prop_assert!(normalize_email(&long).is_err());
+        }
+
+        #[test]
+        fn names_are_trimmed_bounded_and_idempotent(raw in junk()) {
+            if let Ok(v) = name(&raw) {
+                prop_assert_eq!(name(&v), Ok(v.clone()));
+                prop_assert_eq!(v.trim(), v.as_str());
+                prop_assert!(!v.is_empty() && v.chars().count() <= MAX_NAME_LEN);
+                prop_assert!(!v.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn names_over_the_limit_or_with_controls_are_rejected(
+            body in "[a-zA-Zéß漢]{101,140}",
+            prefix in "[a-z]{1,5}",
+            control in "[\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]",
+        ) {
+            prop_assert!(name(&body).is_err());
+            let with_control = format!("{prefix}{control}{prefix}");
+            prop_assert!(name(&with_control).is_err());
+        }
+
+        #[test]
+        fn text_is_bounded_and_idempotent(raw in junk(), max in 0usize..120, required: bool) {
+            match text(&raw, max, required) {
+                Ok(v) => {
+                    prop_assert_eq!(text(&v, max, required), Ok(v.clone()));
+                    prop_assert!(v.chars().count() <= max);
+                    prop_assert!(!required || !v.is_empty());
+                    prop_assert!(!v.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+                }
+                Err(_) => {
+                    let t = raw.trim();
+                    prop_assert!(
+                        (required && t.is_empty())
+                            || t.chars().count() > max
+                            || t.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn accepted_phones_are_e164_and_accepted_again(raw in junk()) {
+            if let Ok(p) = phone_e164(&raw) {
+                prop_assert_eq!(phone_e164(&p), Ok(p.clone()));
+                let digits = p.strip_prefix('+').unwrap();
+                prop_assert!((8..=15).contains(&digits.len()));
+                prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert!(!digits.starts_with('0'));
+            }
+        }
+
+        #[test]
+        fn typed_e164_numbers_compact_to_themselves(
+            digits in "[0-9]{1,18}",
+            seps in prop::collection::vec(any::<usize>(), 18),
+        ) {
+            let typed = format!("+{}", with_separators(&digits, &seps));
+            let got = phone_e164(&typed);
+            if (8..=15).contains(&digits.len()) && !digits.starts_with('0') {
+                prop_assert_eq!(got, Ok(format!("+{digits}")));
+            } else {
+                prop_assert!(got.is_err());
+            }
+            prop_assert!(phone_e164(&digits).is_err(), "no leading + is never E.164");
+        }
+
+        #[test]
+        fn phone_parts_join_into_valid_e164(
+            cc in prop_oneof![junk(), "\\+?[0-9]{1,4}"],
+            national in prop_oneof![junk(), "0?[0-9 ().-]{1,16}"],
+        ) {
+            if let Ok(p) = phone_from_parts(&cc, &national) {
+                prop_assert_eq!(phone_e164(&p), Ok(p.clone()));
+                let cc_digits = cc.trim().trim_start_matches('+');
+                let expected_prefix = format!("+{cc_digits}");
+                prop_assert!(p.starts_with(&expected_prefix));
+            }
+        }
+
+        #[test]
+        fn phone_parts_drop_one_trunk_zero(
+            cc in "[1-9][0-9]{0,2}",
+            trunk: bool,
+            national in "[1-9][0-9]{2,13}",
+            seps in prop::collection::vec(any::<usize>(), 16),
+        ) {
+            let typed = format!("{}{}", if trunk { "0" } else { "" }, with_separators(&national, &seps));
+            let got = phone_from_parts(&format!("+{cc}"), &typed);
+            let expected = format!("+{cc}{national}");
+            if (9..=16).contains(&expected.len()) {
+                prop_assert_eq!(got, Ok(expected));
+            } else {
+                prop_assert!(got.is_err());
+            }
+        }
+
+        #[test]
+        fn https_urls_are_idempotent_and_bounded(
+            raw in prop_oneof![
+                junk(),
+                "(https?|ftp|HTTPS)://[a-z0-9.-]{0,20}(:[0-9]{1,5})?/[a-zA-Z0-9 %<>\"'é漢/?#.=&-]{0,60}",
+            ],
+        ) {
+            if let Ok(u) = https_url(&raw) {
+                prop_assert!(u.starts_with("https://"));
+                prop_assert!(u.len() <= MAX_URL_LEN);
+                prop_assert_eq!(https_url(&u), Ok(u.clone()));
+            }
+        }
+
+        #[test]
+        fn https_urls_near_the_limit_stay_within_it(
+            path in "[a-z é\"<>漢]{600,1100}",
+        ) {
+            let raw = format!("https://cdn.example.com/{path}");
+            if let Ok(u) = https_url(&raw) {
+                prop_assert!(u.len() <= MAX_URL_LEN, "{} bytes stored", u.len());
+                prop_assert_eq!(https_url(&u), Ok(u.clone()));
+            }
+        }
+
+        #[test]
+        fn passwords_are_judged_by_length_in_characters(pw in "\\PC{0,140}") {
+            let len = pw.chars().count();
+            let verdict = password(&pw, None);
+            if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
+                prop_assert!(verdict.is_err());
+            } else {
+                prop_assert_eq!(verdict.is_ok(), !is_common_password(&pw));
+            }
+        }
+
+        #[test]
+        fn common_passwords_are_refused_in_any_ascii_case(
+            index in any::<prop::sample::Index>(),
+            flips in prop::collection::vec(any::<bool>(), 64),
+        ) {
+            let list: Vec<&str> = COMMON_PASSWORDS
+                .lines()
+                .filter(|l| !l.starts_with('#') && l.chars().count() >= MIN_PASSWORD_LEN)
+                .collect();
+            let common = index.get(&list);
+            let cased: String = common
+                .chars()
+                .zip(flips.iter().cycle())
+                .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
+                .collect();
+            prop_assert!(password(&cased, None).is_err(), "{cased}");
+        }
+
+        #[test]
+        fn the_email_itself_is_never_a_password(email in ascii_email(), flips in prop::collection::vec(any::<bool>(), 64)) {
+            let cased: String = email
+                .chars()
+                .zip(flips.iter().cycle())
+                .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let lower = email.to_ascii_lowercase();
+            prop_assert!(password(&cased, Some(&lower)).is_err());
+            let local = lower.split('@').next().unwrap();
+            if local.len() >= MIN_PASSWORD_LEN {
+                prop_assert!(password(&cased[..local.len()], Some(&lower)).is_err());
+            }
+        }
     }
 }

@@ -68,6 +68,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
+        let at_a_key = matches!(
+            err.path().iter().next_back(),
+            Some(serde_path_to_error::Segment::Map { .. })
+        );
         let msg = err.into_inner().to_string();
         let msg = without_position(&msg);
         let error = if let Some(rest) = msg.strip_prefix("missing field ") {
@@ -81,12 +85,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                 message: "appears more than once".into(),
             }
         } else if let Some(rest) = msg.strip_prefix("unknown field ") {
-            // The path already ends at the unknown field itself.
-            let name = between_backticks(rest).unwrap_or(rest);
-            let field = if path.is_empty() || path == "." || !path.ends_with(name) {
-                join(&path, name)
-            } else {
+            // The path already ends at the unknown field itself: the key as sent, which the
+            // message cannot give back when the key holds a backtick.
+            let field = if at_a_key {
                 path
+            } else {
+                join(&path, between_backticks(rest).unwrap_or(rest))
             };
             FieldError {
                 field,
@@ -157,6 +161,11 @@ mod tests {
         assert_eq!(f, "nested.name");
         let (f, _) = field_error(r#"{"email":"a","password":"x","nested":{}}"#);
         assert_eq!(f, "nested.name");
+        // An unknown key with a backtick is named as sent (found by proptest).
+        let (f, m) = field_error(r#"{"A`":null}"#);
+        assert_eq!((f.as_str(), m.as_str()), ("A`", "is not a known field"));
+        let (f, _) = field_error(r#"{"email":"a","password":"x","nested":{"a`b":1}}"#);
+        assert_eq!(f, "nested.a`b");
     }
 
     #[test]
@@ -190,5 +199,160 @@ mod tests {
             (f.as_str(), m.starts_with("malformed JSON")),
             ("body", true)
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::{json, Map, Value};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        count: u32,
+        tags: Vec<String>,
+        note: Option<String>,
+        #[serde(
+            default,
+            deserialize_with = "nullable::deserialize",
+            skip_serializing_if = "Option::is_none"
+        )]
+        clear: Option<Option<String>>,
+    }
+
+    const FIELDS: [&str; 5] = ["name", "count", "tags", "note", "clear"];
+
+    fn body() -> impl Strategy<Value = Body> {
+        (
+            any::<String>(),
+            any::<u32>(),
+            prop::collection::vec(any::<String>(), 0..4),
+            any::<Option<String>>(),
+            any::<Option<Option<String>>>(),
+        )
+            .prop_map(|(name, count, tags, note, clear)| Body {
+                name,
+                count,
+                tags,
+                note,
+                clear,
+            })
+    }
+
+    /// Arbitrary JSON values, nested a few levels.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    fn one_error(r: ApiResult<Body>) -> Result<FieldError, String> {
+        match r {
+            Err(ApiError::Validation(mut errs)) if errs.len() == 1 => Ok(errs.remove(0)),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_parse_or_are_one_field_error(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..256),
+                any::<String>().prop_map(String::into_bytes),
+                json_value().prop_map(|v| v.to_string().into_bytes()),
+                "[{}\\[\\]\":,0-9a-z \\\\]{0,64}".prop_map(String::into_bytes),
+            ],
+        ) {
+            match parse_json::<Body>(&bytes) {
+                Ok(b) => {
+                    let v: Value = serde_json::from_slice(&bytes).unwrap();
+                    prop_assert!(v.is_object());
+                    prop_assert_eq!(serde_json::from_value::<Body>(v).ok(), Some(b));
+                }
+                Err(e) => {
+                    let e = one_error(Err(e));
+                    prop_assert!(e.is_ok(), "{:?}", e);
+                }
+            }
+            let _ = parse_json::<Value>(&bytes);
+            let _ = parse_json::<IgnoredAny>(&bytes);
+        }
+
+        #[test]
+        fn serialized_bodies_parse_back(b in body(), pad in "[ \t\r\n]{0,3}") {
+            let text = format!("{pad}{}{pad}", serde_json::to_string(&b).unwrap());
+            prop_assert_eq!(parse_json::<Body>(text.as_bytes()).ok(), Some(b));
+        }
+
+        #[test]
+        fn non_objects_are_refused_as_a_body_problem(v in json_value()) {
+            prop_assume!(!v.is_object());
+            let e = one_error(parse_json::<Body>(v.to_string().as_bytes())).unwrap();
+            prop_assert_eq!(e.field, "body");
+        }
+
+        #[test]
+        fn unknown_fields_are_named(b in body(), key in any::<String>(), value in json_value()) {
+            prop_assume!(!FIELDS.contains(&key.as_str()));
+            let mut v = serde_json::to_value(&b).unwrap();
+            v.as_object_mut().unwrap().insert(key.clone(), value);
+            let e = one_error(parse_json::<Body>(v.to_string().as_bytes())).unwrap();
+            prop_assert_eq!((e.field.as_str(), e.message.as_str()), (key.as_str(), "is not a known field"));
+        }
+
+        #[test]
+        fn missing_required_fields_are_named(b in body(), which in 0usize..3) {
+            let mut v = serde_json::to_value(&b).unwrap();
+            v.as_object_mut().unwrap().remove(FIELDS[which]);
+            let e = one_error(parse_json::<Body>(v.to_string().as_bytes())).unwrap();
+            prop_assert_eq!((e.field.as_str(), e.message.as_str()), (FIELDS[which], "is required"));
+        }
+
+        #[test]
+        fn duplicate_fields_are_named(b in body(), which in 0usize..4) {
+            let field = FIELDS[which];
+            let v = serde_json::to_value(&b).unwrap();
+            let text = v.to_string();
+            let dup = format!("{{\"{field}\":{},{}", v[field], &text[1..]);
+            let e = one_error(parse_json::<Body>(dup.as_bytes())).unwrap();
+            prop_assert_eq!((e.field.as_str(), e.message.as_str()), (field, "appears more than once"));
+        }
+
+        #[test]
+        fn wrong_types_name_their_field(b in body(), which in 0usize..4, value in json_value()) {
+            let field = FIELDS[which];
+            let mut v = serde_json::to_value(&b).unwrap();
+            v[field] = value;
+            match parse_json::<Body>(v.to_string().as_bytes()) {
+                Ok(parsed) => prop_assert_eq!(serde_json::to_value(&parsed).unwrap()[field].clone(), v[field].clone()),
+                Err(e) => {
+                    let e = one_error(Err(e)).unwrap();
+                    prop_assert!(e.field == field || e.field.starts_with(&format!("{field}[")), "{e:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn trailing_content_is_malformed(b in body(), tail in "[^ \t\r\n]\\PC{0,10}") {
+            let text = format!("{} {tail}", serde_json::to_string(&b).unwrap());
+            let e = one_error(parse_json::<Body>(text.as_bytes())).unwrap();
+            prop_assert_eq!(e.field, "body");
+            prop_assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
+        }
     }
 }

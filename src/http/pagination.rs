@@ -28,8 +28,9 @@ fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let key = text.strip_prefix("v1:")?;
-    // Keys are canonical UUIDs; anything else did not come from us.
-    (key.len() == 36 && Uuid::try_parse(key).is_ok()).then(|| key.to_string())
+    // Keys are canonical (hyphenated, lower-case) UUIDs; anything else did not come from us.
+    let canonical = Uuid::try_parse(key).ok()?.to_string();
+    (canonical == key).then_some(canonical)
 }
 
 impl PageRequest {
@@ -139,6 +140,8 @@ mod tests {
             "djE6eA",
             "eA",
             &URL_SAFE_NO_PAD.encode("v1:' OR 1=1 --"),
+            // Upper case would page from a key no id has (found by proptest).
+            &URL_SAFE_NO_PAD.encode("v1:0190C8A0-0000-7000-8000-00000000000A"),
         ] {
             assert!(PageRequest::from_query(None, Some(bad)).is_err(), "{bad}");
         }
@@ -165,5 +168,82 @@ mod tests {
         let req = PageRequest::from_query(Some("5"), None).unwrap();
         let page = Page::from_rows(vec!["a".to_string()], &req, |r| r.clone());
         assert!(page.next_cursor.is_none());
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn is_validation(e: &ApiError, field: &str) -> bool {
+        matches!(e, ApiError::Validation(errs) if errs.len() == 1 && errs[0].field == field)
+    }
+
+    proptest! {
+        #[test]
+        fn limits_are_integers_from_1_to_max(
+            raw in prop_oneof![any::<String>(), "[+-]?[0-9]{1,12}", "[ ]?[0-9]{1,3}[ ]?"],
+        ) {
+            match PageRequest::from_query(Some(&raw), None) {
+                Ok(p) => {
+                    prop_assert!((1..=MAX_LIMIT).contains(&p.limit));
+                    prop_assert_eq!(raw.parse::<u32>(), Ok(p.limit));
+                    prop_assert_eq!(p.fetch_limit(), p.limit + 1);
+                }
+                Err(e) => {
+                    prop_assert!(is_validation(&e, "limit"));
+                    prop_assert!(!raw.parse::<u32>().is_ok_and(|n| (1..=MAX_LIMIT).contains(&n)));
+                }
+            }
+        }
+
+        #[test]
+        fn next_cursors_lead_to_the_last_row(
+            ids in prop::collection::vec(any::<u128>(), 1..30),
+            limit in 1u32..=MAX_LIMIT,
+        ) {
+            let rows: Vec<String> = ids.iter().map(|b| Uuid::from_u128(*b).to_string()).collect();
+            let request = PageRequest::from_query(Some(&limit.to_string()), None).unwrap();
+            let page = Page::from_rows(rows.clone(), &request, |r| r.clone());
+            prop_assert_eq!(page.data.len(), rows.len().min(limit as usize));
+            match &page.next_cursor {
+                Some(cursor) => {
+                    prop_assert!(rows.len() > limit as usize);
+                    let next = PageRequest::from_query(None, Some(cursor)).unwrap();
+                    let last = page.data.last().unwrap();
+                    prop_assert_eq!(next.after.as_deref(), Some(last.as_str()));
+                    prop_assert_eq!((next.after_key(), next.before_key()), (last.as_str(), last.as_str()));
+                }
+                None => prop_assert!(rows.len() <= limit as usize),
+            }
+        }
+
+        #[test]
+        fn every_accepted_cursor_is_one_we_issue(
+            cursor in prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_-]{0,60}",
+                (any::<u128>(), any::<bool>()).prop_map(|(b, upper)| {
+                    let key = Uuid::from_u128(b).to_string();
+                    let key = if upper { key.to_ascii_uppercase() } else { key };
+                    URL_SAFE_NO_PAD.encode(format!("v1:{key}"))
+                }),
+                any::<u128>().prop_map(|b| encode_cursor(&Uuid::from_u128(b).to_string())),
+            ],
+        ) {
+            match PageRequest::from_query(None, Some(&cursor)) {
+                Ok(p) => match p.after {
+                    Some(key) => {
+                        // A canonical (lower-case) UUID, and this very cursor encodes it.
+                        let uuid = Uuid::try_parse(&key).unwrap();
+                        prop_assert_eq!(&uuid.to_string(), &key);
+                        prop_assert_eq!(encode_cursor(&key), cursor);
+                    }
+                    None => prop_assert_eq!(cursor, ""),
+                },
+                Err(e) => prop_assert!(is_validation(&e, "cursor")),
+            }
+        }
     }
 }

@@ -206,3 +206,116 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+    /// Every literal segment of the table: a parameter equal to one may legitimately select
+    /// a literal route instead (`/v1/invitations/accept`).
+    fn literal_segments() -> Vec<&'static str> {
+        ROUTES
+            .iter()
+            .flat_map(|(_, p, _)| p.split('/'))
+            .filter(|s| !s.starts_with('{'))
+            .collect()
+    }
+
+    fn param_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[^/]{1,40}",
+            "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            "[a-z_-]{1,12}",
+        ]
+        .prop_filter("not a literal segment", |v| {
+            !literal_segments().contains(&v.as_str())
+        })
+    }
+
+    /// A route of the table with its parameters filled in.
+    fn concrete_route() -> impl Strategy<Value = (usize, String, Vec<(String, String)>)> {
+        (0..ROUTES.len(), prop::collection::vec(param_value(), 3)).prop_map(|(i, values)| {
+            let (_, pattern, _) = ROUTES[i];
+            let mut params = Vec::new();
+            let path: Vec<String> = pattern
+                .split('/')
+                .map(
+                    |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => {
+                            let v = values[params.len()].clone();
+                            params.push((name.to_string(), v.clone()));
+                            v
+                        }
+                        None => seg.to_string(),
+                    },
+                )
+                .collect();
+            (i, path.join("/"), params)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_resolves_to_a_route_404_or_405(
+            method in prop_oneof![prop::sample::select(METHODS.to_vec()).prop_map(String::from), any::<String>()],
+            path in prop_oneof![
+                any::<String>(),
+                "(/(v1|orgs|me|members|[a-z0-9{}.-]{0,8})){0,8}/?",
+                concrete_route().prop_map(|(_, p, _)| p),
+            ],
+        ) {
+            match resolve(&method, &path) {
+                Ok((route, params)) => {
+                    let (m, _, _) = ROUTES.iter().find(|(_, _, r)| *r == route).unwrap();
+                    prop_assert!(*m == method || (*m == "GET" && method == "HEAD"));
+                    prop_assert!(params.0.iter().all(|(_, v)| !v.is_empty() && !v.contains('/')));
+                }
+                Err(ApiError::NotFound) => {}
+                Err(ApiError::MethodNotAllowed { allowed }) => {
+                    prop_assert!(!allowed.is_empty());
+                    prop_assert!(!allowed.contains(&method.as_str()));
+                    for m in allowed {
+                        prop_assert!(resolve(m, &path).is_ok());
+                    }
+                }
+                Err(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn every_route_resolves_with_its_parameters(
+            (i, path, params) in concrete_route(),
+            trailing_slash: bool,
+        ) {
+            let (method, pattern, route) = ROUTES[i];
+            let path = if trailing_slash { format!("{path}/") } else { path };
+            let (got, got_params) = resolve(method, &path).unwrap();
+            prop_assert_eq!(got, route, "{} {} as {}", method, pattern, path);
+            for (name, value) in &params {
+                prop_assert_eq!(got_params.get(name), value.as_str());
+            }
+            if method == "GET" {
+                prop_assert_eq!(resolve("HEAD", &path).unwrap().0, route);
+            }
+        }
+
+        #[test]
+        fn empty_segments_never_fill_a_parameter(i in 0..ROUTES.len()) {
+            let (method, pattern, _) = ROUTES[i];
+            prop_assume!(pattern.contains('{'));
+            let path: Vec<&str> = pattern
+                .split('/')
+                .map(|s| if s.starts_with('{') { "" } else { s })
+                .collect();
+            let path = path.join("/");
+            // `/v1/orgs/` is `/v1/orgs`: a trailing slash names the collection instead.
+            if let Ok((got, params)) = resolve(method, &path) {
+                prop_assert_ne!(got, ROUTES[i].2, "{}", path);
+                prop_assert!(params.0.iter().all(|(_, v)| !v.is_empty()));
+            }
+        }
+    }
+}

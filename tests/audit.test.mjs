@@ -295,6 +295,11 @@ test("filters: actor by id and by email (case-insensitive), exact action, prefix
   assert.equal(wsOnly.length, 3);
   const wsm = await walk(org, tok, { action: "workspace_member.*" });
   assert.deepEqual(wsm.map((e) => e.action), ["workspace_member.added"], "`_` is a literal underscore");
+  // Long prefixes answer (a LIKE pattern over 50 bytes was a 500 in D1).
+  for (const prefix of ["a".repeat(60), "_".repeat(60), `${"x".repeat(40)}.${"y".repeat(40)}`]) {
+    const long = await page(org, tok, { action: `${prefix}.*` });
+    assert.deepEqual(long.data, [], prefix);
+  }
   assert.deepEqual(wsm[0].target, { type: "user", id: stranger.user.id });
   assert.equal(wsm[0].metadata.workspace_id, ws2.id);
 

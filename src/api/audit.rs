@@ -56,7 +56,8 @@ struct Filters {
     actor_id: Option<String>,
     actor_email: Option<String>,
     action: Option<String>,
-    action_like: Option<String>,
+    /// `prefix.*`: the action range [`prefix.`, `prefix/`) (`/` follows `.` in ASCII).
+    action_range: Option<(String, String)>,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     id_from: String,
@@ -69,7 +70,10 @@ impl Filters {
             actor_id: self.actor_id.as_deref(),
             actor_email: self.actor_email.as_deref(),
             action: self.action.as_deref(),
-            action_like: self.action_like.as_deref(),
+            action_range: self
+                .action_range
+                .as_ref()
+                .map(|(from, to)| (from.as_str(), to.as_str())),
             since: self.since,
             until: self.until,
             id_from: &self.id_from,
@@ -102,7 +106,7 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
             );
         }
     }
-    let (mut action, mut action_like) = (None, None);
+    let (mut action, mut action_range) = (None, None);
     if let Some(a) = ctx.filter_param("action") {
         if !valid_action(a) {
             errs.add(
@@ -110,8 +114,8 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
                 "must be an action name like invitation.created, or a prefix like invitation.*",
             );
         } else if let Some(prefix) = a.strip_suffix(".*") {
-            // `_` is a LIKE wildcard: escape it.
-            action_like = Some(format!("{}.%", prefix.replace('_', "\\_")));
+            // A range, not LIKE: D1 caps LIKE patterns at 50 bytes, a range has no cap.
+            action_range = Some((format!("{prefix}."), format!("{prefix}/")));
         } else {
             action = Some(a.to_string());
         }
@@ -139,7 +143,7 @@ fn parse_filters(ctx: &Ctx) -> ApiResult<Filters> {
         actor_id,
         actor_email,
         action,
-        action_like,
+        action_range,
         since,
         until,
         id_from: since.map_or_else(String::new, |s| v7_floor(s.millis())),

@@ -241,8 +241,8 @@ pub struct TrailFilter<'a> {
     pub actor_id: Option<&'a str>,
     pub actor_email: Option<&'a str>,
     pub action: Option<&'a str>,
-    /// `LIKE` pattern for `prefix.*` filters (wildcards of the prefix escaped).
-    pub action_like: Option<&'a str>,
+    /// `prefix.*` filters: actions from `prefix.` (inclusive) to `prefix/` (exclusive).
+    pub action_range: Option<(&'a str, &'a str)>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub id_from: &'a str,
@@ -262,7 +262,7 @@ pub async fn org_page(
                 target_id, ip, user_agent, auth_method, success, metadata FROM audit_events \
          WHERE org_id = ?1 AND id < ?2 AND id < ?3 AND id >= ?4 \
            AND (?5 IS NULL OR actor_id = ?5) AND (?6 IS NULL OR actor_email = ?6) \
-           AND (?7 IS NULL OR action = ?7) AND (?8 IS NULL OR action LIKE ?8 ESCAPE '\\') \
+           AND (?7 IS NULL OR action = ?7) AND (?8 IS NULL OR (action >= ?8 AND action < ?12)) \
            AND (?9 IS NULL OR at >= ?9) AND (?10 IS NULL OR at < ?10) \
          ORDER BY id DESC LIMIT ?11",
         args![
@@ -273,10 +273,11 @@ pub async fn org_page(
             f.actor_id,
             f.actor_email,
             f.action,
-            f.action_like,
+            f.action_range.map(|(from, _)| from),
             f.since,
             f.until,
-            i64::from(limit)
+            i64::from(limit),
+            f.action_range.map(|(_, to)| to)
         ],
     )
     .await

@@ -579,13 +579,13 @@ async fn end_session(
         success: true,
         metadata: Some(json!({ "reason": reason })),
     };
-    ctx.db
-        .batch(vec![
-            store::sessions::end(&ctx.db, session, reason, now)?,
-            ctx.audit(&event, now)?,
-        ])
-        .await?;
-    Ok(())
+    let mut batch = store::sessions::end_once(&ctx.db, session, reason, &ctx.request_id, now)?;
+    batch.push(ctx.audit(&event, now)?);
+    match ctx.db.batch(batch).await {
+        // A racing request ended it first and recorded the event: nothing left to do.
+        Ok(_) | Err(ApiError::GuardFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {

@@ -239,9 +239,26 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         batch.push(store::users::update_profile(&ctx.db, user, &change, now)?);
         batch.push(ctx.audit(&member_event(&access, "user.updated", user), now)?);
     }
-    Ok(Reply::ok(
-        change_then_view(ctx, &access, user, batch).await?,
-    ))
+    if !batch.is_empty() {
+        // Compare-and-set: the member still holds the role this request read. A concurrent
+        // removal or role change fails the batch (no half change, no stray event).
+        batch.insert(
+            0,
+            store::members::role_still(&ctx.db, access.org_id, user, &member.role)?,
+        );
+    }
+    match change_then_view(ctx, &access, user, batch).await {
+        Err(ApiError::GuardFailed) => {
+            match store::members::one(&ctx.db, access.org_id, user).await? {
+                None => Err(ApiError::NotFound),
+                Some(_) => Err(ApiError::conflict(
+                    "conflict",
+                    "The member changed concurrently; read it again and retry.",
+                )),
+            }
+        }
+        other => Ok(Reply::ok(other?)),
+    }
 }
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {

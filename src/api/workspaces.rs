@@ -317,12 +317,20 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
-    let mut batch = match (&current.pending_invitation, joins_org) {
+    // Compare-and-set: the explicit workspace role is still the one this request read, so
+    // racing additions of the same member record one event (the others answer 409).
+    let mut batch = vec![store::workspaces::workspace_role_still(
+        &ctx.db,
+        id,
+        user,
+        current.workspace_role.as_deref(),
+    )?];
+    batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
             grants::close_invitation(ctx, &access, &current.email, pending, now)?
         }
         _ => Vec::new(),
-    };
+    });
     batch.extend(store::workspaces::put_member(
         &ctx.db,
         access.org_id,
@@ -360,14 +368,37 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         );
     }
     // A full org fails the seat guard: 409 capacity_exceeded (store::map_d1_error).
-    let updated: WorkspaceMemberRow = ctx
+    let written = ctx
         .db
-        .batch_then_first(
+        .batch_then_first::<WorkspaceMemberRow>(
             batch,
             store::workspaces::member_stmt(&ctx.db, access.org_id, id, user)?,
         )
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .await;
+    let updated = match written {
+        // A racing request changed the role first: if it set what this one asks for, the
+        // PUT's outcome holds (200, nothing more written); otherwise 409.
+        Err(ApiError::GuardFailed) => {
+            let now_row: WorkspaceMemberRow = ctx
+                .db
+                .first_of(store::workspaces::member_stmt(
+                    &ctx.db,
+                    access.org_id,
+                    id,
+                    user,
+                )?)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            if now_row.workspace_role.as_deref() != Some(role.as_str()) {
+                return Err(ApiError::conflict(
+                    "conflict",
+                    "The member's workspace role changed concurrently; read it again and retry.",
+                ));
+            }
+            now_row
+        }
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
     Ok(Reply::ok(member_view(&updated)))
 }
 

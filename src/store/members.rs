@@ -140,6 +140,15 @@ pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRo
     db.first_of(one_stmt(db, org, user)?).await
 }
 
+/// A guard: `user` is still a member of `org` with `role` when the batch runs.
+pub fn role_still(db: &Db, org: OrgId, user: UserId, role: &str) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role = ?3)",
+        args![org, user, role],
+    )
+}
+
 /// Sets a member's role; never touches the owner (that changes only by transfer).
 pub fn set_role(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
     db.stmt(

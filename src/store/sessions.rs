@@ -156,11 +156,28 @@ pub fn rotate(
     ])
 }
 
-pub fn end(db: &Db, id: SessionId, reason: &str, now: Timestamp) -> ApiResult<Stmt> {
-    db.stmt(
-        "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
-        args![id, now, reason],
-    )
+/// Ends the session if it is still live, recording the request that did; the guard fails
+/// the batch (`ApiError::GuardFailed`) when another request ended it first, so the caller's
+/// audit event in the same batch is written exactly once.
+pub fn end_once(
+    db: &Db,
+    id: SessionId,
+    reason: &str,
+    request_id: &str,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    Ok(vec![
+        db.stmt(
+            "UPDATE sessions SET ended_at = ?2, end_reason = ?3, ended_by = ?4 \
+             WHERE id = ?1 AND ended_at IS NULL",
+            args![id, now, reason, request_id],
+        )?,
+        super::guard(
+            db,
+            "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND ended_by = ?2)",
+            args![id, request_id],
+        )?,
+    ])
 }
 
 /// Ends one of `user`'s sessions (never another user's).

@@ -212,6 +212,21 @@ pub fn member_stmt(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiRes
     )
 }
 
+/// A guard: `user`'s explicit role in workspace `ws` is still `role` (`None`: none) when the
+/// batch runs.
+pub fn workspace_role_still(
+    db: &Db,
+    ws: WorkspaceId,
+    user: UserId,
+    role: Option<&str>,
+) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "(SELECT role FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2) IS ?3",
+        args![ws, user, role],
+    )
+}
+
 /// The workspace as `one` reads it and the user as `member_stmt` does, in one round trip.
 pub async fn with_member(
     db: &Db,

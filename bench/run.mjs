@@ -12,6 +12,8 @@
 //    page and a page deep in the list: keyset pagination should cost the same;
 //  - the authorization check, one resource and a batch of 100, at 16 connections;
 //  - invitation create p50/p99, sequential and 16 in flight;
+//  - the concurrency sweep: /health, /health/ready, /v1/me, the members page, the authz
+//    check, login, refresh and invitation create at 1, 16 and 64 connections;
 //  - the cron over 10,000 overdue invitations: runs needed, CPU, wall time, rows written.
 // Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
 // run: the load generator and the server share the machine's cores.
@@ -218,6 +220,60 @@ try {
     await invitePool("POST /v1/orgs/{org}/invitations", 800, 16),
   ];
 
+  // The concurrency sweep (issue 7): each route at 1, 16 and 64 connections, next to the
+  // trivial route and the one-read floor on the same server. Refresh and invitation create
+  // need a new body per request, so they run on small pools of their own: each refresh
+  // worker keeps one session and presents the token its previous refresh returned.
+  async function pool(title, path, total, concurrency, request) {
+    const latencies = [];
+    let failed = 0;
+    let issued = 0;
+    const started = performance.now();
+    async function worker(slot) {
+      while (issued < total) {
+        issued++;
+        const t = performance.now();
+        const ok = await request(slot);
+        if (ok) latencies.push(performance.now() - t); else failed++;
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => Number((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1));
+    return { title, path, connections: concurrency, requests: total,
+      rps: Math.round(total / seconds), p50_ms: pct(50), p99_ms: pct(99), non2xx: failed };
+  }
+  const sweepOrg = small.org;
+  const refreshTokens = [];
+  for (let i = 0; i < 64; i++) {
+    refreshTokens.push((await http("POST", "/v1/auth/login", { email: user.email, password: PASSWORD })).body.refresh_token);
+  }
+  const sweep = [];
+  for (const c of [1, 16, 64]) {
+    sweep.push(
+      await load("GET /health", "/health", { connections: c }),
+      await load("GET /health/ready", "/health/ready", { connections: c }),
+      await load("GET /v1/me", "/v1/me", { token, connections: c }),
+      await load("GET /v1/orgs/{org}/members (100 members, 50 rows)", `/v1/orgs/${sweepOrg.id}/members?limit=50`, { token, connections: c }),
+      await load("POST /v1/authz/check", "/v1/authz/check", { token: viewer.access_token, method: "POST", connections: c,
+        body: { workspace_id: authzWs.id, action: "edit", resource: { type: "dashboard", id: "d-7" } } }),
+      await load("POST /v1/auth/login", "/v1/auth/login", { method: "POST", connections: c, amount: Math.max(30, 2 * c),
+        body: { email: user.email, password: PASSWORD } }),
+      await pool("POST /v1/auth/refresh", "/v1/auth/refresh", 200 * Math.min(c, 4), c, async (slot) => {
+        const r = await http("POST", "/v1/auth/refresh", { refresh_token: refreshTokens[slot] });
+        if (r.status !== 200) return false;
+        refreshTokens[slot] = r.body.refresh_token;
+        return true;
+      }),
+      await pool("POST /v1/orgs/{org}/invitations", "/v1/orgs/{org}/invitations", 200 * Math.min(c, 4), c, async () => {
+        const r = await http("POST", `/v1/orgs/${inviteOrg.id}/invitations`,
+          { email: `sweep-${invited++}-${inviteOrg.id.slice(-6)}@invitee.example`, role: "viewer" }, token);
+        return r.status === 201;
+      }),
+    );
+  }
+
   // The cron over 10,000 overdue invitations: seeded by one statement, then scheduled runs
   // until none is left; per run the workerd CPU, the wall time, and the rows written.
   const cronOrg = (await http("POST", "/v1/orgs", { name: "bench cron" }, token)).body;
@@ -242,7 +298,7 @@ try {
       cpu_ms: Math.round(cpuMs), wall_ms: Math.round(wall) });
   }
 
-  const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows, invitations: inviteRows, cron: cronRuns };
+  const results = { at: new Date().toISOString(), size, cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
   console.log(`\n## Size\n| wasm raw | wasm gzip |\n|---|---|\n| ${(size.raw_bytes / 1024).toFixed(0)} KiB | ${(size.gzip_bytes / 1024).toFixed(0)} KiB |`);
@@ -253,6 +309,8 @@ try {
   for (const r of [login, ...rows]) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
   console.log(`\n## Invitation create\n| route | in flight | req/s | p50 ms | p99 ms | failed |\n|---|---|---|---|---|---|`);
   for (const r of inviteRows) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
+  console.log(`\n## Concurrency sweep\n| route | conns | req/s | p50 ms | p99 ms | failed |\n|---|---|---|---|---|---|`);
+  for (const r of sweep) console.log(`| ${r.title} | ${r.connections} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.non2xx} |`);
   console.log(`\n## Cron over 10,000 overdue invitations\n| run | expired | invitation.expired events | D1 rows written | workerd CPU ms | wall ms |\n|---|---|---|---|---|---|`);
   for (const r of cronRuns) console.log(`| ${r.run} | ${r.expired} | ${r.audit_events} | ${r.rows_written} | ${r.cpu_ms} | ${r.wall_ms} |`);
   const floor = rows[1].rps;

@@ -10,7 +10,7 @@ use crate::domain::authz::{Permission, Resource};
 use crate::domain::ids::{GrantId, GroupId, UserId, WorkspaceId};
 use crate::domain::validation::FieldErrors;
 use crate::http::access::OrgAccess;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
@@ -120,23 +120,6 @@ pub struct PutBody {
     permission: String,
 }
 
-/// A body that fails to parse or validate answers 404 first when `{ws}` is not the org's,
-/// as if the workspace had been looked up first (it is read later, with the route's other
-/// reads, to save a round trip on the way that succeeds).
-async fn unless_unknown_workspace<T>(
-    ctx: &Ctx,
-    access: &OrgAccess,
-    parsed: ApiResult<T>,
-) -> ApiResult<T> {
-    match parsed {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            workspace(ctx, access).await?;
-            Err(e)
-        }
-    }
-}
-
 fn parse_put(ctx: &Ctx) -> ApiResult<(Target, Permission)> {
     let body: PutBody = ctx.json()?;
     let mut errs = FieldErrors::default();
@@ -156,7 +139,9 @@ fn parse_put(ctx: &Ctx) -> ApiResult<(Target, Permission)> {
 /// principal, the grant as it stands), one batch that writes and reads the result.
 pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
-    let (target, permission) = unless_unknown_workspace(ctx, &access, parse_put(ctx)).await?;
+    // The workspace is read with the other checks below; a bad body still answers 404 first
+    // for a workspace that is not the org's.
+    let (target, permission) = refusal_first(parse_put(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
     let (principal_known, before) = store::grants::put_context(&ctx.db, access.org_id, &key)
         .await?
@@ -266,7 +251,7 @@ fn parse_delete(ctx: &Ctx) -> ApiResult<Target> {
 /// is not the org's: one read answers both).
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
-    let target = unless_unknown_workspace(ctx, &access, parse_delete(ctx)).await?;
+    let target = refusal_first(parse_delete(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
     let existing = store::grants::find_in(&ctx.db, access.org_id, &key)
         .await?

@@ -22,7 +22,7 @@ use crate::http::auth::{
     authenticate, authenticate_operator, authenticate_password_change, authenticate_principal,
     authenticate_with,
 };
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::{Ctx, Reply};
 use crate::mail::{MailMessage, Outgoing};
@@ -71,21 +71,17 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
         Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
         Route::SetOrgLimits => operator::set_limits(ctx, authenticate_operator(ctx)?).await,
-        Route::ListMembers => match members::parse_list(ctx) {
-            Ok(query) => {
-                let (access, plan, results) =
-                    org_access_with(ctx, OrgAction::ViewDirectory, |org, reads| {
-                        members::plan_list(ctx, &query, org, reads)
-                    })
-                    .await?;
-                members::list(access, query, plan, results)
-            }
+        Route::ListMembers => {
             // A bad query still passes the gate first: 401/404/403 before 422.
-            Err(e) => {
-                org(ctx, OrgAction::ViewDirectory).await?;
-                Err(e)
-            }
-        },
+            let query =
+                refusal_first(members::parse_list(ctx), org(ctx, OrgAction::ViewDirectory)).await?;
+            let (access, plan, results) =
+                org_access_with(ctx, OrgAction::ViewDirectory, |org, reads| {
+                    members::plan_list(ctx, &query, org, reads)
+                })
+                .await?;
+            members::list(access, query, plan, results)
+        }
         Route::ResendActivation => {
             members::resend_activation(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
         }
@@ -163,19 +159,13 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::DeleteGrant => {
             access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
         }
-        Route::AuthzCheck => match authz::parse(ctx) {
-            Ok(req) => {
-                let a =
-                    authenticate_with(ctx, None, |who, reads| authz::plan(ctx, &req, who, reads))
-                        .await?;
-                authz::check(req, a)
-            }
+        Route::AuthzCheck => {
             // A bad request still authenticates first: 401 before 415/422.
-            Err(e) => {
-                authenticate_principal(ctx).await?;
-                Err(e)
-            }
-        },
+            let req = refusal_first(authz::parse(ctx), authenticate_principal(ctx)).await?;
+            let a = authenticate_with(ctx, None, |who, reads| authz::plan(ctx, &req, who, reads))
+                .await?;
+            authz::check(req, a)
+        }
         // Managing API tokens is for people only (`OrgAccess::person`): a token cannot
         // mint, list or revoke tokens.
         Route::CreateApiToken => {

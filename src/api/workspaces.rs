@@ -13,7 +13,7 @@ use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::http::access::OrgAccess;
 use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
@@ -245,24 +245,6 @@ pub struct PutMemberBody {
     role: String,
 }
 
-/// A request error answers as the workspace check would first (404 or 403), as if the
-/// workspace had been looked up first: it is read later, together with the route's other
-/// reads, to save a round trip on the way that succeeds.
-async fn unless_workspace_refuses<T>(
-    ctx: &Ctx,
-    access: &OrgAccess,
-    action: WorkspaceAction,
-    parsed: ApiResult<T>,
-) -> ApiResult<T> {
-    match parsed {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            workspace(ctx, access, action).await?;
-            Err(e)
-        }
-    }
-}
-
 fn parse_put_member(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(WorkspaceRole, UserId)> {
     let body: PutMemberBody = ctx.json()?;
     let role = WorkspaceRole::parse(&body.role)
@@ -297,8 +279,13 @@ async fn workspace_and_member(
 pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: WorkspaceId = ctx.path_id("ws")?;
     let action = WorkspaceAction::AddMembers;
-    let (role, user) =
-        unless_workspace_refuses(ctx, &access, action, parse_put_member(ctx, &access)).await?;
+    // The workspace is read with the user below; a bad request still answers the
+    // workspace's 404 or 403 first.
+    let (role, user) = refusal_first(
+        parse_put_member(ctx, &access),
+        workspace(ctx, &access, action),
+    )
+    .await?;
     let (my_role, current) = workspace_and_member(ctx, &access, id, user, action).await?;
     let current = current.ok_or(ApiError::NotFound)?;
     // Changing someone's existing explicit role is a workspace admin's call.
@@ -405,7 +392,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: WorkspaceId = ctx.path_id("ws")?;
     let action = WorkspaceAction::ChangeRolesAndRemoveMembers;
-    let user = unless_workspace_refuses(ctx, &access, action, access.other_user(ctx)).await?;
+    let user = refusal_first(access.other_user(ctx), workspace(ctx, &access, action)).await?;
     let (_, current) = workspace_and_member(ctx, &access, id, user, action).await?;
     let Some(explicit) = current.and_then(|c| c.workspace_role) else {
         return Err(ApiError::NotFound);

@@ -233,6 +233,22 @@ impl ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// `parsed`, unless the check that would have run before parsing refuses (401, 404, 403):
+/// a route that moves its check after parsing, to share a round trip with the route's other
+/// reads, keeps which error wins. The check runs only when parsing failed.
+pub async fn refusal_first<T, C>(
+    parsed: ApiResult<T>,
+    check: impl std::future::Future<Output = ApiResult<C>>,
+) -> ApiResult<T> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            check.await?;
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,11 +56,11 @@ pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
     out
 }
 
-async fn profile(ctx: &Ctx, user: &UserRow) -> ApiResult<Value> {
-    let rows = store::orgs::memberships(&ctx.db, user.id()?).await?;
+/// What `GET /v1/me` shows: the account with its memberships.
+fn profile(user: &UserRow, rows: &[MembershipRow]) -> Value {
     let mut body = views::user(user);
-    body["memberships"] = json!(memberships(&rows));
-    Ok(body)
+    body["memberships"] = json!(memberships(rows));
+    body
 }
 
 /// The memberships are read in the session check's round trip (`authenticate_with`).
@@ -78,9 +78,7 @@ pub async fn get(_ctx: &Ctx, a: Authenticated<Option<usize>>) -> ApiResult<Reply
         return Err(ApiError::Forbidden);
     };
     let rows: Vec<MembershipRow> = a.results.rows(read)?;
-    let mut body = views::user(&caller.user);
-    body["memberships"] = json!(memberships(&rows));
-    Ok(Reply::ok(body))
+    Ok(Reply::ok(profile(&caller.user, &rows)))
 }
 
 #[derive(Deserialize)]
@@ -142,36 +140,25 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        return Ok(Reply::ok(profile(ctx, &caller.user).await?));
+        let rows = store::orgs::memberships(&ctx.db, caller.user_id).await?;
+        return Ok(Reply::ok(profile(&caller.user, &rows)));
     }
     // The change and the profile it leaves (account and memberships), one round trip.
-    let results = ctx
-        .db
-        .batch(vec![
-            store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
-            ctx.audit(
-                &Event::account("user.updated", caller.user_id, &caller.email)
-                    .meta(json!({ "fields": fields })),
-                now,
-            )?,
-            store::users::by_id_stmt(&ctx.db, caller.user_id)?,
-            store::orgs::memberships_stmt(&ctx.db, caller.user_id)?,
-        ])
-        .await?;
-    let user: UserRow = results
-        .get(2)
-        .map(store::rows::<UserRow>)
-        .transpose()?
-        .and_then(|r| r.into_iter().next())
-        .ok_or(ApiError::Unauthorized)?;
-    let rows: Vec<MembershipRow> = results
-        .get(3)
-        .map(store::rows)
-        .transpose()?
-        .unwrap_or_default();
-    let mut body = views::user(&user);
-    body["memberships"] = json!(memberships(&rows));
-    Ok(Reply::ok(body))
+    let mut all = Together::default();
+    all.extend(vec![
+        store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
+        ctx.audit(
+            &Event::account("user.updated", caller.user_id, &caller.email)
+                .meta(json!({ "fields": fields })),
+            now,
+        )?,
+    ]);
+    let user_read = all.add(store::users::by_id_stmt(&ctx.db, caller.user_id)?);
+    let rows_read = all.add(store::orgs::memberships_stmt(&ctx.db, caller.user_id)?);
+    let results = all.run(&ctx.db).await?;
+    let user: UserRow = results.first(user_read)?.ok_or(ApiError::Unauthorized)?;
+    let rows: Vec<MembershipRow> = results.rows(rows_read)?;
+    Ok(Reply::ok(profile(&user, &rows)))
 }
 
 #[derive(Deserialize)]

@@ -121,16 +121,14 @@ async fn change_then_view(
     ctx: &Ctx,
     access: &OrgAccess,
     user: UserId,
-    mut batch: Vec<Stmt>,
+    batch: Vec<Stmt>,
 ) -> ApiResult<Value> {
-    batch.extend(store::members::one_with_details(
-        &ctx.db,
-        access.org_id,
-        user,
-    )?);
-    let results = ctx.db.batch(batch).await?;
+    let mut all = Together::default();
+    all.extend(batch);
+    let reads = store::members::one_with_details(&ctx.db, access.org_id, user, &mut all)?;
+    let results = all.run(&ctx.db).await?;
     let (member, workspaces, groups) =
-        store::members::read_one_with_details(&results)?.ok_or(ApiError::NotFound)?;
+        store::members::read_one_with_details(&results, reads)?.ok_or(ApiError::NotFound)?;
     Ok(view(&member, &workspaces, &groups))
 }
 

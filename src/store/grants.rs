@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Found, Results, Stmt};
+use super::{Db, Found, Results, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
@@ -112,25 +112,19 @@ pub async fn put_context(
         "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
     };
-    let results = db
-        .batch(vec![
-            db.stmt(
-                "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
-                args![k.workspace, org],
-            )?,
-            db.stmt(principal_sql, args![org, k.principal_id])?,
-            find_stmt(db, k)?,
-        ])
-        .await?;
-    let first = |i: usize| results.get(i).map(super::rows::<Found>).transpose();
-    if first(0)?.is_none_or(|r| r.is_empty()) {
+    let mut reads = Together::default();
+    let workspace = reads.add(db.stmt(
+        "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
+        args![k.workspace, org],
+    )?);
+    let principal = reads.add(db.stmt(principal_sql, args![org, k.principal_id])?);
+    let grant = reads.add(find_stmt(db, k)?);
+    let results = reads.run(db).await?;
+    if results.first::<Found>(workspace)?.is_none() {
         return Ok(None);
     }
-    let principal = first(1)?.is_some_and(|r| !r.is_empty());
-    let grant = match results.get(2) {
-        Some(r) => super::rows::<GrantRow>(r)?.into_iter().next(),
-        None => None,
-    };
+    let principal = results.first::<Found>(principal)?.is_some();
+    let grant = results.first::<GrantRow>(grant)?;
     Ok(Some((principal, grant)))
 }
 

@@ -251,11 +251,6 @@ pub struct InviteeMember {
     pub member: i64,
 }
 
-pub async fn invitee_standing(db: &Db, org: OrgId, email: &str) -> ApiResult<InviteeStanding> {
-    let row: Option<InviteeStanding> = db.first_of(invitee_standing_stmt(db, org, email)?).await?;
-    Ok(row.unwrap_or_default())
-}
-
 pub struct NewInvitation<'a> {
     pub id: InvitationId,
     pub org: OrgId,

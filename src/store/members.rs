@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Stmt};
+use super::{Db, Results, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
@@ -73,16 +73,6 @@ pub fn page_stmts(
     ])
 }
 
-fn read_rows<T: serde::de::DeserializeOwned>(
-    results: &[worker::D1Result],
-    i: usize,
-) -> ApiResult<Vec<T>> {
-    match results.get(i) {
-        Some(r) => super::rows(r),
-        None => Ok(Vec::new()),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct MemberWorkspace {
     pub user_id: String,
@@ -92,39 +82,46 @@ pub struct MemberWorkspace {
 }
 
 /// One member as the directory shows them (row, explicit workspace roles, groups): three
-/// reads to append to a batch (after its writes, so they see them), parsed back by
+/// reads added to `reads` (after a write's statements, so they see them), read back by
 /// `read_one_with_details`. A write and its response are then one round trip.
-pub fn one_with_details(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
-    Ok(vec![
-        one_stmt(db, org, user)?,
-        db.stmt(
+pub fn one_with_details(
+    db: &Db,
+    org: OrgId,
+    user: UserId,
+    reads: &mut Together,
+) -> ApiResult<[usize; 3]> {
+    Ok([
+        reads.add(one_stmt(db, org, user)?),
+        reads.add(db.stmt(
             "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
              JOIN workspaces w ON w.id = wm.workspace_id \
              WHERE wm.org_id = ?1 AND wm.user_id = ?2 ORDER BY w.name, w.id",
             args![org, user],
-        )?,
-        db.stmt(
+        )?),
+        reads.add(db.stmt(
             "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
              WHERE gm.org_id = ?1 AND gm.user_id = ?2 ORDER BY g.name, g.id",
             args![org, user],
-        )?,
+        )?),
     ])
 }
 
-/// A member with their details, from the last three results of a batch that ended with
-/// `one_with_details`; `None` if they are not a member.
+/// A member with their details, as `one_with_details` planned them; `None` if they are not
+/// a member.
 pub type MemberDetails = (MemberRow, Vec<MemberWorkspace>, Vec<MemberGroup>);
 
-pub fn read_one_with_details(results: &[worker::D1Result]) -> ApiResult<Option<MemberDetails>> {
-    let n = results.len();
-    if n < 3 {
-        return Ok(None);
-    }
-    let tail = &results[n - 3..];
-    let Some(member) = read_rows::<MemberRow>(tail, 0)?.into_iter().next() else {
+pub fn read_one_with_details(
+    results: &Results,
+    [member, workspaces, groups]: [usize; 3],
+) -> ApiResult<Option<MemberDetails>> {
+    let Some(member) = results.first::<MemberRow>(member)? else {
         return Ok(None);
     };
-    Ok(Some((member, read_rows(tail, 1)?, read_rows(tail, 2)?)))
+    Ok(Some((
+        member,
+        results.rows(workspaces)?,
+        results.rows(groups)?,
+    )))
 }
 
 pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {

@@ -280,19 +280,13 @@ impl Db {
         parent: Stmt,
         list: Stmt,
     ) -> ApiResult<Option<(P, Vec<T>)>> {
-        let results = self.batch(vec![parent, list]).await?;
-        let parent = match results.first() {
-            Some(r) => rows::<P>(r)?.into_iter().next(),
-            None => None,
-        };
-        let Some(parent) = parent else {
-            return Ok(None);
-        };
-        let list = match results.get(1) {
-            Some(r) => rows::<T>(r)?,
-            None => Vec::new(),
-        };
-        Ok(Some((parent, list)))
+        let mut reads = Together::default();
+        let (p, l) = (reads.add(parent), reads.add(list));
+        let results = reads.run(self).await?;
+        match results.first::<P>(p)? {
+            Some(parent) => Ok(Some((parent, results.rows(l)?))),
+            None => Ok(None),
+        }
     }
 
     /// Runs statements as one transaction: all of them take effect or none.
@@ -320,6 +314,11 @@ impl Together {
     pub fn add(&mut self, stmt: Stmt) -> usize {
         self.0.push(stmt);
         self.0.len() - 1
+    }
+
+    /// Statements whose results are not read back (a write's statements before its reads).
+    pub fn extend(&mut self, stmts: Vec<Stmt>) {
+        self.0.extend(stmts);
     }
 
     pub async fn run(self, db: &Db) -> ApiResult<Results> {

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Db, Stmt};
+use super::{Db, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::WorkspaceRole;
@@ -236,21 +236,11 @@ pub async fn with_member(
     now: Timestamp,
     user: UserId,
 ) -> ApiResult<(Option<WorkspaceRow>, Option<WorkspaceMemberRow>)> {
-    let results = db
-        .batch(vec![
-            one_stmt(db, org, ws, viewer, now)?,
-            member_stmt(db, org, ws, user)?,
-        ])
-        .await?;
-    let first = |i: usize| results.get(i);
-    let workspace = match first(0) {
-        Some(r) => super::rows::<WorkspaceRow>(r)?.into_iter().next(),
-        None => None,
-    };
-    let member = match first(1) {
-        Some(r) => super::rows::<WorkspaceMemberRow>(r)?.into_iter().next(),
-        None => None,
-    };
+    let mut reads = Together::default();
+    let workspace = reads.add(one_stmt(db, org, ws, viewer, now)?);
+    let member = reads.add(member_stmt(db, org, ws, user)?);
+    let results = reads.run(db).await?;
+    let (workspace, member) = (results.first(workspace)?, results.first(member)?);
     Ok((workspace, member))
 }
 

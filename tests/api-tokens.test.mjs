@@ -151,20 +151,12 @@ const check = (token, body) => w.post("/v1/authz/check", body, { token });
 
 before(async () => {
   w = await startWorker();
-  [owner, admin, editor, viewer, member, outsider] = await Promise.all(
-    Array.from({ length: 6 }, () => w.activeUser()),
-  );
-  orgId = owner.organization.id;
-  ws1 = owner.workspace.id;
+  ({ owner, admin, editor, viewer, member, outsider, orgId, wsId: ws1 } = await w.orgRoster());
   const renamed = await w.patch(O(), { name: ORG_NAME }, { token: owner.access_token });
   assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
   const second = await w.post(O(orgId, "/workspaces"), { name: "Second" }, { token: owner.access_token });
   assert.equal(second.status, 201, JSON.stringify(second.body));
   ws2 = second.body.id;
-  await join(admin, "admin");
-  await join(editor, "editor");
-  await join(viewer, "viewer");
-  await join(member, "member");
 });
 after(async () => { await w?.dispose(); });
 

@@ -160,13 +160,7 @@ async function fire(worker = w) {
 
 before(async () => {
   w = await startWorker({ vars: { OPERATOR_TOKEN: SECRET } });
-  [owner, admin, editor, viewer, member, outsider] = await Promise.all(Array.from({ length: 6 }, () => w.activeUser()));
-  orgId = owner.organization.id;
-  wsId = owner.workspace.id;
-  await join(admin, "admin");
-  await join(editor, "editor");
-  await join(viewer, "viewer");
-  await join(member, "member");
+  ({ owner, admin, editor, viewer, member, outsider, orgId, wsId } = await w.orgRoster());
 });
 after(async () => { await w?.dispose(); });
 

@@ -214,6 +214,23 @@ export class Client {
     }
   }
 
+  /**
+   * An org with one active user per role: the owner's (from signup) with admin, editor,
+   * viewer and member (viewer in the owner's first workspace) joined, plus an outsider of
+   * another org. Returns the users and `orgId`, `wsId`.
+   */
+  async orgRoster() {
+    const [owner, admin, editor, viewer, member, outsider] = await Promise.all(
+      Array.from({ length: 6 }, () => this.activeUser()),
+    );
+    const orgId = owner.organization.id;
+    const wsId = owner.workspace.id;
+    for (const [user, role] of [[admin, "admin"], [editor, "editor"], [viewer, "viewer"], [member, "member"]]) {
+      await this.joinOrg(user, orgId, role, wsId);
+    }
+    return { owner, admin, editor, viewer, member, outsider, orgId, wsId };
+  }
+
   login(email, password = PASSWORD, ip) {
     return this.post("/v1/auth/login", { email, password }, { ip });
   }

@@ -29,15 +29,8 @@ let w, owner, admin, editor, viewer, member, outsider, decliner, orgId, wsId;
 
 before(async () => {
   w = await startWorker({ vars: { APP_URL, INVITATION_TTL_SECONDS: String(TTL) } });
-  [owner, admin, editor, viewer, member, outsider, decliner] = await Promise.all(
-    Array.from({ length: 7 }, () => w.activeUser()),
-  );
-  orgId = owner.organization.id;
-  wsId = owner.workspace.id;
-  await join(admin, "admin");
-  await join(editor, "editor");
-  await join(viewer, "viewer");
-  await join(member, "member");
+  ({ owner, admin, editor, viewer, member, outsider, orgId, wsId } = await w.orgRoster());
+  decliner = await w.activeUser();
 });
 after(async () => { await w?.dispose(); });
 

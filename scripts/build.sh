@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # Builds build/index.js + the wasm module with the locally provided wasm-bindgen and wasm-opt.
+# The wasm's name section (function names, ~60 KB gzip) is stripped: workerd does not need
+# it. KEEP_WASM_NAMES=1 keeps it, for `npm run profile` and twiggy (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
-exec worker-build --release
+worker-build --release
+if [ "${KEEP_WASM_NAMES:-}" != 1 ]; then
+  # The same explicit feature set worker-build gives wasm-opt (never --all-features: no
+  # encoding workerd does not know yet); no optimisation passes, only the strip.
+  features=()
+  for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
+    reference-types exception-handling; do
+    features+=("--enable-$f")
+  done
+  "$WASM_OPT_BIN" "${features[@]}" --strip-debug build/index_bg.wasm -o build/index_bg.wasm
+fi

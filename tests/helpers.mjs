@@ -42,14 +42,17 @@ function migrations() {
  * the Worker's own fetches (the HTTP email provider). A second tiny worker consumes the
  * dead-letter queue into the DLQ_SINK KV namespace so tests can see what landed there.
  */
-export async function startWorker({ vars = {}, outbound, port } = {}) {
+export async function startWorker({ vars = {}, outbound, port, inspectorPort } = {}) {
   // Miniflare 5 takes a new option shape; the v4 shape (as in workers-rs' own tests) converts.
   const mf = new Miniflare(convertV4MiniflareOptions({
     // The benchmark serves over real HTTP; tests use dispatchFetch and need no port.
     ...(port ? { host: "127.0.0.1", port } : {}),
+    // The CPU profiler (bench/profile.mjs) attaches to the Worker through this port.
+    ...(inspectorPort ? { inspectorPort } : {}),
     workers: [
       {
         name: "ums",
+        ...(inspectorPort ? { unsafeInspectorProxy: true } : {}),
         modulesRoot: path.join(root, "build"),
         modules: [
           { type: "ESModule", path: path.join(root, "build/index.js") },

@@ -1,6 +1,9 @@
 //! Access tokens: EdDSA (Ed25519) JWTs with a `kid` header, verifiable by any JOSE library
 //! from the JWKS alone. Keys come from a 32-byte seed; the `kid` is the RFC 7638 thumbprint.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -45,6 +48,65 @@ pub struct KeySet {
     kid: String,
     secret: SecretKey,
     verifying: Vec<VerifyingKey>,
+    verified: RefCell<Verified>,
+}
+
+/// How long after `exp` a token is still accepted (clock skew between issuers and checkers).
+const EXPIRY_LEEWAY_SECONDS: i64 = 30;
+
+/// Access tokens whose signature this key set has already checked, with what they say.
+///
+/// The Ed25519 check is most of the CPU of an authenticated read (BENCHMARKS.md, "Where the
+/// time goes"), and a client sends the same access token with every request of its
+/// 15-minute life, so each token's signature is checked once per isolate. Only tokens whose
+/// signature, issuer and expiry passed are kept, keyed by the whole token (another string
+/// is another entry, never a match). Expiry and issuer are checked again on every use, and
+/// the session is still read from D1 on every request, so logout and revocation are as
+/// immediate as before. Bounded: the oldest entry goes first.
+#[derive(Default)]
+struct Verified {
+    claims: HashMap<Box<str>, Checked>,
+    order: VecDeque<Box<str>>,
+}
+
+#[derive(Clone)]
+struct Checked {
+    access: VerifiedAccess,
+    issuer: Box<str>,
+    expires: DateTime<Utc>,
+}
+
+/// Enough for every client an isolate serves within a token's lifetime; about 0.5 MB.
+pub const VERIFIED_CAPACITY: usize = 1024;
+
+impl Checked {
+    fn valid(&self, issuer: &str, now: DateTime<Utc>) -> bool {
+        // The same rule as jwt-compact's `validate_expiration`: `exp` + leeway may equal now.
+        *self.issuer == *issuer && now <= self.expires + Duration::seconds(EXPIRY_LEEWAY_SECONDS)
+    }
+}
+
+impl Verified {
+    fn get(&self, token: &str) -> Option<&Checked> {
+        self.claims.get(token)
+    }
+
+    fn insert(&mut self, token: &str, checked: Checked) {
+        if self.claims.contains_key(token) {
+            return;
+        }
+        while self.order.len() >= VERIFIED_CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.claims.remove(&oldest);
+            }
+        }
+        self.order.push_back(token.into());
+        self.claims.insert(token.into(), checked);
+    }
+
+    fn len(&self) -> usize {
+        self.claims.len()
+    }
 }
 
 fn decode32(s: &str, what: &'static str) -> Result<[u8; 32], KeyError> {
@@ -95,6 +157,7 @@ impl KeySet {
             kid,
             secret: pair.sk,
             verifying,
+            verified: RefCell::default(),
         })
     }
 
@@ -118,6 +181,10 @@ impl KeySet {
     /// Checks signature, algorithm, `kid`, issuer and expiry. Every failure is the same `None`:
     /// the caller answers 401 without telling why.
     pub fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Option<VerifiedAccess> {
+        if let Some(checked) = self.verified.borrow().get(token) {
+            // A token seen before: its signature is settled, its time and issuer are not.
+            return checked.valid(issuer, now).then(|| checked.access.clone());
+        }
         let untrusted = UntrustedToken::new(token).ok()?;
         if untrusted.algorithm() != "EdDSA" {
             return None;
@@ -129,15 +196,30 @@ impl KeySet {
             .validate(&untrusted)
             .ok()?;
         let claims = verified.claims();
-        let options = TimeOptions::new(Duration::seconds(30), move || now);
+        let options = TimeOptions::new(Duration::seconds(EXPIRY_LEEWAY_SECONDS), move || now);
         claims.validate_expiration(&options).ok()?;
         if claims.custom.iss != issuer {
             return None;
         }
-        Some(VerifiedAccess {
+        let access = VerifiedAccess {
             user_id: claims.custom.sub.parse().ok()?,
             session_id: claims.custom.sid.parse().ok()?,
-        })
+        };
+        let expires = claims.expiration?;
+        self.verified.borrow_mut().insert(
+            token,
+            Checked {
+                access: access.clone(),
+                issuer: issuer.into(),
+                expires,
+            },
+        );
+        Some(access)
+    }
+
+    /// How many checked tokens this key set remembers (tests and diagnostics).
+    pub fn remembered(&self) -> usize {
+        self.verified.borrow().len()
     }
 
     /// The JWKS document: every key that may have signed a live token.
@@ -211,6 +293,48 @@ mod tests {
         assert!(keys
             .verify(&parts.join("."), "https://id.example", now)
             .is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_keeps_its_issuer() {
+        let keys = KeySet::from_config(SEED, "").unwrap();
+        // Whole seconds: `exp` is carried in whole seconds.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+        let token = keys.sign(claims(), now, 900);
+        let first = keys.verify(&token, "https://id.example", now).unwrap();
+        assert_eq!(keys.remembered(), 1);
+        // The second check is answered from memory, with the same result.
+        assert_eq!(keys.verify(&token, "https://id.example", now), Some(first));
+        assert_eq!(keys.remembered(), 1);
+        // `exp` + 30 s is the last accepted instant, remembered or not.
+        let last = now + Duration::seconds(930);
+        assert!(keys.verify(&token, "https://id.example", last).is_some());
+        assert!(keys
+            .verify(&token, "https://id.example", last + Duration::seconds(1))
+            .is_none());
+        assert!(keys.verify(&token, "https://other.example", now).is_none());
+        // A token differing in one character is another token: checked, and refused.
+        let mut tampered = token.clone();
+        let last_char = tampered.pop().unwrap();
+        tampered.push(if last_char == 'A' { 'B' } else { 'A' });
+        assert!(keys.verify(&tampered, "https://id.example", now).is_none());
+        assert_eq!(keys.remembered(), 1);
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded_oldest_first() {
+        let keys = KeySet::from_config(SEED, "").unwrap();
+        let now = Utc::now();
+        let tokens: Vec<String> = (0..VERIFIED_CAPACITY + 3)
+            .map(|_| keys.sign(claims(), now, 900))
+            .collect();
+        for t in &tokens {
+            assert!(keys.verify(t, "https://id.example", now).is_some());
+        }
+        assert_eq!(keys.remembered(), VERIFIED_CAPACITY);
+        // The evicted first token is simply checked again.
+        assert!(keys.verify(&tokens[0], "https://id.example", now).is_some());
+        assert_eq!(keys.remembered(), VERIFIED_CAPACITY);
     }
 
     #[test]
@@ -369,6 +493,25 @@ mod props {
             }
             let other_issuer = format!("{iss}x");
             prop_assert_eq!(keys.verify(&token, &other_issuer, at(issued)), None);
+        }
+
+        #[test]
+        fn remembered_answers_equal_fresh_answers(
+            sub: u128,
+            sid: u128,
+            ttl in 1i64..1_000,
+            checks in prop::collection::vec((0i64..1_100, any::<bool>()), 1..8),
+        ) {
+            // One key set answers a sequence of checks (from memory after the first valid
+            // one); a fresh key set per check always verifies the signature. Same answers.
+            let issued = 1_700_000_000;
+            let remembering = keys();
+            let token = remembering.sign(claims(sub, sid, ISSUER), at(issued), ttl);
+            for (elapsed, own_issuer) in checks {
+                let iss = if own_issuer { ISSUER } else { "https://other.example" };
+                let now = at(issued + elapsed);
+                prop_assert_eq!(remembering.verify(&token, iss, now), keys().verify(&token, iss, now));
+            }
         }
 
         #[test]

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod invitation;
 pub mod jwt;
 pub mod password;
+pub mod pbkdf2_sha512;
 pub mod permissions;
 pub mod roles;
 pub mod time;

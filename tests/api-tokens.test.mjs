@@ -84,22 +84,6 @@ async function listed(id, org = orgId, by = owner) {
   return r.body.data.find((t) => t.id === id);
 }
 
-/** Walks a keyset-paginated list with ?limit=`limit`; returns every item in order. */
-async function walk(path, token, limit = 2) {
-  const seen = [];
-  let cursor = null;
-  for (let i = 0; i < 100; i++) {
-    const r = await w.get(`${path}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.ok(r.body.data.length <= limit, `page of ${r.body.data.length} > limit ${limit}`);
-    seen.push(...r.body.data);
-    if (!r.body.next_cursor) return seen;
-    assert.equal(r.body.data.length, limit, "a page followed by another is full");
-    cursor = r.body.next_cursor;
-  }
-  throw new Error(`pagination of ${path} did not end`);
-}
-
 /** A new org owned by `owner`, with `workspaces` named workspaces; returns {id, ws: [ids]}. */
 async function freshOrg(workspaces = 0) {
   const r = await w.post("/v1/orgs", { name: `Fresh ${uniqueName("org")}` }, { token: owner.access_token });
@@ -466,7 +450,7 @@ test("list: newest first, keyset pages, statuses active/expired/revoked, created
   assert.deepEqual(byId[delta.id].created_by, { id: orgAdmin.user.id, email: orgAdmin.email });
 
   // Pages of two walk the same list in the same order; the org's admin sees it too.
-  const walked = await walk(T(org.id), orgAdmin.access_token, 2);
+  const walked = await w.walk(T(org.id), orgAdmin.access_token, 2);
   assert.deepEqual(walked.map((t) => t.id), ids);
   assert.deepEqual(walked, all.body.data);
 

@@ -81,23 +81,6 @@ const inGroup = async (group, user) =>
 const orgRole = async (userId, org = orgId) =>
   (await w.one("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", org, userId))?.role;
 
-/** Walks a keyset-paginated list with ?limit=`limit`; returns every item in order. */
-async function walk(path, token, limit = 2) {
-  const seen = [];
-  let cursor = null;
-  const sep = path.includes("?") ? "&" : "?";
-  for (let i = 0; i < 100; i++) {
-    const r = await w.get(`${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { token });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.ok(r.body.data.length <= limit, `page of ${r.body.data.length} > limit ${limit}`);
-    seen.push(...r.body.data);
-    if (!r.body.next_cursor) return seen;
-    assert.equal(r.body.data.length, limit, "a page followed by another is full");
-    cursor = r.body.next_cursor;
-  }
-  throw new Error(`pagination of ${path} did not end`);
-}
-
 /** The directory entry of `userId` in the org. */
 async function directoryEntry(userId, token = ownerTok()) {
   const r = await w.get(`/v1/orgs/${orgId}/members?limit=200`, { token });
@@ -268,7 +251,7 @@ test("list: keyset pages with ?limit=2 walk every group of the org exactly once;
   const expected = (await w.rows("SELECT id FROM groups WHERE org_id = ? ORDER BY id", orgId)).map((r) => r.id);
   assert.ok(expected.length >= 5);
 
-  const seen = await walk(G(), admin.access_token);
+  const seen = await w.walk(G(), admin.access_token);
   assert.deepEqual(seen.map((g) => g.id), expected);
   assert.ok(!seen.some((g) => g.id === foreign.body.id));
   for (const g of seen) assertGroupView(g);
@@ -520,7 +503,7 @@ test("group members list: {user, role, added_at} in keyset pages of 2, every mem
   const people = [[admin, "admin"], [editor, "editor"], [viewer, "viewer"], [member, "member"], [owner, "owner"]];
   for (const [u] of people) await addToGroup(g.id, u.user.id);
 
-  const seen = await walk(GM(g.id), admin.access_token);
+  const seen = await w.walk(GM(g.id), admin.access_token);
   assert.equal(seen.length, people.length);
   assert.deepEqual(seen.map((m) => m.user.id), people.map(([u]) => u.user.id).sort());
   for (const m of seen) {
@@ -818,9 +801,9 @@ test("grants list: every filter, 422 on a bad principal_type, keyset pages; metr
   assert.deepEqual(await list("?resource_type=nothing"), []);
   assertField(await w.get(`${grantsPath(id)}?principal_type=role`, { token: owner.access_token }), "principal_type");
 
-  const walked = await walk(grantsPath(id), owner.access_token);
+  const walked = await w.walk(grantsPath(id), owner.access_token);
   assert.deepEqual(walked.map((x) => x.id), ids(() => true));
-  const walkedGroups = await walk(`${grantsPath(id)}?principal_type=group`, owner.access_token, 2);
+  const walkedGroups = await w.walk(`${grantsPath(id)}?principal_type=group`, owner.access_token, 2);
   assert.deepEqual(walkedGroups.map((x) => x.id), ids((x) => x.principal.type === "group"));
   const listed = walked.find((x) => x.id === made[2].id);
   assert.deepEqual(listed, made[2]);

@@ -159,6 +159,27 @@ export class Client {
   }
 
   /** Waits until `fn` returns a truthy value (polling; no fixed sleeps). */
+  /**
+   * Walks a keyset-paginated list with `limit` per page and returns every item in order,
+   * asserting that no page is over `limit` and that every page but the last is full.
+   */
+  async walk(path, token, limit = 2) {
+    const seen = [];
+    let cursor = null;
+    const sep = path.includes("?") ? "&" : "?";
+    for (let i = 0; i < 100; i++) {
+      const r = await this.get(
+        `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(r.body.data.length <= limit, `page of ${r.body.data.length} > limit ${limit}`);
+      seen.push(...r.body.data);
+      if (!r.body.next_cursor) return seen;
+      assert.equal(r.body.data.length, limit, "a page followed by another is full");
+      cursor = r.body.next_cursor;
+    }
+    throw new Error(`pagination of ${path} did not end`);
+  }
+
   async until(fn, { timeout = 10000, what = "condition" } = {}) {
     const deadline = Date.now() + timeout;
     for (;;) {

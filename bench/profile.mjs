@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { startWorker, PASSWORD } from "../tests/helpers.mjs";
+import { httpClient, seedMembers } from "./fixtures.mjs";
 
 const scenario = process.argv[2] ?? "me";
 const seconds = Number(process.argv[3] ?? 8);
@@ -17,13 +18,12 @@ const PORT = Number(process.env.BENCH_PORT ?? 8797);
 const INSPECTOR = Number(process.env.INSPECTOR_PORT ?? 9339);
 const BASE = `http://127.0.0.1:${PORT}`;
 
+const request = httpClient(BASE);
+/** The body of a successful call; anything else stops the run. */
 async function http(method, path, body, token) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(BASE + path, { method, headers, body: body && JSON.stringify(body) });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  const r = await request(method, path, body, token);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
 }
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
@@ -91,15 +91,7 @@ try {
   const user = await w.activeUser();
   const token = (await http("POST", "/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
   const org = await http("POST", "/v1/orgs", { name: "profile" }, token);
-  const tag = org.id.slice(-8);
-  await w.db.prepare(
-    `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 100)
-     INSERT INTO users (id, email, first_name, last_name, status, created_at, updated_at)
-     SELECT printf('%s-0000-7000-8000-%012d', ?1, i), printf('m%d-%s@profile.example', i, ?1),
-            'Member', printf('N%d', i), 'active', 0, 0 FROM seq`).bind(tag).run();
-  await w.db.prepare(
-    `INSERT INTO org_members (org_id, user_id, role, joined_at)
-     SELECT ?1, id, 'viewer', 0 FROM users WHERE email LIKE ?2`).bind(org.id, `%-${tag}@profile.example`).run();
+  await seedMembers(w.db, org.id, 100);
   const ws = await http("POST", `/v1/orgs/${org.id}/workspaces`, { name: "Main" }, token);
   const target = {
     ready: { path: "/health/ready" },

@@ -23,6 +23,7 @@ import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { execSync } from "node:child_process";
 import autocannon from "autocannon";
 import { startWorker, freshEmail, PASSWORD } from "../tests/helpers.mjs";
+import { httpClient, seedMembers } from "./fixtures.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -45,13 +46,7 @@ function workerdCpuSeconds() {
   return total;
 }
 
-async function http(method, path, body, token) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(BASE + path, { method, headers, body: body && JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const http = httpClient(BASE);
 
 /** Average workerd CPU milliseconds per call of `fn` over `n` sequential calls. */
 async function cpuPerCall(n, fn) {
@@ -134,15 +129,7 @@ try {
   // Two orgs of the same owner: 100 and 10,000 members, seeded in D1 by one statement each.
   async function orgWithMembers(n) {
     const org = (await http("POST", "/v1/orgs", { name: `bench ${n}` }, token)).body;
-    const tag = org.id.slice(-8); // the random tail: two orgs made in one millisecond differ
-    await w.db.prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
-       INSERT INTO users (id, email, first_name, last_name, status, created_at, updated_at)
-       SELECT printf('%s-0000-7000-8000-%012d', ?2, i), printf('m%d-%s@bench.example', i, ?2),
-              'Member', printf('N%d', i), 'active', 0, 0 FROM seq`).bind(n, tag).run();
-    await w.db.prepare(
-      `INSERT INTO org_members (org_id, user_id, role, joined_at)
-       SELECT ?1, id, 'viewer', 0 FROM users WHERE email LIKE ?2`).bind(org.id, `%-${tag}@bench.example`).run();
+    await seedMembers(w.db, org.id, n);
     // A cursor deep in the list: the page after the (n - 60)th member.
     const deep = (await w.db.prepare(
       `SELECT user_id FROM org_members WHERE org_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`).bind(org.id, n - 60).first()).user_id;

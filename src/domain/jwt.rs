@@ -69,7 +69,6 @@ struct Verified {
     order: VecDeque<Box<str>>,
 }
 
-#[derive(Clone)]
 struct Checked {
     access: VerifiedAccess,
     issuer: Box<str>,
@@ -77,7 +76,7 @@ struct Checked {
 }
 
 /// Enough for every client an isolate serves within a token's lifetime; about 0.5 MB.
-pub const VERIFIED_CAPACITY: usize = 1024;
+const VERIFIED_CAPACITY: usize = 1024;
 
 impl Checked {
     fn valid(&self, issuer: &str, now: DateTime<Utc>) -> bool {
@@ -104,6 +103,7 @@ impl Verified {
         self.claims.insert(token.into(), checked);
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.claims.len()
     }
@@ -217,8 +217,9 @@ impl KeySet {
         Some(access)
     }
 
-    /// How many checked tokens this key set remembers (tests and diagnostics).
-    pub fn remembered(&self) -> usize {
+    /// How many checked tokens this key set remembers.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
         self.verified.borrow().len()
     }
 

@@ -1,6 +1,5 @@
 //! Signup, activation, login, refresh rotation, logout, password reset, email verification.
 
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -40,7 +39,7 @@ pub async fn sign_access_token(ctx: &Ctx, user: UserId, session: SessionId) -> A
         sid: session.to_string(),
         jti: new_uuid_v7().to_string(),
     };
-    Ok(keys.sign(claims, Utc::now(), ctx.cfg.access_token_ttl))
+    Ok(keys.sign(claims, ctx.now().to_utc(), ctx.cfg.access_token_ttl))
 }
 
 /// A new session: its rows (for the caller's batch) and the token response body.
@@ -464,7 +463,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 .await?;
             let counter = results
                 .first()
-                .map(store::rows::<store::users::FailedLogins>)
+                .map(|r| r.rows::<store::users::FailedLogins>())
                 .transpose()?
                 .and_then(|rows| rows.first().map(|r| r.failed_logins));
             if counter.is_some_and(|n| failure_locks(n, threshold))
@@ -477,26 +476,19 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                         reset_link: format!("{}/forgot-password", ctx.cfg.app_url),
                     },
                 );
-                mail.outbox_row(&ctx.db, now)?
-                    .run()
-                    .await
-                    .map_err(store::map_d1_error)?;
+                ctx.db.run_stmt(mail.outbox_row(&ctx.db, now)?).await?;
                 enqueue(ctx, vec![mail]).await;
             }
             Err(ApiError::InvalidCredentials)
         }
         LoginDecision::Locked => {
-            ctx.audit(&failed("locked"), now)?
-                .run()
-                .await
-                .map_err(store::map_d1_error)?;
+            ctx.db.run_stmt(ctx.audit(&failed("locked"), now)?).await?;
             Err(ApiError::AccountLocked)
         }
         LoginDecision::NotActive => {
-            ctx.audit(&failed("not_active"), now)?
-                .run()
-                .await
-                .map_err(store::map_d1_error)?;
+            ctx.db
+                .run_stmt(ctx.audit(&failed("not_active"), now)?)
+                .await?;
             Err(ApiError::AccountNotActive)
         }
         LoginDecision::PasswordChangeRequired => {

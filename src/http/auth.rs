@@ -1,8 +1,6 @@
 //! Who is calling. Handlers that need a caller take a `Caller` argument, which only
 //! `authenticate` makes: a handler cannot run without the check.
 
-use chrono::Utc;
-
 use super::error::{ApiError, ApiResult};
 use super::keys::keys;
 use super::Ctx;
@@ -155,7 +153,7 @@ pub async fn authenticate_with<P>(
     }
     let keys = keys(&ctx.env, &ctx.cfg).await?;
     let claims = keys
-        .verify(&token, &ctx.cfg.jwt_issuer, Utc::now())
+        .verify(&token, &ctx.cfg.jwt_issuer, now.to_utc())
         .ok_or(ApiError::Unauthorized)?;
     let read = reads.add(store::sessions::live_stmt(
         &ctx.db,

@@ -34,6 +34,9 @@ pub struct Ctx {
     pub request_id: String,
     pub origin: Origin,
     pub params: Params,
+    /// The request's instant, read once: every expiry, lockout window and stored time of
+    /// one request agrees (Workers clocks only advance across I/O anyway).
+    now: Timestamp,
     query: Vec<(String, String)>,
     headers: Headers,
     body: Vec<u8>,
@@ -91,7 +94,7 @@ impl Ctx {
     }
 
     pub fn now(&self) -> Timestamp {
-        Timestamp::now()
+        self.now
     }
 
     /// The audit event of this request (origin filled in), for the handler's batch.
@@ -224,6 +227,7 @@ async fn serve(
     request_id: &str,
     cfg: Rc<Config>,
     d1_usage: Rc<Cell<D1Usage>>,
+    now: Timestamp,
 ) -> ApiResult<Reply> {
     let method = req.method().to_string();
     let url = req.url().map_err(|_| ApiError::NotFound)?;
@@ -265,6 +269,7 @@ async fn serve(
         headers: req.headers().clone(),
         request_id: request_id.to_string(),
         params,
+        now,
         body,
         cfg,
         db,
@@ -334,6 +339,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
                 &request_id,
                 cfg.clone(),
                 d1_usage.clone(),
+                started,
             )
             .await
         }

@@ -24,11 +24,10 @@ pub struct SweepReport {
     pub rate_limit_windows_purged: usize,
 }
 
-async fn drain(make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
+async fn drain(db: &Db, make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
     let mut total = 0;
     for _ in 0..ROUNDS {
-        let result = make()?.run().await.map_err(store::map_d1_error)?;
-        let n = store::changes(&result);
+        let n = db.run_stmt(make()?).await?;
         total += n;
         if (n as i64) < BATCH {
             break;
@@ -40,8 +39,8 @@ async fn drain(make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
 pub async fn sweep(db: &Db, now: Timestamp) -> ApiResult<SweepReport> {
     let cutoff = now.plus_seconds(-RETENTION_SECONDS);
     Ok(SweepReport {
-        sessions_purged: drain(|| store::sessions::purge(db, cutoff, BATCH)).await?,
-        tokens_purged: drain(|| store::tokens::purge(db, cutoff, BATCH)).await?,
+        sessions_purged: drain(db, || store::sessions::purge(db, cutoff, BATCH)).await?,
+        tokens_purged: drain(db, || store::tokens::purge(db, cutoff, BATCH)).await?,
         rate_limit_windows_purged: store::rate_limits::purge(db, now, BATCH * ROUNDS as i64)
             .await?,
     })
@@ -79,7 +78,7 @@ pub async fn run(env: &Env, db: &Db, now: Timestamp) -> RunReport {
                 "invitation reminders",
             ),
             step(
-                drain(|| {
+                drain(db, || {
                     store::audit::purge(
                         db,
                         now.plus_seconds(-cfg.audit_retention_days * 86_400),

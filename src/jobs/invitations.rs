@@ -30,7 +30,7 @@ pub async fn expire_overdue(db: &Db, now: Timestamp) -> ApiResult<usize> {
             break;
         }
         let results = db.batch(invitations::expire(db, &ids, now)?).await?;
-        total += results.last().map_or(0, store::changes);
+        total += results.last().map_or(0, store::Outcome::changes);
         if (ids.len() as i64) < EXPIRE_BATCH {
             break;
         }
@@ -80,7 +80,7 @@ pub async fn send_reminders(env: &Env, cfg: &Config, db: &Db, now: Timestamp) ->
             .await?;
         // Only the outbox rows this run wrote (a concurrent run may have taken some).
         let written: Vec<String> = match results.get(1) {
-            Some(r) => store::rows::<Id>(r)?.into_iter().map(|i| i.id).collect(),
+            Some(r) => r.rows::<Id>()?.into_iter().map(|i| i.id).collect(),
             None => Vec::new(),
         };
         messages.retain(|m| written.contains(&m.id));

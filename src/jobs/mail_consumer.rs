@@ -42,7 +42,7 @@ async fn process(env: &Env, cfg: &Config, db: &Db, msg: &MailMessage) -> ApiResu
     match deliver(cfg, &msg.id, &msg.to, &rendered).await {
         Ok(()) => {
             if cfg.is_development() {
-                store::mail::keep_in_dev_mailbox(
+                db.run_stmt(store::mail::keep_in_dev_mailbox(
                     db,
                     &msg.id,
                     &msg.to,
@@ -50,10 +50,8 @@ async fn process(env: &Env, cfg: &Config, db: &Db, msg: &MailMessage) -> ApiResu
                     &rendered.text,
                     &rendered.html,
                     now,
-                )?
-                .run()
-                .await
-                .map_err(store::map_d1_error)?;
+                )?)
+                .await?;
             }
             store::mail::mark_sent(db, &msg.id, Timestamp::now()).await?;
             Ok(Outcome::Done)

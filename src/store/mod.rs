@@ -20,8 +20,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
+use worker::js_sys::{self, Array, Promise, Reflect};
+use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::domain::ids::{
     ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
@@ -114,8 +117,8 @@ macro_rules! args {
 
 /// The one place a D1 failure becomes an API error: unique-constraint violations the
 /// caller can cause become conflicts, everything else is an internal error (logged).
-pub fn map_d1_error(err: worker::Error) -> ApiError {
-    let msg = err.to_string();
+/// `msg` is the failure as D1 reports it (`D1_ERROR: UNIQUE constraint failed: …`).
+pub fn map_d1_error(msg: &str) -> ApiError {
     if msg.contains("batch_guards.ok") {
         return ApiError::GuardFailed;
     }
@@ -194,38 +197,46 @@ impl Db {
         self.usage.get()
     }
 
-    /// Awaits one round trip, adding it and its time to the usage.
-    async fn round_trip<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+    /// Awaits one call to D1 (a statement or a batch: one round trip), adding it, its time
+    /// and the rows D1 reports to the usage.
+    async fn round_trip(&self, call: Result<Promise, JsValue>) -> ApiResult<Vec<Outcome>> {
         let started = Timestamp::now();
-        let out = call.await;
+        let settled = match call {
+            Ok(promise) => JsFuture::from(promise).await,
+            Err(thrown) => Err(thrown),
+        };
         let mut u = self.usage.get();
         u.round_trips += 1;
         u.millis += Timestamp::now().millis() - started.millis();
         self.usage.set(u);
-        out
-    }
-
-    /// Adds the rows D1 reports for `results` to the usage.
-    fn count_rows(&self, results: &[D1Result]) {
+        let value = settled.map_err(|e| map_d1_error(&failure_text(&e)))?;
+        // A batch resolves to an array of results, a single statement to one result.
+        let outcomes: Vec<Outcome> = match value.dyn_into::<Array>() {
+            Ok(list) => list.iter().map(Outcome).collect(),
+            Err(one) => vec![Outcome(one)],
+        };
         let mut u = self.usage.get();
-        for r in results {
-            if let Ok(Some(meta)) = r.meta() {
-                u.rows_read += meta.rows_read.unwrap_or(0) as u64;
-                u.rows_written += meta.rows_written.unwrap_or(0) as u64;
-            }
+        for o in &outcomes {
+            u.rows_read += o.meta_count("rows_read");
+            u.rows_written += o.meta_count("rows_written");
         }
         self.usage.set(u);
+        Ok(outcomes)
     }
 
-    async fn all_result(&self, stmt: Stmt) -> ApiResult<D1Result> {
-        let result = self.round_trip(stmt.all()).await.map_err(map_d1_error)?;
-        self.count_rows(std::slice::from_ref(&result));
-        Ok(result)
+    /// One statement: its rows (a read) or what it changed (a write).
+    async fn one(&self, stmt: Stmt) -> ApiResult<Outcome> {
+        let mut out = self.round_trip(stmt.inner().all()).await?;
+        out.pop()
+            .ok_or_else(|| ApiError::internal("D1 returned no result"))
     }
 
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
         let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
-        self.d1.prepare(sql).bind(&values).map_err(map_d1_error)
+        self.d1
+            .prepare(sql)
+            .bind(&values)
+            .map_err(|e| map_d1_error(&e.to_string()))
     }
 
     pub async fn first<T: DeserializeOwned>(
@@ -242,20 +253,22 @@ impl Db {
 
     /// Runs one write and returns how many rows it changed.
     pub async fn run(&self, sql: &str, args: Vec<Arg>) -> ApiResult<usize> {
-        let stmt = self.stmt(sql, args)?;
-        let result = self.round_trip(stmt.run()).await.map_err(map_d1_error)?;
-        self.count_rows(std::slice::from_ref(&result));
-        Ok(changes(&result))
+        self.run_stmt(self.stmt(sql, args)?).await
+    }
+
+    /// Runs one prepared write and returns how many rows it changed.
+    pub async fn run_stmt(&self, stmt: Stmt) -> ApiResult<usize> {
+        Ok(self.one(stmt).await?.changes())
     }
 
     /// The first row of a prepared read.
     pub async fn first_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
-        Ok(rows::<T>(&self.all_result(stmt).await?)?.into_iter().next())
+        Ok(self.one(stmt).await?.rows::<T>()?.into_iter().next())
     }
 
     /// Every row of a prepared read.
     pub async fn all_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
-        rows::<T>(&self.all_result(stmt).await?)
+        self.one(stmt).await?.rows::<T>()
     }
 
     /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
@@ -268,7 +281,7 @@ impl Db {
         stmts.push(read);
         let results = self.batch(stmts).await?;
         match results.last() {
-            Some(r) => Ok(rows::<T>(r)?.into_iter().next()),
+            Some(r) => Ok(r.rows::<T>()?.into_iter().next()),
             None => Ok(None),
         }
     }
@@ -290,13 +303,11 @@ impl Db {
     }
 
     /// Runs statements as one transaction: all of them take effect or none.
-    pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<D1Result>> {
-        let results = self
-            .round_trip(self.d1.batch(stmts))
-            .await
-            .map_err(map_d1_error)?;
-        self.count_rows(&results);
-        Ok(results)
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<Outcome>> {
+        let list: Array = stmts.iter().map(|s| JsValue::from(s.inner())).collect();
+        let js: &JsValue = (*self.d1).as_ref();
+        let d1: &worker::worker_sys::D1Database = js.unchecked_ref();
+        self.round_trip(d1.batch(list)).await
     }
 }
 
@@ -330,12 +341,12 @@ impl Together {
 }
 
 /// The results of a `Together`, by index.
-pub struct Results(Vec<D1Result>);
+pub struct Results(Vec<Outcome>);
 
 impl Results {
     pub fn rows<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Vec<T>> {
         match self.0.get(i) {
-            Some(r) => rows(r),
+            Some(r) => r.rows(),
             None => Ok(Vec::new()),
         }
     }
@@ -354,16 +365,57 @@ pub fn guard(db: &Db, condition: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
     )
 }
 
-pub fn changes(result: &D1Result) -> usize {
-    result
-        .meta()
-        .ok()
-        .flatten()
-        .and_then(|m| m.changes)
-        .unwrap_or(0)
+/// One statement's result as D1's JS client returns it (`{results, meta}`), read without
+/// going through a generic JS-to-Rust converter: the rows arrive as one JSON text that
+/// serde_json decodes, and only the counters wanted are read from `meta`. (Decoding row
+/// objects field by field across the JS boundary was a measurable share of a page's CPU;
+/// see BENCHMARKS.md, "Where the time goes".)
+pub struct Outcome(JsValue);
+
+impl Outcome {
+    /// A counter of `meta` (`changes`, `rows_read`, `rows_written`); 0 when absent.
+    fn meta_count(&self, key: &str) -> u64 {
+        Reflect::get(&self.0, &JsValue::from_str("meta"))
+            .and_then(|meta| Reflect::get(&meta, &JsValue::from_str(key)))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .map_or(0, |n| n.max(0.0) as u64)
+    }
+
+    /// How many rows a write changed.
+    pub fn changes(&self) -> usize {
+        self.meta_count("changes") as usize
+    }
+
+    /// The rows, each decoded as `T` (column names are field names).
+    pub fn rows<T: DeserializeOwned>(&self) -> ApiResult<Vec<T>> {
+        let rows = Reflect::get(&self.0, &JsValue::from_str("results")).unwrap_or(JsValue::NULL);
+        if rows.is_null() || rows.is_undefined() {
+            return Ok(Vec::new());
+        }
+        let text: String = js_sys::JSON::stringify(&rows)
+            .map_err(|e| ApiError::internal(format!("D1 rows: {}", failure_text(&e))))?
+            .into();
+        decode_rows(&text)
+    }
 }
 
-/// Rows of one statement of a batch.
-pub fn rows<T: DeserializeOwned>(result: &D1Result) -> ApiResult<Vec<T>> {
-    result.results::<T>().map_err(map_d1_error)
+/// Rows as D1 serialises them: an array of objects whose values are text, numbers or null.
+fn decode_rows<T: DeserializeOwned>(json: &str) -> ApiResult<Vec<T>> {
+    serde_json::from_str(json).map_err(|e| ApiError::internal(format!("D1 row: {e}")))
+}
+
+/// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error
+/// as its `cause`, that too (constraint names are matched in `map_d1_error`).
+fn failure_text(thrown: &JsValue) -> String {
+    match thrown.dyn_ref::<js_sys::Error>() {
+        Some(err) => {
+            let message = String::from(err.message());
+            match err.cause().dyn_ref::<js_sys::Error>() {
+                Some(cause) => format!("{message}: {}", String::from(cause.message())),
+                None => message,
+            }
+        }
+        None => thrown.as_string().unwrap_or_else(|| format!("{thrown:?}")),
+    }
 }

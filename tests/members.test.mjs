@@ -130,3 +130,59 @@ test("removal: gone from the org and its workspaces; access ends on the next req
   const me = await w.get("/v1/me", { token: member.access_token });
   assert.ok(!me.body.memberships.some((m) => m.org.id === orgId));
 });
+
+test("the member view (rendered by SQLite): exact shape, instants, ordering, escaping; a change answers the same view", async () => {
+  // Its own org: the outsider's, so the directory above keeps its five members.
+  const org = outsider.organization.id;
+  const [newcomer, managed] = [await w.activeUser(), await w.activeUser()];
+  await w.db.prepare("UPDATE users SET first_name = ?, last_name = ?, phone = ? WHERE id = ?")
+    .bind('Zoë "Z"', "O'Brien\\\t\u2028", "+447700900123", newcomer.user.id).run();
+  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'editor', 1700000000007)")
+    .bind(org, newcomer.user.id).run();
+  await w.db.prepare("INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?, ?, 'viewer', 1700000000990)")
+    .bind(org, managed.user.id).run();
+  await w.db.prepare("UPDATE users SET created_by_org_id = ? WHERE id = ?").bind(org, managed.user.id).run();
+  const workspace = async (name) =>
+    (await w.post(`/v1/orgs/${org}/workspaces`, { name }, { token: outsider.access_token })).body.id;
+  const [beta, alpha] = [await workspace("Beta"), await workspace("Alpha")];
+  for (const [wsId, role] of [[beta, "viewer"], [alpha, "admin"]]) {
+    await w.db.prepare("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, ?, ?)")
+      .bind(wsId, newcomer.user.id, org, role, Date.now()).run();
+  }
+  const group = async (name) => {
+    const g = (await w.post(`/v1/orgs/${org}/groups`, { name }, { token: outsider.access_token })).body;
+    const put = await w.request("PUT", `/v1/orgs/${org}/groups/${g.id}/members/${newcomer.user.id}`, { token: outsider.access_token });
+    assert.equal(put.status, 204, JSON.stringify(put.body));
+    return g.id;
+  };
+  const [zed, ann] = [await group("Zed"), await group("Ann")];
+
+  const expected = {
+    user: {
+      id: newcomer.user.id, email: newcomer.email, first_name: 'Zoë "Z"', last_name: "O'Brien\\\t\u2028",
+      phone: "+447700900123", status: "active",
+    },
+    role: "editor",
+    managed: false,
+    workspaces: [{ id: alpha, name: "Alpha", role: "admin" }, { id: beta, name: "Beta", role: "viewer" }],
+    groups: [{ id: ann, name: "Ann" }, { id: zed, name: "Zed" }],
+    joined_at: "2023-11-14T22:13:20.007Z",
+  };
+  const page = await w.get(`/v1/orgs/${org}/members`, { token: outsider.access_token });
+  assert.equal(page.status, 200, JSON.stringify(page.body));
+  assert.equal(page.headers.get("content-type"), "application/json");
+  assert.deepEqual(page.body.data.find((d) => d.user.id === newcomer.user.id), expected);
+  assert.deepEqual(page.body.data.find((d) => d.user.id === managed.user.id), {
+    user: { id: managed.user.id, email: managed.email, first_name: managed.user.first_name,
+      last_name: managed.user.last_name, phone: null, status: "active" },
+    role: "viewer", managed: true, workspaces: [], groups: [], joined_at: "2023-11-14T22:13:20.990Z",
+  });
+  // Sorted keys, like every other view.
+  assert.deepEqual(Object.keys(page.body.data[0]), ["groups", "joined_at", "managed", "role", "user", "workspaces"]);
+
+  const changed = await w.patch(`/v1/orgs/${org}/members/${newcomer.user.id}`, { role: "viewer" }, { token: outsider.access_token });
+  assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  assert.deepEqual(changed.body, { ...expected, role: "viewer" });
+  const after = await w.get(`/v1/orgs/${org}/members?role=viewer`, { token: outsider.access_token });
+  assert.deepEqual(after.body.data.find((d) => d.user.id === newcomer.user.id), changed.body);
+});

@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::views::time;
 use super::{enqueue, grants};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
@@ -18,39 +17,12 @@ use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
-use crate::store::groups::MemberGroup;
-use crate::store::members::{MemberRow, MemberWorkspace};
+use crate::store::members::{MemberRow, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Results, Stmt, Together};
 
 const MAX_QUERY: usize = 100;
-
-fn view(m: &MemberRow, workspaces: &[MemberWorkspace], groups: &[MemberGroup]) -> Value {
-    json!({
-        "user": {
-            "id": m.user_id,
-            "email": m.email,
-            "first_name": m.first_name,
-            "last_name": m.last_name,
-            "phone": m.phone,
-            "status": m.status,
-        },
-        "role": m.role,
-        "managed": m.managed != 0,
-        "workspaces": workspaces
-            .iter()
-            .filter(|w| w.user_id == m.user_id)
-            .map(|w| json!({"id": w.id, "name": w.name, "role": w.role}))
-            .collect::<Vec<_>>(),
-        "groups": groups
-            .iter()
-            .filter(|g| g.user_id == m.user_id)
-            .map(|g| json!({"id": g.id, "name": g.name}))
-            .collect::<Vec<_>>(),
-        "joined_at": time(m.joined_at),
-    })
-}
 
 /// `?role=&q=&limit=&cursor=` of the directory, validated before anything is read.
 pub struct ListQuery {
@@ -83,36 +55,34 @@ pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
     Ok(ListQuery { page, role, q })
 }
 
-/// The page's three reads, planned into the gate's round trip (`org_access_with`).
+/// The page's read, planned into the gate's round trip (`org_access_with`).
 pub fn plan_list(
     ctx: &Ctx,
     query: &ListQuery,
     org: OrgId,
     reads: &mut Together,
-) -> ApiResult<[usize; 3]> {
-    let [rows, workspaces, groups] = store::members::page_stmts(
+) -> ApiResult<usize> {
+    Ok(reads.add(store::members::page_stmt(
         &ctx.db,
         org,
         query.role,
         query.q.as_deref(),
         query.page.after_key(),
         query.page.fetch_limit(),
-    )?;
-    Ok([reads.add(rows), reads.add(workspaces), reads.add(groups)])
+    )?))
 }
 
-/// Every user of the org, workspace-only members included: one round trip in all.
+/// Every user of the org, workspace-only members included: one round trip in all. The
+/// members arrive rendered (`store::members::page_stmt`) and are written out as they are.
 pub fn list(
     _access: OrgAccess,
     query: ListQuery,
-    [rows, workspaces, groups]: [usize; 3],
+    read: usize,
     results: Results,
 ) -> ApiResult<Reply> {
-    let rows: Vec<MemberRow> = results.rows(rows)?;
-    let workspaces: Vec<MemberWorkspace> = results.rows(workspaces)?;
-    let groups: Vec<MemberGroup> = results.rows(groups)?;
+    let rows: Vec<RenderedMember> = results.rows(read)?;
     let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
-    Ok(Reply::ok(page.render(|m| view(m, &workspaces, &groups))))
+    Ok(Reply::ok_rendered(page.render_text(|m| &m.view)))
 }
 
 /// Runs the change `batch` and reads the member as the directory shows them after it, in
@@ -125,11 +95,9 @@ async fn change_then_view(
 ) -> ApiResult<Value> {
     let mut all = Together::default();
     all.extend(batch);
-    let reads = store::members::one_with_details(&ctx.db, access.org_id, user, &mut all)?;
+    let read = all.add(store::members::view_stmt(&ctx.db, access.org_id, user)?);
     let results = all.run(&ctx.db).await?;
-    let (member, workspaces, groups) =
-        store::members::read_one_with_details(&results, reads)?.ok_or(ApiError::NotFound)?;
-    Ok(view(&member, &workspaces, &groups))
+    store::members::read_view(&results, read)?.ok_or(ApiError::NotFound)
 }
 
 /// The member named by `{user}`, who must not be the caller.

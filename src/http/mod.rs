@@ -112,6 +112,9 @@ impl Ctx {
 pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
+    /// A JSON body already rendered as text (by SQLite: the member directory), instead of
+    /// `body`.
+    pub rendered: Option<String>,
     pub content_type: &'static str,
     /// A body produced while it is sent (an export), instead of `body`.
     pub stream: Option<BodyStream>,
@@ -125,6 +128,18 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            rendered: None,
+            content_type: "application/json",
+            stream: None,
+        }
+    }
+
+    /// 200 with a JSON body that is already text.
+    pub fn ok_rendered(json: String) -> Self {
+        Reply {
+            status: 200,
+            body: None,
+            rendered: Some(json),
             content_type: "application/json",
             stream: None,
         }
@@ -135,6 +150,7 @@ impl Reply {
         Reply {
             status: 200,
             body: None,
+            rendered: None,
             content_type,
             stream: Some(stream),
         }
@@ -156,6 +172,7 @@ impl Reply {
         Reply {
             status: 204,
             body: None,
+            rendered: None,
             content_type: "application/json",
             stream: None,
         }
@@ -350,11 +367,13 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
     let (status, mut response) = match outcome {
         Ok(reply) => {
             let status = reply.status;
-            let has_body = reply.body.is_some() || reply.stream.is_some();
-            let response = match (reply.body, reply.stream) {
-                (_, Some(stream)) => Response::from_stream(stream),
-                (Some(body), None) => Response::from_bytes(body.to_string().into_bytes()),
-                (None, None) => Response::empty(),
+            let has_body =
+                reply.body.is_some() || reply.rendered.is_some() || reply.stream.is_some();
+            let response = match (reply.body, reply.rendered, reply.stream) {
+                (_, _, Some(stream)) => Response::from_stream(stream),
+                (_, Some(text), None) => Response::from_bytes(text.into_bytes()),
+                (Some(body), None, None) => Response::from_bytes(body.to_string().into_bytes()),
+                (None, None, None) => Response::empty(),
             }
             .map(|r| r.with_status(status));
             let mut response = response.unwrap_or_else(|_| fallback());

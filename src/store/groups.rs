@@ -200,13 +200,6 @@ pub async fn members(
     Ok(found.map(|(_, rows)| rows))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct MemberGroup {
-    pub user_id: String,
-    pub id: String,
-    pub name: String,
-}
-
 /// Whether the user is in a restricting group of the org (owners and admins may not be).
 pub async fn is_restricted(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool> {
     Ok(db

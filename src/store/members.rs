@@ -2,13 +2,12 @@
 
 use serde::Deserialize;
 
-use super::{Db, Results, Stmt, Together};
+use super::{Db, Results, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
-use crate::store::groups::MemberGroup;
 
 #[derive(Debug, Deserialize)]
 pub struct MemberRow {
@@ -23,105 +22,84 @@ pub struct MemberRow {
     pub managed: i64,
 }
 
-/// The ids of one directory page in user-id order: keyset on (org_id, user_id), the primary
-/// key, so a page costs the same however large the org; shared by the page and its details
-/// so that they are read in one batch. `?q=` is a case-insensitive substring of the email
-/// or the full name (`instr`: LIKE patterns are capped at 50 bytes in D1).
-const PAGE_IDS: &str = "SELECT m.user_id FROM org_members m JOIN users u ON u.id = m.user_id \
-     WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
-       AND (?4 IS NULL OR instr(u.email, ?4) > 0 \
-            OR instr(lower(u.first_name || ' ' || u.last_name), ?4) > 0) \
-     ORDER BY m.user_id LIMIT ?5";
+/// A member as the directory shows them (the `Member` schema of openapi.json), rendered to
+/// JSON text by SQLite over `m` (org_members) and `u` (users), explicit workspace roles and
+/// groups included. The directory page is the one list whose rows carry two nested lists:
+/// rendered in the Worker it cost three statements and about 1 ms of CPU per 50-row page
+/// (decoding every column across the JS boundary, then building the view), rendered here it
+/// is one statement whose rows are one string each (BENCHMARKS.md, "Where the time goes").
+/// Keys are in the order serde_json writes the other views (sorted); instants are RFC 3339
+/// with milliseconds like `Timestamp::to_rfc3339`.
+const MEMBER_JSON: &str = "json_object(\
+     'groups', json((SELECT json_group_array(json_object('id', g.id, 'name', g.name) \
+                              ORDER BY g.name, g.id) \
+                     FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                     WHERE gm.org_id = m.org_id AND gm.user_id = m.user_id)), \
+     'joined_at', strftime('%Y-%m-%dT%H:%M:%S', m.joined_at / 1000, 'unixepoch') \
+                  || printf('.%03dZ', m.joined_at % 1000), \
+     'managed', json(CASE WHEN u.created_by_org_id = m.org_id THEN 'true' ELSE 'false' END), \
+     'role', m.role, \
+     'user', json_object('email', u.email, 'first_name', u.first_name, 'id', u.id, \
+                         'last_name', u.last_name, 'phone', u.phone, 'status', u.status), \
+     'workspaces', json((SELECT json_group_array(json_object('id', w.id, 'name', w.name, \
+                                                             'role', wm.role) \
+                                  ORDER BY w.name, w.id) \
+                         FROM workspace_members wm JOIN workspaces w ON w.id = wm.workspace_id \
+                         WHERE wm.org_id = m.org_id AND wm.user_id = m.user_id)))";
 
-/// One directory page with what it shows besides the member rows (explicit workspace roles
-/// and groups): three reads over the same page window, for the caller's batch (they ride
-/// in the credential check's round trip), in that order.
-pub fn page_stmts(
+/// A member's id and view (`MEMBER_JSON`).
+#[derive(Debug, Deserialize)]
+pub struct RenderedMember {
+    pub user_id: String,
+    pub view: String,
+}
+
+/// One directory page in user-id order, each member rendered (`MEMBER_JSON`): keyset on
+/// (org_id, user_id), the primary key, so a page costs the same however large the org.
+/// `?q=` is a case-insensitive substring of the email or the full name (`instr`: LIKE
+/// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
+/// in the credential check's round trip).
+pub fn page_stmt(
     db: &Db,
     org: OrgId,
     role: Option<OrgRole>,
     q: Option<&str>,
     after: &str,
     limit: u32,
-) -> ApiResult<[Stmt; 3]> {
-    let args = || args![org, role.map(OrgRole::as_str), after, q, i64::from(limit)];
-    Ok([
-            db.stmt(
-                &format!(
-                    "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, \
-                       m.joined_at, (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
-                     FROM org_members m JOIN users u ON u.id = m.user_id \
-                     WHERE m.org_id = ?1 AND m.user_id IN ({PAGE_IDS}) ORDER BY m.user_id"
-                ),
-                args(),
-            )?,
-            db.stmt(
-                &format!(
-                    "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
-                     JOIN workspaces w ON w.id = wm.workspace_id \
-                     WHERE wm.org_id = ?1 AND wm.user_id IN ({PAGE_IDS}) ORDER BY w.name, w.id"
-                ),
-                args(),
-            )?,
-            db.stmt(
-                &format!(
-                    "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                     WHERE gm.org_id = ?1 AND gm.user_id IN ({PAGE_IDS}) ORDER BY g.name, g.id"
-                ),
-                args(),
-            )?,
-    ])
+) -> ApiResult<Stmt> {
+    db.stmt(
+        &format!(
+            "SELECT m.user_id, {MEMBER_JSON} AS view FROM org_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
+               AND (?4 IS NULL OR instr(u.email, ?4) > 0 \
+                    OR instr(lower(u.first_name || ' ' || u.last_name), ?4) > 0) \
+             ORDER BY m.user_id LIMIT ?5"
+        ),
+        args![org, role.map(OrgRole::as_str), after, q, i64::from(limit)],
+    )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct MemberWorkspace {
-    pub user_id: String,
-    pub id: String,
-    pub name: String,
-    pub role: String,
+/// One member as the directory shows them (`MEMBER_JSON`), added to `reads` after a write's
+/// statements (so it sees them): a write and its response are then one round trip. Read back
+/// with `read_view`.
+pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+    db.stmt(
+        &format!(
+            "SELECT m.user_id, {MEMBER_JSON} AS view FROM org_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = ?1 AND m.user_id = ?2"
+        ),
+        args![org, user],
+    )
 }
 
-/// One member as the directory shows them (row, explicit workspace roles, groups): three
-/// reads added to `reads` (after a write's statements, so they see them), read back by
-/// `read_one_with_details`. A write and its response are then one round trip.
-pub fn one_with_details(
-    db: &Db,
-    org: OrgId,
-    user: UserId,
-    reads: &mut Together,
-) -> ApiResult<[usize; 3]> {
-    Ok([
-        reads.add(one_stmt(db, org, user)?),
-        reads.add(db.stmt(
-            "SELECT wm.user_id, w.id, w.name, wm.role FROM workspace_members wm \
-             JOIN workspaces w ON w.id = wm.workspace_id \
-             WHERE wm.org_id = ?1 AND wm.user_id = ?2 ORDER BY w.name, w.id",
-            args![org, user],
-        )?),
-        reads.add(db.stmt(
-            "SELECT gm.user_id, g.id, g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             WHERE gm.org_id = ?1 AND gm.user_id = ?2 ORDER BY g.name, g.id",
-            args![org, user],
-        )?),
-    ])
-}
-
-/// A member with their details, as `one_with_details` planned them; `None` if they are not
-/// a member.
-pub type MemberDetails = (MemberRow, Vec<MemberWorkspace>, Vec<MemberGroup>);
-
-pub fn read_one_with_details(
-    results: &Results,
-    [member, workspaces, groups]: [usize; 3],
-) -> ApiResult<Option<MemberDetails>> {
-    let Some(member) = results.first::<MemberRow>(member)? else {
-        return Ok(None);
-    };
-    Ok(Some((
-        member,
-        results.rows(workspaces)?,
-        results.rows(groups)?,
-    )))
+/// The member view `view_stmt` read, as JSON; `None` if they are not a member.
+pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json::Value>> {
+    match results.first::<RenderedMember>(read)? {
+        None => Ok(None),
+        Some(row) => serde_json::from_str(&row.view)
+            .map(Some)
+            .map_err(|e| crate::http::error::ApiError::internal(format!("member view: {e}"))),
+    }
 }
 
 pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {

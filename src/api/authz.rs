@@ -95,9 +95,9 @@ pub fn parse(ctx: &Ctx) -> ApiResult<CheckRequest> {
     }
 }
 
-/// The facts' reads, planned into the credential check's round trip: who is asked about
-/// and the indexes of the two reads. `None` when a token did not name a user.
-pub type FactsPlan = Option<(UserId, usize, usize)>;
+/// The facts' read, planned into the credential check's round trip: who is asked about
+/// and the index of the read. `None` when a token did not name a user.
+pub type FactsPlan = Option<(UserId, usize)>;
 
 pub fn plan(
     ctx: &Ctx,
@@ -111,15 +111,15 @@ pub fn plan(
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
     let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
-    let (standing, grants) = store::grants::facts_stmts(&ctx.db, req.ws, user, &list)?;
-    Ok(Some((user, reads.add(standing), reads.add(grants))))
+    let facts = store::grants::facts_stmt(&ctx.db, req.ws, user, &list)?;
+    Ok(Some((user, reads.add(facts))))
 }
 
 /// Asked by a person about themselves, or by an API token of the org about any user (a
 /// scoped token only inside its listed workspaces). One round trip in all: the facts were
 /// read with the credential.
 pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply> {
-    let Some((user, standing_read, grants_read)) = a.plan else {
+    let Some((user, facts_read)) = a.plan else {
         return Err(ApiError::field(
             "user_id",
             "is required when an API token asks",
@@ -139,7 +139,7 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
         _ => {}
     }
     let facts = match (
-        store::grants::read_facts(&a.results, standing_read, grants_read)?,
+        store::grants::read_facts(&a.results, facts_read)?,
         &a.principal,
     ) {
         // A token answers inside its org only: another org's workspace is as unknown as a

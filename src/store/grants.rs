@@ -6,7 +6,7 @@ use super::{Db, Found, Results, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct GrantRow {
@@ -198,6 +198,8 @@ pub struct Standing {
     pub workspace_role: Option<String>,
     /// JSON array of the restricting groups' lists (each a JSON text).
     pub restrictions: String,
+    /// JSON array of the matching grants (`ResourceGrant`s).
+    pub grants: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,50 +210,44 @@ pub struct ResourceGrant {
     pub permission: String,
 }
 
-/// Everything an authorization check needs, as two reads for the caller's batch (they ride
-/// in the credential check's round trip): the user's standing in the workspace's org, and
-/// the grants to the user or the user's groups on the given resources (`resources`: JSON
-/// `[{type, id}]`). Read back with `read_facts`.
-pub fn facts_stmts(
-    db: &Db,
-    ws: WorkspaceId,
-    user: UserId,
-    resources: &str,
-) -> ApiResult<(Stmt, Stmt)> {
-    Ok((
-        db.stmt(
-            "SELECT w.org_id, \
-               (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
-               (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
-               (SELECT json_group_array(g.restrictions) FROM group_members gm \
-                  JOIN groups g ON g.id = gm.group_id \
-                  WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions \
-             FROM workspaces w WHERE w.id = ?1",
-            args![ws, user],
-        )?,
-        db.stmt(
-            "SELECT g.resource_type, g.resource_id, g.principal_type, g.permission \
-             FROM json_each(?3) j CROSS JOIN grants g \
-               ON g.workspace_id = ?1 AND g.resource_type = json_extract(j.value, '$.type') \
-               AND g.resource_id = json_extract(j.value, '$.id') \
-             WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
-                OR (g.principal_type = 'group' AND g.principal_id IN \
-                    (SELECT group_id FROM group_members WHERE user_id = ?2 \
-                     AND org_id = (SELECT org_id FROM workspaces WHERE id = ?1)))",
-            args![ws, user, resources],
-        )?,
-    ))
+/// Everything an authorization check needs, as one read for the caller's batch (it rides
+/// in the credential check's round trip): the user's standing in the workspace's org and,
+/// as a JSON array, the grants to the user or the user's groups on the given resources
+/// (`resources`: JSON `[{type, id}]`). One statement rather than two: each statement of a
+/// batch costs D1 and its client a result and a `meta` (BENCHMARKS.md, "Where the time
+/// goes"). No row for an unknown workspace. Read back with `read_facts`.
+pub fn facts_stmt(db: &Db, ws: WorkspaceId, user: UserId, resources: &str) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT w.org_id, \
+           (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
+           (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
+           (SELECT json_group_array(g.restrictions) FROM group_members gm \
+              JOIN groups g ON g.id = gm.group_id \
+              WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions, \
+           (SELECT json_group_array(json_object('resource_type', g.resource_type, \
+                     'resource_id', g.resource_id, 'principal_type', g.principal_type, \
+                     'permission', g.permission)) \
+              FROM json_each(?3) j CROSS JOIN grants g \
+                ON g.workspace_id = w.id AND g.resource_type = json_extract(j.value, '$.type') \
+                AND g.resource_id = json_extract(j.value, '$.id') \
+              WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
+                 OR (g.principal_type = 'group' AND g.principal_id IN \
+                     (SELECT group_id FROM group_members WHERE user_id = ?2 AND org_id = w.org_id))) \
+             AS grants \
+         FROM workspaces w WHERE w.id = ?1",
+        args![ws, user, resources],
+    )
 }
 
-/// The facts of `facts_stmts`, by the indexes they were given: `None` for an unknown
-/// workspace.
+/// The facts `facts_stmt` read: `None` for an unknown workspace.
 pub fn read_facts(
     results: &Results,
-    standing: usize,
-    grants: usize,
+    read: usize,
 ) -> ApiResult<Option<(Standing, Vec<ResourceGrant>)>> {
-    let Some(s) = results.first::<Standing>(standing)? else {
+    let Some(s) = results.first::<Standing>(read)? else {
         return Ok(None);
     };
-    Ok(Some((s, results.rows(grants)?)))
+    let grants = serde_json::from_str(&s.grants)
+        .map_err(|e| ApiError::internal(format!("grants of a check: {e}")))?;
+    Ok(Some((s, grants)))
 }

@@ -7,7 +7,7 @@ use crate::args;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 #[derive(Debug, Deserialize)]
 pub struct MemberRow {
@@ -98,7 +98,7 @@ pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json:
         None => Ok(None),
         Some(row) => serde_json::from_str(&row.view)
             .map(Some)
-            .map_err(|e| crate::http::error::ApiError::internal(format!("member view: {e}"))),
+            .map_err(|e| ApiError::internal(format!("member view: {e}"))),
     }
 }
 

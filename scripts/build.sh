@@ -18,3 +18,7 @@ if [ "${KEEP_WASM_NAMES:-}" != 1 ]; then
   done
   "$WASM_OPT_BIN" "${features[@]}" --strip-debug build/index_bg.wasm -o build/index_bg.wasm
 fi
+# Static assets of the Worker (wrangler.toml [assets], the ASSETS binding): the OpenAPI
+# document is served from here rather than compiled into the wasm.
+mkdir -p build/assets
+cp src/openapi.json build/assets/openapi.json

@@ -34,7 +34,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
     match route {
         Route::Health => platform::health(ctx).await,
         Route::Ready => platform::ready(ctx).await,
-        Route::OpenApi => platform::openapi(),
+        Route::OpenApi => platform::openapi(ctx).await,
         Route::Jwks => platform::jwks(ctx).await,
         Route::DevMailbox => platform::dev_mailbox(ctx).await,
         Route::Signup => auth::signup(ctx).await,

@@ -1,6 +1,6 @@
 //! Health, discovery documents, and the development mailbox.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::views::time;
 use crate::http::error::{ApiError, ApiResult};
@@ -8,8 +8,6 @@ use crate::http::keys::keys;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store;
-
-pub const OPENAPI: &str = include_str!("../openapi.json");
 
 pub async fn health(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::ok(json!({
@@ -26,9 +24,31 @@ pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::ok(json!({ "status": "ok", "d1": "ok" })))
 }
 
-pub fn openapi() -> ApiResult<Reply> {
-    let doc: Value = serde_json::from_str(OPENAPI).map_err(ApiError::internal)?;
-    Ok(Reply::ok(doc))
+/// The OpenAPI document, a static asset of the Worker (`src/openapi.json`, copied into
+/// `build/assets` by scripts/build.sh): 381 KB of JSON that is data, not code, kept out of
+/// the wasm module (a smaller module to fetch and compile on a cold start; BENCHMARKS.md,
+/// "wasm size"). Served through the route, so it gets the headers every response gets.
+pub async fn openapi(ctx: &Ctx) -> ApiResult<Reply> {
+    let assets = ctx
+        .env
+        .assets("ASSETS")
+        .map_err(|e| ApiError::Misconfigured(format!("assets binding ASSETS: {e}")))?;
+    // The host is ignored: the binding serves its own directory.
+    let mut response = assets
+        .fetch("https://assets.local/openapi.json", None)
+        .await
+        .map_err(|e| ApiError::internal(format!("openapi.json asset: {e}")))?;
+    if response.status_code() != 200 {
+        return Err(ApiError::Misconfigured(format!(
+            "openapi.json asset answered {}",
+            response.status_code()
+        )));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ApiError::internal(format!("openapi.json asset: {e}")))?;
+    Ok(Reply::ok_rendered(text))
 }
 
 pub async fn jwks(ctx: &Ctx) -> ApiResult<Reply> {
@@ -65,10 +85,12 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
 
 #[cfg(test)]
 mod tests {
-    use super::OPENAPI;
     use crate::http::router::ROUTES;
     use serde_json::Value;
     use std::collections::BTreeSet;
+
+    /// The document the Worker serves (a static asset, see `openapi`).
+    const OPENAPI: &str = include_str!("../openapi.json");
 
     /// The document and the router describe the same (method, path) pairs, both ways.
     #[test]

@@ -365,11 +365,11 @@ pub fn guard(db: &Db, condition: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
     )
 }
 
-/// One statement's result as D1's JS client returns it (`{results, meta}`), read without
-/// going through a generic JS-to-Rust converter: the rows arrive as one JSON text that
-/// serde_json decodes, and only the counters wanted are read from `meta`. (Decoding row
-/// objects field by field across the JS boundary was a measurable share of a page's CPU;
-/// see BENCHMARKS.md, "Where the time goes".)
+/// One statement's result as D1's JS client returns it (`{results, meta}`). Only the
+/// counters wanted are read from `meta` (decoding the whole object per statement showed in
+/// the profiles; BENCHMARKS.md, "Where the time goes"); rows are decoded one by one with
+/// serde-wasm-bindgen, as `worker` does (decoding them from one `JSON.stringify` text with
+/// serde_json measured the same and added 20 KB gzip of code).
 pub struct Outcome(JsValue);
 
 impl Outcome {
@@ -393,16 +393,16 @@ impl Outcome {
         if rows.is_null() || rows.is_undefined() {
             return Ok(Vec::new());
         }
-        let text: String = js_sys::JSON::stringify(&rows)
-            .map_err(|e| ApiError::internal(format!("D1 rows: {}", failure_text(&e))))?
-            .into();
-        decode_rows(&text)
+        let list: Array = rows
+            .dyn_into()
+            .map_err(|_| ApiError::internal("D1 results are not an array"))?;
+        list.iter()
+            .map(|row| {
+                serde_wasm_bindgen::from_value(row)
+                    .map_err(|e| ApiError::internal(format!("D1 row: {e}")))
+            })
+            .collect()
     }
-}
-
-/// Rows as D1 serialises them: an array of objects whose values are text, numbers or null.
-fn decode_rows<T: DeserializeOwned>(json: &str) -> ApiResult<Vec<T>> {
-    serde_json::from_str(json).map_err(|e| ApiError::internal(format!("D1 row: {e}")))
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error

@@ -108,16 +108,21 @@ impl Ctx {
     }
 }
 
-/// A successful reply: status, JSON body (or none), extra headers.
+/// A successful reply: status, body, and the body's content type.
 pub struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
-    /// A JSON body already rendered as text (by SQLite: the member directory), instead of
-    /// `body`.
-    pub rendered: Option<String>,
+    pub body: Body,
     pub content_type: &'static str,
-    /// A body produced while it is sent (an export), instead of `body`.
-    pub stream: Option<BodyStream>,
+}
+
+/// What a reply carries.
+pub enum Body {
+    Empty,
+    Json(Value),
+    /// JSON already rendered as text (by SQLite: the member directory), sent as it is.
+    Rendered(String),
+    /// Produced while it is sent (an export).
+    Stream(BodyStream),
 }
 
 /// Chunks of a streamed body; an error ends the stream (the status is already sent).
@@ -127,10 +132,8 @@ impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
         Reply {
             status,
-            body: Some(body),
-            rendered: None,
+            body: Body::Json(body),
             content_type: "application/json",
-            stream: None,
         }
     }
 
@@ -138,10 +141,8 @@ impl Reply {
     pub fn ok_rendered(json: String) -> Self {
         Reply {
             status: 200,
-            body: None,
-            rendered: Some(json),
+            body: Body::Rendered(json),
             content_type: "application/json",
-            stream: None,
         }
     }
 
@@ -149,10 +150,8 @@ impl Reply {
     pub fn streamed(content_type: &'static str, stream: BodyStream) -> Self {
         Reply {
             status: 200,
-            body: None,
-            rendered: None,
+            body: Body::Stream(stream),
             content_type,
-            stream: Some(stream),
         }
     }
 
@@ -171,10 +170,8 @@ impl Reply {
     pub fn no_content() -> Self {
         Reply {
             status: 204,
-            body: None,
-            rendered: None,
+            body: Body::Empty,
             content_type: "application/json",
-            stream: None,
         }
     }
 }
@@ -367,13 +364,12 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
     let (status, mut response) = match outcome {
         Ok(reply) => {
             let status = reply.status;
-            let has_body =
-                reply.body.is_some() || reply.rendered.is_some() || reply.stream.is_some();
-            let response = match (reply.body, reply.rendered, reply.stream) {
-                (_, _, Some(stream)) => Response::from_stream(stream),
-                (_, Some(text), None) => Response::from_bytes(text.into_bytes()),
-                (Some(body), None, None) => Response::from_bytes(body.to_string().into_bytes()),
-                (None, None, None) => Response::empty(),
+            let has_body = !matches!(reply.body, Body::Empty);
+            let response = match reply.body {
+                Body::Stream(stream) => Response::from_stream(stream),
+                Body::Rendered(text) => Response::from_bytes(text.into_bytes()),
+                Body::Json(body) => Response::from_bytes(body.to_string().into_bytes()),
+                Body::Empty => Response::empty(),
             }
             .map(|r| r.with_status(status));
             let mut response = response.unwrap_or_else(|_| fallback());

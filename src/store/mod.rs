@@ -205,23 +205,20 @@ impl Db {
             Ok(promise) => JsFuture::from(promise).await,
             Err(thrown) => Err(thrown),
         };
+        // A batch resolves to an array of results, a single statement to one result.
+        let outcomes: Result<Vec<Outcome>, JsValue> = settled.map(|value| match value.dyn_into() {
+            Ok(list) => Array::iter(&list).map(Outcome).collect(),
+            Err(one) => vec![Outcome(one)],
+        });
         let mut u = self.usage.get();
         u.round_trips += 1;
         u.millis += Timestamp::now().millis() - started.millis();
-        self.usage.set(u);
-        let value = settled.map_err(|e| map_d1_error(&failure_text(&e)))?;
-        // A batch resolves to an array of results, a single statement to one result.
-        let outcomes: Vec<Outcome> = match value.dyn_into::<Array>() {
-            Ok(list) => list.iter().map(Outcome).collect(),
-            Err(one) => vec![Outcome(one)],
-        };
-        let mut u = self.usage.get();
-        for o in &outcomes {
+        for o in outcomes.iter().flatten() {
             u.rows_read += o.meta_count("rows_read");
             u.rows_written += o.meta_count("rows_written");
         }
         self.usage.set(u);
-        Ok(outcomes)
+        outcomes.map_err(|e| map_d1_error(&failure_text(&e)))
     }
 
     /// One statement: its rows (a read) or what it changed (a write).

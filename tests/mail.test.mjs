@@ -150,8 +150,8 @@ test("HTTP provider down: 3 attempts, outbox 'failed' with the 503, message in t
   const msg = JSON.parse(dead);
   assert.equal(msg.id, row.id);
   assert.equal(msg.to, email);
-  assert.equal(msg.kind, "activation");
-  assert.match(msg.data.link, /\/activate\?token=[A-Za-z0-9_-]{43}$/);
+  assert.deepEqual(Object.keys(msg.content), ["activation"]);
+  assert.match(msg.content.activation.link, /\/activate\?token=[A-Za-z0-9_-]{43}$/);
 
   assert.equal(callsTo(email).length, 3, "exactly MAIL_MAX_ATTEMPTS deliveries were tried");
   for (const c of callsTo(email)) assert.equal(c.headers["idempotency-key"], row.id);
@@ -233,11 +233,12 @@ test("a redelivered message (same id) is never sent again, whether it was sent o
   const original = {
     id: sent.id,
     to: okEmail,
-    kind: "activation",
-    data: {
-      first_name: "Ada",
-      link: text.match(/(http\S+\/activate\?token=[A-Za-z0-9_-]{43})/)[1],
-      expires_at: text.match(/expires at (\S+) and works once/)[1],
+    content: {
+      activation: {
+        first_name: "Ada",
+        link: text.match(/(http\S+\/activate\?token=[A-Za-z0-9_-]{43})/)[1],
+        expires_at: text.match(/expires at (\S+) and works once/)[1],
+      },
     },
   };
   // A control message through the same path: it has a queued outbox row, so it is sent;
@@ -246,7 +247,7 @@ test("a redelivered message (same id) is never sent again, whether it was sent o
   const markerId = randomUUID();
   await h.db.prepare("INSERT INTO outbox (id, kind, recipient, status, created_at, updated_at) VALUES (?, 'password_changed', ?, 'queued', ?, ?)")
     .bind(markerId, markerEmail, Date.now(), Date.now()).run();
-  const marker = { id: markerId, to: markerEmail, kind: "password_changed", data: { first_name: "Ada" } };
+  const marker = { id: markerId, to: markerEmail, content: { password_changed: { first_name: "Ada" } } };
 
   const queue = await h.mf.getQueueProducer("MAIL_QUEUE", "ums");
   await queue.sendBatch([

@@ -112,6 +112,12 @@ test("POST /v1/orgs: 201 with the org, caller is owner in D1, org.created audite
   assert.equal(events[0].target_type, "org");
   assert.equal(events[0].target_id, o.id);
 
+  // Logo URLs are stored in their WHATWG serialisation (the platform's URL parser in the
+  // Worker): host lower-cased and IDNA-encoded, spaces percent-encoded, surrounding blanks gone.
+  const normalised = await createOrg(u, { name: "Logos", logo_url: " https://CDN.Bücher.example/a b.png " });
+  assert.equal(normalised.logo_url, "https://cdn.xn--bcher-kva.example/a%20b.png");
+  assert.equal((await orgRow(normalised.id)).logo_url, "https://cdn.xn--bcher-kva.example/a%20b.png");
+
   // Optional fields may be left out; the org is then readable with the same view.
   const minimal = await createOrg(u, { name: "Minimal" });
   assert.equal(minimal.description, null);

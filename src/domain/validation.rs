@@ -201,17 +201,31 @@ pub fn https_url(raw: &str) -> Result<String, String> {
     if v.len() > MAX_URL_LEN {
         return Err(format!("must be at most {MAX_URL_LEN} characters"));
     }
-    match url::Url::parse(v) {
-        Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {
+    match parse_https(v) {
+        Some(u) => {
             // Percent-encoding can triple the length: the cap holds for what is stored.
-            let u = String::from(u);
             if u.len() > MAX_URL_LEN {
                 return Err(format!("must be at most {MAX_URL_LEN} characters"));
             }
             Ok(u)
         }
-        _ => Err("must be an https:// URL".into()),
+        None => Err("must be an https:// URL".into()),
     }
+}
+
+/// The WHATWG serialisation of `v` when it parses as an `https:` URL with a host.
+/// In the Worker the platform's `URL` parses it; on the host (unit and property tests) the
+/// `url` crate, an implementation of the same standard (Cargo.toml says why).
+#[cfg(target_arch = "wasm32")]
+fn parse_https(v: &str) -> Option<String> {
+    let u = web_sys::Url::new(v).ok()?;
+    (u.protocol() == "https:" && !u.hostname().is_empty()).then(|| u.href())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn parse_https(v: &str) -> Option<String> {
+    let u = url::Url::parse(v).ok()?;
+    (u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty())).then(|| u.into())
 }
 
 const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
@@ -316,6 +330,11 @@ mod tests {
         assert_eq!(
             https_url(" https://cdn.example.com/logo.png ").unwrap(),
             "https://cdn.example.com/logo.png"
+        );
+        // The same serialisation the Worker's platform URL gives (tests/orgs.test.mjs).
+        assert_eq!(
+            https_url(" https://CDN.Bücher.example/a b.png ").unwrap(),
+            "https://cdn.xn--bcher-kva.example/a%20b.png"
         );
         for bad in [
             "http://x.example/a.png",

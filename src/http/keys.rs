@@ -29,7 +29,9 @@ async fn dev_seed(env: &Env) -> ApiResult<String> {
         return Ok(seed);
     }
     let seed = generate_seed();
-    kv.put(DEV_SEED_KEY, &seed)
+    // As bytes: `put` of a string goes through worker's serde path (and links float
+    // formatting into the wasm); KV stores the same value, read back by `.text()`.
+    kv.put_bytes(DEV_SEED_KEY, seed.as_bytes())
         .map_err(ApiError::internal)?
         .execute()
         .await

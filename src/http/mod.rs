@@ -244,8 +244,7 @@ async fn serve(
     now: Timestamp,
 ) -> ApiResult<Reply> {
     let method = req.method().to_string();
-    let url = req.url().map_err(|_| ApiError::NotFound)?;
-    let (route, params) = router::resolve(&method, url.path())?;
+    let (route, params) = router::resolve(&method, &req.path())?;
     let body = if matches!(method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS") {
         // DELETE /v1/me carries a password; everything else of these has no body.
         if method == "DELETE" {
@@ -276,10 +275,7 @@ async fn serve(
                 .flatten()
                 .map(|ua| ua.chars().take(512).collect()),
         },
-        query: url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
+        query: query_pairs(&req.inner().url()),
         headers: req.headers().clone(),
         request_id: request_id.to_string(),
         params,
@@ -291,6 +287,19 @@ async fn serve(
         worker_ctx,
     };
     api::dispatch(route, &ctx).await
+}
+
+/// The decoded `application/x-www-form-urlencoded` pairs of a request URL's query, in order.
+/// The URL comes serialised by the runtime (WHATWG), so the query is everything between the
+/// first `?` and a `#`; parsing it again with a URL parser would only add code.
+fn query_pairs(url: &str) -> Vec<(String, String)> {
+    let Some((_, rest)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    let query = rest.split_once('#').map_or(rest, |(query, _)| query);
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn set(headers: &mut Headers, name: &str, value: &str) {
@@ -438,6 +447,27 @@ fn fallback() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_pairs_are_decoded_in_order_without_the_fragment() {
+        let pairs = |url: &str| query_pairs(url);
+        assert!(pairs("https://h.example/v1/orgs").is_empty());
+        assert!(pairs("https://h.example/v1/orgs?").is_empty());
+        assert_eq!(
+            pairs("https://h.example/a?limit=5&q=a+b%26c&q=%C3%A9&flag#limit=9"),
+            vec![
+                ("limit".into(), "5".into()),
+                ("q".into(), "a b&c".into()),
+                ("q".into(), "é".into()),
+                ("flag".into(), String::new()),
+            ]
+        );
+        // A `?` after the first one belongs to the query.
+        assert_eq!(
+            pairs("https://h.example/a?cursor=x?y"),
+            vec![("cursor".into(), "x?y".into())]
+        );
+    }
 
     #[test]
     fn server_timing_names_d1_time_round_trips_and_total() {

@@ -326,8 +326,7 @@ mod tests {
             },
         };
         let json = serde_json::to_value(&m).unwrap();
-        assert_eq!(json["kind"], "password_changed");
-        assert_eq!(json["data"]["first_name"], "Ada");
+        assert_eq!(json["content"]["password_changed"]["first_name"], "Ada");
         let back: super::super::MailMessage = serde_json::from_value(json).unwrap();
         assert_eq!(back, m);
         let inv = super::super::MailMessage {
@@ -340,7 +339,7 @@ mod tests {
             )),
         };
         let body = inv.to_queue_body();
-        assert!(body.contains("\"kind\":\"invitation\""));
+        assert!(body.contains("\"content\":{\"invitation\":{"));
         assert_eq!(
             super::super::MailMessage::from_queue_body(&body).unwrap(),
             inv

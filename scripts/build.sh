@@ -6,6 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+# The wasm is compiled by the pinned nightly of scripts/toolchain.sh with std rebuilt for
+# size: panics become plain traps (no formatting machinery; a panic aborts the request
+# either way), std picks its size-optimised code, and no file/line strings are embedded.
+# These flags replace .cargo/config.toml's for this build, so its getrandom flag is repeated.
+source scripts/toolchain.sh
+export RUSTUP_TOOLCHAIN="$WASM_TOOLCHAIN"
+export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+export CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none'
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 worker-build --release
 if [ "${KEEP_WASM_NAMES:-}" != 1 ]; then

@@ -11,6 +11,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The release wasm's toolchain (scripts/toolchain.sh): std is rebuilt from its sources.
+source scripts/toolchain.sh
+if ! rustup component list --toolchain "$WASM_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src' \
+  || ! rustup target list --toolchain "$WASM_TOOLCHAIN" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup toolchain install "$WASM_TOOLCHAIN" --profile minimal --component rust-src \
+    --target wasm32-unknown-unknown
+fi
+
 version_of() { "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1; }
 
 if [ "$(version_of worker-build)" != "$WORKER_BUILD_VERSION" ]; then

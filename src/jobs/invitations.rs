@@ -2,7 +2,7 @@
 //! and writing `invitation.expired`), and remind invitees shortly before expiry. Both work
 //! in bounded batches, are idempotent, and continue where the previous run stopped.
 
-use serde::Deserialize;
+use crate::row;
 use worker::Env;
 
 use crate::config::Config;
@@ -38,9 +38,10 @@ pub async fn expire_overdue(db: &Db, now: Timestamp) -> ApiResult<usize> {
     Ok(total)
 }
 
-#[derive(Deserialize)]
-struct Id {
-    id: String,
+row! {
+    struct Id {
+        id: String,
+    }
 }
 
 pub async fn send_reminders(env: &Env, cfg: &Config, db: &Db, now: Timestamp) -> ApiResult<usize> {

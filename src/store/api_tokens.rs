@@ -1,6 +1,7 @@
 //! API tokens and their workspace lists.
 
-use serde::Deserialize;
+use crate::row;
+use crate::store::{FromRow, Row};
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
 use super::{Db, Stmt};
@@ -11,7 +12,7 @@ use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 
 /// A live token as authentication reads it, with its org: the org gate needs no second read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct LiveToken {
     pub token_id: String,
     pub token_name: String,
@@ -20,8 +21,21 @@ pub struct LiveToken {
     /// JSON array of the listed workspace ids (scoped tokens).
     pub token_workspaces: String,
     pub token_last_used_at: Option<i64>,
-    #[serde(flatten)]
     pub org: OrgRow,
+}
+
+impl FromRow for LiveToken {
+    fn from_row(row: &mut Row) -> Self {
+        LiveToken {
+            token_id: row.take("token_id"),
+            token_name: row.take("token_name"),
+            token_role: row.take("token_role"),
+            token_scoped: row.take("token_scoped"),
+            token_workspaces: row.take("token_workspaces"),
+            token_last_used_at: row.take("token_last_used_at"),
+            org: OrgRow::from_row(row),
+        }
+    }
 }
 
 /// One indexed read: the token must be unrevoked and unexpired.
@@ -48,21 +62,23 @@ pub async fn touch(db: &Db, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> 
     .await
 }
 
-/// A token as its list shows it.
-#[derive(Debug, Deserialize)]
-pub struct TokenRow {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub scoped: i64,
-    /// JSON array of the listed workspace ids.
-    pub workspaces: String,
-    pub created_at: i64,
-    pub created_by: Option<String>,
-    pub creator_email: Option<String>,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+row! {
+    /// A token as its list shows it.
+    #[derive(Debug)]
+    pub struct TokenRow {
+        pub id: String,
+        pub name: String,
+        pub role: String,
+        pub scoped: i64,
+        /// JSON array of the listed workspace ids.
+        pub workspaces: String,
+        pub created_at: i64,
+        pub created_by: Option<String>,
+        pub creator_email: Option<String>,
+        pub expires_at: Option<i64>,
+        pub last_used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
 }
 
 const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \

@@ -1,12 +1,11 @@
 //! Audit events: every write leaves one; account events without an org feed /v1/me/activity.
 
-use serde::Deserialize;
-
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
 /// Who did it, from where, how: filled from the request context.
 #[derive(Debug, Clone)]
@@ -190,15 +189,17 @@ pub fn insert_if_just_locked(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ActivityRow {
-    pub id: String,
-    pub at: i64,
-    pub action: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub auth_method: Option<String>,
-    pub success: i64,
+row! {
+    #[derive(Debug)]
+    pub struct ActivityRow {
+        pub id: String,
+        pub at: i64,
+        pub action: String,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+        pub auth_method: Option<String>,
+        pub success: i64,
+    }
 }
 
 /// The user's own account history, newest first, one page.
@@ -216,23 +217,25 @@ pub async fn activity(
     .await
 }
 
-/// An event of an org's trail as the audit API shows it.
-#[derive(Debug, Deserialize)]
-pub struct AuditRow {
-    pub id: String,
-    pub at: i64,
-    pub actor_type: Option<String>,
-    pub actor_id: Option<String>,
-    pub actor_email: Option<String>,
-    pub actor_name: Option<String>,
-    pub action: String,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub auth_method: Option<String>,
-    pub success: i64,
-    pub metadata: Option<String>,
+row! {
+    /// An event of an org's trail as the audit API shows it.
+    #[derive(Debug)]
+    pub struct AuditRow {
+        pub id: String,
+        pub at: i64,
+        pub actor_type: Option<String>,
+        pub actor_id: Option<String>,
+        pub actor_email: Option<String>,
+        pub actor_name: Option<String>,
+        pub action: String,
+        pub target_type: Option<String>,
+        pub target_id: Option<String>,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+        pub auth_method: Option<String>,
+        pub success: i64,
+        pub metadata: Option<String>,
+    }
 }
 
 /// Filters of the org trail. `id_from`/`id_to` bound the UUIDv7 ids by time so that a time

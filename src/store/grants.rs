@@ -1,24 +1,26 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use serde::Deserialize;
-
 use super::{Db, Found, Results, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
+use crate::row;
+use crate::store::Row;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct GrantRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub principal_type: String,
-    pub principal_id: String,
-    pub resource_type: String,
-    pub resource_id: String,
-    pub permission: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    #[derive(Debug, Clone)]
+    pub struct GrantRow {
+        pub id: String,
+        pub workspace_id: String,
+        pub principal_type: String,
+        pub principal_id: String,
+        pub resource_type: String,
+        pub resource_id: String,
+        pub permission: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
 pub struct GrantKey<'a> {
@@ -190,24 +192,28 @@ pub async fn page(
     Ok(found.map(|(_, rows)| rows))
 }
 
-/// The user's standing in the workspace's org: roles and the restrictions of their groups.
-#[derive(Debug, Deserialize)]
-pub struct Standing {
-    pub org_id: String,
-    pub org_role: Option<String>,
-    pub workspace_role: Option<String>,
-    /// JSON array of the restricting groups' lists (each a JSON text).
-    pub restrictions: String,
-    /// JSON array of the matching grants (`ResourceGrant`s).
-    pub grants: String,
+row! {
+    /// The user's standing in the workspace's org: roles and the restrictions of their groups.
+    #[derive(Debug)]
+    pub struct Standing {
+        pub org_id: String,
+        pub org_role: Option<String>,
+        pub workspace_role: Option<String>,
+        /// JSON array of the restricting groups' lists (each a JSON text).
+        pub restrictions: String,
+        /// JSON array of the matching grants (`ResourceGrant`s).
+        pub grants: String,
+    }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ResourceGrant {
-    pub resource_type: String,
-    pub resource_id: String,
-    pub principal_type: String,
-    pub permission: String,
+row! {
+    #[derive(Debug)]
+    pub struct ResourceGrant {
+        pub resource_type: String,
+        pub resource_id: String,
+        pub principal_type: String,
+        pub permission: String,
+    }
 }
 
 /// Everything an authorization check needs, as one read for the caller's batch (it rides
@@ -247,7 +253,6 @@ pub fn read_facts(
     let Some(s) = results.first::<Standing>(read)? else {
         return Ok(None);
     };
-    let grants = serde_json::from_str(&s.grants)
-        .map_err(|e| ApiError::internal(format!("grants of a check: {e}")))?;
+    let grants = Row::decode_json_list(&s.grants)?;
     Ok(Some((s, grants)))
 }

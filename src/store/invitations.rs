@@ -2,7 +2,8 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use serde::Deserialize;
+use crate::row;
+use crate::store::Row;
 
 use super::{Db, Stmt};
 use crate::args;
@@ -12,50 +13,54 @@ use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
 
-/// An invitation with what its views need: the org's name, the inviter, the delivery state
-/// of its latest email, its workspaces (JSON) and whether the invitee has an account.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InvitationRow {
-    pub id: String,
-    pub org_id: String,
-    pub org_name: String,
-    pub email: String,
-    pub role: String,
-    /// JSON array of group ids.
-    pub groups: String,
-    pub message: Option<String>,
-    pub invited_by: Option<String>,
-    pub inviter_email: Option<String>,
-    pub inviter_first_name: Option<String>,
-    pub inviter_last_name: Option<String>,
-    /// Set when an API token sent it (then `invited_by` is NULL).
-    pub invited_by_token: Option<String>,
-    pub inviter_token_name: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub send_count: i64,
-    pub last_sent_at: i64,
-    /// The outbox status of the latest invitation email.
-    pub outbox_status: Option<String>,
-    pub ended_at: Option<i64>,
-    /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
-    pub workspaces: String,
-    pub account_exists: i64,
+row! {
+    /// An invitation with what its views need: the org's name, the inviter, the delivery state
+    /// of its latest email, its workspaces (JSON) and whether the invitee has an account.
+    #[derive(Debug, Clone)]
+    pub struct InvitationRow {
+        pub id: String,
+        pub org_id: String,
+        pub org_name: String,
+        pub email: String,
+        pub role: String,
+        /// JSON array of group ids.
+        pub groups: String,
+        pub message: Option<String>,
+        pub invited_by: Option<String>,
+        pub inviter_email: Option<String>,
+        pub inviter_first_name: Option<String>,
+        pub inviter_last_name: Option<String>,
+        /// Set when an API token sent it (then `invited_by` is NULL).
+        pub invited_by_token: Option<String>,
+        pub inviter_token_name: Option<String>,
+        pub status: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub send_count: i64,
+        pub last_sent_at: i64,
+        /// The outbox status of the latest invitation email.
+        pub outbox_status: Option<String>,
+        pub ended_at: Option<i64>,
+        /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
+        pub workspaces: String,
+        pub account_exists: i64,
+    }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct InvitedWorkspace {
-    pub id: String,
-    pub name: String,
-    pub role: String,
+row! {
+    #[derive(Debug, Clone)]
+    pub struct InvitedWorkspace {
+        pub id: String,
+        pub name: String,
+        pub role: String,
+    }
 }
 
 impl InvitationRow {
     /// The invitation's workspaces, by name.
     pub fn workspace_list(&self) -> Vec<InvitedWorkspace> {
         let mut list: Vec<InvitedWorkspace> =
-            serde_json::from_str(&self.workspaces).unwrap_or_default();
+            Row::decode_json_list(&self.workspaces).unwrap_or_default();
         list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         list
     }
@@ -194,21 +199,25 @@ pub async fn inbox(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PendingRef {
-    pub id: String,
-    pub expires_at: i64,
+row! {
+    #[derive(Debug)]
+    pub struct PendingRef {
+        pub id: String,
+        pub expires_at: i64,
+    }
 }
 
-/// Where an email stands with an org before it is invited (again) or added, in one read.
-#[derive(Debug, Default, Deserialize)]
-pub struct InviteeStanding {
-    /// The email's account, if there is one.
-    pub account_id: Option<String>,
-    /// The email's account is a member of the org.
-    pub member: i64,
-    pub pending_id: Option<String>,
-    pub pending_expires_at: Option<i64>,
+row! {
+    /// Where an email stands with an org before it is invited (again) or added, in one read.
+    #[derive(Debug, Default)]
+    pub struct InviteeStanding {
+        /// The email's account, if there is one.
+        pub account_id: Option<String>,
+        /// The email's account is a member of the org.
+        pub member: i64,
+        pub pending_id: Option<String>,
+        pub pending_expires_at: Option<i64>,
+    }
 }
 
 impl InviteeStanding {
@@ -246,9 +255,11 @@ pub fn invitee_member_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<S
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct InviteeMember {
-    pub member: i64,
+row! {
+    #[derive(Debug)]
+    pub struct InviteeMember {
+        pub member: i64,
+    }
 }
 
 pub struct NewInvitation<'a> {
@@ -463,9 +474,10 @@ pub fn accept(
 
 /// Ids of pending invitations past their expiry, oldest expiry first (the cron's work).
 pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<String>> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
+    row! {
+        struct Id {
+            id: String,
+        }
     }
     Ok(db
         .all::<Id>(

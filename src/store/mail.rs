@@ -1,6 +1,6 @@
 //! The outbox (one row per email, keyed by its idempotency key) and the dev mailbox.
 
-use serde::Deserialize;
+use crate::row;
 
 use super::{Db, Stmt};
 use crate::args;
@@ -25,9 +25,10 @@ pub fn insert_queued(
 /// A consumer's claim on a message: succeeds for one consumer at a time, and never for a
 /// message already sent or failed. Returns the attempt number.
 pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Attempt {
-        attempts: i64,
+    row! {
+        struct Attempt {
+            attempts: i64,
+        }
     }
     let row: Option<Attempt> = db
         .first(
@@ -41,9 +42,10 @@ pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult
 }
 
 pub async fn status(db: &Db, id: &str) -> ApiResult<Option<String>> {
-    #[derive(Deserialize)]
-    struct S {
-        status: String,
+    row! {
+        struct S {
+            status: String,
+        }
     }
     Ok(db
         .first::<S>("SELECT status FROM outbox WHERE id = ?1", args![id])
@@ -90,14 +92,16 @@ pub fn keep_in_dev_mailbox(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct MailboxRow {
-    pub id: String,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub created_at: i64,
+row! {
+    #[derive(Debug)]
+    pub struct MailboxRow {
+        pub id: String,
+        pub recipient: String,
+        pub subject: String,
+        pub text_body: String,
+        pub html_body: String,
+        pub created_at: i64,
+    }
 }
 
 pub async fn dev_mailbox(

@@ -1,6 +1,6 @@
 //! Org members: the directory page, role changes, removal.
 
-use serde::Deserialize;
+use crate::row;
 
 use super::{Db, Results, Stmt};
 use crate::args;
@@ -9,17 +9,19 @@ use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
 
-#[derive(Debug, Deserialize)]
-pub struct MemberRow {
-    pub user_id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub phone: Option<String>,
-    pub status: String,
-    pub role: String,
-    pub joined_at: i64,
-    pub managed: i64,
+row! {
+    #[derive(Debug)]
+    pub struct MemberRow {
+        pub user_id: String,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub phone: Option<String>,
+        pub status: String,
+        pub role: String,
+        pub joined_at: i64,
+        pub managed: i64,
+    }
 }
 
 /// A member as the directory shows them (the `Member` schema of openapi.json), rendered to
@@ -47,11 +49,13 @@ const MEMBER_JSON: &str = "json_object(\
                          FROM workspace_members wm JOIN workspaces w ON w.id = wm.workspace_id \
                          WHERE wm.org_id = m.org_id AND wm.user_id = m.user_id)))";
 
-/// A member's id and view (`MEMBER_JSON`).
-#[derive(Debug, Deserialize)]
-pub struct RenderedMember {
-    pub user_id: String,
-    pub view: String,
+row! {
+    /// A member's id and view (`MEMBER_JSON`).
+    #[derive(Debug)]
+    pub struct RenderedMember {
+        pub user_id: String,
+        pub view: String,
+    }
 }
 
 /// One directory page in user-id order, each member rendered (`MEMBER_JSON`): keyset on
@@ -203,10 +207,11 @@ pub fn seat_guard(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<Stmt> {
 
 /// Members and pending invitations of the org, for the usage overview.
 pub async fn seats(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<(i64, i64)> {
-    #[derive(Deserialize)]
-    struct Seats {
-        members: i64,
-        pending: i64,
+    row! {
+        struct Seats {
+            members: i64,
+            pending: i64,
+        }
     }
     let s: Option<Seats> = db
         .first(
@@ -245,11 +250,13 @@ pub fn add(
     Ok(stmts)
 }
 
-/// A workspace as `existing_workspaces` reads it.
-#[derive(Debug, Deserialize)]
-pub struct NamedWorkspace {
-    pub id: String,
-    pub name: String,
+row! {
+    /// A workspace as `existing_workspaces` reads it.
+    #[derive(Debug)]
+    pub struct NamedWorkspace {
+        pub id: String,
+        pub name: String,
+    }
 }
 
 /// Which of `ids` are workspaces of the org, with their names (`NamedWorkspace` rows).

@@ -19,7 +19,6 @@ pub mod workspaces;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
 use worker::js_sys::{self, Array, Promise, Reflect};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::JsValue;
@@ -113,6 +112,116 @@ id_args!(
 #[macro_export]
 macro_rules! args {
     ($($e:expr),* $(,)?) => { vec![$($crate::store::Arg::from($e)),*] };
+}
+
+/// A result row: its columns by name, taken out one by one by a `FromRow`.
+///
+/// Rows are decoded through one shared path (D1's JS object → `serde_json::Map`, and JSON
+/// text columns → the same) instead of a serde-derived decoder per row type: those cost
+/// ~2 KB of wasm per type (BENCHMARKS.md, "wasm size"). A column of the wrong type is not
+/// a panic: the first one is recorded and the whole row is an internal error.
+pub struct Row {
+    columns: serde_json::Map<String, serde_json::Value>,
+    error: Option<String>,
+}
+
+impl Row {
+    /// Takes column `name` out of the row as `T`; an absent column reads as SQL NULL.
+    pub fn take<T: Column>(&mut self, name: &str) -> T {
+        let value = self.columns.remove(name).unwrap_or_default();
+        T::from_column(value).unwrap_or_else(|| {
+            if self.error.is_none() {
+                self.error = Some(format!("column {name}: not {}", T::EXPECTED));
+            }
+            T::default()
+        })
+    }
+
+    /// Decodes a row of columns (a JSON object) as `T`.
+    pub fn decode<T: FromRow>(value: serde_json::Value) -> ApiResult<T> {
+        let serde_json::Value::Object(columns) = value else {
+            return Err(ApiError::internal("a D1 row is not an object"));
+        };
+        let mut row = Row {
+            columns,
+            error: None,
+        };
+        let decoded = T::from_row(&mut row);
+        match row.error {
+            None => Ok(decoded),
+            Some(e) => Err(ApiError::internal(format!("D1 row: {e}"))),
+        }
+    }
+
+    /// Decodes a JSON array of rows kept in one text column (`json_group_array(json_object(…))`).
+    pub fn decode_json_list<T: FromRow>(text: &str) -> ApiResult<Vec<T>> {
+        match serde_json::from_str(text) {
+            Ok(serde_json::Value::Array(items)) => items.into_iter().map(Row::decode).collect(),
+            _ => Err(ApiError::internal("a JSON list column is not an array")),
+        }
+    }
+}
+
+/// A type a row is read into (`row!` writes the impl for plain structs).
+pub trait FromRow: Sized {
+    fn from_row(row: &mut Row) -> Self;
+}
+
+/// The value types of columns: D1 hands back text, integers (as JS numbers) and NULL.
+pub trait Column: Sized + Default {
+    const EXPECTED: &'static str;
+    fn from_column(value: serde_json::Value) -> Option<Self>;
+}
+
+impl Column for String {
+    const EXPECTED: &'static str = "text";
+    fn from_column(value: serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Column for i64 {
+    const EXPECTED: &'static str = "an integer";
+    fn from_column(value: serde_json::Value) -> Option<Self> {
+        value.as_i64()
+    }
+}
+
+impl<T: Column> Column for Option<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_column(value: serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Null => Some(None),
+            v => T::from_column(v).map(Some),
+        }
+    }
+}
+
+/// `row! { struct … }`: a struct read from a row whose columns are named as its fields.
+#[macro_export]
+macro_rules! row {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$fmeta])* $fvis $field: $ty),*
+        }
+
+        impl $crate::store::FromRow for $name {
+            fn from_row(row: &mut $crate::store::Row) -> Self {
+                $name {
+                    $($field: row.take(stringify!($field))),*
+                }
+            }
+        }
+    };
 }
 
 /// The one place a D1 failure becomes an API error: unique-constraint violations the
@@ -236,15 +345,11 @@ impl Db {
             .map_err(|e| map_d1_error(&e.to_string()))
     }
 
-    pub async fn first<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        args: Vec<Arg>,
-    ) -> ApiResult<Option<T>> {
+    pub async fn first<T: FromRow>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Option<T>> {
         self.first_of(self.stmt(sql, args)?).await
     }
 
-    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
+    pub async fn all<T: FromRow>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
         self.all_of(self.stmt(sql, args)?).await
     }
 
@@ -259,18 +364,18 @@ impl Db {
     }
 
     /// The first row of a prepared read.
-    pub async fn first_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
+    pub async fn first_of<T: FromRow>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
         Ok(self.one(stmt).await?.rows::<T>()?.into_iter().next())
     }
 
     /// Every row of a prepared read.
-    pub async fn all_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
+    pub async fn all_of<T: FromRow>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
         self.one(stmt).await?.rows::<T>()
     }
 
     /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
     /// write's response shows is read after the writes in the same round trip.
-    pub async fn batch_then_first<T: DeserializeOwned>(
+    pub async fn batch_then_first<T: FromRow>(
         &self,
         mut stmts: Vec<Stmt>,
         read: Stmt,
@@ -285,7 +390,7 @@ impl Db {
 
     /// A parent row and a list under it in one round trip (a batch of two reads): the
     /// parent decides 404/403, the list is the page. `None` when the parent is missing.
-    pub async fn parent_and_list<P: DeserializeOwned, T: DeserializeOwned>(
+    pub async fn parent_and_list<P: FromRow, T: FromRow>(
         &self,
         parent: Stmt,
         list: Stmt,
@@ -309,8 +414,14 @@ impl Db {
 }
 
 /// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
-#[derive(Debug, serde::Deserialize)]
-pub struct Found {}
+#[derive(Debug)]
+pub struct Found;
+
+impl FromRow for Found {
+    fn from_row(_: &mut Row) -> Self {
+        Found
+    }
+}
 
 /// Statements sent to D1 in one round trip (a batch, so also one transaction), each
 /// result read back by the index `add` gave it: a handler's checks before it writes (rate
@@ -341,14 +452,14 @@ impl Together {
 pub struct Results(Vec<Outcome>);
 
 impl Results {
-    pub fn rows<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Vec<T>> {
+    pub fn rows<T: FromRow>(&self, i: usize) -> ApiResult<Vec<T>> {
         match self.0.get(i) {
             Some(r) => r.rows(),
             None => Ok(Vec::new()),
         }
     }
 
-    pub fn first<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Option<T>> {
+    pub fn first<T: FromRow>(&self, i: usize) -> ApiResult<Option<T>> {
         Ok(self.rows(i)?.into_iter().next())
     }
 }
@@ -385,20 +496,21 @@ impl Outcome {
     }
 
     /// The rows, each decoded as `T` (column names are field names).
-    pub fn rows<T: DeserializeOwned>(&self) -> ApiResult<Vec<T>> {
+    pub fn rows<T: FromRow>(&self) -> ApiResult<Vec<T>> {
+        self.values()?.into_iter().map(Row::decode).collect()
+    }
+
+    /// The rows as JSON values: one non-generic conversion from JS for every row type.
+    fn values(&self) -> ApiResult<Vec<serde_json::Value>> {
         let rows = Reflect::get(&self.0, &JsValue::from_str("results")).unwrap_or(JsValue::NULL);
         if rows.is_null() || rows.is_undefined() {
             return Ok(Vec::new());
         }
-        let list: Array = rows
-            .dyn_into()
-            .map_err(|_| ApiError::internal("D1 results are not an array"))?;
-        list.iter()
-            .map(|row| {
-                serde_wasm_bindgen::from_value(row)
-                    .map_err(|e| ApiError::internal(format!("D1 row: {e}")))
-            })
-            .collect()
+        if !Array::is_array(&rows) {
+            return Err(ApiError::internal("D1 results are not an array"));
+        }
+        serde_wasm_bindgen::from_value(rows)
+            .map_err(|e| ApiError::internal(format!("D1 rows: {e}")))
     }
 }
 
@@ -414,5 +526,85 @@ fn failure_text(thrown: &JsValue) -> String {
             }
         }
         None => thrown.as_string().unwrap_or_else(|| format!("{thrown:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    row! {
+        #[derive(Debug, PartialEq)]
+        struct Sample {
+            id: String,
+            count: i64,
+            note: Option<String>,
+            ended_at: Option<i64>,
+        }
+    }
+
+    #[test]
+    fn rows_decode_by_column_name_with_null_and_absent_as_none() {
+        let row: Sample = Row::decode(json!({
+            "count": 3, "id": "a", "note": null, "unread": "extra columns are ignored"
+        }))
+        .unwrap();
+        assert_eq!(
+            row,
+            Sample {
+                id: "a".into(),
+                count: 3,
+                note: None,
+                ended_at: None
+            }
+        );
+        let row: Sample = Row::decode(
+            json!({"id": "b", "count": -7, "note": "n", "ended_at": 1700000000000_i64}),
+        )
+        .unwrap();
+        assert_eq!(row.note.as_deref(), Some("n"));
+        assert_eq!(row.ended_at, Some(1_700_000_000_000));
+        assert_eq!(row.count, -7);
+    }
+
+    #[test]
+    fn a_column_of_the_wrong_type_makes_the_row_an_internal_error() {
+        for bad in [
+            json!({"id": 1, "count": 3}),
+            json!({"id": "a", "count": "3"}),
+            json!({"id": "a", "count": 1.5}),
+            json!({"id": "a"}),
+            json!({"id": null, "count": 3}),
+            json!({"id": "a", "count": 3, "note": 5}),
+            json!(["a", 3]),
+        ] {
+            match Row::decode::<Sample>(bad.clone()) {
+                Err(ApiError::Internal(msg)) => assert!(msg.contains("D1 row"), "{msg}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // The first offending column is named.
+        match Row::decode::<Sample>(json!({"id": 1, "count": "x"})) {
+            Err(ApiError::Internal(msg)) => assert!(msg.contains("column id: not text"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_list_columns_decode_each_element() {
+        let list: Vec<Sample> =
+            Row::decode_json_list(r#"[{"id":"x","count":1},{"id":"y","count":2,"note":"n"}]"#)
+                .unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            (list[1].id.as_str(), list[1].note.as_deref()),
+            ("y", Some("n"))
+        );
+        assert!(Row::decode_json_list::<Sample>("[]").unwrap().is_empty());
+        for bad in ["{}", "not json", r#"[{"id":"x"}]"#, "null"] {
+            assert!(Row::decode_json_list::<Sample>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use serde::Deserialize;
+use crate::row;
+use crate::store::{FromRow, Row};
 
 use super::{Db, Stmt};
 use crate::args;
@@ -48,16 +49,18 @@ pub fn insert_workspace(
     )
 }
 
-/// One row per (org membership × workspace of that org), with the explicit workspace role
-/// if any; the caller derives effective roles. Orgs without workspaces appear once.
-#[derive(Debug, Deserialize)]
-pub struct MembershipRow {
-    pub org_id: String,
-    pub org_name: String,
-    pub role: String,
-    pub workspace_id: Option<String>,
-    pub workspace_name: Option<String>,
-    pub workspace_role: Option<String>,
+row! {
+    /// One row per (org membership × workspace of that org), with the explicit workspace role
+    /// if any; the caller derives effective roles. Orgs without workspaces appear once.
+    #[derive(Debug)]
+    pub struct MembershipRow {
+        pub org_id: String,
+        pub org_name: String,
+        pub role: String,
+        pub workspace_id: Option<String>,
+        pub workspace_name: Option<String>,
+        pub workspace_role: Option<String>,
+    }
 }
 
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>> {
@@ -76,24 +79,34 @@ pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
     )
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct OrgRow {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub logo_url: Option<String>,
-    pub owner_id: String,
-    pub member_limit: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    #[derive(Debug, Clone)]
+    pub struct OrgRow {
+        pub id: String,
+        pub name: String,
+        pub description: Option<String>,
+        pub logo_url: Option<String>,
+        pub owner_id: String,
+        pub member_limit: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
 /// An org with the caller's role in it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct OrgWithRole {
-    #[serde(flatten)]
     pub org: OrgRow,
     pub role: String,
+}
+
+impl FromRow for OrgWithRole {
+    fn from_row(row: &mut Row) -> Self {
+        OrgWithRole {
+            org: OrgRow::from_row(row),
+            role: row.take("role"),
+        }
+    }
 }
 
 pub const ORG_COLUMNS: &str =
@@ -205,10 +218,12 @@ pub fn transfer(
     ])
 }
 
-#[derive(Debug, Deserialize)]
-pub struct RoleCount {
-    pub role: String,
-    pub n: i64,
+row! {
+    #[derive(Debug)]
+    pub struct RoleCount {
+        pub role: String,
+        pub n: i64,
+    }
 }
 
 pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {

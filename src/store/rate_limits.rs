@@ -1,13 +1,12 @@
 //! Fixed one-minute windows counted in D1: an upsert is atomic, so racing requests each get
 //! their own count and the limit holds exactly.
 
-use serde::Deserialize;
-
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
 pub const WINDOW_MS: i64 = 60_000;
 
@@ -40,10 +39,11 @@ pub fn hit_invitee_stmt(
     )
 }
 
-/// What `hit_stmt` returns.
-#[derive(Deserialize)]
-pub struct Hits {
-    pub hits: i64,
+row! {
+    /// What `hit_stmt` returns.
+    pub struct Hits {
+        pub hits: i64,
+    }
 }
 
 /// Seconds until the current window ends.

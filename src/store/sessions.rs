@@ -1,6 +1,7 @@
 //! Sessions and their rotating refresh tokens.
 
-use serde::Deserialize;
+use crate::row;
+use crate::store::{FromRow, Row};
 
 use super::{Db, Stmt};
 use crate::args;
@@ -38,10 +39,9 @@ pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
 
 /// What every authenticated request needs: is the session live, and who is it; on an
 /// org-scoped route also the caller's role in that org and the org itself.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct LiveSession {
     /// The session's user, read in the same row: handlers about the caller need no second read.
-    #[serde(flatten)]
     pub user: UserRow,
     pub session_last_used_at: i64,
     /// The caller's role in the asked-for org (`None`: not a member, or no org asked).
@@ -50,13 +50,25 @@ pub struct LiveSession {
     pub org_json: Option<String>,
 }
 
+impl FromRow for LiveSession {
+    fn from_row(row: &mut Row) -> Self {
+        LiveSession {
+            user: UserRow::from_row(row),
+            session_last_used_at: row.take("session_last_used_at"),
+            org_role: row.take("org_role"),
+            org_json: row.take("org_json"),
+        }
+    }
+}
+
 impl LiveSession {
     /// The asked-for org with the caller's role, if the caller belongs to it.
     pub fn org(&self) -> ApiResult<Option<OrgWithRole>> {
         match (&self.org_role, &self.org_json) {
             (Some(role), Some(json)) => {
                 let org: OrgRow = serde_json::from_str(json)
-                    .map_err(|e| ApiError::internal(format!("org row of the gate: {e}")))?;
+                    .map_err(|e| ApiError::internal(format!("org row of the gate: {e}")))
+                    .and_then(Row::decode)?;
                 Ok(Some(OrgWithRole {
                     org,
                     role: role.clone(),
@@ -103,14 +115,16 @@ pub async fn touch(db: &Db, id: SessionId, now: Timestamp) -> ApiResult<usize> {
     .await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct RefreshLookup {
-    pub session_id: String,
-    pub user_id: String,
-    pub rotated_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub expires_at: i64,
-    pub status: String,
+row! {
+    #[derive(Debug)]
+    pub struct RefreshLookup {
+        pub session_id: String,
+        pub user_id: String,
+        pub rotated_at: Option<i64>,
+        pub ended_at: Option<i64>,
+        pub expires_at: i64,
+        pub status: String,
+    }
 }
 
 pub async fn find_refresh(db: &Db, token_hash: &str) -> ApiResult<Option<RefreshLookup>> {
@@ -220,15 +234,17 @@ pub fn end_all_if_locked(db: &Db, user: UserId, now: Timestamp) -> ApiResult<Stm
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SessionRow {
-    pub id: String,
-    pub auth_method: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    pub expires_at: i64,
+row! {
+    #[derive(Debug)]
+    pub struct SessionRow {
+        pub id: String,
+        pub auth_method: String,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+        pub created_at: i64,
+        pub last_used_at: i64,
+        pub expires_at: i64,
+    }
 }
 
 /// The user's live sessions, newest first, one page.

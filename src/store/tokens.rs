@@ -1,21 +1,22 @@
 //! Emailed single-use tokens. Consumption is one conditional UPDATE: of any number of racing
 //! requests exactly one sees a change, and statements gated on it run only in its batch.
 
-use serde::Deserialize;
-
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenPurpose;
 use crate::http::error::ApiResult;
+use crate::row;
 
-#[derive(Debug, Deserialize)]
-pub struct TokenRow {
-    pub user_id: String,
-    pub new_email: Option<String>,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
+row! {
+    #[derive(Debug)]
+    pub struct TokenRow {
+        pub user_id: String,
+        pub new_email: Option<String>,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
 }
 
 pub async fn find(db: &Db, token_hash: &str, purpose: TokenPurpose) -> ApiResult<Option<TokenRow>> {

@@ -1,29 +1,30 @@
 //! Users: the account itself, its status and lockout counter.
 
-use serde::Deserialize;
-
 use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
+use crate::row;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserRow {
-    pub id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub phone: Option<String>,
-    pub password_hash: Option<String>,
-    pub must_change_password: i64,
-    pub status: String,
-    pub email_verified: i64,
-    pub pending_email: Option<String>,
-    pub failed_logins: i64,
-    pub created_at: i64,
-    pub last_login_at: Option<i64>,
+row! {
+    #[derive(Debug, Clone)]
+    pub struct UserRow {
+        pub id: String,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub phone: Option<String>,
+        pub password_hash: Option<String>,
+        pub must_change_password: i64,
+        pub status: String,
+        pub email_verified: i64,
+        pub pending_email: Option<String>,
+        pub failed_logins: i64,
+        pub created_at: i64,
+        pub last_login_at: Option<i64>,
+    }
 }
 
 impl UserRow {
@@ -135,9 +136,11 @@ pub fn record_failed_login(db: &Db, id: UserId, threshold: i64, now: Timestamp) 
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct FailedLogins {
-    pub failed_logins: i64,
+row! {
+    #[derive(Debug)]
+    pub struct FailedLogins {
+        pub failed_logins: i64,
+    }
 }
 
 /// A successful login: resets the counter, only while the account is still active (a lock
@@ -285,12 +288,14 @@ pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
     ])
 }
 
-/// Orgs the user owns, with how many other members each has.
-#[derive(Debug, Deserialize)]
-pub struct OwnedOrg {
-    pub id: String,
-    pub name: String,
-    pub other_members: i64,
+row! {
+    /// Orgs the user owns, with how many other members each has.
+    #[derive(Debug)]
+    pub struct OwnedOrg {
+        pub id: String,
+        pub name: String,
+        pub other_members: i64,
+    }
 }
 
 pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {

@@ -1,32 +1,33 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use serde::Deserialize;
-
 use super::{Db, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
-/// A workspace with its overview metrics and the caller's explicit role in it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WorkspaceRow {
-    pub id: String,
-    pub org_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Users with access: org members above `member` (inherited) plus workspace-only members.
-    pub member_count: i64,
-    /// Pending (unexpired) invitations that name this workspace.
-    pub pending_invitations: i64,
-    /// Groups holding a resource grant in this workspace.
-    pub group_count: i64,
-    /// Live API tokens that reach this workspace: org-wide ones and those listing it.
-    pub api_token_count: i64,
-    pub explicit_role: Option<String>,
+row! {
+    /// A workspace with its overview metrics and the caller's explicit role in it.
+    #[derive(Debug, Clone)]
+    pub struct WorkspaceRow {
+        pub id: String,
+        pub org_id: String,
+        pub name: String,
+        pub description: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        /// Users with access: org members above `member` (inherited) plus workspace-only members.
+        pub member_count: i64,
+        /// Pending (unexpired) invitations that name this workspace.
+        pub pending_invitations: i64,
+        /// Groups holding a resource grant in this workspace.
+        pub group_count: i64,
+        /// Live API tokens that reach this workspace: org-wide ones and those listing it.
+        pub api_token_count: i64,
+        pub explicit_role: Option<String>,
+    }
 }
 
 const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at, w.updated_at, \
@@ -153,18 +154,19 @@ pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
     Ok(stmts)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct WorkspaceMemberRow {
-    pub user_id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    /// `None` when the user is not (yet) in the org.
-    pub org_role: Option<String>,
-    pub workspace_role: Option<String>,
-    /// Their pending invitation to the org (read by `member_stmt` only).
-    #[serde(default)]
-    pub pending_invitation: Option<String>,
+row! {
+    #[derive(Debug)]
+    pub struct WorkspaceMemberRow {
+        pub user_id: String,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        /// `None` when the user is not (yet) in the org.
+        pub org_role: Option<String>,
+        pub workspace_role: Option<String>,
+        /// Their pending invitation to the org (read by `member_stmt` only).
+        pub pending_invitation: Option<String>,
+    }
 }
 
 /// Everyone with access to the workspace (inherited or explicit), one page in user order.

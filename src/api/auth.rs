@@ -463,9 +463,10 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 .await?;
             let counter = results
                 .first()
-                .map(|r| r.rows::<store::users::FailedLogins>())
+                .map(|r| r.first::<store::users::FailedLogins>())
                 .transpose()?
-                .and_then(|rows| rows.first().map(|r| r.failed_logins));
+                .flatten()
+                .map(|r| r.failed_logins);
             if counter.is_some_and(|n| failure_locks(n, threshold))
                 && status == Some(AccountStatus::Active)
             {

@@ -2,7 +2,6 @@
 //! and writing `invitation.expired`), and remind invitees shortly before expiry. Both work
 //! in bounded batches, are idempotent, and continue where the previous run stopped.
 
-use crate::row;
 use worker::Env;
 
 use crate::config::Config;
@@ -11,6 +10,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, new_secret};
 use crate::http::error::ApiResult;
 use crate::mail::{self, link, InvitationMail, MailContent, MailMessage};
+use crate::row;
 use crate::store::invitations::{self, Reminder};
 use crate::store::{self, Db};
 

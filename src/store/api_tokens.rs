@@ -1,15 +1,13 @@
 //! API tokens and their workspace lists.
 
-use crate::row;
-use crate::store::{FromRow, Row};
-
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, Stmt};
+use super::{Db, FromRow, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
 /// A live token as authentication reads it, with its org: the org gate needs no second read.
 #[derive(Debug)]

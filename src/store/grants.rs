@@ -1,12 +1,11 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{Db, Found, Results, Stmt, Together};
+use super::{Db, Found, Results, Row, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
 use crate::row;
-use crate::store::Row;
 
 row! {
     #[derive(Debug, Clone)]

@@ -2,16 +2,14 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use crate::row;
-use crate::store::Row;
-
-use super::{Db, Stmt};
+use super::{Db, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
+use crate::row;
 
 row! {
     /// An invitation with what its views need: the org's name, the inviter, the delivery state

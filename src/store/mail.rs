@@ -1,11 +1,10 @@
 //! The outbox (one row per email, keyed by its idempotency key) and the dev mailbox.
 
-use crate::row;
-
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
 pub fn insert_queued(
     db: &Db,

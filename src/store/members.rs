@@ -1,13 +1,12 @@
 //! Org members: the directory page, role changes, removal.
 
-use crate::row;
-
 use super::{Db, Results, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
+use crate::row;
 
 row! {
     #[derive(Debug)]

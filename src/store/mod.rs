@@ -365,7 +365,7 @@ impl Db {
 
     /// The first row of a prepared read.
     pub async fn first_of<T: FromRow>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
-        Ok(self.one(stmt).await?.rows::<T>()?.into_iter().next())
+        self.one(stmt).await?.first()
     }
 
     /// Every row of a prepared read.
@@ -383,7 +383,7 @@ impl Db {
         stmts.push(read);
         let results = self.batch(stmts).await?;
         match results.last() {
-            Some(r) => Ok(r.rows::<T>()?.into_iter().next()),
+            Some(r) => r.first(),
             None => Ok(None),
         }
     }
@@ -460,7 +460,10 @@ impl Results {
     }
 
     pub fn first<T: FromRow>(&self, i: usize) -> ApiResult<Option<T>> {
-        Ok(self.rows(i)?.into_iter().next())
+        match self.0.get(i) {
+            Some(r) => r.first(),
+            None => Ok(None),
+        }
     }
 }
 
@@ -475,9 +478,9 @@ pub fn guard(db: &Db, condition: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
 
 /// One statement's result as D1's JS client returns it (`{results, meta}`). Only the
 /// counters wanted are read from `meta` (decoding the whole object per statement showed in
-/// the profiles; BENCHMARKS.md, "Where the time goes"); rows are decoded one by one with
-/// serde-wasm-bindgen, as `worker` does (decoding them from one `JSON.stringify` text with
-/// serde_json measured the same and added 20 KB gzip of code).
+/// the profiles; BENCHMARKS.md, "Where the time goes"); each row wanted becomes a JSON value
+/// with serde-wasm-bindgen and is read by `Row` (decoding the rows from one
+/// `JSON.stringify` text with serde_json measured the same and added 20 KB gzip of code).
 pub struct Outcome(JsValue);
 
 impl Outcome {
@@ -497,21 +500,35 @@ impl Outcome {
 
     /// The rows, each decoded as `T` (column names are field names).
     pub fn rows<T: FromRow>(&self) -> ApiResult<Vec<T>> {
-        self.values()?.into_iter().map(Row::decode).collect()
+        self.results()?.iter().map(decode_row).collect()
     }
 
-    /// The rows as JSON values: one non-generic conversion from JS for every row type.
-    fn values(&self) -> ApiResult<Vec<serde_json::Value>> {
+    /// The first row, the others left undecoded.
+    pub fn first<T: FromRow>(&self) -> ApiResult<Option<T>> {
+        let results = self.results()?;
+        match results.length() {
+            0 => Ok(None),
+            _ => decode_row(results.get(0)).map(Some),
+        }
+    }
+
+    /// The `results` array (empty for a statement that returns none).
+    fn results(&self) -> ApiResult<Array> {
         let rows = Reflect::get(&self.0, &JsValue::from_str("results")).unwrap_or(JsValue::NULL);
         if rows.is_null() || rows.is_undefined() {
-            return Ok(Vec::new());
+            return Ok(Array::new());
         }
-        if !Array::is_array(&rows) {
-            return Err(ApiError::internal("D1 results are not an array"));
-        }
-        serde_wasm_bindgen::from_value(rows)
-            .map_err(|e| ApiError::internal(format!("D1 rows: {e}")))
+        rows.dyn_into()
+            .map_err(|_| ApiError::internal("D1 results are not an array"))
     }
+}
+
+/// One row from JS: a JSON value first (one non-generic conversion for every row type),
+/// then read as `T`.
+fn decode_row<T: FromRow>(row: JsValue) -> ApiResult<T> {
+    let value = serde_wasm_bindgen::from_value(row)
+        .map_err(|e| ApiError::internal(format!("D1 row: {e}")))?;
+    Row::decode(value)
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error

@@ -1,15 +1,13 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use crate::row;
-use crate::store::{FromRow, Row};
-
-use super::{Db, Stmt};
+use super::{Db, FromRow, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::http::error::ApiResult;
+use crate::row;
 
 pub struct NewOrg<'a> {
     pub id: OrgId,

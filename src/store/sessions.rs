@@ -1,13 +1,11 @@
 //! Sessions and their rotating refresh tokens.
 
-use crate::row;
-use crate::store::{FromRow, Row};
-
-use super::{Db, Stmt};
+use super::{Db, FromRow, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, SessionId, UserId};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ApiResult};
+use crate::row;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;
 

@@ -27,7 +27,9 @@ if [ "${KEEP_WASM_NAMES:-}" != 1 ]; then
   done
   "$WASM_OPT_BIN" "${features[@]}" --strip-debug build/index_bg.wasm -o build/index_bg.wasm
 fi
-# Static assets of the Worker (wrangler.toml [assets], the ASSETS binding): the OpenAPI
-# document is served from here rather than compiled into the wasm.
+# Static assets of the Worker (wrangler.toml [assets], the ASSETS binding): data the
+# Worker reads rather than compiles in: the OpenAPI document it serves and the
+# common-password list every new password is checked against.
 mkdir -p build/assets
 cp src/openapi.json build/assets/openapi.json
+cp src/domain/common_passwords.txt build/assets/common-passwords.txt

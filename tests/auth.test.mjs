@@ -207,6 +207,8 @@ test("signup: invalid bodies are 422 naming the field, and change nothing in D1"
       `${what}: expected errors[].field ${field}, got ${JSON.stringify(r.body.errors)}`,
     );
   }
+  const common = await w.post("/v1/auth/signup", signupBody(email, { password: "password123" }), { ip: freshIp() });
+  assert.deepEqual(common.body.errors, [{ field: "password", message: "is too common; choose a less guessable password" }]);
   assert.deepEqual(await counts(), before, "no row written by any invalid signup");
   assert.equal((await w.one("SELECT COUNT(*) AS n FROM users WHERE email = ?", email)).n, 0);
 });

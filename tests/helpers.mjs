@@ -59,7 +59,8 @@ export async function startWorker({ vars = {}, outbound, port, inspectorPort } =
           { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
         ],
         compatibilityDate: "2026-11-01",
-        // wrangler.toml [assets]: the OpenAPI document, read by the Worker through ASSETS.
+        // wrangler.toml [assets]: the OpenAPI document and the common-password list, read by
+        // the Worker through ASSETS.
         assets: {
           directory: path.join(root, "build/assets"),
           binding: "ASSETS",

@@ -39,6 +39,11 @@ test("activation_email: a pending managed account, a 24 h link, activation sets 
   const t = await w.one("SELECT expires_at - created_at AS ttl FROM user_tokens WHERE user_id = ? AND purpose = 'activation'", r.body.user.id);
   assert.equal(t.ttl, 86400 * 1000);
   assertProblem(await w.post("/v1/auth/activate", { token }), 422, "validation_failed");
+  // The common-password list (a static asset of the Worker) holds for activation too.
+  const common = await w.post("/v1/auth/activate", { token, password: "Password123" });
+  assertProblem(common, 422, "validation_failed");
+  assert.deepEqual(common.body.errors, [{ field: "password", message: "is too common; choose a less guessable password" }]);
+  assert.equal((await w.one("SELECT status FROM users WHERE id = ?", r.body.user.id)).status, "pending");
   const a = await w.post("/v1/auth/activate", { token, password: "graces own passphrase" });
   assert.equal(a.status, 200, JSON.stringify(a.body));
   assert.equal((await w.login(body.email, "graces own passphrase")).status, 200);
@@ -92,6 +97,7 @@ test("bad bodies are 422 and write nothing", async () => {
     [person({ credential: "carrier_pigeon" }), "credential"],
     [person({ password: "x" }), "password"],
     [person({ credential: "single_use_password", password: "short" }), "password"],
+    [person({ credential: "single_use_password", password: "iloveyou1" }), "password"],
     [person({ email: "nope" }), "email"],
     [person({ phone: "12345" }), "phone"],
     [person({ workspaces: [{ workspace_id: "not-a-uuid", role: "viewer" }] }), "workspaces[0].workspace_id"],

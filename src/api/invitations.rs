@@ -576,11 +576,12 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         return Ok(Reply::ok(json!({ "membership": membership })));
     }
 
+    let common = ctx.common_passwords().await?;
     let mut errs = FieldErrors::default();
     let required = |v: &Option<String>| v.clone().ok_or_else(|| "is required".to_string());
     let password = errs.check(
         "password",
-        required(&body.password).and_then(|p| v::password(&p, Some(&row.email)).map(|_| p)),
+        required(&body.password).and_then(|p| v::password(&p, Some(&row.email), common).map(|_| p)),
     );
     let first_name = errs.check(
         "first_name",

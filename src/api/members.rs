@@ -277,6 +277,7 @@ enum Credential {
 /// account is added as a member instead.
 pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
+    let common = ctx.common_passwords().await?;
     let mut errs = FieldErrors::default();
     let email = errs.check("email", v::normalize_email(&body.email));
     let first_name = errs.check("first_name", v::name(&body.first_name));
@@ -306,7 +307,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         errs.add("password", "is only for credential single_use_password");
     }
     if let Some(p) = &body.password {
-        errs.check("password", v::password(p, email.as_deref()));
+        errs.check("password", v::password(p, email.as_deref(), common));
     }
     let granted = grants::parse(&body.workspaces, &mut errs);
     let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (

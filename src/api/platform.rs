@@ -28,27 +28,11 @@ pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
 /// `build/assets` by scripts/build.sh): 381 KB of JSON that is data, not code, kept out of
 /// the wasm module (a smaller module to fetch and compile on a cold start; BENCHMARKS.md,
 /// "wasm size"). Served through the route, so it gets the headers every response gets.
+/// The OpenAPI document, a static asset of the Worker (`src/openapi.json`): 381 KB of JSON
+/// that is data, not code, kept out of the wasm module (BENCHMARKS.md, "wasm size").
+/// Served through the route, so it gets the headers every response gets.
 pub async fn openapi(ctx: &Ctx) -> ApiResult<Reply> {
-    let assets = ctx
-        .env
-        .assets("ASSETS")
-        .map_err(|e| ApiError::Misconfigured(format!("assets binding ASSETS: {e}")))?;
-    // The host is ignored: the binding serves its own directory.
-    let mut response = assets
-        .fetch("https://assets.local/openapi.json", None)
-        .await
-        .map_err(|e| ApiError::internal(format!("openapi.json asset: {e}")))?;
-    if response.status_code() != 200 {
-        return Err(ApiError::Misconfigured(format!(
-            "openapi.json asset answered {}",
-            response.status_code()
-        )));
-    }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ApiError::internal(format!("openapi.json asset: {e}")))?;
-    Ok(Reply::ok_rendered(text))
+    Ok(Reply::ok_rendered(ctx.asset("openapi.json").await?))
 }
 
 pub async fn jwks(ctx: &Ctx) -> ApiResult<Reply> {

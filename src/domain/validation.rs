@@ -228,18 +228,55 @@ fn parse_https(v: &str) -> Option<String> {
     (u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty())).then(|| u.into())
 }
 
-const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+/// The passwords refused as too common: one per line, lower-cased, `#` starts a comment
+/// (`common_passwords.txt`). The Worker reads the list from its static assets
+/// (`http::Ctx::common_passwords`) instead of compiling it in: ~30 KB of text that is data,
+/// not code (~12 KB gzip of wasm, BENCHMARKS.md). Host tests read the same file.
+#[derive(Clone, Copy)]
+pub struct CommonPasswords<'a>(&'a str);
 
+impl<'a> CommonPasswords<'a> {
+    /// The list in `text`; `None` when it holds no entry at all, so a missing or truncated
+    /// asset is a misconfiguration rather than a check that refuses nothing.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let list = Self(text);
+        list.entries().next().is_some().then_some(list)
+    }
+
+    fn entries(self) -> impl Iterator<Item = &'a str> {
+        self.0
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    }
+
+    pub fn contains(self, candidate: &str) -> bool {
+        let lower = candidate.to_lowercase();
+        self.entries().any(|l| l == lower)
+    }
+}
+
+/// The list the Worker serves from its assets (scripts/build.sh copies this file), for
+/// host tests.
+#[cfg(test)]
+pub(crate) const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+#[cfg(test)]
+pub(crate) fn common() -> CommonPasswords<'static> {
+    CommonPasswords::parse(COMMON_PASSWORDS).expect("the list has entries")
+}
+
+#[cfg(test)]
 fn is_common_password(candidate: &str) -> bool {
-    let lower = candidate.to_lowercase();
-    COMMON_PASSWORDS
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .any(|l| l == lower)
+    common().contains(candidate)
 }
 
 /// SPEC §5 / NIST 800-63B: length 8..=128, no composition rules, common passwords refused.
-pub fn password(candidate: &str, email: Option<&str>) -> Result<(), String> {
+pub fn password(
+    candidate: &str,
+    email: Option<&str>,
+    common: CommonPasswords,
+) -> Result<(), String> {
     let len = candidate.chars().count();
     if len < MIN_PASSWORD_LEN {
         return Err(format!("must be at least {MIN_PASSWORD_LEN} characters"));
@@ -247,7 +284,7 @@ pub fn password(candidate: &str, email: Option<&str>) -> Result<(), String> {
     if len > MAX_PASSWORD_LEN {
         return Err(format!("must be at most {MAX_PASSWORD_LEN} characters"));
     }
-    if is_common_password(candidate) {
+    if common.contains(candidate) {
         return Err("is too common; choose a less guessable password".into());
     }
     if let Some(email) = email {
@@ -354,22 +391,27 @@ mod tests {
 
     #[test]
     fn password_policy() {
-        assert!(password("short", None).is_err());
-        assert!(password("password", None).is_err());
+        assert!(password("short", None, common()).is_err());
+        assert!(password("password", None, common()).is_err());
         assert!(
-            password("Password123", None).is_err(),
+            password("Password123", None, common()).is_err(),
             "common, case-insensitively"
         );
-        assert!(password("iloveyou", None).is_err());
-        assert!(password("correct horse battery staple", None).is_ok());
+        assert!(password("iloveyou", None, common()).is_err());
+        assert!(password("correct horse battery staple", None, common()).is_ok());
         assert!(
-            password(&"x".repeat(64), None).is_ok(),
+            password(&"x".repeat(64), None, common()).is_ok(),
             "64 characters are allowed"
         );
-        assert!(password(&"x".repeat(129), None).is_err());
-        assert!(password("ada.lovelace@example.com", Some("ada.lovelace@example.com")).is_err());
-        assert!(password("Ada.Lovelace", Some("ada.lovelace@example.com")).is_err());
-        assert!(password("wählen-sie-ein-passwort", None).is_ok());
+        assert!(password(&"x".repeat(129), None, common()).is_err());
+        assert!(password(
+            "ada.lovelace@example.com",
+            Some("ada.lovelace@example.com"),
+            common()
+        )
+        .is_err());
+        assert!(password("Ada.Lovelace", Some("ada.lovelace@example.com"), common()).is_err());
+        assert!(password("wählen-sie-ein-passwort", None, common()).is_ok());
     }
 
     #[test]
@@ -384,6 +426,12 @@ mod tests {
         assert!(is_common_password("12345678"));
         assert!(is_common_password("QWERTYUIOP"));
         assert!(!is_common_password("a-much-rarer-passphrase-42"));
+        // A missing or emptied asset is refused, never a list that refuses nothing.
+        assert!(CommonPasswords::parse("").is_none());
+        assert!(CommonPasswords::parse("# only a comment\n\n").is_none());
+        assert!(
+            CommonPasswords::parse("# c\n  hunter22  \n").is_some_and(|l| l.contains("HUNTER22"))
+        );
     }
 
     #[test]
@@ -669,7 +717,7 @@ mod props {
         #[test]
         fn passwords_are_judged_by_length_in_characters(pw in "\\PC{0,140}") {
             let len = pw.chars().count();
-            let verdict = password(&pw, None);
+            let verdict = password(&pw, None, common());
             if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
                 prop_assert!(verdict.is_err());
             } else {
@@ -686,13 +734,13 @@ mod props {
                 .lines()
                 .filter(|l| !l.starts_with('#') && l.chars().count() >= MIN_PASSWORD_LEN)
                 .collect();
-            let common = index.get(&list);
-            let cased: String = common
+            let listed = index.get(&list);
+            let cased: String = listed
                 .chars()
                 .zip(flips.iter().cycle())
                 .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
                 .collect();
-            prop_assert!(password(&cased, None).is_err(), "{cased}");
+            prop_assert!(password(&cased, None, common()).is_err(), "{cased}");
         }
 
         #[test]
@@ -703,10 +751,10 @@ mod props {
                 .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
                 .collect();
             let lower = email.to_ascii_lowercase();
-            prop_assert!(password(&cased, Some(&lower)).is_err());
+            prop_assert!(password(&cased, Some(&lower), common()).is_err());
             let local = lower.split('@').next().unwrap();
             if local.len() >= MIN_PASSWORD_LEN {
-                prop_assert!(password(&cased[..local.len()], Some(&lower)).is_err());
+                prop_assert!(password(&cased[..local.len()], Some(&lower), common()).is_err());
             }
         }
     }

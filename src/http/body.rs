@@ -46,7 +46,20 @@ fn join(path: &str, field: &str) -> String {
 /// Parses `bytes` as `T`. The body must be one JSON object (serde would otherwise accept a
 /// positional array for a struct); unknown fields are refused where `T` says
 /// `deny_unknown_fields`.
+///
+/// Only the typed parse is generic: the checks before it and the mapping of its error are
+/// not, so the ~45 body types share one copy of them (a copy per type cost ~3 KB of wasm
+/// each, BENCHMARKS.md).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    check_object(bytes)?;
+    // Then the typed parse from the bytes themselves, which also refuses duplicate keys.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(typed_error)
+}
+
+/// A JSON object, well formed, or a 422 on field `body`.
+#[inline(never)]
+fn check_object(bytes: &[u8]) -> ApiResult<()> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field("body", "a JSON object is required"));
     }
@@ -64,52 +77,54 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    // Then the typed parse from the bytes themselves, which also refuses duplicate keys.
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let at_a_key = matches!(
-            err.path().iter().next_back(),
-            Some(serde_path_to_error::Segment::Map { .. })
-        );
-        let msg = err.into_inner().to_string();
-        let msg = without_position(&msg);
-        let error = if let Some(rest) = msg.strip_prefix("missing field ") {
-            FieldError {
-                field: join(&path, between_backticks(rest).unwrap_or(rest)),
-                message: "is required".into(),
-            }
-        } else if let Some(rest) = msg.strip_prefix("duplicate field ") {
-            FieldError {
-                field: join(&path, between_backticks(rest).unwrap_or(rest)),
-                message: "appears more than once".into(),
-            }
-        } else if let Some(rest) = msg.strip_prefix("unknown field ") {
-            // The path already ends at the unknown field itself: the key as sent, which the
-            // message cannot give back when the key holds a backtick.
-            let field = if at_a_key {
-                path
-            } else {
-                join(&path, between_backticks(rest).unwrap_or(rest))
-            };
-            FieldError {
-                field,
-                message: "is not a known field".into(),
-            }
+    Ok(())
+}
+
+/// The typed parse's error as the field it concerns and what is wrong with it.
+#[inline(never)]
+fn typed_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let at_a_key = matches!(
+        err.path().iter().next_back(),
+        Some(serde_path_to_error::Segment::Map { .. })
+    );
+    let msg = err.into_inner().to_string();
+    let msg = without_position(&msg);
+    let error = if let Some(rest) = msg.strip_prefix("missing field ") {
+        FieldError {
+            field: join(&path, between_backticks(rest).unwrap_or(rest)),
+            message: "is required".into(),
+        }
+    } else if let Some(rest) = msg.strip_prefix("duplicate field ") {
+        FieldError {
+            field: join(&path, between_backticks(rest).unwrap_or(rest)),
+            message: "appears more than once".into(),
+        }
+    } else if let Some(rest) = msg.strip_prefix("unknown field ") {
+        // The path already ends at the unknown field itself: the key as sent, which the
+        // message cannot give back when the key holds a backtick.
+        let field = if at_a_key {
+            path
         } else {
-            // serde_path_to_error says "?" when it cannot tell where.
-            let field = if path.is_empty() || path == "." || path == "?" {
-                "body".to_string()
-            } else {
-                path
-            };
-            FieldError {
-                field,
-                message: msg.to_string(),
-            }
+            join(&path, between_backticks(rest).unwrap_or(rest))
         };
-        ApiError::Validation(vec![error])
-    })
+        FieldError {
+            field,
+            message: "is not a known field".into(),
+        }
+    } else {
+        // serde_path_to_error says "?" when it cannot tell where.
+        let field = if path.is_empty() || path == "." || path == "?" {
+            "body".to_string()
+        } else {
+            path
+        };
+        FieldError {
+            field,
+            message: msg.to_string(),
+        }
+    };
+    ApiError::Validation(vec![error])
 }
 
 #[cfg(test)]

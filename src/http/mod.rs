@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use worker::{console_error, console_log, Env, Headers, Request, Response};
+use worker::{console_error, console_log, Env, Headers, Method, Request, Response};
 
 use crate::api;
 use crate::config::Config;
@@ -48,12 +48,19 @@ pub struct Ctx {
 impl Ctx {
     /// The body as `T`, strictly: JSON content type, valid JSON, known fields, right types.
     pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        self.json_content_type()?;
+        body::parse_json(&self.body)
+    }
+
+    /// Not generic, so the ~45 body types share it.
+    #[inline(never)]
+    fn json_content_type(&self) -> ApiResult<()> {
         let content_type = self.header("content-type").unwrap_or_default();
         let media = content_type.split(';').next().unwrap_or_default().trim();
         if !media.eq_ignore_ascii_case("application/json") {
             return Err(ApiError::UnsupportedMediaType);
         }
-        body::parse_json(&self.body)
+        Ok(())
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -111,9 +118,12 @@ impl Ctx {
             .env
             .assets("ASSETS")
             .map_err(|e| ApiError::Misconfigured(format!("assets binding ASSETS: {e}")))?;
-        // The host is ignored: the binding serves its own directory.
+        // The host is ignored: the binding serves its own directory. A GET built by hand
+        // (worker's `fetch(url, init)` links its whole `RequestInit` conversion).
+        let request = Request::new(&format!("https://assets.local/{name}"), Method::Get)
+            .map_err(|e| ApiError::internal(format!("{name} asset: {e}")))?;
         let mut response = assets
-            .fetch(format!("https://assets.local/{name}"), None)
+            .fetch_request(request)
             .await
             .map_err(|e| ApiError::internal(format!("{name} asset: {e}")))?;
         if response.status_code() != 200 {

@@ -1,7 +1,7 @@
 //! Delivery through the configured provider. Errors are strings for the outbox's
 //! `last_error`; the consumer decides between retry and dead-letter.
 
-use worker::{console_log, Fetch, Headers, Method, Request, RequestInit};
+use worker::{console_log, web_sys, Fetch, Headers, Request};
 
 use super::render::Rendered;
 use crate::config::{Config, EmailProvider};
@@ -38,11 +38,15 @@ pub async fn deliver(cfg: &Config, id: &str, to: &str, mail: &Rendered) -> Resul
             if !api_key.is_empty() {
                 set("authorization", &format!("Bearer {api_key}"))?;
             }
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(body.to_string().into()));
-            let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+            // Built with web-sys directly: worker's own `RequestInit` converts every option
+            // it knows (cf properties included) on the way, ~10 KB of wasm for a plain POST.
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            init.set_headers(headers.as_ref());
+            init.set_body(&body.to_string().into());
+            let request = web_sys::Request::new_with_str_and_init(url, &init)
+                .map(Request::from)
+                .map_err(|e| format!("provider request: {e:?}"))?;
             let response = Fetch::Request(request)
                 .send()
                 .await

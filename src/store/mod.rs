@@ -128,27 +128,50 @@ pub struct Row {
 impl Row {
     /// Takes column `name` out of the row as `T`; an absent column reads as SQL NULL.
     pub fn take<T: Column>(&mut self, name: &str) -> T {
-        let value = self.columns.remove(name).unwrap_or_default();
+        let value = self.column(name);
         T::from_column(value).unwrap_or_else(|| {
-            if self.error.is_none() {
-                self.error = Some(format!("column {name}: not {}", T::EXPECTED));
-            }
+            self.wrong_type(name, T::EXPECTED);
             T::default()
         })
     }
 
+    // The generic parts of decoding stay thin and the rest is shared by every row type
+    // (~40): a copy per type is what made the derived decoders large.
+    #[inline(never)]
+    fn column(&mut self, name: &str) -> serde_json::Value {
+        self.columns.remove(name).unwrap_or_default()
+    }
+
+    #[inline(never)]
+    fn wrong_type(&mut self, name: &str, expected: &str) {
+        if self.error.is_none() {
+            self.error = Some(format!("column {name}: not {expected}"));
+        }
+    }
+
     /// Decodes a row of columns (a JSON object) as `T`.
     pub fn decode<T: FromRow>(value: serde_json::Value) -> ApiResult<T> {
+        let mut row = Row::of(value)?;
+        let decoded = T::from_row(&mut row);
+        row.done()?;
+        Ok(decoded)
+    }
+
+    #[inline(never)]
+    fn of(value: serde_json::Value) -> ApiResult<Row> {
         let serde_json::Value::Object(columns) = value else {
             return Err(ApiError::internal("a D1 row is not an object"));
         };
-        let mut row = Row {
+        Ok(Row {
             columns,
             error: None,
-        };
-        let decoded = T::from_row(&mut row);
-        match row.error {
-            None => Ok(decoded),
+        })
+    }
+
+    #[inline(never)]
+    fn done(self) -> ApiResult<()> {
+        match self.error {
+            None => Ok(()),
             Some(e) => Err(ApiError::internal(format!("D1 row: {e}"))),
         }
     }
@@ -526,9 +549,12 @@ impl Outcome {
 /// One row from JS: a JSON value first (one non-generic conversion for every row type),
 /// then read as `T`.
 fn decode_row<T: FromRow>(row: JsValue) -> ApiResult<T> {
-    let value = serde_wasm_bindgen::from_value(row)
-        .map_err(|e| ApiError::internal(format!("D1 row: {e}")))?;
-    Row::decode(value)
+    Row::decode(row_value(row)?)
+}
+
+#[inline(never)]
+fn row_value(row: JsValue) -> ApiResult<serde_json::Value> {
+    serde_wasm_bindgen::from_value(row).map_err(|e| ApiError::internal(format!("D1 row: {e}")))
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error

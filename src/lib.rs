@@ -34,12 +34,12 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if report.errors.is_empty() {
         console_log!(
             "{}",
-            serde_json::json!({"level": "info", "msg": "cron run", "cron": event.cron(), "report": report})
+            crate::object!({"level": "info", "msg": "cron run", "cron": event.cron(), "report": report})
         );
     } else {
         console_error!(
             "{}",
-            serde_json::json!({"level": "error", "msg": "cron run failed in part", "cron": event.cron(), "report": report})
+            crate::object!({"level": "error", "msg": "cron run failed in part", "cron": event.cron(), "report": report})
         );
     }
 }

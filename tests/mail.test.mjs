@@ -250,14 +250,40 @@ test("a redelivered message (same id) is never sent again, whether it was sent o
   const marker = { id: markerId, to: markerEmail, content: { password_changed: { first_name: "Ada" } } };
 
   const queue = await h.mf.getQueueProducer("MAIL_QUEUE", "ums");
+  // Malformed bodies (not ours, or corrupt) are dropped: logged and acknowledged, never
+  // delivered, never retried, and they do not stop the batch.
+  // Each has a queued outbox row, so one read as well formed would be sent.
+  const junkEmail = freshEmail("junk");
+  const junkIds = [];
+  const junk = (content) => {
+    const id = randomUUID();
+    junkIds.push(id);
+    return JSON.stringify({ id, to: junkEmail, content });
+  };
+  const junkBodies = [
+    junk({ carrier_pigeon: { first_name: "Ada" } }),
+    junk({ activation: { first_name: "Ada" } }),
+    junk({ password_changed: { first_name: 7 } }),
+    junk({ password_changed: { first_name: "Ada" }, account_locked: { first_name: "Ada", reset_link: "x" } }),
+  ];
+  for (const id of junkIds) {
+    await h.db.prepare("INSERT INTO outbox (id, kind, recipient, status, created_at, updated_at) VALUES (?, 'password_changed', ?, 'queued', ?, ?)")
+      .bind(id, junkEmail, Date.now(), Date.now()).run();
+  }
   await queue.sendBatch([
     { body: JSON.stringify(original) },
     { body: deadBody },
+    { body: "not json" },
+    ...junkBodies.map((body) => ({ body })),
     { body: JSON.stringify(original) },
     { body: JSON.stringify(marker) },
   ]);
   await outboxSettles(h, markerEmail, "sent");
   assert.equal(callsTo(markerEmail).length, 1, "the control message went through the consumer");
+  assert.equal(callsTo(junkEmail).length, 0, "no malformed message was delivered");
+  for (const id of junkIds) {
+    assert.deepEqual(await h.one("SELECT status, attempts FROM outbox WHERE id = ?", id), { status: "queued", attempts: 0 });
+  }
 
   assert.equal(callsTo(okEmail).length, 1, "the sent message was not sent again");
   assert.equal(callsTo(badEmail).length, 3, "the failed message was not retried again");

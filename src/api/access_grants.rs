@@ -46,7 +46,7 @@ fn parse_principal(p: &PrincipalBody, errs: &mut FieldErrors) -> Option<(&'stati
 }
 
 fn view(g: &GrantRow) -> Value {
-    json!({
+    crate::object!({
         "id": g.id,
         "workspace_id": g.workspace_id,
         "principal": {"type": g.principal_type, "id": g.principal_id},
@@ -76,7 +76,7 @@ fn grant_event(
 ) -> Event {
     access
         .event(action, ("workspace", ws.to_string()))
-        .meta(json!({
+        .meta(crate::object!({
             "principal": {"type": k.principal_type, "id": k.principal_id},
             "resource": {"type": k.resource_type, "id": k.resource_id},
         }))

@@ -27,7 +27,7 @@ fn view(row: &TokenRow, now: crate::domain::time::Timestamp) -> Value {
     } else {
         Value::Null
     };
-    json!({
+    crate::object!({
         "id": row.id,
         "name": row.name,
         "role": row.role,
@@ -35,7 +35,7 @@ fn view(row: &TokenRow, now: crate::domain::time::Timestamp) -> Value {
         "status": Status::of(row.revoked_at, row.expires_at, now).as_str(),
         "created_at": time(row.created_at),
         "created_by": match (&row.created_by, &row.creator_email) {
-            (Some(id), Some(email)) => json!({"id": id, "email": email}),
+            (Some(id), Some(email)) => crate::object!({"id": id, "email": email}),
             _ => Value::Null,
         },
         "expires_at": opt_time(row.expires_at),
@@ -154,7 +154,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         ctx.audit(
             &access
                 .event("api_token.created", ("api_token", id.to_string()))
-                .meta(json!({
+                .meta(crate::object!({
                     "name": name,
                     "role": role,
                     "workspaces": workspaces,
@@ -211,7 +211,7 @@ pub async fn revoke(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         ctx.audit(
             &access
                 .event("api_token.revoked", ("api_token", id.to_string()))
-                .meta(json!({ "name": row.name })),
+                .meta(crate::object!({ "name": row.name })),
             now,
         )?,
     );

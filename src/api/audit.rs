@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use futures_util::stream;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::views::time;
 use crate::domain::ids::{v7_floor, UserId};
@@ -26,21 +26,23 @@ const ID_MARGIN_MS: i64 = 60_000;
 /// platform operator `{type: operator}`, or `null` for the service itself (the cron).
 fn actor(e: &AuditRow) -> Value {
     match (e.actor_type.as_deref(), &e.actor_id, &e.actor_email) {
-        (Some("api_token"), id, _) => json!({"type": "api_token", "id": id, "name": e.actor_name}),
-        (Some("operator"), _, _) => json!({"type": "operator"}),
+        (Some("api_token"), id, _) => {
+            crate::object!({"type": "api_token", "id": id, "name": e.actor_name})
+        }
+        (Some("operator"), _, _) => crate::object!({"type": "operator"}),
         (_, None, None) => Value::Null,
-        (_, id, email) => json!({"type": "user", "id": id, "email": email}),
+        (_, id, email) => crate::object!({"type": "user", "id": id, "email": email}),
     }
 }
 
 fn view(e: &AuditRow) -> Value {
-    json!({
+    crate::object!({
         "id": e.id,
         "at": time(e.at),
         "actor": actor(e),
         "action": e.action,
         "target": match (&e.target_type, &e.target_id) {
-            (Some(t), Some(id)) => json!({"type": t, "id": id}),
+            (Some(t), Some(id)) => crate::object!({"type": t, "id": id}),
             _ => Value::Null,
         },
         "ip": e.ip,

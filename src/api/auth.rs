@@ -1,7 +1,7 @@
 //! Signup, activation, login, refresh rotation, logout, password reset, email verification.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::views;
 use super::{enqueue, rate_limit, rate_limit_account, Limits};
@@ -73,7 +73,7 @@ pub async fn start_session(
     let access = sign_access_token(ctx, user_id, session).await?;
     Ok(NewLogin {
         stmts,
-        body: json!({
+        body: crate::object!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": ctx.cfg.access_token_ttl,
@@ -298,7 +298,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after signup"))?;
     enqueue(ctx, vec![mail]).await;
-    Ok(Reply::created(json!({
+    Ok(Reply::created(crate::object!({
         "user": views::user(&user),
         "organization": {
             "id": org_id,
@@ -370,7 +370,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         ctx.audit(
             &Event::account("user.login_succeeded", user_id, &user.email)
                 .method("password")
-                .meta(json!({ "via": "activation" })),
+                .meta(crate::object!({ "via": "activation" })),
             now,
         )?,
     );
@@ -430,7 +430,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             target: None,
             auth_method: Some("password"),
             success: false,
-            metadata: Some(json!({ "reason": "unknown_email" })),
+            metadata: Some(crate::object!({ "reason": "unknown_email" })),
         };
         ctx.db.batch(vec![ctx.audit(&event, now)?]).await?;
         return Err(ApiError::InvalidCredentials);
@@ -440,7 +440,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
         Event::account("user.login_failed", user_id, &user.email)
             .method("password")
             .failed()
-            .meta(json!({ "reason": reason }))
+            .meta(crate::object!({ "reason": reason }))
     };
     match decision {
         LoginDecision::InvalidCredentials => {
@@ -572,7 +572,7 @@ async fn end_session(
         target: Some(("session", session.to_string())),
         auth_method: Some("refresh"),
         success: true,
-        metadata: Some(json!({ "reason": reason })),
+        metadata: Some(crate::object!({ "reason": reason })),
     };
     let mut batch = store::sessions::end_once(&ctx.db, session, reason, &ctx.request_id, now)?;
     batch.push(ctx.audit(&event, now)?);
@@ -623,7 +623,7 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
         };
     }
     let access = sign_access_token(ctx, user, session).await?;
-    Ok(Reply::ok(json!({
+    Ok(Reply::ok(crate::object!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ctx.cfg.access_token_ttl,
@@ -652,7 +652,7 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
 pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
     let event = Event::account("session.revoked", caller.user_id, &caller.email)
-        .meta(json!({ "reason": "logout_all" }));
+        .meta(crate::object!({ "reason": "logout_all" }));
     ctx.db
         .batch(vec![
             store::sessions::end_all(&ctx.db, caller.user_id, None, "logout_all", now)?,
@@ -672,7 +672,7 @@ pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
     let body: ForgotBody = ctx.json()?;
     let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
     rate_limit(ctx, "forgot", Some(&email)).await?;
-    let accepted = json!({ "status": "accepted" });
+    let accepted = crate::object!({ "status": "accepted" });
     let Some(user) = store::users::by_email(&ctx.db, &email).await? else {
         return Ok(Reply::accepted(accepted));
     };
@@ -779,7 +779,7 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
     batch.push(
         ctx.audit(
             &Event::account("user.email_changed", user_id, &new_email)
-                .meta(json!({ "from": user.email, "to": new_email })),
+                .meta(crate::object!({ "from": user.email, "to": new_email })),
             now,
         )?,
     );
@@ -791,5 +791,5 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
     let user = store::users::by_id(&ctx.db, user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(json!({ "user": views::user(&user) })))
+    Ok(Reply::ok(crate::object!({ "user": views::user(&user) })))
 }

@@ -3,7 +3,7 @@
 //! (`authenticate_with`), so a check is one D1 round trip; `domain::authz::evaluate` decides.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::groups::{parse_resource, parse_resources, ResourceBody};
 use crate::domain::authz::{evaluate, Facts, Permission, Resource};
@@ -198,7 +198,7 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
     if !batch {
         let d = decide(resources.first().and_then(Option::as_ref));
         return Ok(Reply::ok(
-            json!({"allowed": d.allowed, "reason": d.reason.as_str()}),
+            crate::object!({"allowed": d.allowed, "reason": d.reason.as_str()}),
         ));
     }
     let results: Vec<Value> = resources
@@ -206,8 +206,8 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
         .flatten()
         .map(|r| {
             let d = decide(Some(r));
-            json!({"resource": r, "allowed": d.allowed, "reason": d.reason.as_str()})
+            crate::object!({"resource": r, "allowed": d.allowed, "reason": d.reason.as_str()})
         })
         .collect();
-    Ok(Reply::ok(json!({ "results": results })))
+    Ok(Reply::ok(crate::object!({ "results": results })))
 }

@@ -200,7 +200,7 @@ pub fn close_invitation(
         ctx.audit(
             &access
                 .event("invitation.withdrawn", ("invitation", pending.to_string()))
-                .meta(serde_json::json!({ "email": email, "reason": "joined_otherwise" })),
+                .meta(crate::object!({ "email": email, "reason": "joined_otherwise" })),
             now,
         )?,
     );

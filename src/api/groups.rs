@@ -61,7 +61,7 @@ pub fn parse_resources(
 }
 
 fn view(g: &GroupRow) -> Value {
-    json!({
+    crate::object!({
         "id": g.id,
         "org_id": g.org_id,
         "name": g.name,
@@ -139,7 +139,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 )?,
                 ctx.audit(
                     &group_event(&access, "group.created", &id.to_string())
-                        .meta(json!({"name": name, "restrictions": restrictions.len()})),
+                        .meta(crate::object!({"name": name, "restrictions": restrictions.len()})),
                     now,
                 )?,
             ],
@@ -228,10 +228,13 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             },
             now,
         )?;
-        batch.push(ctx.audit(
-            &group_event(&access, "group.updated", &row.id).meta(json!({ "fields": fields })),
-            now,
-        )?);
+        batch.push(
+            ctx.audit(
+                &group_event(&access, "group.updated", &row.id)
+                    .meta(crate::object!({ "fields": fields })),
+                now,
+            )?,
+        );
         let row: GroupRow = ctx
             .db
             .batch_then_first(batch, store::groups::one_stmt(&ctx.db, access.org_id, id)?)
@@ -248,7 +251,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = store::groups::delete(&ctx.db, access.org_id, id)?;
     batch.push(ctx.audit(
-        &group_event(&access, "group.deleted", &row.id).meta(json!({ "name": row.name })),
+        &group_event(&access, "group.deleted", &row.id).meta(crate::object!({ "name": row.name })),
         now,
     )?);
     ctx.db.batch(batch).await?;
@@ -271,7 +274,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .ok_or(ApiError::NotFound)?;
     let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
     Ok(Reply::ok(page.render(|m| {
-        json!({
+        crate::object!({
             "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
             "role": m.role,
             "added_at": time(m.added_at),
@@ -280,7 +283,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 fn member_event(access: &OrgAccess, action: &'static str, group: &str, user: UserId) -> Event {
-    group_event(access, action, group).meta(json!({ "user_id": user }))
+    group_event(access, action, group).meta(crate::object!({ "user_id": user }))
 }
 
 /// The group and the user's standing with it, in one round trip: 404 unless the group is

@@ -34,14 +34,14 @@ fn workspaces_json(row: &InvitationRow) -> Value {
     json!(row
         .workspace_list()
         .iter()
-        .map(|w| json!({"id": w.id, "name": w.name, "role": w.role}))
+        .map(|w| crate::object!({"id": w.id, "name": w.name, "role": w.role}))
         .collect::<Vec<_>>())
 }
 
 /// The inviter as the invitee sees them (no id).
 fn inviter_public(row: &InvitationRow) -> Value {
     match &row.inviter_email {
-        Some(email) => json!({
+        Some(email) => crate::object!({
             "email": email,
             "first_name": row.inviter_first_name,
             "last_name": row.inviter_last_name,
@@ -63,7 +63,7 @@ fn view(row: &InvitationRow, now: Timestamp) -> Value {
         (None, InvitationStatus::Expired) => Some(row.expires_at),
         (ended, _) => ended,
     };
-    json!({
+    crate::object!({
         "id": row.id,
         "org_id": row.org_id,
         "email": row.email,
@@ -72,7 +72,7 @@ fn view(row: &InvitationRow, now: Timestamp) -> Value {
         "groups": serde_json::from_str::<Value>(&row.groups).unwrap_or_else(|_| json!([])),
         "message": row.message,
         "invited_by": match (&row.invited_by, &row.inviter_email) {
-            (Some(id), Some(email)) => json!({
+            (Some(id), Some(email)) => crate::object!({
                 "id": id,
                 "email": email,
                 "first_name": row.inviter_first_name,
@@ -81,7 +81,7 @@ fn view(row: &InvitationRow, now: Timestamp) -> Value {
             _ => Value::Null,
         },
         "invited_by_token": match (&row.invited_by_token, &row.inviter_token_name) {
-            (Some(id), Some(name)) => json!({"id": id, "name": name}),
+            (Some(id), Some(name)) => crate::object!({"id": id, "name": name}),
             _ => Value::Null,
         },
         "status": status.as_str(),
@@ -95,12 +95,12 @@ fn view(row: &InvitationRow, now: Timestamp) -> Value {
 }
 
 fn org_ref(row: &InvitationRow) -> Value {
-    json!({"id": row.org_id, "name": row.org_name})
+    crate::object!({"id": row.org_id, "name": row.org_name})
 }
 
 /// The invitation as its invitee sees it (preview and inbox).
 fn invitee_view(row: &InvitationRow) -> Value {
-    json!({
+    crate::object!({
         "id": row.id,
         "org": org_ref(row),
         "email": row.email,
@@ -115,7 +115,7 @@ fn invitee_view(row: &InvitationRow) -> Value {
 
 /// What accepting gives: the org, the role, the workspaces.
 fn membership(row: &InvitationRow) -> Value {
-    json!({
+    crate::object!({
         "org": org_ref(row),
         "role": row.role,
         "workspaces": workspaces_json(row),
@@ -258,10 +258,10 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     batch.push(mail.outbox_row(&ctx.db, now)?);
     batch.push(
         ctx.audit(
-            &invitation_event(&access, "invitation.created", &id.to_string()).meta(json!({
+            &invitation_event(&access, "invitation.created", &id.to_string()).meta(crate::object!({
                 "email": email,
                 "role": role,
-                "workspaces": granted.iter().map(|(w, r)| json!({"workspace_id": w, "role": r})).collect::<Vec<_>>(),
+                "workspaces": granted.iter().map(|(w, r)| crate::object!({"workspace_id": w, "role": r})).collect::<Vec<_>>(),
             })),
             now,
         )?,
@@ -399,7 +399,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?;
     batch.push(mail.outbox_row(&ctx.db, now)?);
     batch.push(ctx.audit(
-        &invitation_event(&access, "invitation.resent", &row.id).meta(json!({
+        &invitation_event(&access, "invitation.resent", &row.id).meta(crate::object!({
             "email": row.email,
             "send_count": row.send_count + 1,
             "revived": revive,
@@ -430,7 +430,7 @@ pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     batch.push(
         ctx.audit(
             &invitation_event(&access, "invitation.withdrawn", &row.id)
-                .meta(json!({ "email": row.email })),
+                .meta(crate::object!({ "email": row.email })),
             now,
         )?,
     );
@@ -502,7 +502,7 @@ async fn join(
                 "member.added",
                 ("user", user.to_string()),
             )
-            .meta(json!({"role": row.role, "via": "invitation", "invitation_id": row.id})),
+            .meta(crate::object!({"role": row.role, "via": "invitation", "invitation_id": row.id})),
             now,
         )?,
     );
@@ -573,7 +573,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             ApiError::InvalidToken,
         )
         .await?;
-        return Ok(Reply::ok(json!({ "membership": membership })));
+        return Ok(Reply::ok(crate::object!({ "membership": membership })));
     }
 
     let common = ctx.common_passwords().await?;
@@ -635,7 +635,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
     extra.push(store::users::record_successful_login(
         &ctx.db, user_id, None, now,
     )?);
-    let via = json!({ "via": "invitation", "org_id": row.org_id });
+    let via = crate::object!({ "via": "invitation", "org_id": row.org_id });
     extra.push(ctx.audit(
         &Event::account("user.signed_up", user_id, &row.email).meta(via.clone()),
         now,
@@ -712,7 +712,7 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         ApiError::NotFound,
     )
     .await?;
-    Ok(Reply::ok(json!({ "membership": membership })))
+    Ok(Reply::ok(crate::object!({ "membership": membership })))
 }
 
 pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {

@@ -35,7 +35,7 @@ pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
             }
             current = Some((
                 row.org_id.clone(),
-                json!({"org": {"id": row.org_id, "name": row.org_name}, "role": row.role}),
+                crate::object!({"org": {"id": row.org_id, "name": row.org_name}, "role": row.role}),
                 Vec::new(),
             ));
         }
@@ -45,7 +45,7 @@ pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
             (current.as_mut(), &row.workspace_id, &row.workspace_name)
         {
             if let Some(role) = effective_workspace_role(org_role, explicit) {
-                list.push(json!({"id": id, "name": name, "role": role}));
+                list.push(crate::object!({"id": id, "name": name, "role": role}));
             }
         }
     }
@@ -149,7 +149,7 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
         ctx.audit(
             &Event::account("user.updated", caller.user_id, &caller.email)
-                .meta(json!({ "fields": fields })),
+                .meta(crate::object!({ "fields": fields })),
             now,
         )?,
     ]);
@@ -324,7 +324,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         store::users::set_pending_email(&ctx.db, caller.user_id, &new_email, now)?,
         ctx.audit(
             &Event::account("user.email_change_requested", caller.user_id, &user.email)
-                .meta(json!({ "to": new_email })),
+                .meta(crate::object!({ "to": new_email })),
             now,
         )?,
         verification.outbox_row(&ctx.db, now)?,
@@ -332,7 +332,9 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     ];
     ctx.db.batch(batch).await?;
     enqueue(ctx, vec![verification, notice]).await;
-    Ok(Reply::accepted(json!({ "pending_email": new_email })))
+    Ok(Reply::accepted(
+        crate::object!({ "pending_email": new_email }),
+    ))
 }
 
 pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
@@ -347,7 +349,7 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
     Ok(Reply::ok(page.render(|s| {
-        json!({
+        crate::object!({
             "id": s.id,
             "current": s.id == caller.session_id.to_string(),
             "auth_method": s.auth_method,
@@ -371,7 +373,7 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
                     target: Some(("session", session.to_string())),
                     ..Event::account("session.revoked", caller.user_id, &caller.email)
                 }
-                .meta(json!({ "reason": "revoked" })), now)?,
+                .meta(crate::object!({ "reason": "revoked" })), now)?,
             // Someone else's or an already-ended session: nothing happened, roll back the event.
             store::guard(
                 &ctx.db,
@@ -396,7 +398,7 @@ pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
     Ok(Reply::ok(page.render(|e| {
-        json!({
+        crate::object!({
             "id": e.id,
             "at": time(e.at),
             "action": e.action,

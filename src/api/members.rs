@@ -190,7 +190,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             batch.push(
                 ctx.audit(
                     &member_event(&access, "member.role_changed", user)
-                        .meta(json!({"from": member.role, "to": role})),
+                        .meta(crate::object!({"from": member.role, "to": role})),
                     now,
                 )?,
             );
@@ -238,7 +238,7 @@ pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = store::members::remove(&ctx.db, access.org_id, user)?;
     batch.push(ctx.audit(
-        &member_event(&access, "member.removed", user).meta(json!({"role": member.role})),
+        &member_event(&access, "member.removed", user).meta(crate::object!({"role": member.role})),
         now,
     )?);
     ctx.db
@@ -445,7 +445,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         )?);
     }
     batch.push(ctx.audit(
-        &member_event(&access, "member.added", user_id).meta(json!({
+        &member_event(&access, "member.added", user_id).meta(crate::object!({
             "role": role,
             "created_account": existing.is_none(),
             "credential": if existing.is_none() { Some(body.credential.as_str()) } else { None },
@@ -530,7 +530,7 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
         .await?;
     enqueue(ctx, vec![mail]).await;
     Ok(Reply::accepted(
-        json!({ "status": "accepted", "expires_at": expires }),
+        crate::object!({ "status": "accepted", "expires_at": expires }),
     ))
 }
 
@@ -548,7 +548,8 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, _, account) = managed_target(ctx, &access).await?;
     let now = ctx.now();
     let was_locked = account.status()? == AccountStatus::Locked;
-    let event = |action| member_event(&access, action, user).meta(json!({ "mode": body.mode }));
+    let event =
+        |action| member_event(&access, action, user).meta(crate::object!({ "mode": body.mode }));
     match body.mode.as_str() {
         "single_use_password" => {
             let password = generate_password();
@@ -564,7 +565,9 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 batch.push(ctx.audit(&event("user.unlocked"), now)?);
             }
             ctx.db.batch(batch).await?;
-            Ok(Reply::ok(json!({ "single_use_password": password })))
+            Ok(Reply::ok(
+                crate::object!({ "single_use_password": password }),
+            ))
         }
         "email" => {
             let secret = new_secret();
@@ -596,7 +599,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 .await?;
             enqueue(ctx, vec![mail]).await;
             Ok(Reply::accepted(
-                json!({ "status": "accepted", "expires_at": expires }),
+                crate::object!({ "status": "accepted", "expires_at": expires }),
             ))
         }
         _ => Err(ApiError::field(
@@ -625,7 +628,8 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             crate::args![user, access.org_id],
         )?,
         ctx.audit(
-            &member_event(&access, "user.deleted", user).meta(json!({ "email": account.email })),
+            &member_event(&access, "user.deleted", user)
+                .meta(crate::object!({ "email": account.email })),
             now,
         )?,
     ];

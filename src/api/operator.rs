@@ -1,7 +1,6 @@
 //! Operator routes: platform settings of an org that its own admins cannot change.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::domain::ids::OrgId;
 use crate::http::auth::Operator;
@@ -42,7 +41,7 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
         auth_method: Some("api_token"),
         success: true,
         metadata: Some(
-            json!({ "member_limit": { "from": before.member_limit, "to": body.member_limit } }),
+            crate::object!({ "member_limit": { "from": before.member_limit, "to": body.member_limit } }),
         ),
     };
     ctx.db
@@ -56,7 +55,7 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
         .iter()
         .map(|c| c.n)
         .sum();
-    Ok(Reply::ok(json!({
+    Ok(Reply::ok(crate::object!({
         "org_id": org,
         "member_limit": body.member_limit,
         "members": members,

@@ -1,7 +1,7 @@
 //! Organizations: create, list mine, read, edit, delete, transfer ownership, usage, roles.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::views::time;
 use crate::domain::ids::{OrgId, UserId};
@@ -21,7 +21,7 @@ const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 
 pub fn view(org: &OrgRow, role: &str) -> Value {
-    json!({
+    crate::object!({
         "id": org.id,
         "name": org.name,
         "description": org.description,
@@ -154,7 +154,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             vec![
                 store::orgs::update(&ctx.db, access.org_id, &change, now)?,
                 ctx.audit(
-                    &org_event(&access, "org.updated").meta(json!({ "fields": fields })),
+                    &org_event(&access, "org.updated").meta(crate::object!({ "fields": fields })),
                     now,
                 )?,
             ],
@@ -178,7 +178,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 subject: Some(owner.user_id),
                 ..org_event(&access, "org.deleted")
             }
-            .meta(json!({ "org_id": access.org_id, "name": access.org.name })),
+            .meta(crate::object!({ "org_id": access.org_id, "name": access.org.name })),
             now,
         )?,
     );
@@ -239,7 +239,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
                 target: Some(("user", target.to_string())),
                 ..org_event(&access, "org.ownership_transferred")
             }
-            .meta(json!({ "from": owner, "to": target })),
+            .meta(crate::object!({ "from": owner, "to": target })),
             now,
         )?,
     );
@@ -260,7 +260,7 @@ pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (members, pending_invitations) =
         store::members::seats(&ctx.db, access.org_id, ctx.now()).await?;
     let limit = access.org.member_limit;
-    Ok(Reply::ok(json!({
+    Ok(Reply::ok(crate::object!({
         "member_limit": limit,
         "members": members,
         "pending_invitations": pending_invitations,
@@ -280,7 +280,7 @@ pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     ]
     .iter()
     .map(|role| {
-        json!({
+        crate::object!({
             "role": role,
             "description": describe(*role),
             "permissions": org_permissions(*role),
@@ -288,5 +288,5 @@ pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         })
     })
     .collect();
-    Ok(Reply::ok(json!({ "data": data })))
+    Ok(Reply::ok(crate::object!({ "data": data })))
 }

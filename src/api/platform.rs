@@ -1,7 +1,5 @@
 //! Health, discovery documents, and the development mailbox.
 
-use serde_json::json;
-
 use super::views::time;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::keys::keys;
@@ -10,7 +8,7 @@ use crate::http::{Ctx, Reply};
 use crate::store;
 
 pub async fn health(ctx: &Ctx) -> ApiResult<Reply> {
-    Ok(Reply::ok(json!({
+    Ok(Reply::ok(crate::object!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "environment": if ctx.cfg.is_development() { "development" } else { "deployed" },
@@ -21,7 +19,7 @@ pub async fn health(ctx: &Ctx) -> ApiResult<Reply> {
 /// the benchmark's "one indexed D1 read" floor use it.
 pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
     store::users::probe(&ctx.db).await?;
-    Ok(Reply::ok(json!({ "status": "ok", "d1": "ok" })))
+    Ok(Reply::ok(crate::object!({ "status": "ok", "d1": "ok" })))
 }
 
 /// The OpenAPI document, a static asset of the Worker (`src/openapi.json`, copied into
@@ -56,7 +54,7 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
     .await?;
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
     Ok(Reply::ok(page.render(|m| {
-        json!({
+        crate::object!({
             "id": m.id,
             "to": m.recipient,
             "subject": m.subject,

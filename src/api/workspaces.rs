@@ -1,7 +1,7 @@
 //! Workspaces inside an org, with their metrics, and workspace members.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::grants;
 use super::views::time;
@@ -31,7 +31,7 @@ fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
 }
 
 fn view(access: &OrgAccess, ws: &WorkspaceRow) -> Value {
-    json!({
+    crate::object!({
         "id": ws.id,
         "org_id": ws.org_id,
         "name": ws.name,
@@ -201,7 +201,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = store::workspaces::delete(&ctx.db, access.org_id, id)?;
     batch.push(ctx.audit(
-        &ws_event(&access, "workspace.deleted", id).meta(json!({ "name": ws.name })),
+        &ws_event(&access, "workspace.deleted", id).meta(crate::object!({ "name": ws.name })),
         now,
     )?);
     ctx.db.batch(batch).await?;
@@ -211,7 +211,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 fn member_view(m: &WorkspaceMemberRow) -> Value {
     let org_role = m.org_role.as_deref().and_then(OrgRole::parse);
     let explicit = m.workspace_role.as_deref().and_then(WorkspaceRole::parse);
-    json!({
+    crate::object!({
         "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
         "org_role": m.org_role,
         "workspace_role": org_role.and_then(|r| effective_workspace_role(r, explicit)),
@@ -338,7 +338,9 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 target: Some(("user", user.to_string())),
                 ..ws_event(&access, action, id)
             }
-            .meta(json!({ "workspace_id": id, "from": current.workspace_role, "to": role })),
+            .meta(
+                crate::object!({ "workspace_id": id, "from": current.workspace_role, "to": role }),
+            ),
             now,
         )?,
     );
@@ -349,7 +351,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     target: Some(("user", user.to_string())),
                     ..ws_event(&access, "member.added", id)
                 }
-                .meta(json!({ "role": "member", "via": "workspace" })),
+                .meta(crate::object!({ "role": "member", "via": "workspace" })),
                 now,
             )?,
         );
@@ -405,7 +407,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 target: Some(("user", user.to_string())),
                 ..ws_event(&access, "workspace_member.removed", id)
             }
-            .meta(json!({ "workspace_id": id, "role": explicit })),
+            .meta(crate::object!({ "workspace_id": id, "role": explicit })),
             now,
         )?,
     );

@@ -192,7 +192,7 @@ impl ApiError {
     /// The problem document. `instance` carries the request id so a report can be traced.
     pub fn to_problem(&self, request_id: &str) -> Value {
         let code = self.code();
-        let mut body = json!({
+        let mut body = crate::object!({
             "type": format!("/problems/{code}"),
             "title": self.title(),
             "status": self.status(),

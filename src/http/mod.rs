@@ -445,7 +445,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
             if let Some(cause) = err.log_cause() {
                 console_error!(
                     "{}",
-                    serde_json::json!({"level": "error", "request_id": request_id, "method": method,
+                    crate::object!({"level": "error", "request_id": request_id, "method": method,
                         "path": path, "code": err.code(), "cause": cause})
                 );
             }
@@ -473,7 +473,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: worker::Context) -> 
     set(headers, "server-timing", &server_timing(d1, duration_ms));
     console_log!(
         "{}",
-        serde_json::json!({"level": "info", "request_id": request_id, "method": method,
+        crate::object!({"level": "info", "request_id": request_id, "method": method,
             "path": path, "status": status, "duration_ms": duration_ms,
             "d1_round_trips": d1.round_trips, "d1_ms": d1.millis,
             "d1_rows_read": d1.rows_read, "d1_rows_written": d1.rows_written})

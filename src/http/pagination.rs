@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult};
@@ -102,7 +102,7 @@ impl<T> Page<T> {
 impl<T> Page<T> {
     /// The list body: `{"data": [...], "next_cursor": …}`, each row rendered by `view`.
     pub fn render(&self, view: impl Fn(&T) -> Value) -> Value {
-        json!({
+        crate::object!({
             "data": self.data.iter().map(view).collect::<Vec<_>>(),
             "next_cursor": self.next_cursor,
         })
@@ -143,7 +143,7 @@ mod tests {
             .map(|n| {
                 (
                     id(n),
-                    json!({"id": id(n), "name": "Ada \"Lovelace\"", "tags": ["a", "é"]}),
+                    crate::object!({"id": id(n), "name": "Ada \"Lovelace\"", "tags": ["a", "é"]}),
                 )
             })
             .collect();

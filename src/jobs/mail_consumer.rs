@@ -62,7 +62,7 @@ async fn process(env: &Env, cfg: &Config, db: &Db, msg: &MailMessage) -> ApiResu
                 .await?;
             console_error!(
                 "{}",
-                serde_json::json!({"level": "warn", "msg": "mail delivery failed", "id": msg.id,
+                crate::object!({"level": "warn", "msg": "mail delivery failed", "id": msg.id,
                     "attempt": attempt, "final": final_attempt, "error": error})
             );
             if final_attempt {
@@ -99,7 +99,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
                 // Not ours or corrupt: retrying cannot help. Log it and drop it.
                 console_error!(
                     "{}",
-                    serde_json::json!({"level": "error", "msg": "malformed mail message", "cause": e})
+                    crate::object!({"level": "error", "msg": "malformed mail message", "cause": e})
                 );
                 message.ack();
                 continue;
@@ -112,7 +112,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
                 // Storage trouble: let the queue redeliver later; the outbox stays consistent.
                 console_error!(
                     "{}",
-                    serde_json::json!({"level": "error", "msg": "mail consumer", "cause": format!("{e:?}")})
+                    crate::object!({"level": "error", "msg": "mail consumer", "cause": format!("{e:?}")})
                 );
                 retry(&message, backoff_seconds(cfg.mail_retry_base_seconds, 1));
             }
@@ -120,7 +120,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
     }
     console_log!(
         "{}",
-        serde_json::json!({"level": "info", "msg": "mail batch done"})
+        crate::object!({"level": "info", "msg": "mail batch done"})
     );
     Ok(())
 }

@@ -11,7 +11,7 @@ pub async fn deliver(cfg: &Config, id: &str, to: &str, mail: &Rendered) -> Resul
         EmailProvider::Console => {
             console_log!(
                 "{}",
-                serde_json::json!({
+                crate::object!({
                     "level": "info",
                     "msg": "email (console provider)",
                     "id": id,
@@ -23,7 +23,7 @@ pub async fn deliver(cfg: &Config, id: &str, to: &str, mail: &Rendered) -> Resul
             Ok(())
         }
         EmailProvider::Http { url, api_key } => {
-            let body = serde_json::json!({
+            let body = crate::object!({
                 "from": cfg.email_from,
                 "to": [to],
                 "subject": mail.subject,

@@ -318,31 +318,121 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_the_queue_format() {
-        let m = super::super::MailMessage {
-            id: "id-1".into(),
-            to: "a@b.co".into(),
-            content: MailContent::PasswordChanged {
-                first_name: "Ada".into(),
+        use super::super::MailMessage;
+        let s = |v: &str| v.to_string();
+        let every_kind = [
+            MailContent::Activation {
+                first_name: s("Ada"),
+                link: s("https://app.example/activate?token=a"),
+                expires_at: s("2030-01-01T00:00:00.000Z"),
             },
-        };
-        let json = serde_json::to_value(&m).unwrap();
-        assert_eq!(json["content"]["password_changed"]["first_name"], "Ada");
-        let back: super::super::MailMessage = serde_json::from_value(json).unwrap();
-        assert_eq!(back, m);
-        let inv = super::super::MailMessage {
-            id: "id-2".into(),
-            to: "b@c.co".into(),
-            content: MailContent::Invitation(invitation(
-                Some("hi"),
-                "viewer",
-                &[("Main", "viewer")],
+            MailContent::PasswordReset {
+                first_name: s("Ada"),
+                link: s("https://app.example/reset-password?token=b"),
+                expires_at: s("2030-01-01T00:00:00.000Z"),
+            },
+            MailContent::EmailVerification {
+                first_name: s("Ada"),
+                new_email: s("new@b.co"),
+                link: s("https://app.example/verify-email?token=c"),
+                expires_at: s("2030-01-01T00:00:00.000Z"),
+            },
+            MailContent::EmailChangeRequested {
+                first_name: s("Ada"),
+                new_email: s("new@b.co"),
+            },
+            MailContent::PasswordChanged {
+                first_name: s("Ada \"the\" Countess ☃"),
+            },
+            MailContent::AccountLocked {
+                first_name: s("Ada"),
+                reset_link: s("https://app.example/reset-password?token=d"),
+            },
+            MailContent::Invitation(invitation(Some("hi"), "viewer", &[("Main", "viewer")])),
+            MailContent::InvitationReminder(invitation(
+                None,
+                "member",
+                &[("Main", "editor"), ("Lab", "viewer")],
             )),
-        };
-        let body = inv.to_queue_body();
-        assert!(body.contains("\"content\":{\"invitation\":{"));
-        assert_eq!(
-            super::super::MailMessage::from_queue_body(&body).unwrap(),
-            inv
-        );
+            MailContent::InvitationAccepted {
+                first_name: s("Ada"),
+                invitee: s("grace@b.co"),
+                org_name: s("Engines & Co"),
+            },
+        ];
+        for content in every_kind {
+            let m = MailMessage {
+                id: s("id-1"),
+                to: s("a@b.co"),
+                content,
+            };
+            let body = m.to_queue_body();
+            // Externally tagged by the kind the outbox records.
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let tags: Vec<&String> = json["content"].as_object().unwrap().keys().collect();
+            assert_eq!(tags, [m.content.kind()], "{body}");
+            assert_eq!(
+                MailMessage::from_queue_body(&body).as_ref(),
+                Ok(&m),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_queue_bodies_are_errors_not_panics() {
+        use super::super::MailMessage;
+        let ok = r#"{"id":"i","to":"a@b.co","content":{"password_changed":{"first_name":"Ada"}}}"#;
+        assert!(MailMessage::from_queue_body(ok).is_ok());
+        // Unknown fields are ignored, as serde would.
+        let extra = r#"{"id":"i","to":"a@b.co","v":2,"content":{"password_changed":{"first_name":"Ada","x":1}}}"#;
+        assert!(MailMessage::from_queue_body(extra).is_ok());
+        for (bad, says) in [
+            ("", "EOF"),
+            ("not json", "expected"),
+            ("[1,2]", "not a JSON object"),
+            (
+                r#"{"to":"a@b.co","content":{"password_changed":{"first_name":"Ada"}}}"#,
+                "column id",
+            ),
+            (
+                r#"{"id":"i","to":5,"content":{"password_changed":{"first_name":"Ada"}}}"#,
+                "column to",
+            ),
+            (r#"{"id":"i","to":"a@b.co"}"#, "content: not an object"),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{}}"#,
+                "exactly one kind",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"password_changed":{"first_name":"A"},"account_locked":{}}}"#,
+                "exactly one kind",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"carrier_pigeon":{}}}"#,
+                "unknown kind carrier_pigeon",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"activation":{"first_name":"Ada"}}}"#,
+                "content.activation: column link",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"activation":"Ada"}}"#,
+                "content.activation: not an object",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"invitation":{"inviter":"A","org_name":"O","role":"viewer","workspaces":[{"name":"W"}],"message":null,"link":"l","expires_at":"e"}}}"#,
+                "column workspaces",
+            ),
+            (
+                r#"{"id":"i","to":"a@b.co","content":{"invitation":{"inviter":"A","org_name":"O","role":"viewer","workspaces":[],"message":7,"link":"l","expires_at":"e"}}}"#,
+                "column message",
+            ),
+        ] {
+            match MailMessage::from_queue_body(bad) {
+                Err(e) => assert!(e.contains(says), "{bad}: {e}"),
+                Ok(m) => panic!("{bad}: {m:?}"),
+            }
+        }
     }
 }

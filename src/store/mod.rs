@@ -151,6 +151,12 @@ impl Row {
 
     /// Decodes a row of columns (a JSON object) as `T`.
     pub fn decode<T: FromRow>(value: serde_json::Value) -> ApiResult<T> {
+        Row::read(value).map_err(d1_row_error)
+    }
+
+    /// Reads any JSON object of named values as `T` (a D1 row, or a queue message's parts);
+    /// the error names the first value of the wrong type.
+    pub fn read<T: FromRow>(value: serde_json::Value) -> Result<T, String> {
         let mut row = Row::of(value)?;
         let decoded = T::from_row(&mut row);
         row.done()?;
@@ -158,9 +164,9 @@ impl Row {
     }
 
     #[inline(never)]
-    fn of(value: serde_json::Value) -> ApiResult<Row> {
+    fn of(value: serde_json::Value) -> Result<Row, String> {
         let serde_json::Value::Object(columns) = value else {
-            return Err(ApiError::internal("a D1 row is not an object"));
+            return Err("not an object".into());
         };
         Ok(Row {
             columns,
@@ -169,11 +175,8 @@ impl Row {
     }
 
     #[inline(never)]
-    fn done(self) -> ApiResult<()> {
-        match self.error {
-            None => Ok(()),
-            Some(e) => Err(ApiError::internal(format!("D1 row: {e}"))),
-        }
+    fn done(self) -> Result<(), String> {
+        self.error.map_or(Ok(()), Err)
     }
 
     /// Decodes a JSON array of rows kept in one text column (`json_group_array(json_object(…))`).
@@ -183,6 +186,11 @@ impl Row {
             _ => Err(ApiError::internal("a JSON list column is not an array")),
         }
     }
+}
+
+#[inline(never)]
+fn d1_row_error(e: String) -> ApiError {
+    ApiError::internal(format!("D1 row: {e}"))
 }
 
 /// A type a row is read into (`row!` writes the impl for plain structs).
@@ -219,6 +227,20 @@ impl<T: Column> Column for Option<T> {
         match value {
             serde_json::Value::Null => Some(None),
             v => T::from_column(v).map(Some),
+        }
+    }
+}
+
+/// A JSON array of objects, each read as `T` (lists inside queue messages; D1 itself hands
+/// back no arrays, its JSON list columns are text read by `Row::decode_json_list`).
+impl<T: FromRow> Column for Vec<T> {
+    const EXPECTED: &'static str = "a list of objects";
+    fn from_column(value: serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Array(items) => {
+                items.into_iter().map(|v| Row::read(v).ok()).collect()
+            }
+            _ => None,
         }
     }
 }

@@ -27,14 +27,37 @@ function migrations() {
     .filter((f) => f.endsWith(".sql"))
     .sort()
     .flatMap((f) =>
-      readFileSync(path.join(dir, f), "utf8")
-        .split("\n")
-        .map((l) => l.replace(/--.*$/, "")) // comments first: they may contain ';'
-        .join("\n")
-        .split(";")
-        .map((s) => s.trim())
-        .filter(Boolean),
+      joinTriggers(
+        readFileSync(path.join(dir, f), "utf8")
+          .split("\n")
+          .map((l) => l.replace(/--.*$/, "")) // comments first: they may contain ';'
+          .join("\n")
+          .split(";")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
     );
+}
+
+/** A trigger's body holds statements of its own: `CREATE TRIGGER … BEGIN …; END` is one. */
+function joinTriggers(pieces) {
+  const out = [];
+  let trigger = null;
+  for (const piece of pieces) {
+    if (trigger !== null) {
+      trigger += `;\n${piece}`;
+      if (/^END$/i.test(piece)) {
+        out.push(trigger);
+        trigger = null;
+      }
+    } else if (/^CREATE\s+TRIGGER\b/i.test(piece)) {
+      trigger = piece;
+    } else {
+      out.push(piece);
+    }
+  }
+  if (trigger !== null) throw new Error(`unterminated trigger: ${trigger}`);
+  return out;
 }
 
 /**

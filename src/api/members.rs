@@ -1,5 +1,7 @@
 //! The org's member directory, role changes and removal.
 
+use std::rc::Rc;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,7 +19,7 @@ use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
-use crate::store::members::{MemberRow, RenderedMember};
+use crate::store::members::{CachedPage, DirectoryVersion, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Results, Stmt, Together};
@@ -27,8 +29,7 @@ const MAX_QUERY: usize = 100;
 /// `?role=&q=&limit=&cursor=` of the directory, validated before anything is read.
 pub struct ListQuery {
     page: PageRequest,
-    role: Option<OrgRole>,
-    q: Option<String>,
+    select: PageQuery,
 }
 
 pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
@@ -52,37 +53,71 @@ pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
         }
         Some(q) => Some(q.to_lowercase()),
     };
-    Ok(ListQuery { page, role, q })
+    let select = PageQuery {
+        role,
+        q,
+        after: page.after_key().to_string(),
+        limit: page.fetch_limit(),
+    };
+    Ok(ListQuery { page, select })
 }
 
-/// The page's read, planned into the gate's round trip (`org_access_with`).
+/// The page's reads, planned into the gate's round trip (`org_access_with`): the org's
+/// directory version, and the page itself unless this isolate holds it at that version.
+pub struct ListPlan {
+    version: usize,
+    page: usize,
+    cached: Option<CachedPage>,
+}
+
 pub fn plan_list(
     ctx: &Ctx,
     query: &ListQuery,
     org: OrgId,
     reads: &mut Together,
-) -> ApiResult<usize> {
-    Ok(reads.add(store::members::page_stmt(
-        &ctx.db,
-        org,
-        query.role,
-        query.q.as_deref(),
-        query.page.after_key(),
-        query.page.fetch_limit(),
-    )?))
+) -> ApiResult<ListPlan> {
+    let cached = store::members::cached_page(org, &query.select);
+    Ok(ListPlan {
+        version: reads.add(store::members::version_stmt(&ctx.db, org)?),
+        page: reads.add(store::members::page_stmt(
+            &ctx.db,
+            org,
+            &query.select,
+            cached.as_ref().map(|c| c.version),
+        )?),
+        cached,
+    })
 }
 
 /// Every user of the org, workspace-only members included: one round trip in all. The
-/// members arrive rendered (`store::members::page_stmt`) and are written out as they are.
+/// members arrive rendered (`store::members::page_stmt`) and are written out as they are;
+/// a page the isolate rendered at the org's current directory version is sent again
+/// without reading its rows.
 pub fn list(
-    _access: OrgAccess,
+    access: OrgAccess,
     query: ListQuery,
-    read: usize,
+    plan: ListPlan,
     results: Results,
 ) -> ApiResult<Reply> {
-    let rows: Vec<RenderedMember> = results.rows(read)?;
+    let version = results
+        .first::<DirectoryVersion>(plan.version)?
+        .ok_or(ApiError::NotFound)?
+        .version;
+    if let Some(cached) = plan.cached.filter(|c| c.version == version) {
+        return Ok(Reply::ok_rendered(cached.body.to_string()));
+    }
+    let rows: Vec<RenderedMember> = results.rows(plan.page)?;
     let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
-    Ok(Reply::ok_rendered(page.render_text(|m| &m.view)))
+    let body: Rc<str> = page.render_text(|m| &m.view).into();
+    store::members::keep_page(
+        access.org_id,
+        &query.select,
+        CachedPage {
+            version,
+            body: body.clone(),
+        },
+    );
+    Ok(Reply::ok_rendered(body.to_string()))
 }
 
 /// Runs the change `batch` and reads the member as the directory shows them after it, in

@@ -1,5 +1,8 @@
 //! Org members: the directory page, role changes, removal.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use super::{Db, Results, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId};
@@ -62,13 +65,15 @@ row! {
 /// `?q=` is a case-insensitive substring of the email or the full name (`instr`: LIKE
 /// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
 /// in the credential check's round trip).
+///
+/// With `unless_version`, the version of a page this isolate already holds for the same
+/// query (`cached_page`), it reads no row at all while the org's directory is still at that
+/// version: SQLite evaluates the condition once, before the scan.
 pub fn page_stmt(
     db: &Db,
     org: OrgId,
-    role: Option<OrgRole>,
-    q: Option<&str>,
-    after: &str,
-    limit: u32,
+    query: &PageQuery,
+    unless_version: Option<i64>,
 ) -> ApiResult<Stmt> {
     db.stmt(
         &format!(
@@ -76,10 +81,99 @@ pub fn page_stmt(
              WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
                AND (?4 IS NULL OR instr(u.email, ?4) > 0 \
                     OR instr(lower(u.first_name || ' ' || u.last_name), ?4) > 0) \
+               AND (?6 IS NULL OR ?6 <> (SELECT directory_version FROM orgs WHERE id = ?1)) \
              ORDER BY m.user_id LIMIT ?5"
         ),
-        args![org, role.map(OrgRole::as_str), after, q, i64::from(limit)],
+        args![
+            org,
+            query.role.map(OrgRole::as_str),
+            query.after.as_str(),
+            query.q.as_deref(),
+            i64::from(query.limit),
+            unless_version
+        ],
     )
+}
+
+/// The org's directory version (migration 0006: triggers bump it on every change a page
+/// would show), read in the same batch as the page.
+pub fn version_stmt(db: &Db, org: OrgId) -> ApiResult<Stmt> {
+    db.stmt(
+        "SELECT directory_version AS version FROM orgs WHERE id = ?1",
+        args![org],
+    )
+}
+
+row! {
+    pub struct DirectoryVersion {
+        pub version: i64,
+    }
+}
+
+/// What selects a directory page.
+pub struct PageQuery {
+    pub role: Option<OrgRole>,
+    pub q: Option<String>,
+    pub after: String,
+    pub limit: u32,
+}
+
+/// A page this isolate rendered: its body and the directory version it was read at.
+#[derive(Clone)]
+pub struct CachedPage {
+    pub version: i64,
+    pub body: Rc<str>,
+}
+
+struct Kept {
+    key: String,
+    page: CachedPage,
+}
+
+/// Pages kept per isolate (~20 KB each at 50 members: ~5 MB at most).
+const CACHED_PAGES: usize = 256;
+
+thread_local! {
+    /// Directory pages by org and query, oldest first. Each is served again only after D1
+    /// says, in the caller's own round trip, that the org is still at its version: a cache
+    /// that cannot serve a stale page, whatever changed and wherever (triggers bump the
+    /// version in the same transaction as the change).
+    static PAGES: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
+}
+
+fn page_key(org: OrgId, query: &PageQuery) -> String {
+    format!(
+        "{org}\n{}\n{}\n{}\n{}",
+        query.role.map_or("", OrgRole::as_str),
+        query.q.as_deref().unwrap_or_default(),
+        query.after,
+        query.limit
+    )
+}
+
+/// The page this isolate holds for `org` and `query`, if any.
+pub fn cached_page(org: OrgId, query: &PageQuery) -> Option<CachedPage> {
+    let key = page_key(org, query);
+    PAGES.with_borrow(|pages| {
+        pages
+            .iter()
+            .find(|kept| kept.key == key)
+            .map(|kept| kept.page.clone())
+    })
+}
+
+/// Keeps `page` for `org` and `query`, replacing an older one; the oldest page goes when
+/// the cache is full.
+pub fn keep_page(org: OrgId, query: &PageQuery, page: CachedPage) {
+    let key = page_key(org, query);
+    PAGES.with_borrow_mut(|pages| {
+        if let Some(i) = pages.iter().position(|kept| kept.key == key) {
+            pages.remove(i);
+        } else if pages.len() >= CACHED_PAGES {
+            pages.remove(0);
+        }
+        pages.push(Kept { key, page });
+    });
 }
 
 /// One member as the directory shows them (`MEMBER_JSON`), added to `reads` after a write's
@@ -278,4 +372,63 @@ pub async fn existing_workspaces(
         .into_iter()
         .map(|r| (r.id, r.name))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(after: &str, q: Option<&str>) -> PageQuery {
+        PageQuery {
+            role: None,
+            q: q.map(str::to_string),
+            after: after.to_string(),
+            limit: 51,
+        }
+    }
+
+    fn page(version: i64, body: &str) -> CachedPage {
+        CachedPage {
+            version,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn pages_are_kept_per_org_and_query_and_replaced_by_newer_versions() {
+        let (org, other) = (OrgId::new(), OrgId::new());
+        assert!(cached_page(org, &query("", None)).is_none());
+        keep_page(org, &query("", None), page(3, "first"));
+        keep_page(org, &query("", Some("ada")), page(3, "search"));
+        keep_page(org, &query("u1", None), page(3, "second"));
+        let got = |org, q: &PageQuery| cached_page(org, q).map(|p| (p.version, p.body.to_string()));
+        assert_eq!(got(org, &query("", None)), Some((3, "first".into())));
+        assert_eq!(
+            got(org, &query("", Some("ada"))),
+            Some((3, "search".into()))
+        );
+        assert_eq!(got(org, &query("u1", None)), Some((3, "second".into())));
+        assert_eq!(got(other, &query("", None)), None);
+        let mut by_role = query("", None);
+        by_role.role = Some(OrgRole::Admin);
+        assert_eq!(got(org, &by_role), None);
+        // A newer read replaces the page; one entry per key.
+        keep_page(org, &query("", None), page(4, "first v4"));
+        assert_eq!(got(org, &query("", None)), Some((4, "first v4".into())));
+        let entries = PAGES.with_borrow(|p| p.iter().filter(|k| k.page.version == 4).count());
+        assert_eq!(entries, 1);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_drops_its_oldest_page() {
+        let org = OrgId::new();
+        for i in 0..CACHED_PAGES + 10 {
+            keep_page(org, &query(&format!("u{i}"), None), page(1, "x"));
+        }
+        assert_eq!(PAGES.with_borrow(Vec::len), CACHED_PAGES);
+        assert!(cached_page(org, &query("u0", None)).is_none());
+        assert!(cached_page(org, &query("u9", None)).is_none());
+        assert!(cached_page(org, &query("u10", None)).is_some());
+        assert!(cached_page(org, &query(&format!("u{}", CACHED_PAGES + 9), None)).is_some());
+    }
 }

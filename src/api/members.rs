@@ -19,7 +19,7 @@ use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
-use crate::store::members::{CachedPage, DirectoryVersion, MemberRow, PageQuery, RenderedMember};
+use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Results, Stmt, Together};
@@ -62,10 +62,9 @@ pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
     Ok(ListQuery { page, select })
 }
 
-/// The page's reads, planned into the gate's round trip (`org_access_with`): the org's
-/// directory version, and the page itself unless this isolate holds it at that version.
+/// The page's read, planned into the gate's round trip (`org_access_with`): no row of it
+/// is read if this isolate holds the page at the org's current directory version.
 pub struct ListPlan {
-    version: usize,
     page: usize,
     cached: Option<CachedPage>,
 }
@@ -78,7 +77,6 @@ pub fn plan_list(
 ) -> ApiResult<ListPlan> {
     let cached = store::members::cached_page(org, &query.select);
     Ok(ListPlan {
-        version: reads.add(store::members::version_stmt(&ctx.db, org)?),
         page: reads.add(store::members::page_stmt(
             &ctx.db,
             org,
@@ -91,18 +89,15 @@ pub fn plan_list(
 
 /// Every user of the org, workspace-only members included: one round trip in all. The
 /// members arrive rendered (`store::members::page_stmt`) and are written out as they are;
-/// a page the isolate rendered at the org's current directory version is sent again
-/// without reading its rows.
+/// a page the isolate rendered at the org's current directory version (read with the
+/// caller's access, in the same transaction as the page) is sent again without reading it.
 pub fn list(
     access: OrgAccess,
     query: ListQuery,
     plan: ListPlan,
     results: Results,
 ) -> ApiResult<Reply> {
-    let version = results
-        .first::<DirectoryVersion>(plan.version)?
-        .ok_or(ApiError::NotFound)?
-        .version;
+    let version = access.org.directory_version;
     if let Some(cached) = plan.cached.filter(|c| c.version == version) {
         return Ok(Reply::ok_rendered(cached.body.to_string()));
     }

@@ -98,21 +98,6 @@ pub fn page_stmt(
     )
 }
 
-/// The org's directory version (migration 0006: triggers bump it on every change a page
-/// would show), read in the same batch as the page.
-pub fn version_stmt(db: &Db, org: OrgId) -> ApiResult<Stmt> {
-    db.stmt(
-        "SELECT directory_version AS version FROM orgs WHERE id = ?1",
-        args![org],
-    )
-}
-
-row! {
-    pub struct DirectoryVersion {
-        pub version: i64,
-    }
-}
-
 /// What selects a directory page.
 pub struct PageQuery {
     pub role: Option<OrgRole>,

@@ -88,6 +88,8 @@ row! {
         pub member_limit: i64,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Bumped by triggers with every change a directory page shows (migration 0006).
+        pub directory_version: i64,
     }
 }
 
@@ -109,7 +111,7 @@ impl FromRow for OrgWithRole {
 
 pub const ORG_COLUMNS: &str =
     "o.id, o.name, o.description, o.logo_url, o.owner_id, o.member_limit, \
-     o.created_at, o.updated_at";
+     o.created_at, o.updated_at, o.directory_version";
 
 /// The access gate's one read: the org and the user's role, if the user belongs to it.
 pub async fn with_role(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<OrgWithRole>> {

@@ -94,7 +94,8 @@ pub fn live_stmt(
          m.role AS org_role, \
          CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
            'description', o.description, 'logo_url', o.logo_url, 'owner_id', o.owner_id, \
-           'member_limit', o.member_limit, 'created_at', o.created_at, 'updated_at', o.updated_at) \
+           'member_limit', o.member_limit, 'created_at', o.created_at, 'updated_at', o.updated_at, \
+           'directory_version', o.directory_version) \
          END AS org_json \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \

@@ -103,16 +103,16 @@ pub fn list(
     }
     let rows: Vec<RenderedMember> = results.rows(plan.page)?;
     let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
-    let body: Rc<str> = page.render_text(|m| &m.view).into();
+    let body = page.render_text(|m| &m.view);
     store::members::keep_page(
         access.org_id,
         &query.select,
         CachedPage {
             version,
-            body: body.clone(),
+            body: Rc::from(body.as_str()),
         },
     );
-    Ok(Reply::ok_rendered(body.to_string()))
+    Ok(Reply::ok_rendered(body))
 }
 
 /// Runs the change `batch` and reads the member as the directory shows them after it, in

@@ -26,9 +26,6 @@ pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
 /// `build/assets` by scripts/build.sh): 381 KB of JSON that is data, not code, kept out of
 /// the wasm module (a smaller module to fetch and compile on a cold start; BENCHMARKS.md,
 /// "wasm size"). Served through the route, so it gets the headers every response gets.
-/// The OpenAPI document, a static asset of the Worker (`src/openapi.json`): 381 KB of JSON
-/// that is data, not code, kept out of the wasm module (BENCHMARKS.md, "wasm size").
-/// Served through the route, so it gets the headers every response gets.
 pub async fn openapi(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::ok_rendered(ctx.asset("openapi.json").await?))
 }

@@ -159,9 +159,23 @@ impl Row {
     /// Reads any JSON object of named values as `T` (a D1 row, or a queue message's parts);
     /// the error names the first value of the wrong type.
     pub fn read<T: FromRow>(value: serde_json::Value) -> Result<T, String> {
-        let mut row = Row::of(value)?;
-        let decoded = T::from_row(&mut row);
-        row.done()?;
+        Row::of(value)?.into_typed()
+    }
+
+    /// Every object of a JSON array read as `T` (`read`, item by item).
+    pub fn read_list<T: FromRow>(items: Vec<serde_json::Value>) -> Result<Vec<T>, String> {
+        let mut list = Vec::with_capacity(items.len());
+        for item in items {
+            list.push(Row::read(item)?);
+        }
+        Ok(list)
+    }
+
+    /// This row as `T`, or the first column of the wrong type.
+    #[inline]
+    fn into_typed<T: FromRow>(mut self) -> Result<T, String> {
+        let decoded = T::from_row(&mut self);
+        self.done()?;
         Ok(decoded)
     }
 
@@ -183,12 +197,7 @@ impl Row {
 
     /// Decodes a JSON array of rows kept in one text column (`json_group_array(json_object(…))`).
     pub fn decode_json_list<T: FromRow>(text: &str) -> ApiResult<Vec<T>> {
-        let items = json_list(text)?;
-        let mut list = Vec::with_capacity(items.len());
-        for item in items {
-            list.push(Row::decode(item)?);
-        }
-        Ok(list)
+        Row::read_list(json_list(text)?).map_err(d1_row_error)
     }
 }
 
@@ -249,9 +258,7 @@ impl<T: FromRow> Column for Vec<T> {
     const EXPECTED: &'static str = "a list of objects";
     fn from_column(value: serde_json::Value) -> Option<Self> {
         match value {
-            serde_json::Value::Array(items) => {
-                items.into_iter().map(|v| Row::read(v).ok()).collect()
-            }
+            serde_json::Value::Array(items) => Row::read_list(items).ok(),
             _ => None,
         }
     }
@@ -588,10 +595,7 @@ impl Outcome {
 /// One row from JS: a JSON value first (one non-generic conversion for every row type),
 /// then read as `T`.
 fn decode_row<T: FromRow>(row: JsValue) -> ApiResult<T> {
-    let mut row = js_row(row)?;
-    let decoded = T::from_row(&mut row);
-    row.done().map_err(d1_row_error)?;
-    Ok(decoded)
+    js_row(row)?.into_typed().map_err(d1_row_error)
 }
 
 #[inline(never)]

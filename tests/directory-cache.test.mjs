@@ -4,7 +4,7 @@
 // D1, shows on the very next read; nothing else invalidates a page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, freshEmail, PASSWORD } from "./helpers.mjs";
+import { startWorker, freshEmail, PASSWORD, assertProblem } from "./helpers.mjs";
 import { seedMembers } from "../bench/fixtures.mjs";
 
 let w, org;
@@ -45,6 +45,11 @@ test("an unchanged directory is served again without reading its rows; the same 
   assert.equal(first.body.data.length, 50);
   const again = await directory();
   assert.deepEqual(again.body, first.body);
+  // A held page goes only to callers the gate admits: the check runs first, as ever.
+  const members = `/v1/orgs/${big.orgId}/members`;
+  assertProblem(await w.get(members), 401, "unauthorized");
+  assertProblem(await w.get(members, { token: big.member.access_token }), 403, "forbidden");
+  assertProblem(await w.get(members, { token: big.outsider.access_token }), 404, "not_found");
   assert.ok(again.rowsRead < 20, `rows read: ${first.rowsRead} then ${again.rowsRead}`);
   assert.ok(first.rowsRead >= 50, `rows read: ${first.rowsRead}`);
   const deep = await directory(`?cursor=${encodeURIComponent(first.body.next_cursor)}`);

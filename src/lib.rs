@@ -10,12 +10,12 @@ pub mod mail;
 pub mod store;
 
 use worker::{
-    console_error, console_log, event, Context, Env, MessageBatch, Request, Response,
+    console_error, console_log, event, web_sys, Context, Env, MessageBatch, Response,
     ScheduleContext, ScheduledEvent,
 };
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     Ok(http::handle(req, env, ctx).await)
 }
 

@@ -1,6 +1,8 @@
 //! The route table: one list of (method, path pattern, route). The dispatcher matches on
 //! `Route` exhaustively, and a unit test holds this table and `/openapi.json` equal.
 
+use std::sync::OnceLock;
+
 use super::error::ApiError;
 
 /// Declares the `Route` enum and the `ROUTES` table from one list, so that no route can
@@ -105,23 +107,58 @@ impl Params {
     }
 }
 
-fn match_pattern(pattern: &'static str, path: &str) -> Option<Params> {
+/// A pattern's segment: literal text, or a parameter's name (`{name}`).
+enum Segment {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+/// A route of `ROUTES` with its pattern split into segments.
+struct Compiled {
+    method: &'static str,
+    segments: Vec<Segment>,
+    route: Route,
+}
+
+/// The table with every pattern split once per isolate: matching a request then costs one
+/// split of its path and comparisons of whole segments. Splitting ~75 patterns on every
+/// request was ~3 % of an authorization check's CPU (BENCHMARKS.md).
+fn table() -> &'static [Compiled] {
+    static TABLE: OnceLock<Vec<Compiled>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        ROUTES
+            .iter()
+            .map(|&(method, pattern, route)| Compiled {
+                method,
+                segments: pattern
+                    .split('/')
+                    .map(
+                        |w| match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                            Some(name) => Segment::Param(name),
+                            None => Segment::Literal(w),
+                        },
+                    )
+                    .collect(),
+                route,
+            })
+            .collect()
+    })
+}
+
+fn match_segments(pattern: &[Segment], path: &[&str]) -> Option<Params> {
+    if pattern.len() != path.len() {
+        return None;
+    }
     let mut params = Params::default();
-    let mut want = pattern.split('/');
-    let mut got = path.split('/');
-    loop {
-        match (want.next(), got.next()) {
-            (None, None) => return Some(params),
-            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
-                if g.is_empty() {
-                    return None;
-                }
-                params.0.push((&w[1..w.len() - 1], g.to_string()));
-            }
-            (Some(w), Some(g)) if w == g => {}
-            _ => return None,
+    for (want, got) in pattern.iter().zip(path) {
+        match want {
+            Segment::Param(_) if got.is_empty() => return None,
+            Segment::Param(name) => params.0.push((name, got.to_string())),
+            Segment::Literal(text) if text == got => {}
+            Segment::Literal(_) => return None,
         }
     }
+    Some(params)
 }
 
 /// The route for `method` and `path`, or 404 / 405 (with the allowed methods).
@@ -131,13 +168,14 @@ pub fn resolve(method: &str, path: &str) -> Result<(Route, Params), ApiError> {
         Some(p) if !p.is_empty() => p,
         _ => path,
     };
+    let segments: Vec<&str> = path.split('/').collect();
     let mut allowed = Vec::new();
-    for (m, pattern, route) in ROUTES {
-        if let Some(params) = match_pattern(pattern, path) {
-            if *m == method || (*m == "GET" && method == "HEAD") {
-                return Ok((*route, params));
+    for c in table() {
+        if let Some(params) = match_segments(&c.segments, &segments) {
+            if c.method == method || (c.method == "GET" && method == "HEAD") {
+                return Ok((c.route, params));
             }
-            allowed.push(*m);
+            allowed.push(c.method);
         }
     }
     if allowed.is_empty() {

@@ -95,31 +95,26 @@ pub fn parse(ctx: &Ctx) -> ApiResult<CheckRequest> {
     }
 }
 
-/// The facts' read, planned into the credential check's round trip: who is asked about
-/// and the index of the read. `None` when a token did not name a user.
-pub type FactsPlan = Option<(UserId, usize)>;
+/// Whom the check is about, its facts' read riding in the credential's row. `None` when
+/// a token did not name a user.
+pub type FactsPlan = Option<UserId>;
 
-pub fn plan(
-    ctx: &Ctx,
-    req: &CheckRequest,
-    who: Presented,
-    reads: &mut Together,
-) -> ApiResult<FactsPlan> {
+pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPlan {
     let user = match (req.user, who) {
         (Some(user), _) | (None, Presented::User(user)) => user,
-        (None, Presented::Token) => return Ok(None),
+        (None, Presented::Token) => return None,
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
     let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
-    let facts = store::grants::facts_stmt(&ctx.db, req.ws, user, &list)?;
-    Ok(Some((user, reads.add(facts))))
+    reads.ride(store::grants::facts_rider(req.ws, user, &list));
+    Some(user)
 }
 
 /// Asked by a person about themselves, or by an API token of the org about any user (a
-/// scoped token only inside its listed workspaces). One round trip in all: the facts were
-/// read with the credential.
+/// scoped token only inside its listed workspaces). One statement in all: the facts were
+/// read in the credential's row.
 pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply> {
-    let Some((user, facts_read)) = a.plan else {
+    let Some(user) = a.plan else {
         return Err(ApiError::field(
             "user_id",
             "is required when an API token asks",
@@ -138,33 +133,22 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
         }
         _ => {}
     }
-    let facts = match (
-        store::grants::read_facts(&a.results, facts_read)?,
-        &a.principal,
-    ) {
+    let standing = match (store::grants::read_facts(a.rider.as_deref())?, &a.principal) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
-        (Some((s, _)), Principal::Token(token)) if s.org_id != token.org_id.to_string() => None,
-        (facts, _) => facts,
+        (Some(s), Principal::Token(token)) if s.org_id != token.org_id.to_string() => None,
+        (standing, _) => standing,
     };
     let (action, batch, resources) = (req.action, req.batch, req.resources);
-    let (standing, grants) = match facts {
-        Some((s, g)) => (Some(s), g),
-        None => (None, Vec::new()),
+    let (org_role, workspace_role, restriction_lists, grants) = match standing {
+        Some(s) => (
+            s.org_role.as_deref().and_then(OrgRole::parse),
+            s.workspace_role.as_deref().and_then(WorkspaceRole::parse),
+            s.restrictions,
+            s.grants,
+        ),
+        None => (None, None, Vec::new(), Vec::new()),
     };
-    let org_role = standing
-        .as_ref()
-        .and_then(|s| s.org_role.as_deref())
-        .and_then(OrgRole::parse);
-    let workspace_role = standing
-        .as_ref()
-        .and_then(|s| s.workspace_role.as_deref())
-        .and_then(WorkspaceRole::parse);
-    // Each restricting group's list is JSON text inside the aggregated array.
-    let restriction_lists: Vec<String> = standing
-        .as_ref()
-        .and_then(|s| serde_json::from_str(&s.restrictions).ok())
-        .unwrap_or_default();
     let restricted = !restriction_lists.is_empty();
     let limits: Vec<Resource> = restriction_lists
         .iter()

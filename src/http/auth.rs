@@ -113,15 +113,19 @@ pub struct Authenticated<P> {
     pub plan: P,
     /// The results of the whole batch, the planned reads among them.
     pub results: Results,
+    /// The row of the read that `plan` had ride on the credential's (`Together::ride`), as
+    /// JSON text; `None` without one or when it found no row.
+    pub rider: Option<String>,
     /// Only `authenticate_with` builds one.
     _sealed: (),
 }
 
 /// Authenticates and runs the handler's own reads in the same round trip: `plan` adds them
 /// to the batch that checks the credential (a verified JWT's session, or the API token), so
-/// an authorized read costs one round trip. The planned statements run before the
-/// credential is known to be live; they must only read, and their results are used only
-/// once it is (a dead session or token answers 401 and they are dropped).
+/// an authorized read costs one round trip; a one-row read may instead ride in the
+/// credential's own row (`Together::ride`), one statement fewer. The planned reads run
+/// before the credential is known to be live; they must only read, and their results are
+/// used only once it is (a dead session or token answers 401 and they are dropped).
 pub async fn authenticate_with<P>(
     ctx: &Ctx,
     org: Option<OrgId>,
@@ -134,20 +138,24 @@ pub async fn authenticate_with<P>(
         if !api_token::well_formed(&token) {
             return Err(ApiError::Unauthorized);
         }
+        let plan = plan(Presented::Token, &mut reads)?;
+        let rider = reads.take_rider();
         let read = reads.add(store::api_tokens::live_stmt(
             &ctx.db,
             &hash_secret(&token),
             now,
+            rider,
         )?);
-        let plan = plan(Presented::Token, &mut reads)?;
         let results = reads.run(&ctx.db).await?;
-        let live = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+        let mut live: LiveToken = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+        let rider = live.rider.take();
         let caller = token_caller(ctx, live, now)?;
         return Ok(Authenticated {
             principal: Principal::Token(Box::new(caller)),
             membership: None,
             plan,
             results,
+            rider,
             _sealed: (),
         });
     }
@@ -155,14 +163,16 @@ pub async fn authenticate_with<P>(
     let claims = keys
         .verify(&token, &ctx.cfg.jwt_issuer, now.to_utc())
         .ok_or(ApiError::Unauthorized)?;
+    let plan = plan(Presented::User(claims.user_id), &mut reads)?;
+    let rider = reads.take_rider();
     let read = reads.add(store::sessions::live_stmt(
         &ctx.db,
         claims.session_id,
         claims.user_id,
         now,
         org,
+        rider,
     )?);
-    let plan = plan(Presented::User(claims.user_id), &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
     let membership = live.org()?;
@@ -183,6 +193,7 @@ pub async fn authenticate_with<P>(
         membership,
         plan,
         results,
+        rider: live.rider,
         _sealed: (),
     })
 }

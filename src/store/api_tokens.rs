@@ -1,7 +1,7 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, FromRow, Row, Stmt};
+use super::{Db, FromRow, Rider, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -20,6 +20,8 @@ pub struct LiveToken {
     pub token_workspaces: String,
     pub token_last_used_at: Option<i64>,
     pub org: OrgRow,
+    /// The row of the read that rode along (`Rider`), as JSON text.
+    pub rider: Option<String>,
 }
 
 impl FromRow for LiveToken {
@@ -32,15 +34,24 @@ impl FromRow for LiveToken {
             token_workspaces: row.take("token_workspaces"),
             token_last_used_at: row.take("token_last_used_at"),
             org: OrgRow::from_row(row),
+            rider: row.take("rider"),
         }
     }
 }
 
-/// One indexed read: the token must be unrevoked and unexpired.
-pub fn live_stmt(db: &Db, token_hash: &str, now: Timestamp) -> ApiResult<Stmt> {
+/// One indexed read: the token must be unrevoked and unexpired. A handler's one-row read
+/// may ride along (`rider`).
+pub fn live_stmt(
+    db: &Db,
+    token_hash: &str,
+    now: Timestamp,
+    rider: Option<Rider>,
+) -> ApiResult<Stmt> {
+    let mut args = args![token_hash, now];
+    let rider = Rider::column(rider, &mut args);
     db.stmt(
         &format!(
-            "SELECT t.id AS token_id, t.name AS token_name, t.role AS token_role, \
+            "SELECT {rider}t.id AS token_id, t.name AS token_name, t.role AS token_role, \
                t.scoped AS token_scoped, t.last_used_at AS token_last_used_at, \
                (SELECT json_group_array(workspace_id) FROM api_token_workspaces \
                   WHERE token_id = t.id) AS token_workspaces, {ORG_COLUMNS} \
@@ -48,7 +59,7 @@ pub fn live_stmt(db: &Db, token_hash: &str, now: Timestamp) -> ApiResult<Stmt> {
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL \
                AND (t.expires_at IS NULL OR t.expires_at > ?2)"
         ),
-        args![token_hash, now],
+        args,
     )
 }
 

@@ -1,6 +1,6 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{Db, Found, Results, Row, Stmt, Together};
+use super::{Db, Found, Rider, Row, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
@@ -192,16 +192,17 @@ pub async fn page(
 }
 
 row! {
-    /// The user's standing in the workspace's org: roles and the restrictions of their groups.
+    /// The user's standing in the workspace's org: roles and the restrictions of their
+    /// groups, with the grants that reach the asked-for resources.
     #[derive(Debug)]
     pub struct Standing {
         pub org_id: String,
         pub org_role: Option<String>,
         pub workspace_role: Option<String>,
-        /// JSON array of the restricting groups' lists (each a JSON text).
-        pub restrictions: String,
-        /// JSON array of the matching grants (`ResourceGrant`s).
-        pub grants: String,
+        /// The restricting groups' resource lists, each as the JSON text it is kept as.
+        pub restrictions: Vec<String>,
+        /// The grants to the user or the user's groups on the asked-for resources.
+        pub grants: Vec<ResourceGrant>,
     }
 }
 
@@ -215,21 +216,23 @@ row! {
     }
 }
 
-/// Everything an authorization check needs, as one read for the caller's batch (it rides
-/// in the credential check's round trip): the user's standing in the workspace's org and,
-/// as a JSON array, the grants to the user or the user's groups on the given resources
-/// (`resources`: JSON `[{type, id}]`). One statement rather than two: each statement of a
-/// batch costs D1 and its client a result and a `meta` (BENCHMARKS.md, "Where the time
-/// goes"). No row for an unknown workspace. Read back with `read_facts`.
-pub fn facts_stmt(db: &Db, ws: WorkspaceId, user: UserId, resources: &str) -> ApiResult<Stmt> {
-    db.stmt(
-        "SELECT w.org_id, \
-           (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2) AS org_role, \
-           (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2) AS workspace_role, \
-           (SELECT json_group_array(g.restrictions) FROM group_members gm \
+/// Everything an authorization check needs, as one read that rides in the credential
+/// check's row (`Together::ride`): the user's standing in the workspace's org, the
+/// restricting groups' lists and the grants to the user or the user's groups on the given
+/// resources (`resources`: JSON `[{type, id}]`). No row for an unknown workspace. Read back
+/// with `read_facts`.
+pub fn facts_rider(ws: WorkspaceId, user: UserId, resources: &str) -> Rider {
+    Rider::new(
+        // `json(…)`: the lists go in as JSON arrays, not as text (a subquery's result has
+        // lost the JSON subtype that would tell `json_object` so).
+        "SELECT json_object('org_id', w.org_id, \
+           'org_role', (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2), \
+           'workspace_role', \
+             (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2), \
+           'restrictions', json((SELECT json_group_array(g.restrictions) FROM group_members gm \
               JOIN groups g ON g.id = gm.group_id \
-              WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1) AS restrictions, \
-           (SELECT json_group_array(json_object('resource_type', g.resource_type, \
+              WHERE gm.org_id = w.org_id AND gm.user_id = ?2 AND g.restricting = 1)), \
+           'grants', json((SELECT json_group_array(json_object('resource_type', g.resource_type, \
                      'resource_id', g.resource_id, 'principal_type', g.principal_type, \
                      'permission', g.permission)) \
               FROM json_each(?3) j CROSS JOIN grants g \
@@ -237,21 +240,13 @@ pub fn facts_stmt(db: &Db, ws: WorkspaceId, user: UserId, resources: &str) -> Ap
                 AND g.resource_id = json_extract(j.value, '$.id') \
               WHERE (g.principal_type = 'user' AND g.principal_id = ?2) \
                  OR (g.principal_type = 'group' AND g.principal_id IN \
-                     (SELECT group_id FROM group_members WHERE user_id = ?2 AND org_id = w.org_id))) \
-             AS grants \
+                     (SELECT group_id FROM group_members WHERE user_id = ?2 AND org_id = w.org_id))))) \
          FROM workspaces w WHERE w.id = ?1",
         args![ws, user, resources],
     )
 }
 
-/// The facts `facts_stmt` read: `None` for an unknown workspace.
-pub fn read_facts(
-    results: &Results,
-    read: usize,
-) -> ApiResult<Option<(Standing, Vec<ResourceGrant>)>> {
-    let Some(s) = results.first::<Standing>(read)? else {
-        return Ok(None);
-    };
-    let grants = Row::decode_json_list(&s.grants)?;
-    Ok(Some((s, grants)))
+/// The facts `facts_rider` read (the rider's JSON text): `None` for an unknown workspace.
+pub fn read_facts(rider: Option<&str>) -> ApiResult<Option<Standing>> {
+    rider.map(Row::decode_json).transpose()
 }

@@ -195,10 +195,20 @@ impl Row {
         self.error.map_or(Ok(()), Err)
     }
 
+    /// Decodes a row kept as JSON text in one column (`json_object(…)`).
+    pub fn decode_json<T: FromRow>(text: &str) -> ApiResult<T> {
+        Row::decode(json_value(text)?)
+    }
+
     /// Decodes a JSON array of rows kept in one text column (`json_group_array(json_object(…))`).
     pub fn decode_json_list<T: FromRow>(text: &str) -> ApiResult<Vec<T>> {
         Row::read_list(json_list(text)?).map_err(d1_row_error)
     }
+}
+
+#[inline(never)]
+fn json_value(text: &str) -> ApiResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| ApiError::internal(format!("a JSON column: {e}")))
 }
 
 #[inline(never)]
@@ -248,6 +258,17 @@ impl<T: Column> Column for Option<T> {
         match value {
             serde_json::Value::Null => Some(None),
             v => T::from_column(v).map(Some),
+        }
+    }
+}
+
+/// A JSON array of texts (inside a JSON column: D1 itself hands back no arrays).
+impl Column for Vec<String> {
+    const EXPECTED: &'static str = "a list of texts";
+    fn from_column(value: serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Array(items) => items.into_iter().map(String::from_column).collect(),
+            _ => None,
         }
     }
 }
@@ -491,25 +512,107 @@ impl FromRow for Found {
 /// result read back by the index `add` gave it: a handler's checks before it writes (rate
 /// limit hits, lookups) cost one round trip however many there are.
 #[derive(Default)]
-pub struct Together(Vec<Stmt>);
+pub struct Together {
+    stmts: Vec<Stmt>,
+    rider: Option<Rider>,
+}
 
 impl Together {
     pub fn add(&mut self, stmt: Stmt) -> usize {
-        self.0.push(stmt);
-        self.0.len() - 1
+        self.stmts.push(stmt);
+        self.stmts.len() - 1
     }
 
     /// Statements whose results are not read back (a write's statements before its reads).
     pub fn extend(&mut self, stmts: Vec<Stmt>) {
-        self.0.extend(stmts);
+        self.stmts.extend(stmts);
+    }
+
+    /// A one-row read to carry in the row of the statement that takes it (`take_rider`:
+    /// the credential's read, see `http::auth::authenticate_with`) rather than as a
+    /// statement of its own.
+    pub fn ride(&mut self, rider: Rider) {
+        self.rider = Some(rider);
+    }
+
+    pub fn take_rider(&mut self) -> Option<Rider> {
+        self.rider.take()
     }
 
     pub async fn run(self, db: &Db) -> ApiResult<Results> {
-        if self.0.is_empty() {
+        if self.rider.is_some() {
+            // A read nobody carried would be silently missing from the results.
+            return Err(ApiError::internal(
+                "a rider was planned but no statement took it",
+            ));
+        }
+        if self.stmts.is_empty() {
             return Ok(Results(Vec::new()));
         }
-        Ok(Results(db.batch(self.0).await?))
+        Ok(Results(db.batch(self.stmts).await?))
     }
+}
+
+/// A one-row read carried by another statement as one more column, `rider`: the JSON text
+/// of its one object, NULL when it finds no row. Each statement of a batch costs D1 and its
+/// client a result and a `meta`; for the authorization check, whose facts were a second
+/// statement beside the credential's read, that was a tenth of its throughput
+/// (BENCHMARKS.md, "Where the time goes").
+pub struct Rider {
+    /// `SELECT json_object(…) FROM …` returning at most one row; placeholders are numbered
+    /// (`?1`, `?2`, …) from the rider's own first argument.
+    sql: &'static str,
+    args: Vec<Arg>,
+}
+
+impl Rider {
+    pub fn new(sql: &'static str, args: Vec<Arg>) -> Rider {
+        Rider { sql, args }
+    }
+
+    /// The select-list item (with its trailing comma) that carries `rider` in a statement
+    /// bound with `args`, whose rider's arguments are appended to them; empty without one.
+    pub fn column(rider: Option<Rider>, args: &mut Vec<Arg>) -> String {
+        let Some(rider) = rider else {
+            return String::new();
+        };
+        let sql = rebase_placeholders(rider.sql, args.len());
+        args.extend(rider.args);
+        format!("({sql}) AS rider, ")
+    }
+}
+
+/// `sql` with every numbered placeholder `?N` turned into `?{N + by}`, outside string
+/// literals and quoted names, so that a statement can be put inside one that binds `by`
+/// arguments before it. Our statements number every placeholder; a bare `?` (numbered by
+/// position) is left as is and would be wrong here.
+fn rebase_placeholders(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '?') => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                match digits.parse::<usize>() {
+                    Ok(n) => out.push_str(&(n + by).to_string()),
+                    Err(_) => out.push_str(&digits),
+                }
+            }
+            (None, _) => {}
+        }
+    }
+    out
 }
 
 /// The results of a `Together`, by index.
@@ -696,6 +799,96 @@ mod tests {
         assert!(Row::decode_json_list::<Sample>("[]").unwrap().is_empty());
         for bad in ["{}", "not json", r#"[{"id":"x"}]"#, "null"] {
             assert!(Row::decode_json_list::<Sample>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_columns_decode_as_one_row() {
+        let row: Sample = Row::decode_json(r#"{"id":"x","count":2,"note":null}"#).unwrap();
+        assert_eq!((row.id.as_str(), row.count, row.note), ("x", 2, None));
+        for bad in ["[]", "not json", r#"{"id":1,"count":2}"#, "null"] {
+            assert!(Row::decode_json::<Sample>(bad).is_err(), "{bad}");
+        }
+    }
+
+    row! {
+        #[derive(Debug, PartialEq)]
+        struct Texts {
+            names: Vec<String>,
+        }
+    }
+
+    #[test]
+    fn text_list_columns_take_only_texts() {
+        let row: Texts = Row::decode(json!({"names": ["a", "[1]"]})).unwrap();
+        assert_eq!(row.names, vec!["a".to_string(), "[1]".to_string()]);
+        let empty: Texts = Row::decode(json!({"names": []})).unwrap();
+        assert!(empty.names.is_empty());
+        for bad in [
+            json!({"names": [1]}),
+            json!({"names": "a"}),
+            json!({"names": [["a"]]}),
+            json!({"names": null}),
+        ] {
+            assert!(Row::decode::<Texts>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn placeholders_are_rebased_outside_literals_and_quoted_names() {
+        assert_eq!(
+            rebase_placeholders("SELECT ?1, ?2 FROM t WHERE a = ?10", 4),
+            "SELECT ?5, ?6 FROM t WHERE a = ?14"
+        );
+        assert_eq!(rebase_placeholders("x = ?3", 0), "x = ?3");
+        assert_eq!(
+            rebase_placeholders(
+                "a = '?1' AND \"?2\" = ?2 AND b = 'it''s ?3' OR `?4` = ?4",
+                2
+            ),
+            "a = '?1' AND \"?2\" = ?4 AND b = 'it''s ?3' OR `?4` = ?6"
+        );
+        // Unnumbered (positional) placeholders are not ours to move.
+        assert_eq!(
+            rebase_placeholders("a = ? AND b = ?1", 1),
+            "a = ? AND b = ?2"
+        );
+    }
+
+    #[test]
+    fn a_rider_is_a_column_with_its_arguments_after_the_statements() {
+        let mut args = args!["s", 5];
+        let column = Rider::column(
+            Some(Rider::new(
+                "SELECT json_object('k', ?2) FROM t WHERE id = ?1",
+                args!["id"],
+            )),
+            &mut args,
+        );
+        assert_eq!(
+            column,
+            "(SELECT json_object('k', ?4) FROM t WHERE id = ?3) AS rider, "
+        );
+        assert_eq!(args.len(), 3);
+        assert!(matches!(&args[2], Arg::Text(t) if t == "id"));
+        let mut args = args!["s"];
+        assert_eq!(Rider::column(None, &mut args), "");
+        assert_eq!(args.len(), 1);
+    }
+
+    proptest::proptest! {
+        /// Rebasing by `a` then `b` is rebasing by `a + b`, by 0 changes nothing, and text
+        /// without a `?` outside quotes is never touched.
+        #[test]
+        fn rebasing_composes(sql in "[a-z ?0-9'\"=,()]{0,60}", a in 0usize..50, b in 0usize..50) {
+            proptest::prop_assert_eq!(rebase_placeholders(&sql, 0), sql.clone());
+            proptest::prop_assert_eq!(
+                rebase_placeholders(&rebase_placeholders(&sql, a), b),
+                rebase_placeholders(&sql, a + b)
+            );
+            if !sql.contains('?') {
+                proptest::prop_assert_eq!(rebase_placeholders(&sql, a), sql);
+            }
         }
     }
 }

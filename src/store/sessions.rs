@@ -1,10 +1,10 @@
 //! Sessions and their rotating refresh tokens.
 
-use super::{Db, FromRow, Row, Stmt};
+use super::{Db, FromRow, Rider, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, SessionId, UserId};
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::row;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;
@@ -46,6 +46,8 @@ pub struct LiveSession {
     pub org_role: Option<String>,
     /// That org's row as a JSON object (with `org_role`).
     pub org_json: Option<String>,
+    /// The row of the read that rode along (`Rider`), as JSON text.
+    pub rider: Option<String>,
 }
 
 impl FromRow for LiveSession {
@@ -55,6 +57,7 @@ impl FromRow for LiveSession {
             session_last_used_at: row.take("session_last_used_at"),
             org_role: row.take("org_role"),
             org_json: row.take("org_json"),
+            rider: row.take("rider"),
         }
     }
 }
@@ -64,9 +67,7 @@ impl LiveSession {
     pub fn org(&self) -> ApiResult<Option<OrgWithRole>> {
         match (&self.org_role, &self.org_json) {
             (Some(role), Some(json)) => {
-                let org: OrgRow = serde_json::from_str(json)
-                    .map_err(|e| ApiError::internal(format!("org row of the gate: {e}")))
-                    .and_then(Row::decode)?;
+                let org: OrgRow = Row::decode_json(json)?;
                 Ok(Some(OrgWithRole {
                     org,
                     role: role.clone(),
@@ -79,16 +80,21 @@ impl LiveSession {
 
 /// One indexed read: the session must be unended and unexpired and its user active. With
 /// `org`, the same read also answers the org gate (the caller's membership and the org),
-/// so an org-scoped request costs one round trip before its own work.
+/// so an org-scoped request costs one round trip before its own work; a handler's one-row
+/// read may ride along (`rider`).
 pub fn live_stmt(
     db: &Db,
     id: SessionId,
     user: UserId,
     now: Timestamp,
     org: Option<OrgId>,
+    rider: Option<Rider>,
 ) -> ApiResult<Stmt> {
+    let mut args = args![id, user, now, org];
+    let rider = Rider::column(rider, &mut args);
     db.stmt(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
+        &format!(
+            "SELECT {rider}u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
          u.must_change_password, u.status, u.email_verified, u.pending_email, u.failed_logins, \
          u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at, \
          m.role AS org_role, \
@@ -101,8 +107,9 @@ pub fn live_stmt(
          LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
          LEFT JOIN orgs o ON o.id = m.org_id \
          WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
-         AND u.status = 'active'",
-        args![id, user, now, org],
+         AND u.status = 'active'"
+        ),
+        args,
     )
 }
 

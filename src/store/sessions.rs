@@ -90,24 +90,38 @@ pub fn live_stmt(
     org: Option<OrgId>,
     rider: Option<Rider>,
 ) -> ApiResult<Stmt> {
-    let mut args = args![id, user, now, org];
+    let mut args = args![id, user, now];
     let rider = Rider::column(rider, &mut args);
+    // The org gate's columns and joins only when an org is asked for: a statement's text is
+    // parsed and planned on every call, and the joins would only ever find nothing.
+    let (gate_columns, gate_joins) = match org {
+        Some(org) => {
+            args.push(org.into());
+            let at = args.len();
+            (
+                ", m.role AS org_role, \
+                 CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
+                   'description', o.description, 'logo_url', o.logo_url, 'owner_id', o.owner_id, \
+                   'member_limit', o.member_limit, 'created_at', o.created_at, \
+                   'updated_at', o.updated_at, 'directory_version', o.directory_version) \
+                 END AS org_json",
+                format!(
+                    " LEFT JOIN org_members m ON m.org_id = ?{at} AND m.user_id = s.user_id \
+                     LEFT JOIN orgs o ON o.id = m.org_id"
+                ),
+            )
+        }
+        None => ("", String::new()),
+    };
     db.stmt(
         &format!(
             "SELECT {rider}u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
-         u.must_change_password, u.status, u.email_verified, u.pending_email, u.failed_logins, \
-         u.created_at, u.last_login_at, s.last_used_at AS session_last_used_at, \
-         m.role AS org_role, \
-         CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
-           'description', o.description, 'logo_url', o.logo_url, 'owner_id', o.owner_id, \
-           'member_limit', o.member_limit, 'created_at', o.created_at, 'updated_at', o.updated_at, \
-           'directory_version', o.directory_version) \
-         END AS org_json \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
-         LEFT JOIN orgs o ON o.id = m.org_id \
-         WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
-         AND u.status = 'active'"
+             u.must_change_password, u.status, u.email_verified, u.pending_email, \
+             u.failed_logins, u.created_at, u.last_login_at, \
+             s.last_used_at AS session_last_used_at{gate_columns} \
+             FROM sessions s JOIN users u ON u.id = s.user_id{gate_joins} \
+             WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
+             AND u.status = 'active'"
         ),
         args,
     )

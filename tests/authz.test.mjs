@@ -372,6 +372,19 @@ test("batch: results in order, one decision each; 1–100 resources; duplicates 
   assertField(await check(batcher, { workspace_id: ws, action: "view", resources: dash("b-1") }), "resources");
 });
 
+test("a person's check reads no account row but still needs a live session of an active account", async () => {
+  const ok = { workspace_id: ws, action: "view" };
+  const [locked, loggedOut] = await Promise.all([w.activeUser(), w.activeUser()]);
+  for (const u of [locked, loggedOut]) {
+    assert.deepEqual(await decide(u, ok), denied("not_a_member"));
+  }
+  await w.db.prepare("UPDATE users SET status = 'locked' WHERE id = ?").bind(locked.user.id).run();
+  await w.db.prepare("UPDATE sessions SET ended_at = ? WHERE user_id = ?").bind(Date.now(), loggedOut.user.id).run();
+  for (const u of [locked, loggedOut]) {
+    assertProblem(await check(u, ok), 401, "unauthorized");
+  }
+});
+
 test("authentication and validation: 401, 403 for another user, 422 naming the field", async () => {
   const ok = { workspace_id: ws, action: "view" };
   assertProblem(await check(null, ok), 401, "unauthorized");

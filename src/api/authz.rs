@@ -10,7 +10,7 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
-use crate::http::auth::{Authenticated, Presented, Principal};
+use crate::http::auth::{Authenticated, Presence, Presented};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
 use crate::store::{self, Together};
@@ -112,8 +112,9 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
 
 /// Asked by a person about themselves, or by an API token of the org about any user (a
 /// scoped token only inside its listed workspaces). One statement in all: the facts were
-/// read in the credential's row.
-pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply> {
+/// read in the credential's row, which for a person is their session alone (no account
+/// row: the check needs only whom they are).
+pub fn check(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
     let Some(user) = a.plan else {
         return Err(ApiError::field(
             "user_id",
@@ -122,8 +123,8 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
     };
     let ws = req.ws;
     match &a.principal {
-        Principal::User(caller) if caller.user_id != user => return Err(ApiError::Forbidden),
-        Principal::Token(token)
+        Presence::User(caller) if *caller != user => return Err(ApiError::Forbidden),
+        Presence::Token(token)
             if token
                 .workspaces
                 .as_ref()
@@ -136,7 +137,7 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply>
     let standing = match (store::grants::read_facts(a.rider.as_deref())?, &a.principal) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
-        (Some(s), Principal::Token(token)) if s.org_id != token.org_id.to_string() => None,
+        (Some(s), Presence::Token(token)) if s.org_id != token.org_id.to_string() => None,
         (standing, _) => standing,
     };
     let (action, batch, resources) = (req.action, req.batch, req.resources);

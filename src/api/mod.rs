@@ -19,8 +19,8 @@ pub mod workspaces;
 use crate::domain::permissions::OrgAction;
 use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::auth::{
-    authenticate, authenticate_operator, authenticate_password_change, authenticate_principal,
-    authenticate_with,
+    authenticate, authenticate_operator, authenticate_password_change, authenticate_presence_with,
+    authenticate_principal, authenticate_with,
 };
 use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::router::Route;
@@ -162,7 +162,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
         Route::AuthzCheck => {
             // A bad request still authenticates first: 401 before 415/422.
             let req = refusal_first(authz::parse(ctx), authenticate_principal(ctx)).await?;
-            let a = authenticate_with(ctx, None, |who, reads| Ok(authz::plan(&req, who, reads)))
+            let a = authenticate_presence_with(ctx, |who, reads| Ok(authz::plan(&req, who, reads)))
                 .await?;
             authz::check(req, a)
         }

@@ -6,6 +6,7 @@ use super::keys::keys;
 use super::Ctx;
 use crate::domain::api_token;
 use crate::domain::ids::{ApiTokenId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::jwt::VerifiedAccess;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
@@ -102,11 +103,20 @@ pub enum Presented {
     Token,
 }
 
-/// A caller authenticated together with reads that a handler planned.
+/// Whom a live credential names, for a route that needs nothing of the person's account
+/// (the authz check): no account row is read with the session.
+#[derive(Debug, Clone)]
+pub enum Presence {
+    User(UserId),
+    Token(Box<TokenCaller>),
+}
+
+/// A caller authenticated together with reads that a handler planned: `W` is what the
+/// route learns of the caller (`Principal`, or `Presence` without the account row).
 // Sealed like `OrgAccess`: a handler taking one cannot have skipped authentication.
 #[allow(clippy::manual_non_exhaustive)]
-pub struct Authenticated<P> {
-    pub principal: Principal,
+pub struct Authenticated<P, W = Principal> {
+    pub principal: W,
     /// A person's membership in the asked-for org.
     pub membership: Option<OrgWithRole>,
     /// What `plan` returned (the indexes of its reads).
@@ -116,7 +126,7 @@ pub struct Authenticated<P> {
     /// The row of the read that `plan` had ride on the credential's (`Together::ride`), as
     /// JSON text; `None` without one or when it found no row.
     pub rider: Option<String>,
-    /// Only `authenticate_with` builds one.
+    /// Only `authenticate_with` and `authenticate_presence_with` build one.
     _sealed: (),
 }
 
@@ -131,40 +141,140 @@ pub async fn authenticate_with<P>(
     org: Option<OrgId>,
     plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
 ) -> ApiResult<Authenticated<P>> {
-    let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
-    let now = ctx.now();
-    let mut reads = Together::default();
-    if api_token::is_api_token(&token) {
-        if !api_token::well_formed(&token) {
-            return Err(ApiError::Unauthorized);
+    let a = authenticate_core(ctx, org, true, plan).await?;
+    let principal = match a.principal {
+        Live::Token(token) => Principal::Token(token),
+        Live::Session {
+            user_id,
+            session_id,
+            user: Some(user),
+        } => Principal::User(Box::new(Caller {
+            user_id,
+            session_id,
+            email: user.email.clone(),
+            user: *user,
+        })),
+        Live::Session { user: None, .. } => {
+            return Err(ApiError::internal("the session's read had no account row"))
         }
-        let plan = plan(Presented::Token, &mut reads)?;
-        let rider = reads.take_rider();
-        let read = reads.add(store::api_tokens::live_stmt(
-            &ctx.db,
-            &hash_secret(&token),
-            now,
-            rider,
-        )?);
-        let results = reads.run(&ctx.db).await?;
-        let mut live: LiveToken = results.first(read)?.ok_or(ApiError::Unauthorized)?;
-        let rider = live.rider.take();
-        let caller = token_caller(ctx, live, now)?;
-        return Ok(Authenticated {
-            principal: Principal::Token(Box::new(caller)),
-            membership: None,
-            plan,
-            results,
-            rider,
-            _sealed: (),
-        });
+    };
+    Ok(Authenticated {
+        principal,
+        membership: a.membership,
+        plan: a.plan,
+        results: a.results,
+        rider: a.rider,
+        _sealed: (),
+    })
+}
+
+/// `authenticate_with` for a route that needs only whom the caller is: the session's
+/// user is checked (active) but their account row is not read.
+pub async fn authenticate_presence_with<P>(
+    ctx: &Ctx,
+    plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
+) -> ApiResult<Authenticated<P, Presence>> {
+    let a = authenticate_core(ctx, None, false, plan).await?;
+    Ok(Authenticated {
+        principal: match a.principal {
+            Live::Token(token) => Presence::Token(token),
+            Live::Session { user_id, .. } => Presence::User(user_id),
+        },
+        membership: a.membership,
+        plan: a.plan,
+        results: a.results,
+        rider: a.rider,
+        _sealed: (),
+    })
+}
+
+/// A live credential as the read found it.
+enum Live {
+    Token(Box<TokenCaller>),
+    Session {
+        user_id: UserId,
+        session_id: SessionId,
+        /// The account row, when it was asked for.
+        user: Option<Box<UserRow>>,
+    },
+}
+
+/// A bearer credential that passed the checks needing no read.
+enum Bearer {
+    ApiToken(String),
+    Jwt(VerifiedAccess),
+}
+
+// The generic part is only the handler's `plan`; what comes before and after it is one
+// copy for every route (`present`, `confirm`).
+async fn authenticate_core<P>(
+    ctx: &Ctx,
+    org: Option<OrgId>,
+    person: bool,
+    plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
+) -> ApiResult<Authenticated<P, Live>> {
+    let bearer = present(ctx).await?;
+    let mut reads = Together::default();
+    let plan = plan(
+        match &bearer {
+            Bearer::ApiToken(_) => Presented::Token,
+            Bearer::Jwt(claims) => Presented::User(claims.user_id),
+        },
+        &mut reads,
+    )?;
+    let (principal, membership, results, rider) = confirm(ctx, bearer, org, person, reads).await?;
+    Ok(Authenticated {
+        principal,
+        membership,
+        plan,
+        results,
+        rider,
+        _sealed: (),
+    })
+}
+
+/// The bearer credential, checked as far as it can be without D1: a well-formed API
+/// token, or a JWT whose signature, issuer and expiry hold.
+async fn present(ctx: &Ctx) -> ApiResult<Bearer> {
+    let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
+    if api_token::is_api_token(&token) {
+        return match api_token::well_formed(&token) {
+            true => Ok(Bearer::ApiToken(token)),
+            false => Err(ApiError::Unauthorized),
+        };
     }
     let keys = keys(&ctx.env, &ctx.cfg).await?;
-    let claims = keys
-        .verify(&token, &ctx.cfg.jwt_issuer, now.to_utc())
-        .ok_or(ApiError::Unauthorized)?;
-    let plan = plan(Presented::User(claims.user_id), &mut reads)?;
+    keys.verify(&token, &ctx.cfg.jwt_issuer, ctx.now().to_utc())
+        .map(Bearer::Jwt)
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Runs the credential's read with the planned ones (one round trip): 401 unless it is live.
+async fn confirm(
+    ctx: &Ctx,
+    bearer: Bearer,
+    org: Option<OrgId>,
+    person: bool,
+    mut reads: Together,
+) -> ApiResult<(Live, Option<OrgWithRole>, Results, Option<String>)> {
+    let now = ctx.now();
     let rider = reads.take_rider();
+    let claims = match bearer {
+        Bearer::ApiToken(token) => {
+            let read = reads.add(store::api_tokens::live_stmt(
+                &ctx.db,
+                &hash_secret(&token),
+                now,
+                rider,
+            )?);
+            let results = reads.run(&ctx.db).await?;
+            let mut live: LiveToken = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+            let rider = live.rider.take();
+            let caller = token_caller(ctx, live, now)?;
+            return Ok((Live::Token(Box::new(caller)), None, results, rider));
+        }
+        Bearer::Jwt(claims) => claims,
+    };
     let read = reads.add(store::sessions::live_stmt(
         &ctx.db,
         claims.session_id,
@@ -172,6 +282,7 @@ pub async fn authenticate_with<P>(
         now,
         org,
         rider,
+        person,
     )?);
     let results = reads.run(&ctx.db).await?;
     let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
@@ -183,19 +294,12 @@ pub async fn authenticate_with<P>(
             let _ = store::sessions::touch(&db, sid, now).await;
         });
     }
-    Ok(Authenticated {
-        principal: Principal::User(Box::new(Caller {
-            user_id: claims.user_id,
-            session_id: claims.session_id,
-            email: live.user.email.clone(),
-            user: live.user,
-        })),
-        membership,
-        plan,
-        results,
-        rider: live.rider,
-        _sealed: (),
-    })
+    let session = Live::Session {
+        user_id: claims.user_id,
+        session_id: claims.session_id,
+        user: live.user.map(Box::new),
+    };
+    Ok((session, membership, results, live.rider))
 }
 
 /// `last_used_at` of a token is refreshed at most this often, off the response path.

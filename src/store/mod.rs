@@ -126,6 +126,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// Whether the row has column `name` (a statement that selects it only sometimes).
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.contains_key(name)
+    }
+
     /// Takes column `name` out of the row as `T`; an absent column reads as SQL NULL.
     // Out of line: one copy per column type (five) rather than one per column read (~300).
     #[inline(never)]

@@ -39,8 +39,9 @@ pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
 /// org-scoped route also the caller's role in that org and the org itself.
 #[derive(Debug)]
 pub struct LiveSession {
-    /// The session's user, read in the same row: handlers about the caller need no second read.
-    pub user: UserRow,
+    /// The session's user, read in the same row: handlers about the caller need no second
+    /// read. `None` when the read was for liveness alone (`live_stmt`'s `person`).
+    pub user: Option<UserRow>,
     pub session_last_used_at: i64,
     /// The caller's role in the asked-for org (`None`: not a member, or no org asked).
     pub org_role: Option<String>,
@@ -53,7 +54,7 @@ pub struct LiveSession {
 impl FromRow for LiveSession {
     fn from_row(row: &mut Row) -> Self {
         LiveSession {
-            user: UserRow::from_row(row),
+            user: row.has("email").then(|| UserRow::from_row(row)),
             session_last_used_at: row.take("session_last_used_at"),
             org_role: row.take("org_role"),
             org_json: row.take("org_json"),
@@ -81,7 +82,9 @@ impl LiveSession {
 /// One indexed read: the session must be unended and unexpired and its user active. With
 /// `org`, the same read also answers the org gate (the caller's membership and the org),
 /// so an org-scoped request costs one round trip before its own work; a handler's one-row
-/// read may ride along (`rider`).
+/// read may ride along (`rider`). Without `person` the user's row is checked (active) but
+/// not read: a route that needs only whom the caller is (the authz check) saves the
+/// columns, which every call parses, plans and sends back.
 pub fn live_stmt(
     db: &Db,
     id: SessionId,
@@ -89,6 +92,7 @@ pub fn live_stmt(
     now: Timestamp,
     org: Option<OrgId>,
     rider: Option<Rider>,
+    person: bool,
 ) -> ApiResult<Stmt> {
     let mut args = args![id, user, now];
     let rider = Rider::column(rider, &mut args);
@@ -113,12 +117,16 @@ pub fn live_stmt(
         }
         None => ("", String::new()),
     };
+    let person_columns = if person {
+        "u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
+         u.must_change_password, u.status, u.email_verified, u.pending_email, \
+         u.failed_logins, u.created_at, u.last_login_at, "
+    } else {
+        ""
+    };
     db.stmt(
         &format!(
-            "SELECT {rider}u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
-             u.must_change_password, u.status, u.email_verified, u.pending_email, \
-             u.failed_logins, u.created_at, u.last_login_at, \
-             s.last_used_at AS session_last_used_at{gate_columns} \
+            "SELECT {rider}{person_columns}s.last_used_at AS session_last_used_at{gate_columns} \
              FROM sessions s JOIN users u ON u.id = s.user_id{gate_joins} \
              WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
              AND u.status = 'active'"

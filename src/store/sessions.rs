@@ -95,13 +95,11 @@ pub fn live_stmt(
     person: bool,
 ) -> ApiResult<Stmt> {
     let mut args = args![id, user, now];
-    let rider = Rider::column(rider, &mut args);
     // The org gate's columns and joins only when an org is asked for: a statement's text is
     // parsed and planned on every call, and the joins would only ever find nothing.
     let (gate_columns, gate_joins) = match org {
         Some(org) => {
             args.push(org.into());
-            let at = args.len();
             (
                 ", m.role AS org_role, \
                  CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
@@ -109,14 +107,14 @@ pub fn live_stmt(
                    'member_limit', o.member_limit, 'created_at', o.created_at, \
                    'updated_at', o.updated_at, 'directory_version', o.directory_version) \
                  END AS org_json",
-                format!(
-                    " LEFT JOIN org_members m ON m.org_id = ?{at} AND m.user_id = s.user_id \
-                     LEFT JOIN orgs o ON o.id = m.org_id"
-                ),
+                " LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
+                 LEFT JOIN orgs o ON o.id = m.org_id",
             )
         }
-        None => ("", String::new()),
+        None => ("", ""),
     };
+    // After the statement's own arguments, so its placeholders stay as written.
+    let rider = Rider::column(rider, &mut args);
     let person_columns = if person {
         "u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
          u.must_change_password, u.status, u.email_verified, u.pending_email, \

@@ -123,7 +123,7 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiRes
     };
     let ws = req.ws;
     match &a.principal {
-        Presence::User(caller) if *caller != user => return Err(ApiError::Forbidden),
+        Presence::User(asker) if *asker != user => return Err(ApiError::Forbidden),
         Presence::Token(token)
             if token
                 .workspaces

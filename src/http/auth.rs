@@ -130,6 +130,20 @@ pub struct Authenticated<P, W = Principal> {
     _sealed: (),
 }
 
+impl<P, W> Authenticated<P, W> {
+    /// The same authentication, with the caller as the route needs to know them.
+    fn map_principal<V>(self, f: impl FnOnce(W) -> ApiResult<V>) -> ApiResult<Authenticated<P, V>> {
+        Ok(Authenticated {
+            principal: f(self.principal)?,
+            membership: self.membership,
+            plan: self.plan,
+            results: self.results,
+            rider: self.rider,
+            _sealed: (),
+        })
+    }
+}
+
 /// Authenticates and runs the handler's own reads in the same round trip: `plan` adds them
 /// to the batch that checks the credential (a verified JWT's session, or the API token), so
 /// an authorized read costs one round trip; a one-row read may instead ride in the
@@ -142,29 +156,21 @@ pub async fn authenticate_with<P>(
     plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
 ) -> ApiResult<Authenticated<P>> {
     let a = authenticate_core(ctx, org, true, plan).await?;
-    let principal = match a.principal {
-        Live::Token(token) => Principal::Token(token),
+    a.map_principal(|live| match live {
+        Live::Token(token) => Ok(Principal::Token(token)),
         Live::Session {
             user_id,
             session_id,
             user: Some(user),
-        } => Principal::User(Box::new(Caller {
+        } => Ok(Principal::User(Box::new(Caller {
             user_id,
             session_id,
             email: user.email.clone(),
             user: *user,
-        })),
+        }))),
         Live::Session { user: None, .. } => {
-            return Err(ApiError::internal("the session's read had no account row"))
+            Err(ApiError::internal("the session's read had no account row"))
         }
-    };
-    Ok(Authenticated {
-        principal,
-        membership: a.membership,
-        plan: a.plan,
-        results: a.results,
-        rider: a.rider,
-        _sealed: (),
     })
 }
 
@@ -175,16 +181,11 @@ pub async fn authenticate_presence_with<P>(
     plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
 ) -> ApiResult<Authenticated<P, Presence>> {
     let a = authenticate_core(ctx, None, false, plan).await?;
-    Ok(Authenticated {
-        principal: match a.principal {
+    a.map_principal(|live| {
+        Ok(match live {
             Live::Token(token) => Presence::Token(token),
             Live::Session { user_id, .. } => Presence::User(user_id),
-        },
-        membership: a.membership,
-        plan: a.plan,
-        results: a.results,
-        rider: a.rider,
-        _sealed: (),
+        })
     })
 }
 
@@ -238,10 +239,10 @@ async fn authenticate_core<P>(
 async fn present(ctx: &Ctx) -> ApiResult<Bearer> {
     let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
     if api_token::is_api_token(&token) {
-        return match api_token::well_formed(&token) {
-            true => Ok(Bearer::ApiToken(token)),
-            false => Err(ApiError::Unauthorized),
-        };
+        if !api_token::well_formed(&token) {
+            return Err(ApiError::Unauthorized);
+        }
+        return Ok(Bearer::ApiToken(token));
     }
     let keys = keys(&ctx.env, &ctx.cfg).await?;
     keys.verify(&token, &ctx.cfg.jwt_issuer, ctx.now().to_utc())

@@ -16,7 +16,7 @@ pub mod tokens;
 pub mod users;
 pub mod workspaces;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::js_sys::{self, Array, Promise, Reflect};
@@ -581,10 +581,32 @@ impl Rider {
         let Some(rider) = rider else {
             return String::new();
         };
-        let sql = rebase_placeholders(rider.sql, args.len());
+        let sql = rebased(rider.sql, args.len());
         args.extend(rider.args);
         format!("({sql}) AS rider, ")
     }
+}
+
+thread_local! {
+    /// Riders' statements as rebased, by statement and offset: the same few pairs (a
+    /// static statement, the credential read's argument count) on every request.
+    static REBASED: RefCell<Vec<(&'static str, usize, Rc<str>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `rebase_placeholders` once per isolate for each statement and offset.
+fn rebased(sql: &'static str, by: usize) -> Rc<str> {
+    REBASED.with(|kept| {
+        let found = kept
+            .borrow()
+            .iter()
+            .find(|(s, b, _)| std::ptr::eq(*s, sql) && *b == by)
+            .map(|(_, _, text)| text.clone());
+        found.unwrap_or_else(|| {
+            let text: Rc<str> = rebase_placeholders(sql, by).into();
+            kept.borrow_mut().push((sql, by, text.clone()));
+            text
+        })
+    })
 }
 
 /// `sql` with every numbered placeholder `?N` turned into `?{N + by}`, outside string
@@ -858,6 +880,15 @@ mod tests {
             rebase_placeholders("a = ? AND b = ?1", 1),
             "a = ? AND b = ?2"
         );
+    }
+
+    #[test]
+    fn a_rider_statement_is_rebased_once_per_offset() {
+        static SQL: &str = "SELECT json_object('k', ?1)";
+        let first = rebased(SQL, 3);
+        assert_eq!(&*first, "SELECT json_object('k', ?4)");
+        assert!(Rc::ptr_eq(&first, &rebased(SQL, 3)));
+        assert_eq!(&*rebased(SQL, 2), "SELECT json_object('k', ?3)");
     }
 
     #[test]

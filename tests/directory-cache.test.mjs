@@ -18,12 +18,14 @@ after(async () => { await w?.dispose(); });
 const O = () => `/v1/orgs/${org.orgId}`;
 const as = () => ({ token: org.owner.access_token });
 
-/** The directory as the owner reads it, and the rows D1 read for it. */
+/** The directory as the owner reads it, and the rows and round trips D1 spent on it. */
 async function directoryOf(suffix = "", of = org) {
   const r = await w.get(`/v1/orgs/${of.orgId}/members${suffix}`, { token: of.owner.access_token });
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const rowsRead = Number(r.headers.get("server-timing").match(/d1-rows;desc="(\d+) read/)[1]);
-  return { body: r.body, rowsRead };
+  const timing = r.headers.get("server-timing");
+  const rowsRead = Number(timing.match(/d1-rows;desc="(\d+) read/)[1]);
+  const roundTrips = Number(timing.match(/d1;dur=\d+;desc="(\d+) round trips"/)[1]);
+  return { body: r.body, rowsRead, roundTrips };
 }
 
 const versionOf = async (of = org) =>
@@ -45,6 +47,9 @@ test("an unchanged directory is served again without reading its rows; the same 
   assert.equal(first.body.data.length, 50);
   const again = await directory();
   assert.deepEqual(again.body, first.body);
+  // Both are one round trip: a page read with the gate, then a held page with no statement
+  // of its own (the gate's org row carries the version).
+  assert.deepEqual([first.roundTrips, again.roundTrips], [1, 1]);
   // A held page goes only to callers the gate admits: the check runs first, as ever.
   const members = `/v1/orgs/${big.orgId}/members`;
   assertProblem(await w.get(members), 401, "unauthorized");
@@ -120,7 +125,9 @@ test("every change a page shows is on the very next read (a warm page each time)
   );
   for (const [what, change, check] of steps) {
     const warm = await directory();
-    assert.deepEqual((await directory()).body, warm.body, `${what}: warm`);
+    const held = await directory();
+    assert.deepEqual(held.body, warm.body, `${what}: warm`);
+    assert.equal(held.roundTrips, 1, `${what}: a held page is one round trip`);
     const before = await version();
     const r = await change();
     if (r && typeof r.status === "number") assert.ok(r.status < 300, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -128,5 +135,9 @@ test("every change a page shows is on the very next read (a warm page each time)
     const after = await directory();
     check(after.body);
     assert.notDeepEqual(after.body, warm.body, what);
+    // The held page was stale: the gate's version said so, and the page was read again in
+    // a second round trip (the budget for a read is two).
+    assert.equal(after.roundTrips, 2, `${what}: a stale page is read again`);
+    assert.deepEqual((await directory()).body, after.body, `${what}: held again`);
   }
 });

@@ -62,10 +62,12 @@ pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
     Ok(ListQuery { page, select })
 }
 
-/// The page's read, planned into the gate's round trip (`org_access_with`): no row of it
-/// is read if this isolate holds the page at the org's current directory version.
+/// The page's read, planned into the gate's round trip (`org_access_with`). A page this
+/// isolate holds adds no statement at all: the gate's org row carries the directory
+/// version, and that decides whether the held page is still the directory.
 pub struct ListPlan {
-    page: usize,
+    /// The page statement's place in the gate's batch, when the isolate holds no page.
+    page: Option<usize>,
     cached: Option<CachedPage>,
 }
 
@@ -76,22 +78,20 @@ pub fn plan_list(
     reads: &mut Together,
 ) -> ApiResult<ListPlan> {
     let cached = store::members::cached_page(org, &query.select);
-    Ok(ListPlan {
-        page: reads.add(store::members::page_stmt(
-            &ctx.db,
-            org,
-            &query.select,
-            cached.as_ref().map(|c| c.version),
-        )?),
-        cached,
-    })
+    let page = match cached {
+        Some(_) => None,
+        None => Some(reads.add(store::members::page_stmt(&ctx.db, org, &query.select)?)),
+    };
+    Ok(ListPlan { page, cached })
 }
 
-/// Every user of the org, workspace-only members included: one round trip in all. The
-/// members arrive rendered (`store::members::page_stmt`) and are written out as they are;
-/// a page the isolate rendered at the org's current directory version (read with the
-/// caller's access, in the same transaction as the page) is sent again without reading it.
-pub fn list(
+/// Every user of the org, workspace-only members included. The members arrive rendered
+/// (`store::members::page_stmt`) and are written out as they are. A page the isolate
+/// rendered at the directory version the gate just read is sent again without reading it:
+/// one round trip, one statement. A page the isolate does not hold is read in the gate's
+/// round trip; a held page that the directory has moved past is read again in a second one.
+pub async fn list(
+    ctx: &Ctx,
     access: OrgAccess,
     query: ListQuery,
     plan: ListPlan,
@@ -101,9 +101,18 @@ pub fn list(
     if let Some(cached) = plan.cached.filter(|c| c.version == version) {
         return Ok(Reply::ok_rendered(cached.body.to_string()));
     }
-    let rows: Vec<RenderedMember> = results.rows(plan.page)?;
+    let rows: Vec<RenderedMember> = match plan.page {
+        Some(i) => results.rows(i)?,
+        None => {
+            let stmt = store::members::page_stmt(&ctx.db, access.org_id, &query.select)?;
+            ctx.db.all_of(stmt).await?
+        }
+    };
     let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
     let body = page.render_text(|m| &m.view);
+    // Kept under the version the gate read. A page read in the second round trip is at
+    // least that new; versions only grow, so if the directory changed in between, the next
+    // gate reads a newer version and this page is not served again.
     store::members::keep_page(
         access.org_id,
         &query.select,

@@ -80,7 +80,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
                     members::plan_list(ctx, &query, org, reads)
                 })
                 .await?;
-            members::list(access, query, plan, results)
+            members::list(ctx, access, query, plan, results).await
         }
         Route::ResendActivation => {
             members::resend_activation(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await

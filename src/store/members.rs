@@ -64,25 +64,13 @@ row! {
 /// (org_id, user_id), the primary key, so a page costs the same however large the org.
 /// `?q=` is a case-insensitive substring of the email or the full name (`instr`: LIKE
 /// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
-/// in the credential check's round trip).
-///
-/// With `unless_version`, the version of a page this isolate already holds for the same
-/// query (`cached_page`), it reads no member at all while the org's directory is still at
-/// that version: the org row is the outer loop (`CROSS JOIN` fixes the order) and the
-/// version condition empties it. (As a subquery in the WHERE clause the same condition was
-/// evaluated per member: a hit scanned the whole org, 10,008 rows for 10,000 members.)
-pub fn page_stmt(
-    db: &Db,
-    org: OrgId,
-    query: &PageQuery,
-    unless_version: Option<i64>,
-) -> ApiResult<Stmt> {
+/// in the credential check's round trip), or on its own when a held page turned out stale.
+pub fn page_stmt(db: &Db, org: OrgId, query: &PageQuery) -> ApiResult<Stmt> {
     db.stmt(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view \
-             FROM orgs o CROSS JOIN org_members m JOIN users u ON u.id = m.user_id \
-             WHERE o.id = ?1 AND (?6 IS NULL OR o.directory_version <> ?6) \
-               AND m.org_id = o.id AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
+             FROM org_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND m.user_id > ?3 \
                AND (?4 IS NULL OR instr(u.email, ?4) > 0 \
                     OR instr(lower(u.first_name || ' ' || u.last_name), ?4) > 0) \
              ORDER BY m.user_id LIMIT ?5"
@@ -92,8 +80,7 @@ pub fn page_stmt(
             query.role.map(OrgRole::as_str),
             query.after.as_str(),
             query.q.as_deref(),
-            i64::from(query.limit),
-            unless_version
+            i64::from(query.limit)
         ],
     )
 }

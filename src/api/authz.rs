@@ -105,8 +105,7 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
         (None, Presented::Token) => return None,
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
-    let list = serde_json::to_string(&named).unwrap_or_else(|_| "[]".into());
-    reads.ride(store::grants::facts_rider(req.ws, user, &list));
+    reads.ride(store::grants::facts_rider(req.ws, user, &named));
     Some(user)
 }
 

@@ -312,7 +312,11 @@ mod tests {
             (vec![&a, &b], FACTS_ON_MANY),
         ] {
             let rider = facts_rider(ws, user, &resources);
-            assert!(std::ptr::eq(rider.sql, sql), "{} resources", resources.len());
+            assert!(
+                std::ptr::eq(rider.sql, sql),
+                "{} resources",
+                resources.len()
+            );
             assert_eq!(placeholders(rider.sql), rider.args.len());
         }
         // The two forms differ only in how the grants are selected.

@@ -65,10 +65,11 @@ pub fn parse_list(ctx: &Ctx) -> ApiResult<ListQuery> {
 /// The page's read, planned into the gate's round trip (`org_access_with`). A page this
 /// isolate holds adds no statement at all: the gate's org row carries the directory
 /// version, and that decides whether the held page is still the directory.
-pub struct ListPlan {
-    /// The page statement's place in the gate's batch, when the isolate holds no page.
-    page: Option<usize>,
-    cached: Option<CachedPage>,
+pub enum ListPlan {
+    /// The page this isolate holds for the query, to send if the version is still its own.
+    Held(CachedPage),
+    /// The page statement's place in the gate's batch.
+    Read(usize),
 }
 
 pub fn plan_list(
@@ -77,12 +78,10 @@ pub fn plan_list(
     org: OrgId,
     reads: &mut Together,
 ) -> ApiResult<ListPlan> {
-    let cached = store::members::cached_page(org, &query.select);
-    let page = match cached {
-        Some(_) => None,
-        None => Some(reads.add(store::members::page_stmt(&ctx.db, org, &query.select)?)),
-    };
-    Ok(ListPlan { page, cached })
+    Ok(match store::members::cached_page(org, &query.select) {
+        Some(held) => ListPlan::Held(held),
+        None => ListPlan::Read(reads.add(store::members::page_stmt(&ctx.db, org, &query.select)?)),
+    })
 }
 
 /// Every user of the org, workspace-only members included. The members arrive rendered
@@ -98,15 +97,15 @@ pub async fn list(
     results: Results,
 ) -> ApiResult<Reply> {
     let version = access.org.directory_version;
-    if let Some(cached) = plan.cached.filter(|c| c.version == version) {
-        return Ok(Reply::ok_rendered(cached.body.to_string()));
-    }
-    let rows: Vec<RenderedMember> = match plan.page {
-        Some(i) => results.rows(i)?,
-        None => {
+    let rows: Vec<RenderedMember> = match plan {
+        ListPlan::Held(held) if held.version == version => {
+            return Ok(Reply::ok_rendered(held.body.to_string()));
+        }
+        ListPlan::Held(_) => {
             let stmt = store::members::page_stmt(&ctx.db, access.org_id, &query.select)?;
             ctx.db.all_of(stmt).await?
         }
+        ListPlan::Read(i) => results.rows(i)?,
     };
     let page = Page::from_rows(rows, &query.page, |m| m.user_id.clone());
     let body = page.render_text(|m| &m.view);

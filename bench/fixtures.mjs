@@ -1,4 +1,9 @@
-// Shared by the benchmark (bench/run.mjs) and the profiler (bench/profile.mjs).
+// Shared by the benchmark (bench/run.mjs, bench/coldstart.mjs) and the profiler (bench/profile.mjs).
+import { existsSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 /** `http(method, path, body?, token?)` against `base`: `{status, body}` (body parsed JSON). */
 export function httpClient(base) {
@@ -26,4 +31,42 @@ export async function seedMembers(db, orgId, n) {
   await db.prepare(
     `INSERT INTO org_members (org_id, user_id, role, joined_at)
      SELECT ?1, id, 'viewer', 0 FROM users WHERE email LIKE ?2`).bind(orgId, `%-${tag}@bench.example`).run();
+}
+
+const floorDir = new URL("./floor/", import.meta.url);
+
+/**
+ * The floor's build (bench/floor, a bare workers-rs Worker), made by scripts/worker-build.sh
+ * with the service's toolchain and flags when it is missing or older than its sources;
+ * quick when it is there.
+ */
+export function ensureFloorBuilt() {
+  const wasm = fileURLToPath(new URL("build/index_bg.wasm", floorDir));
+  const sources = ["src/lib.rs", "Cargo.toml", "Cargo.lock", "../../scripts/worker-build.sh", "../../scripts/toolchain.sh"]
+    .map((f) => statSync(fileURLToPath(new URL(f, floorDir))).mtimeMs);
+  if (existsSync(wasm) && statSync(wasm).mtimeMs >= Math.max(...sources)) return;
+  console.error("Building the floor Worker (bench/floor) …");
+  execFileSync("bash", [fileURLToPath(new URL("../scripts/worker-build.sh", import.meta.url)), fileURLToPath(floorDir)],
+    { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** The floor Worker in Miniflare, alone (no bindings), on `port` if given. */
+export async function startFloor({ port } = {}) {
+  const build = fileURLToPath(new URL("build/", floorDir));
+  // The v4 option shape, converted, as tests/helpers.mjs does.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    ...(port ? { host: "127.0.0.1", port } : {}),
+    workers: [{
+      name: "floor",
+      modulesRoot: build,
+      modules: [
+        { type: "ESModule", path: path.join(build, "index.js") },
+        { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
+      ],
+      // The service's (wrangler.toml), so both run on the same runtime behaviour.
+      compatibilityDate: "2026-11-01",
+    }],
+  }));
+  await mf.ready;
+  return mf;
 }

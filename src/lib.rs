@@ -4,8 +4,10 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod json;
 pub mod mail;
 pub mod store;
 

@@ -10,8 +10,8 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::{Authenticated, Presence, Presented};
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
 use crate::store::{self, Together};
 

@@ -17,12 +17,12 @@ pub mod views;
 pub mod workspaces;
 
 use crate::domain::permissions::OrgAction;
+use crate::error::{refusal_first, ApiError, ApiResult};
 use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::auth::{
     authenticate, authenticate_operator, authenticate_password_change, authenticate_presence_with,
     authenticate_principal, authenticate_with,
 };
-use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::{Ctx, Reply};
 use crate::mail::{MailMessage, Outgoing};

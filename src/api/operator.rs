@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use crate::domain::ids::OrgId;
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Operator;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
 use crate::store::audit::{Actor, Event};
 use crate::store::{self};

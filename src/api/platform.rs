@@ -1,7 +1,7 @@
 //! Health, discovery documents, and the development mailbox.
 
 use super::views::time;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::http::keys::keys;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};

@@ -11,9 +11,9 @@ use crate::domain::permissions::{
 };
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{refusal_first, ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::auth::Principal;
-use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;

@@ -4,12 +4,11 @@
 pub mod access;
 pub mod auth;
 pub mod body;
-pub mod error;
 pub mod keys;
 pub mod pagination;
 pub mod router;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -25,9 +24,9 @@ use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::domain::validation::CommonPasswords;
+use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Event, Origin};
 use crate::store::{D1Usage, Db, Stmt};
-use error::{ApiError, ApiResult};
 use pagination::PageRequest;
 use router::Params;
 
@@ -233,27 +232,6 @@ impl Reply {
     }
 }
 
-thread_local! {
-    /// Vars and secrets do not change within an isolate: parse and validate them once.
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .ok()
-}
-
-pub fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
-    if let Some(cfg) = CONFIG.with(|c| c.borrow().clone()) {
-        return Ok(cfg);
-    }
-    let cfg = Rc::new(Config::load(|name| var(env, name)).map_err(ApiError::Misconfigured)?);
-    CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
-    Ok(cfg)
-}
-
 fn request_id(headers: &Headers) -> String {
     // A caller's id is kept if it is short and tame, so traces join up across services.
     match headers.get("x-request-id").ok().flatten() {
@@ -410,7 +388,7 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context
     let url = req.url();
     let (path, query) = split_url(&url);
     let origin = headers.get("origin").ok().flatten();
-    let cfg = config(&env);
+    let cfg = crate::config::cached(&env);
 
     // CORS preflight: answered before routing and authentication.
     if method == "OPTIONS" {

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Declares the `Route` enum and the `ROUTES` table from one list, so that no route can
 /// exist in one and not the other.

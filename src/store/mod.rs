@@ -29,7 +29,7 @@ use crate::domain::ids::{
     ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
 };
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 
 pub type Stmt = D1PreparedStatement;
 

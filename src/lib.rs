@@ -18,7 +18,7 @@ use worker::{
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    Ok(http::handle(req, env, ctx).await)
+    Ok(http::handle(api::ROUTES, req, env, ctx).await)
 }
 
 #[event(queue)]

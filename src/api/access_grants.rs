@@ -17,6 +17,12 @@ use crate::store::audit::Event;
 use crate::store::grants::{GrantFilter, GrantKey, GrantRow};
 use crate::store::{self};
 
+crate::routes! {
+    PUT "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) put;
+    GET "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) list;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) delete;
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalBody {

@@ -17,6 +17,10 @@ use crate::http::{Ctx, Reply};
 use crate::store::audit::{AuditRow, TrailFilter};
 use crate::store::{self, Db};
 
+crate::routes! {
+    GET "/v1/orgs/{org}/audit-events" => org(Governance) list;
+}
+
 /// Rows per D1 read of the export.
 const EXPORT_CHUNK: u32 = 500;
 /// Event ids are made just after the event's time; a window's id bound leaves this margin.

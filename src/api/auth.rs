@@ -22,6 +22,18 @@ use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
+crate::routes! {
+    POST "/v1/auth/signup" => public signup;
+    POST "/v1/auth/activate" => public activate;
+    POST "/v1/auth/login" => public login;
+    POST "/v1/auth/refresh" => public refresh;
+    POST "/v1/auth/logout" => public logout;
+    POST "/v1/auth/logout-all" => person logout_all;
+    POST "/v1/auth/password/forgot" => public forgot_password;
+    POST "/v1/auth/password/reset" => public reset_password;
+    POST "/v1/auth/email/verify" => public verify_email;
+}
+
 const MAX_ORG_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 /// A change token only bridges a single-use-password login to the password change.

@@ -10,10 +10,16 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
-use crate::error::{ApiError, ApiResult};
-use crate::http::auth::{Authenticated, Presence, Presented};
+use crate::error::{refusal_first, ApiError, ApiResult};
+use crate::http::auth::{
+    authenticate_presence_with, authenticate_principal, Authenticated, Presence, Presented,
+};
 use crate::http::{Ctx, Reply};
 use crate::store::{self, Together};
+
+crate::routes! {
+    POST "/v1/authz/check" => principal [check];
+}
 
 const MAX_BATCH: usize = 100;
 
@@ -113,7 +119,14 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
 /// scoped token only inside its listed workspaces). One statement in all: the facts were
 /// read in the credential's row, which for a person is their session alone (no account
 /// row: the check needs only whom they are).
-pub fn check(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
+pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
+    // A bad request still authenticates first: 401 before 415/422.
+    let req = refusal_first(parse(ctx), authenticate_principal(ctx)).await?;
+    let a = authenticate_presence_with(ctx, |who, reads| Ok(plan(&req, who, reads))).await?;
+    answer(req, a)
+}
+
+fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
     let Some(user) = a.plan else {
         return Err(ApiError::field(
             "user_id",

@@ -18,6 +18,17 @@ use crate::store::audit::Event;
 use crate::store::groups::{GroupFields, GroupRow};
 use crate::store::{self};
 
+crate::routes! {
+    POST "/v1/orgs/{org}/groups" => org(Governance) create;
+    GET "/v1/orgs/{org}/groups" => org(Governance) list;
+    GET "/v1/orgs/{org}/groups/{group}" => org(Governance) get;
+    PATCH "/v1/orgs/{org}/groups/{group}" => org(Governance) patch;
+    DELETE "/v1/orgs/{org}/groups/{group}" => org(Governance) delete;
+    GET "/v1/orgs/{org}/groups/{group}/members" => org(Governance) members;
+    PUT "/v1/orgs/{org}/groups/{group}/members/{user}" => org(Governance) add_member;
+    DELETE "/v1/orgs/{org}/groups/{group}/members/{user}" => org(Governance) remove_member;
+}
+
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_RESTRICTIONS: usize = 500;

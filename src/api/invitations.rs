@@ -28,6 +28,21 @@ use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
+crate::routes! {
+    POST "/v1/orgs/{org}/invitations" => org(InviteUsers) create;
+    GET "/v1/orgs/{org}/invitations" => org(InviteUsers) list;
+    GET "/v1/orgs/{org}/invitations/{invitation}" => org(InviteUsers) get;
+    // Editors pass the gate; resend and withdraw then let them act only on their own
+    // invitations (`domain::invitation::may_manage`).
+    POST "/v1/orgs/{org}/invitations/{invitation}/resend" => org(InviteUsers) resend;
+    DELETE "/v1/orgs/{org}/invitations/{invitation}" => org(InviteUsers) withdraw;
+    GET "/v1/invitations/{token}" => public preview;
+    POST "/v1/invitations/accept" => public accept;
+    GET "/v1/me/invitations" => person inbox;
+    POST "/v1/me/invitations/{invitation}/accept" => person inbox_accept;
+    POST "/v1/me/invitations/{invitation}/decline" => person inbox_decline;
+}
+
 const MAX_MESSAGE: usize = 1000;
 
 fn workspaces_json(row: &InvitationRow) -> Value {

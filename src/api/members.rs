@@ -13,8 +13,8 @@ use crate::domain::permissions::{may_grant, org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
 use crate::domain::token::{generate_password, hash_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::error::{ApiError, ApiResult};
-use crate::http::access::OrgAccess;
+use crate::error::{refusal_first, ApiError, ApiResult};
+use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
@@ -23,6 +23,16 @@ use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Results, Stmt, Together};
+
+crate::routes! {
+    GET "/v1/orgs/{org}/members" => org(ViewDirectory) [list];
+    POST "/v1/orgs/{org}/members/{user}/resend-activation" => org(AdminAccountActions) resend_activation;
+    POST "/v1/orgs/{org}/members/{user}/reset-password" => org(AdminAccountActions) reset_password;
+    DELETE "/v1/orgs/{org}/users/{user}" => org(AdminAccountActions) delete_account;
+    POST "/v1/orgs/{org}/members" => org(InviteUsers) create;
+    PATCH "/v1/orgs/{org}/members/{user}" => org(ChangeRolesAndRemoveMembers) patch;
+    DELETE "/v1/orgs/{org}/members/{user}" => org(ChangeRolesAndRemoveMembers) remove;
+}
 
 const MAX_QUERY: usize = 100;
 
@@ -89,7 +99,15 @@ pub fn plan_list(
 /// rendered at the directory version the gate just read is sent again without reading it:
 /// one round trip, one statement. A page the isolate does not hold is read in the gate's
 /// round trip; a held page that the directory has moved past is read again in a second one.
-pub async fn list(
+pub async fn list(ctx: &Ctx, action: OrgAction) -> ApiResult<Reply> {
+    // A bad query still passes the gate first: 401/404/403 before 422.
+    let query = refusal_first(parse_list(ctx), org_access(ctx, action)).await?;
+    let (access, plan, results) =
+        org_access_with(ctx, action, |org, reads| plan_list(ctx, &query, org, reads)).await?;
+    send_page(ctx, access, query, plan, results).await
+}
+
+async fn send_page(
     ctx: &Ctx,
     access: OrgAccess,
     query: ListQuery,

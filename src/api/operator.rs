@@ -9,6 +9,10 @@ use crate::http::{Ctx, Reply};
 use crate::store::audit::{Actor, Event};
 use crate::store::{self};
 
+crate::routes! {
+    PUT "/v1/admin/orgs/{org}/limits" => operator set_limits;
+}
+
 pub const MAX_MEMBER_LIMIT: i64 = 1_000_000;
 
 #[derive(Deserialize)]

@@ -20,6 +20,19 @@ use crate::store::audit::Event;
 use crate::store::workspaces::{Visible, WorkspaceMemberRow, WorkspaceRow};
 use crate::store::{self};
 
+crate::routes! {
+    // The org gate first, then the caller's effective workspace role for the
+    // workspace-level action (`workspace`).
+    POST "/v1/orgs/{org}/workspaces" => org(CreateWorkspace) create;
+    GET "/v1/orgs/{org}/workspaces" => org(ViewOrg) list;
+    GET "/v1/orgs/{org}/workspaces/{ws}" => org(ViewOrg) get;
+    PATCH "/v1/orgs/{org}/workspaces/{ws}" => org(ViewOrg) patch;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}" => org(DeleteWorkspace) delete;
+    GET "/v1/orgs/{org}/workspaces/{ws}/members" => org(ViewOrg) members;
+    PUT "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => org(ViewOrg) put_member;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => org(ViewOrg) remove_member;
+}
+
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 

@@ -19,7 +19,6 @@ use worker::{
     console_error, console_log, js_sys, web_sys, Env, Headers, Method, Request, Response,
 };
 
-use crate::api;
 use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
@@ -28,7 +27,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Event, Origin};
 use crate::store::{D1Usage, Db, Stmt};
 use pagination::PageRequest;
-use router::Params;
+use router::{Params, Route, Table};
 
 /// Everything a handler may use about the request it serves.
 pub struct Ctx {
@@ -280,6 +279,7 @@ struct Incoming<'a> {
 }
 
 async fn serve(
+    routes: &Table,
     incoming: &Incoming<'_>,
     env: Env,
     worker_ctx: worker::Context,
@@ -295,7 +295,7 @@ async fn serve(
         query,
         request_id,
     } = *incoming;
-    let (route, params) = router::resolve(method, path)?;
+    let (route, params) = routes.resolve(method, path)?;
     // GET and HEAD have no body; DELETE /v1/me carries a password.
     let body = if matches!(method, "GET" | "HEAD") {
         Vec::new()
@@ -331,7 +331,7 @@ async fn serve(
         env,
         worker_ctx,
     };
-    api::dispatch(route, &ctx).await
+    (route.handler)(&ctx).await
 }
 
 /// The path and the query of a request URL. The URL comes serialised by the runtime
@@ -379,7 +379,12 @@ fn cors_headers(headers: &mut Headers, cfg: Option<&Config>, origin: Option<&str
 /// It takes the runtime's request as is: `worker::Request` reads `request.cf` on
 /// construction, a JS object this service never uses, which cost ~5 % of an authorized
 /// read's CPU (BENCHMARKS.md).
-pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context) -> Response {
+pub async fn handle(
+    routes: &'static [&'static [Route]],
+    req: web_sys::Request,
+    env: Env,
+    worker_ctx: worker::Context,
+) -> Response {
     let started = Timestamp::now();
     let headers = Headers(req.headers());
     let request_id = request_id(&headers);
@@ -424,6 +429,7 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context
                 request_id: &request_id,
             };
             serve(
+                Table::of(routes),
                 &incoming,
                 env,
                 worker_ctx,

@@ -111,7 +111,7 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
         (None, Presented::Token) => return None,
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
-    reads.ride(store::grants::facts_rider(req.ws, user, &named));
+    reads.ride(store::resource_grants::facts_rider(req.ws, user, &named));
     Some(user)
 }
 
@@ -146,7 +146,10 @@ fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult
         }
         _ => {}
     }
-    let standing = match (store::grants::read_facts(a.rider.as_deref())?, &a.principal) {
+    let standing = match (
+        store::resource_grants::read_facts(a.rider.as_deref())?,
+        &a.principal,
+    ) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
         (Some(s), Presence::Token(token)) if s.org_id != token.org_id.to_string() => None,

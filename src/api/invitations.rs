@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, grants, rate_limit, rate_limit_account, Limits};
+use super::{enqueue, newcomer, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -175,7 +175,7 @@ pub struct CreateBody {
     email: String,
     role: Option<String>,
     #[serde(default)]
-    workspaces: Vec<grants::WorkspaceGrant>,
+    workspaces: Vec<newcomer::WorkspaceGrant>,
     #[serde(default)]
     groups: Vec<String>,
     message: Option<String>,
@@ -187,8 +187,11 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     let email = errs.check("email", v::normalize_email(&body.email));
-    let role = body.role.as_deref().map(|r| grants::org_role(r, &mut errs));
-    let granted = grants::parse(&body.workspaces, &mut errs);
+    let role = body
+        .role
+        .as_deref()
+        .map(|r| newcomer::org_role(r, &mut errs));
+    let granted = newcomer::parse(&body.workspaces, &mut errs);
     let message = errs.check_optional("message", body.message.as_deref(), |m| {
         v::text(m, MAX_MESSAGE, false)
     });
@@ -200,12 +203,12 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
-    grants::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(&access, role, &granted)?;
     // Every check before the write in one round trip: the rate-limit hits, the workspaces,
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;

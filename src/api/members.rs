@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{enqueue, grants};
+use super::{enqueue, newcomer};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::password;
@@ -315,7 +315,7 @@ pub struct CreateBody {
     mobile_number: Option<String>,
     role: String,
     #[serde(default)]
-    workspaces: Vec<grants::WorkspaceGrant>,
+    workspaces: Vec<newcomer::WorkspaceGrant>,
     #[serde(default)]
     groups: Vec<String>,
     credential: String,
@@ -347,7 +347,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             None
         }
     };
-    let role = grants::org_role(&body.role, &mut errs);
+    let role = newcomer::org_role(&body.role, &mut errs);
     let credential = match body.credential.as_str() {
         "activation_email" => Some(Credential::ActivationEmail),
         "single_use_password" => Some(Credential::SingleUsePassword),
@@ -365,7 +365,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if let Some(p) = &body.password {
         errs.check("password", v::password(p, email.as_deref(), common));
     }
-    let granted = grants::parse(&body.workspaces, &mut errs);
+    let granted = newcomer::parse(&body.workspaces, &mut errs);
     let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (
         email,
         first_name,
@@ -376,7 +376,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     ) else {
         return Err(ApiError::Validation(errs.0));
     };
-    grants::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(&access, role, &granted)?;
     // Single-use passwords are an admin action.
     if credential == Credential::SingleUsePassword
         && !org_allows(access.role, OrgAction::AdminAccountActions)
@@ -386,7 +386,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Every check before the write in one round trip: the workspaces, the groups, and where
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
-    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
     let existing: Option<UserId> = standing
@@ -474,7 +474,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         }
     };
     if let Some(pending) = standing.pending() {
-        batch.extend(grants::close_invitation(
+        batch.extend(newcomer::close_invitation(
             ctx,
             &access,
             &email,

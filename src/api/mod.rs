@@ -1,18 +1,18 @@
 //! Handlers, one module per resource, each declaring its routes; `ROUTES` gathers them.
 
-pub mod access_grants;
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod authz;
-pub mod grants;
 pub mod groups;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod newcomer;
 pub mod operator;
 pub mod orgs;
 pub mod platform;
+pub mod resource_grants;
 pub mod views;
 pub mod workspaces;
 
@@ -35,7 +35,7 @@ pub const ROUTES: &[&[Route]] = &[
     workspaces::ROUTES,
     invitations::ROUTES,
     groups::ROUTES,
-    access_grants::ROUTES,
+    resource_grants::ROUTES,
     authz::ROUTES,
     audit::ROUTES,
     api_tokens::ROUTES,

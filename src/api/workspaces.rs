@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::grants;
+use super::newcomer;
 use super::views::time;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::permissions::{
@@ -327,7 +327,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            grants::close_invitation(ctx, &access, &current.email, pending, now)?
+            newcomer::close_invitation(ctx, &access, &current.email, pending, now)?
         }
         _ => Vec::new(),
     });

@@ -32,12 +32,12 @@ if [ "$(version_of wasm-bindgen)" != "$bindgen_version" ]; then
   cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-# Install from package-lock.json only when it changed since the last install. `npm install`
-# rather than `npm ci`: the registry here lacks workerd's macOS/Windows builds, so the lock
-# cannot list them, and `npm ci` refuses such a lock; `npm install` honours it unchanged.
+# Install exactly package-lock.json (`npm ci`), only when it changed since the last install.
+# The lock lists every platform's optional workerd build the registry serves, so `npm ci`
+# accepts it and a fresh clone's install leaves it untouched.
 stamp=node_modules/.package-lock.sha256
 want=$(sha256sum package-lock.json | awk '{print $1}')
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  npm install --no-audit --no-fund
+  npm ci --no-audit --no-fund
   echo "$want" > "$stamp"
 fi

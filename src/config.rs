@@ -2,6 +2,36 @@
 //! A bad or missing setting is reported by name and refuses requests (503), never defaulted
 //! silently outside development.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::Env;
+
+use crate::error::ApiError;
+
+thread_local! {
+    /// Vars and secrets do not change within an isolate: parse and validate them once.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// The isolate's configuration, loaded from `env` on first use: every entry point (fetch,
+/// queue, cron) shares it.
+pub fn cached(env: &Env) -> Result<Rc<Config>, ApiError> {
+    if let Some(cfg) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(cfg);
+    }
+    let cfg = Rc::new(Config::load(|name| var(env, name)).map_err(ApiError::Misconfigured)?);
+    CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
+    Ok(cfg)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod json;
 pub mod mail;
 pub mod store;
 
@@ -16,7 +18,7 @@ use worker::{
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    Ok(http::handle(req, env, ctx).await)
+    Ok(http::handle(api::ROUTES, req, env, ctx).await)
 }
 
 #[event(queue)]

@@ -11,12 +11,20 @@ use crate::domain::ids::{ApiTokenId, WorkspaceId};
 use crate::domain::permissions::may_grant;
 use crate::domain::token::hash_secret;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::api_tokens::{NewToken, TokenRow};
 use crate::store::{self};
+
+crate::routes! {
+    // Managing API tokens is for people only (`OrgAccess::person`): a token cannot mint,
+    // list or revoke tokens.
+    POST "/v1/orgs/{org}/api-tokens" => org(Governance) create;
+    GET "/v1/orgs/{org}/api-tokens" => org(Governance) list;
+    DELETE "/v1/orgs/{org}/api-tokens/{token_id}" => org(Governance) revoke;
+}
 
 const MAX_NAME: usize = 100;
 const MAX_WORKSPACES: usize = 100;

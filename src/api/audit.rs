@@ -10,12 +10,16 @@ use super::views::time;
 use crate::domain::ids::{v7_floor, UserId};
 use crate::domain::time::Timestamp;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::{AuditRow, TrailFilter};
 use crate::store::{self, Db};
+
+crate::routes! {
+    GET "/v1/orgs/{org}/audit-events" => org(Governance) list;
+}
 
 /// Rows per D1 read of the export.
 const EXPORT_CHUNK: u32 = 500;

@@ -12,8 +12,8 @@ use crate::domain::password::{self, Verification};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::keys::keys;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
@@ -21,6 +21,18 @@ use crate::store::audit::{self, Actor, Event};
 use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
+
+crate::routes! {
+    POST "/v1/auth/signup" => public signup;
+    POST "/v1/auth/activate" => public activate;
+    POST "/v1/auth/login" => public login;
+    POST "/v1/auth/refresh" => public refresh;
+    POST "/v1/auth/logout" => public logout;
+    POST "/v1/auth/logout-all" => person logout_all;
+    POST "/v1/auth/password/forgot" => public forgot_password;
+    POST "/v1/auth/password/reset" => public reset_password;
+    POST "/v1/auth/email/verify" => public verify_email;
+}
 
 const MAX_ORG_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;

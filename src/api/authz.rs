@@ -10,10 +10,16 @@ use crate::domain::authz::{evaluate, Facts, Permission, Resource};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
-use crate::http::auth::{Authenticated, Presence, Presented};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{refusal_first, ApiError, ApiResult};
+use crate::http::auth::{
+    authenticate_presence_with, authenticate_principal, Authenticated, Presence, Presented,
+};
 use crate::http::{Ctx, Reply};
 use crate::store::{self, Together};
+
+crate::routes! {
+    POST "/v1/authz/check" => principal [check];
+}
 
 const MAX_BATCH: usize = 100;
 
@@ -105,7 +111,7 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
         (None, Presented::Token) => return None,
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
-    reads.ride(store::grants::facts_rider(req.ws, user, &named));
+    reads.ride(store::resource_grants::facts_rider(req.ws, user, &named));
     Some(user)
 }
 
@@ -113,7 +119,14 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
 /// scoped token only inside its listed workspaces). One statement in all: the facts were
 /// read in the credential's row, which for a person is their session alone (no account
 /// row: the check needs only whom they are).
-pub fn check(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
+pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
+    // A bad request still authenticates first: 401 before 415/422.
+    let req = refusal_first(parse(ctx), authenticate_principal(ctx)).await?;
+    let a = authenticate_presence_with(ctx, |who, reads| Ok(plan(&req, who, reads))).await?;
+    answer(req, a)
+}
+
+fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
     let Some(user) = a.plan else {
         return Err(ApiError::field(
             "user_id",
@@ -133,7 +146,10 @@ pub fn check(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiRes
         }
         _ => {}
     }
-    let standing = match (store::grants::read_facts(a.rider.as_deref())?, &a.principal) {
+    let standing = match (
+        store::resource_grants::read_facts(a.rider.as_deref())?,
+        &a.principal,
+    ) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
         (Some(s), Presence::Token(token)) if s.org_id != token.org_id.to_string() => None,

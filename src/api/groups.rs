@@ -10,13 +10,24 @@ use crate::domain::authz::Resource;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::roles::OrgRole;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
 use crate::store::groups::{GroupFields, GroupRow};
 use crate::store::{self};
+
+crate::routes! {
+    POST "/v1/orgs/{org}/groups" => org(Governance) create;
+    GET "/v1/orgs/{org}/groups" => org(Governance) list;
+    GET "/v1/orgs/{org}/groups/{group}" => org(Governance) get;
+    PATCH "/v1/orgs/{org}/groups/{group}" => org(Governance) patch;
+    DELETE "/v1/orgs/{org}/groups/{group}" => org(Governance) delete;
+    GET "/v1/orgs/{org}/groups/{group}/members" => org(Governance) members;
+    PUT "/v1/orgs/{org}/groups/{group}/members/{user}" => org(Governance) add_member;
+    DELETE "/v1/orgs/{org}/groups/{group}/members/{user}" => org(Governance) remove_member;
+}
 
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;

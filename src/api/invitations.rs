@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, grants, rate_limit, rate_limit_account, Limits};
+use super::{enqueue, newcomer, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -17,9 +17,9 @@ use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, new_secret};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::auth::{authenticate, Caller};
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
@@ -27,6 +27,21 @@ use crate::store::audit::{Actor, Event};
 use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
+
+crate::routes! {
+    POST "/v1/orgs/{org}/invitations" => org(InviteUsers) create;
+    GET "/v1/orgs/{org}/invitations" => org(InviteUsers) list;
+    GET "/v1/orgs/{org}/invitations/{invitation}" => org(InviteUsers) get;
+    // Editors pass the gate; resend and withdraw then let them act only on their own
+    // invitations (`domain::invitation::may_manage`).
+    POST "/v1/orgs/{org}/invitations/{invitation}/resend" => org(InviteUsers) resend;
+    DELETE "/v1/orgs/{org}/invitations/{invitation}" => org(InviteUsers) withdraw;
+    GET "/v1/invitations/{token}" => public preview;
+    POST "/v1/invitations/accept" => public accept;
+    GET "/v1/me/invitations" => person inbox;
+    POST "/v1/me/invitations/{invitation}/accept" => person inbox_accept;
+    POST "/v1/me/invitations/{invitation}/decline" => person inbox_decline;
+}
 
 const MAX_MESSAGE: usize = 1000;
 
@@ -160,7 +175,7 @@ pub struct CreateBody {
     email: String,
     role: Option<String>,
     #[serde(default)]
-    workspaces: Vec<grants::WorkspaceGrant>,
+    workspaces: Vec<newcomer::WorkspaceGrant>,
     #[serde(default)]
     groups: Vec<String>,
     message: Option<String>,
@@ -172,8 +187,11 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
     let mut errs = FieldErrors::default();
     let email = errs.check("email", v::normalize_email(&body.email));
-    let role = body.role.as_deref().map(|r| grants::org_role(r, &mut errs));
-    let granted = grants::parse(&body.workspaces, &mut errs);
+    let role = body
+        .role
+        .as_deref()
+        .map(|r| newcomer::org_role(r, &mut errs));
+    let granted = newcomer::parse(&body.workspaces, &mut errs);
     let message = errs.check_optional("message", body.message.as_deref(), |m| {
         v::text(m, MAX_MESSAGE, false)
     });
@@ -185,12 +203,12 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
-    grants::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(&access, role, &granted)?;
     // Every check before the write in one round trip: the rate-limit hits, the workspaces,
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;

@@ -10,14 +10,25 @@ use crate::domain::password::{self, Verification};
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::token::TokenPurpose;
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::http::auth::{Authenticated, Caller, PasswordChanger, Presented, Principal};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::{authenticate_with, Caller, PasswordChanger, Presented, Principal};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
 use crate::store::{self, orgs::MembershipRow, Together};
+
+crate::routes! {
+    GET "/v1/me" => person [get];
+    PATCH "/v1/me" => person patch;
+    DELETE "/v1/me" => person delete;
+    POST "/v1/me/password" => password_change change_password;
+    POST "/v1/me/email" => person change_email;
+    GET "/v1/me/sessions" => person sessions;
+    DELETE "/v1/me/sessions/{session}" => person revoke_session;
+    GET "/v1/me/activity" => person activity;
+}
 
 /// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
 pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
@@ -73,7 +84,9 @@ pub fn plan_get(ctx: &Ctx, who: Presented, reads: &mut Together) -> ApiResult<Op
     }
 }
 
-pub async fn get(_ctx: &Ctx, a: Authenticated<Option<usize>>) -> ApiResult<Reply> {
+/// `GET /v1/me`: the memberships read in the session check's round trip.
+pub async fn get(ctx: &Ctx) -> ApiResult<Reply> {
+    let a = authenticate_with(ctx, None, |who, reads| plan_get(ctx, who, reads)).await?;
     let (Principal::User(caller), Some(read)) = (&a.principal, a.plan) else {
         return Err(ApiError::Forbidden);
     };

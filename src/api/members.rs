@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{enqueue, grants};
+use super::{enqueue, newcomer};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::password;
@@ -13,8 +13,8 @@ use crate::domain::permissions::{may_grant, org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
 use crate::domain::token::{generate_password, hash_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
-use crate::http::access::OrgAccess;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{refusal_first, ApiError, ApiResult};
+use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
@@ -23,6 +23,16 @@ use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Results, Stmt, Together};
+
+crate::routes! {
+    GET "/v1/orgs/{org}/members" => org(ViewDirectory) [list];
+    POST "/v1/orgs/{org}/members/{user}/resend-activation" => org(AdminAccountActions) resend_activation;
+    POST "/v1/orgs/{org}/members/{user}/reset-password" => org(AdminAccountActions) reset_password;
+    DELETE "/v1/orgs/{org}/users/{user}" => org(AdminAccountActions) delete_account;
+    POST "/v1/orgs/{org}/members" => org(InviteUsers) create;
+    PATCH "/v1/orgs/{org}/members/{user}" => org(ChangeRolesAndRemoveMembers) patch;
+    DELETE "/v1/orgs/{org}/members/{user}" => org(ChangeRolesAndRemoveMembers) remove;
+}
 
 const MAX_QUERY: usize = 100;
 
@@ -89,7 +99,15 @@ pub fn plan_list(
 /// rendered at the directory version the gate just read is sent again without reading it:
 /// one round trip, one statement. A page the isolate does not hold is read in the gate's
 /// round trip; a held page that the directory has moved past is read again in a second one.
-pub async fn list(
+pub async fn list(ctx: &Ctx, action: OrgAction) -> ApiResult<Reply> {
+    // A bad query still passes the gate first: 401/404/403 before 422.
+    let query = refusal_first(parse_list(ctx), org_access(ctx, action)).await?;
+    let (access, plan, results) =
+        org_access_with(ctx, action, |org, reads| plan_list(ctx, &query, org, reads)).await?;
+    send_page(ctx, access, query, plan, results).await
+}
+
+async fn send_page(
     ctx: &Ctx,
     access: OrgAccess,
     query: ListQuery,
@@ -297,7 +315,7 @@ pub struct CreateBody {
     mobile_number: Option<String>,
     role: String,
     #[serde(default)]
-    workspaces: Vec<grants::WorkspaceGrant>,
+    workspaces: Vec<newcomer::WorkspaceGrant>,
     #[serde(default)]
     groups: Vec<String>,
     credential: String,
@@ -329,7 +347,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             None
         }
     };
-    let role = grants::org_role(&body.role, &mut errs);
+    let role = newcomer::org_role(&body.role, &mut errs);
     let credential = match body.credential.as_str() {
         "activation_email" => Some(Credential::ActivationEmail),
         "single_use_password" => Some(Credential::SingleUsePassword),
@@ -347,7 +365,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if let Some(p) = &body.password {
         errs.check("password", v::password(p, email.as_deref(), common));
     }
-    let granted = grants::parse(&body.workspaces, &mut errs);
+    let granted = newcomer::parse(&body.workspaces, &mut errs);
     let (Some(email), Some(first_name), Some(last_name), Some(role), Some(credential), true) = (
         email,
         first_name,
@@ -358,7 +376,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     ) else {
         return Err(ApiError::Validation(errs.0));
     };
-    grants::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(&access, role, &granted)?;
     // Single-use passwords are an admin action.
     if credential == Credential::SingleUsePassword
         && !org_allows(access.role, OrgAction::AdminAccountActions)
@@ -368,7 +386,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Every check before the write in one round trip: the workspaces, the groups, and where
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
-    let checks = grants::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
     let existing: Option<UserId> = standing
@@ -456,7 +474,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         }
     };
     if let Some(pending) = standing.pending() {
-        batch.extend(grants::close_invitation(
+        batch.extend(newcomer::close_invitation(
             ctx,
             &access,
             &email,

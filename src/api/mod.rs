@@ -1,189 +1,45 @@
-//! Handlers, one module per resource, and the dispatcher that gives each its principal.
+//! Handlers, one module per resource, each declaring its routes; `ROUTES` gathers them.
 
-pub mod access_grants;
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod authz;
-pub mod grants;
 pub mod groups;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod newcomer;
 pub mod operator;
 pub mod orgs;
 pub mod platform;
+pub mod resource_grants;
 pub mod views;
 pub mod workspaces;
 
-use crate::domain::permissions::OrgAction;
-use crate::http::access::{org_access, org_access_with, OrgAccess};
-use crate::http::auth::{
-    authenticate, authenticate_operator, authenticate_password_change, authenticate_presence_with,
-    authenticate_principal, authenticate_with,
-};
-use crate::http::error::{refusal_first, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::http::router::Route;
-use crate::http::{Ctx, Reply};
+use crate::http::Ctx;
 use crate::mail::{MailMessage, Outgoing};
 use crate::store::{self, Results, Together};
 
-/// Every route's handler, with the authentication it requires resolved first: a handler
-/// that needs a caller takes one, so it cannot run unauthenticated.
-pub async fn dispatch(route: Route, ctx: &Ctx) -> ApiResult<Reply> {
-    match route {
-        Route::Health => platform::health(ctx).await,
-        Route::Ready => platform::ready(ctx).await,
-        Route::OpenApi => platform::openapi(ctx).await,
-        Route::Jwks => platform::jwks(ctx).await,
-        Route::DevMailbox => platform::dev_mailbox(ctx).await,
-        Route::Signup => auth::signup(ctx).await,
-        Route::Activate => auth::activate(ctx).await,
-        Route::Login => auth::login(ctx).await,
-        Route::Refresh => auth::refresh(ctx).await,
-        Route::Logout => auth::logout(ctx).await,
-        Route::LogoutAll => auth::logout_all(ctx, authenticate(ctx).await?).await,
-        Route::ForgotPassword => auth::forgot_password(ctx).await,
-        Route::ResetPassword => auth::reset_password(ctx).await,
-        Route::VerifyEmail => auth::verify_email(ctx).await,
-        Route::GetMe => {
-            let a =
-                authenticate_with(ctx, None, |who, reads| me::plan_get(ctx, who, reads)).await?;
-            me::get(ctx, a).await
-        }
-        Route::PatchMe => me::patch(ctx, authenticate(ctx).await?).await,
-        Route::DeleteMe => me::delete(ctx, authenticate(ctx).await?).await,
-        Route::ChangePassword => {
-            me::change_password(ctx, authenticate_password_change(ctx).await?).await
-        }
-        Route::ChangeEmail => me::change_email(ctx, authenticate(ctx).await?).await,
-        Route::ListSessions => me::sessions(ctx, authenticate(ctx).await?).await,
-        Route::RevokeSession => me::revoke_session(ctx, authenticate(ctx).await?).await,
-        Route::Activity => me::activity(ctx, authenticate(ctx).await?).await,
-        Route::CreateOrg => orgs::create(ctx, authenticate(ctx).await?).await,
-        Route::ListOrgs => orgs::list(ctx, authenticate(ctx).await?).await,
-        Route::GetOrg => orgs::get(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
-        Route::PatchOrg => orgs::patch(ctx, org(ctx, OrgAction::EditOrg).await?).await,
-        Route::DeleteOrg => orgs::delete(ctx, org(ctx, OrgAction::DeleteOrg).await?).await,
-        Route::TransferOwnership => {
-            orgs::transfer_ownership(ctx, org(ctx, OrgAction::TransferOwnership).await?).await
-        }
-        Route::OrgUsage => orgs::usage(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::OrgRoles => orgs::roles(ctx, org(ctx, OrgAction::ViewDirectory).await?).await,
-        Route::SetOrgLimits => operator::set_limits(ctx, authenticate_operator(ctx)?).await,
-        Route::ListMembers => {
-            // A bad query still passes the gate first: 401/404/403 before 422.
-            let query =
-                refusal_first(members::parse_list(ctx), org(ctx, OrgAction::ViewDirectory)).await?;
-            let (access, plan, results) =
-                org_access_with(ctx, OrgAction::ViewDirectory, |org, reads| {
-                    members::plan_list(ctx, &query, org, reads)
-                })
-                .await?;
-            members::list(ctx, access, query, plan, results).await
-        }
-        Route::ResendActivation => {
-            members::resend_activation(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
-        }
-        Route::AdminResetPassword => {
-            members::reset_password(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
-        }
-        Route::DeleteManagedAccount => {
-            members::delete_account(ctx, org(ctx, OrgAction::AdminAccountActions).await?).await
-        }
-        Route::CreateMember => members::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await,
-        Route::PatchMember => {
-            members::patch(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
-        }
-        Route::RemoveMember => {
-            members::remove(ctx, org(ctx, OrgAction::ChangeRolesAndRemoveMembers).await?).await
-        }
-        // Workspace routes pass the org gate first, then check the caller's effective
-        // workspace role (`workspaces::workspace`) for the workspace-level action.
-        Route::CreateWorkspace => {
-            workspaces::create(ctx, org(ctx, OrgAction::CreateWorkspace).await?).await
-        }
-        Route::ListWorkspaces => workspaces::list(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
-        Route::GetWorkspace => workspaces::get(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
-        Route::PatchWorkspace => workspaces::patch(ctx, org(ctx, OrgAction::ViewOrg).await?).await,
-        Route::DeleteWorkspace => {
-            workspaces::delete(ctx, org(ctx, OrgAction::DeleteWorkspace).await?).await
-        }
-        Route::ListWorkspaceMembers => {
-            workspaces::members(ctx, org(ctx, OrgAction::ViewOrg).await?).await
-        }
-        Route::PutWorkspaceMember => {
-            workspaces::put_member(ctx, org(ctx, OrgAction::ViewOrg).await?).await
-        }
-        Route::RemoveWorkspaceMember => {
-            workspaces::remove_member(ctx, org(ctx, OrgAction::ViewOrg).await?).await
-        }
-        Route::CreateInvitation => {
-            invitations::create(ctx, org(ctx, OrgAction::InviteUsers).await?).await
-        }
-        Route::ListInvitations => {
-            invitations::list(ctx, org(ctx, OrgAction::InviteUsers).await?).await
-        }
-        Route::GetInvitation => {
-            invitations::get(ctx, org(ctx, OrgAction::InviteUsers).await?).await
-        }
-        // Resend and withdraw: editors pass the gate; the handler lets them act only on
-        // their own invitations (`domain::invitation::may_manage`).
-        Route::ResendInvitation => {
-            invitations::resend(ctx, org(ctx, OrgAction::InviteUsers).await?).await
-        }
-        Route::WithdrawInvitation => {
-            invitations::withdraw(ctx, org(ctx, OrgAction::InviteUsers).await?).await
-        }
-        Route::PreviewInvitation => invitations::preview(ctx).await,
-        Route::AcceptInvitation => invitations::accept(ctx).await,
-        Route::Inbox => invitations::inbox(ctx, authenticate(ctx).await?).await,
-        Route::InboxAccept => invitations::inbox_accept(ctx, authenticate(ctx).await?).await,
-        Route::InboxDecline => invitations::inbox_decline(ctx, authenticate(ctx).await?).await,
-        Route::CreateGroup => groups::create(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::ListGroups => groups::list(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::GetGroup => groups::get(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::PatchGroup => groups::patch(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::DeleteGroup => groups::delete(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::ListGroupMembers => {
-            groups::members(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::AddGroupMember => {
-            groups::add_member(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::RemoveGroupMember => {
-            groups::remove_member(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::PutGrant => access_grants::put(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::ListGrants => access_grants::list(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::DeleteGrant => {
-            access_grants::delete(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::AuthzCheck => {
-            // A bad request still authenticates first: 401 before 415/422.
-            let req = refusal_first(authz::parse(ctx), authenticate_principal(ctx)).await?;
-            let a = authenticate_presence_with(ctx, |who, reads| Ok(authz::plan(&req, who, reads)))
-                .await?;
-            authz::check(req, a)
-        }
-        // Managing API tokens is for people only (`OrgAccess::person`): a token cannot
-        // mint, list or revoke tokens.
-        Route::CreateApiToken => {
-            api_tokens::create(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::ListApiTokens => api_tokens::list(ctx, org(ctx, OrgAction::Governance).await?).await,
-        Route::RevokeApiToken => {
-            api_tokens::revoke(ctx, org(ctx, OrgAction::Governance).await?).await
-        }
-        Route::AuditEvents => audit::list(ctx, org(ctx, OrgAction::Governance).await?).await,
-    }
-}
-
-/// The caller (a person or an API token), authenticated, with its access to the route's
-/// `{org}` for `action`.
-async fn org(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
-    org_access(ctx, action).await
-}
+/// Every route of the service, one group per resource module (each declares its own with
+/// `routes!`: pattern, guard and handler side by side). The entry point hands this to
+/// `http::handle`.
+pub const ROUTES: &[&[Route]] = &[
+    platform::ROUTES,
+    auth::ROUTES,
+    me::ROUTES,
+    orgs::ROUTES,
+    operator::ROUTES,
+    members::ROUTES,
+    workspaces::ROUTES,
+    invitations::ROUTES,
+    groups::ROUTES,
+    resource_grants::ROUTES,
+    authz::ROUTES,
+    audit::ROUTES,
+    api_tokens::ROUTES,
+];
 
 /// Rate-limit hits planned into a `Together` batch: checked once the batch has run, so the
 /// counting shares its round trip with the handler's other checks.
@@ -289,4 +145,210 @@ pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiRe
 pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
     let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
     crate::mail::enqueue(&ctx.env, &ctx.db, &ctx.request_id, messages).await;
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+    use crate::http::router::{Guard, Params, Table};
+
+    /// The route (method, pattern) the service's table picks, with its parameters.
+    pub fn resolve(method: &str, path: &str) -> ApiResult<((&'static str, &'static str), Params)> {
+        Table::of(ROUTES)
+            .resolve(method, path)
+            .map(|(route, params)| ((route.method, route.pattern), params))
+    }
+
+    /// Every route, flattened, as (method, pattern).
+    pub fn all() -> Vec<(&'static str, &'static str)> {
+        ROUTES
+            .iter()
+            .flat_map(|g| g.iter())
+            .map(|r| (r.method, r.pattern))
+            .collect()
+    }
+
+    #[test]
+    fn resolves_static_and_parameterised_paths() {
+        assert_eq!(resolve("GET", "/v1/me").unwrap().0, ("GET", "/v1/me"));
+        assert_eq!(resolve("GET", "/v1/me/").unwrap().0, ("GET", "/v1/me"));
+        let (route, params) = resolve("DELETE", "/v1/me/sessions/abc").unwrap();
+        assert_eq!(route, ("DELETE", "/v1/me/sessions/{session}"));
+        assert_eq!(params.get("session"), "abc");
+        assert_eq!(resolve("HEAD", "/health").unwrap().0, ("GET", "/health"));
+    }
+
+    #[test]
+    fn the_accept_route_is_not_taken_for_a_preview_token() {
+        assert_eq!(
+            resolve("POST", "/v1/invitations/accept").unwrap().0,
+            ("POST", "/v1/invitations/accept")
+        );
+        let (route, params) = resolve("GET", "/v1/invitations/abc").unwrap();
+        assert_eq!(route, ("GET", "/v1/invitations/{token}"));
+        assert_eq!(params.get("token"), "abc");
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405() {
+        assert!(matches!(resolve("GET", "/v2/me"), Err(ApiError::NotFound)));
+        assert!(matches!(
+            resolve("GET", "/v1/me/sessions/"),
+            Ok((("GET", "/v1/me/sessions"), _))
+        ));
+        assert!(matches!(
+            resolve("DELETE", "/v1/me/sessions//x"),
+            Err(ApiError::NotFound)
+        ));
+        match resolve("PUT", "/v1/me") {
+            Err(ApiError::MethodNotAllowed { allowed }) => {
+                assert_eq!(allowed, vec!["GET", "PATCH", "DELETE"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_route_is_reachable_by_its_own_pattern() {
+        for (m, pattern) in all() {
+            let concrete = pattern
+                .replace("{session}", "x")
+                .replace("{org}", "o")
+                .replace("{user}", "u")
+                .replace("{ws}", "w")
+                .replace("{invitation}", "i")
+                .replace("{token}", "t")
+                .replace("{group}", "g");
+            assert_eq!(
+                resolve(m, &concrete).unwrap().0,
+                (m, pattern),
+                "{m} {pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_org_route_names_its_action_and_only_org_routes_do() {
+        for route in ROUTES.iter().flat_map(|g| g.iter()) {
+            let org_path = route.pattern.starts_with("/v1/orgs/{org}");
+            let org_guard = matches!(route.guard, Guard::Org(_));
+            // The operator's route is under /v1/admin; every other {org} path is gated.
+            assert_eq!(org_path, org_guard, "{} {}", route.method, route.pattern);
+        }
+    }
+}
+
+#[cfg(test)]
+mod routing_props {
+    use super::routing_tests::{all, resolve};
+    use proptest::prelude::*;
+
+    use crate::error::ApiError;
+
+    const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+    /// Every literal segment of the table: a parameter equal to one may legitimately select
+    /// a literal route instead (`/v1/invitations/accept`).
+    fn literal_segments() -> Vec<&'static str> {
+        all()
+            .into_iter()
+            .flat_map(|(_, p)| p.split('/'))
+            .filter(|s| !s.starts_with('{'))
+            .collect()
+    }
+
+    fn param_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[^/]{1,40}",
+            "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            "[a-z_-]{1,12}",
+        ]
+        .prop_filter("not a literal segment", |v| {
+            !literal_segments().contains(&v.as_str())
+        })
+    }
+
+    /// A route of the table with its parameters filled in.
+    fn concrete_route() -> impl Strategy<Value = (usize, String, Vec<(String, String)>)> {
+        (0..all().len(), prop::collection::vec(param_value(), 3)).prop_map(|(i, values)| {
+            let (_, pattern) = all()[i];
+            let mut params = Vec::new();
+            let path: Vec<String> = pattern
+                .split('/')
+                .map(
+                    |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => {
+                            let v = values[params.len()].clone();
+                            params.push((name.to_string(), v.clone()));
+                            v
+                        }
+                        None => seg.to_string(),
+                    },
+                )
+                .collect();
+            (i, path.join("/"), params)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_resolves_to_a_route_404_or_405(
+            method in prop_oneof![prop::sample::select(METHODS.to_vec()).prop_map(String::from), any::<String>()],
+            path in prop_oneof![
+                any::<String>(),
+                "(/(v1|orgs|me|members|[a-z0-9{}.-]{0,8})){0,8}/?",
+                concrete_route().prop_map(|(_, p, _)| p),
+            ],
+        ) {
+            match resolve(&method, &path) {
+                Ok(((m, _), params)) => {
+                    prop_assert!(m == method || (m == "GET" && method == "HEAD"));
+                    prop_assert!(params.values().all(|v| !v.is_empty() && !v.contains('/')));
+                }
+                Err(ApiError::NotFound) => {}
+                Err(ApiError::MethodNotAllowed { allowed }) => {
+                    prop_assert!(!allowed.is_empty());
+                    prop_assert!(!allowed.contains(&method.as_str()));
+                    for m in allowed {
+                        prop_assert!(resolve(m, &path).is_ok());
+                    }
+                }
+                Err(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn every_route_resolves_with_its_parameters(
+            (i, path, params) in concrete_route(),
+            trailing_slash: bool,
+        ) {
+            let route = all()[i];
+            let (method, pattern) = route;
+            let path = if trailing_slash { format!("{path}/") } else { path };
+            let (got, got_params) = resolve(method, &path).unwrap();
+            prop_assert_eq!(got, route, "{} {} as {}", method, pattern, path);
+            for (name, value) in &params {
+                prop_assert_eq!(got_params.get(name), value.as_str());
+            }
+            if method == "GET" {
+                prop_assert_eq!(resolve("HEAD", &path).unwrap().0, route);
+            }
+        }
+
+        #[test]
+        fn empty_segments_never_fill_a_parameter(i in 0..all().len()) {
+            let (method, pattern) = all()[i];
+            prop_assume!(pattern.contains('{'));
+            let path: Vec<&str> = pattern
+                .split('/')
+                .map(|s| if s.starts_with('{') { "" } else { s })
+                .collect();
+            let path = path.join("/");
+            // `/v1/orgs/` is `/v1/orgs`: a trailing slash names the collection instead.
+            if let Ok((got, params)) = resolve(method, &path) {
+                prop_assert_ne!(got, all()[i], "{}", path);
+                prop_assert!(params.values().all(|v| !v.is_empty()));
+            }
+        }
+    }
 }

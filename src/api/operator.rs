@@ -3,11 +3,15 @@
 use serde::Deserialize;
 
 use crate::domain::ids::OrgId;
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Operator;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::{Ctx, Reply};
 use crate::store::audit::{Actor, Event};
 use crate::store::{self};
+
+crate::routes! {
+    PUT "/v1/admin/orgs/{org}/limits" => operator set_limits;
+}
 
 pub const MAX_MEMBER_LIMIT: i64 = 1_000_000;
 

@@ -8,14 +8,25 @@ use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permissions::{describe, org_permissions};
 use crate::domain::roles::OrgRole;
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::{Actor, Event};
 use crate::store::orgs::{OrgChange, OrgRow, OrgWithRole};
 use crate::store::{self};
+
+crate::routes! {
+    POST "/v1/orgs" => person create;
+    GET "/v1/orgs" => person list;
+    GET "/v1/orgs/{org}" => org(ViewOrg) get;
+    PATCH "/v1/orgs/{org}" => org(EditOrg) patch;
+    DELETE "/v1/orgs/{org}" => org(DeleteOrg) delete;
+    POST "/v1/orgs/{org}/transfer-ownership" => org(TransferOwnership) transfer_ownership;
+    GET "/v1/orgs/{org}/usage" => org(Governance) usage;
+    GET "/v1/orgs/{org}/roles" => org(ViewDirectory) roles;
+}
 
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;

@@ -1,11 +1,19 @@
 //! Health, discovery documents, and the development mailbox.
 
 use super::views::time;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::http::keys::keys;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store;
+
+crate::routes! {
+    GET "/health" => public health;
+    GET "/health/ready" => public ready;
+    GET "/openapi.json" => public openapi;
+    GET "/.well-known/jwks.json" => public jwks;
+    GET "/v1/dev/mailbox" => public dev_mailbox;
+}
 
 pub async fn health(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::ok(crate::object!({
@@ -64,7 +72,7 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
 
 #[cfg(test)]
 mod tests {
-    use crate::http::router::ROUTES;
+    use crate::api::ROUTES;
     use serde_json::Value;
     use std::collections::BTreeSet;
 
@@ -86,7 +94,8 @@ mod tests {
         }
         let routed: BTreeSet<(String, String)> = ROUTES
             .iter()
-            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .flat_map(|group| group.iter())
+            .map(|r| (r.method.to_string(), r.pattern.to_string()))
             .collect();
         let missing: Vec<_> = routed.difference(&documented).collect();
         let extra: Vec<_> = documented.difference(&routed).collect();

@@ -1,52 +1,9 @@
 //! JSON views of stored rows: the one place response shapes are written.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::domain::time::Timestamp;
 use crate::store::users::UserRow;
-
-/// `object!({"key": value, "nested": {…}, …})`: a JSON object, as `serde_json::json!`
-/// writes it, but each member goes through one shared, non-generic insert
-/// (`Object::put`) instead of the code `json!` inlines per member (~350 members across the
-/// views and log lines; BENCHMARKS.md, "wasm size").
-#[macro_export]
-macro_rules! object {
-    ({ $($members:tt)* }) => {{
-        let mut object = $crate::api::views::Object::default();
-        $crate::object!(@members object $($members)*);
-        object.into_value()
-    }};
-    (@members $o:ident) => {};
-    (@members $o:ident $key:literal : null $(, $($rest:tt)*)?) => {
-        $o.put($key, Ok(::serde_json::Value::Null));
-        $crate::object!(@members $o $($($rest)*)?);
-    };
-    (@members $o:ident $key:literal : { $($inner:tt)* } $(, $($rest:tt)*)?) => {
-        $o.put($key, Ok($crate::object!({ $($inner)* })));
-        $crate::object!(@members $o $($($rest)*)?);
-    };
-    (@members $o:ident $key:literal : $value:expr $(, $($rest:tt)*)?) => {
-        $o.put($key, ::serde_json::to_value(&$value));
-        $crate::object!(@members $o $($($rest)*)?);
-    };
-}
-
-/// The object `object!` builds.
-#[derive(Default)]
-pub struct Object(Map<String, Value>);
-
-impl Object {
-    #[inline(never)]
-    pub fn put(&mut self, key: &str, value: Result<Value, serde_json::Error>) {
-        // Members are strings, numbers, ids and JSON values, whose serialisation cannot
-        // fail; were one to, it would read null rather than abort the request.
-        self.0.insert(key.to_owned(), value.unwrap_or(Value::Null));
-    }
-
-    pub fn into_value(self) -> Value {
-        Value::Object(self.0)
-    }
-}
 
 pub fn time(ms: i64) -> Value {
     json!(Timestamp(ms).to_rfc3339())

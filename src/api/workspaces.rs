@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::grants;
+use super::newcomer;
 use super::views::time;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::permissions::{
@@ -11,14 +11,27 @@ use crate::domain::permissions::{
 };
 use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 use crate::domain::validation::{self as v, FieldErrors};
+use crate::error::{refusal_first, ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::auth::Principal;
-use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
 use crate::store::workspaces::{Visible, WorkspaceMemberRow, WorkspaceRow};
 use crate::store::{self};
+
+crate::routes! {
+    // The org gate first, then the caller's effective workspace role for the
+    // workspace-level action (`workspace`).
+    POST "/v1/orgs/{org}/workspaces" => org(CreateWorkspace) create;
+    GET "/v1/orgs/{org}/workspaces" => org(ViewOrg) list;
+    GET "/v1/orgs/{org}/workspaces/{ws}" => org(ViewOrg) get;
+    PATCH "/v1/orgs/{org}/workspaces/{ws}" => org(ViewOrg) patch;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}" => org(DeleteWorkspace) delete;
+    GET "/v1/orgs/{org}/workspaces/{ws}/members" => org(ViewOrg) members;
+    PUT "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => org(ViewOrg) put_member;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => org(ViewOrg) remove_member;
+}
 
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
@@ -314,7 +327,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            grants::close_invitation(ctx, &access, &current.email, pending, now)?
+            newcomer::close_invitation(ctx, &access, &current.email, pending, now)?
         }
         _ => Vec::new(),
     });

@@ -11,11 +11,11 @@
 //! unchanged.
 
 use super::auth::{authenticate_for_org, authenticate_with, Caller, Principal, TokenCaller};
-use super::error::{ApiError, ApiResult};
 use super::Ctx;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Actor, Event};
 use crate::store::orgs::OrgRow;
 use crate::store::{Results, Together};

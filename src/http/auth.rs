@@ -1,7 +1,6 @@
 //! Who is calling. Handlers that need a caller take a `Caller` argument, which only
 //! `authenticate` makes: a handler cannot run without the check.
 
-use super::error::{ApiError, ApiResult};
 use super::keys::keys;
 use super::Ctx;
 use crate::domain::api_token;
@@ -10,6 +9,7 @@ use crate::domain::jwt::VerifiedAccess;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
+use crate::error::{ApiError, ApiResult};
 use crate::store;
 use crate::store::api_tokens::LiveToken;
 use crate::store::orgs::{OrgRow, OrgWithRole};

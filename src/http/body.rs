@@ -3,8 +3,8 @@
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 
-use super::error::{ApiError, ApiResult};
 use crate::domain::validation::FieldError;
+use crate::error::{ApiError, ApiResult};
 
 /// `#[serde(default, with = "crate::http::body::nullable")]` on an `Option<Option<T>>`
 /// field tells an absent field (`None`) from an explicit `null` (`Some(None)`), so that a

@@ -6,9 +6,9 @@ use std::rc::Rc;
 
 use worker::Env;
 
-use super::error::{ApiError, ApiResult};
 use crate::config::Config;
 use crate::domain::jwt::{generate_seed, KeySet};
+use crate::error::{ApiError, ApiResult};
 
 const DEV_SEED_KEY: &str = "dev:jwt-seed";
 

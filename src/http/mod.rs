@@ -4,12 +4,11 @@
 pub mod access;
 pub mod auth;
 pub mod body;
-pub mod error;
 pub mod keys;
 pub mod pagination;
 pub mod router;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -20,16 +19,15 @@ use worker::{
     console_error, console_log, js_sys, web_sys, Env, Headers, Method, Request, Response,
 };
 
-use crate::api;
 use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::domain::validation::CommonPasswords;
+use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Event, Origin};
 use crate::store::{D1Usage, Db, Stmt};
-use error::{ApiError, ApiResult};
 use pagination::PageRequest;
-use router::Params;
+use router::{Params, Route, Table};
 
 /// Everything a handler may use about the request it serves.
 pub struct Ctx {
@@ -233,27 +231,6 @@ impl Reply {
     }
 }
 
-thread_local! {
-    /// Vars and secrets do not change within an isolate: parse and validate them once.
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .ok()
-}
-
-pub fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
-    if let Some(cfg) = CONFIG.with(|c| c.borrow().clone()) {
-        return Ok(cfg);
-    }
-    let cfg = Rc::new(Config::load(|name| var(env, name)).map_err(ApiError::Misconfigured)?);
-    CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
-    Ok(cfg)
-}
-
 fn request_id(headers: &Headers) -> String {
     // A caller's id is kept if it is short and tame, so traces join up across services.
     match headers.get("x-request-id").ok().flatten() {
@@ -302,6 +279,7 @@ struct Incoming<'a> {
 }
 
 async fn serve(
+    routes: &Table,
     incoming: &Incoming<'_>,
     env: Env,
     worker_ctx: worker::Context,
@@ -317,7 +295,7 @@ async fn serve(
         query,
         request_id,
     } = *incoming;
-    let (route, params) = router::resolve(method, path)?;
+    let (route, params) = routes.resolve(method, path)?;
     // GET and HEAD have no body; DELETE /v1/me carries a password.
     let body = if matches!(method, "GET" | "HEAD") {
         Vec::new()
@@ -353,7 +331,7 @@ async fn serve(
         env,
         worker_ctx,
     };
-    api::dispatch(route, &ctx).await
+    (route.handler)(&ctx).await
 }
 
 /// The path and the query of a request URL. The URL comes serialised by the runtime
@@ -401,7 +379,12 @@ fn cors_headers(headers: &mut Headers, cfg: Option<&Config>, origin: Option<&str
 /// It takes the runtime's request as is: `worker::Request` reads `request.cf` on
 /// construction, a JS object this service never uses, which cost ~5 % of an authorized
 /// read's CPU (BENCHMARKS.md).
-pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context) -> Response {
+pub async fn handle(
+    routes: &'static [&'static [Route]],
+    req: web_sys::Request,
+    env: Env,
+    worker_ctx: worker::Context,
+) -> Response {
     let started = Timestamp::now();
     let headers = Headers(req.headers());
     let request_id = request_id(&headers);
@@ -410,7 +393,7 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context
     let url = req.url();
     let (path, query) = split_url(&url);
     let origin = headers.get("origin").ok().flatten();
-    let cfg = config(&env);
+    let cfg = crate::config::cached(&env);
 
     // CORS preflight: answered before routing and authentication.
     if method == "OPTIONS" {
@@ -446,6 +429,7 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: worker::Context
                 request_id: &request_id,
             };
             serve(
+                Table::of(routes),
                 &incoming,
                 env,
                 worker_ctx,

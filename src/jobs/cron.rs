@@ -9,7 +9,7 @@ use worker::Env;
 
 use super::invitations;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::store::{self, Db};
 
 const BATCH: i64 = 500;
@@ -70,7 +70,7 @@ pub async fn run(env: &Env, db: &Db, now: Timestamp) -> RunReport {
         &mut errors,
         "invitation expiry",
     );
-    let (invitation_reminders, audit_events_purged) = match crate::http::config(env) {
+    let (invitation_reminders, audit_events_purged) = match crate::config::cached(env) {
         Ok(cfg) => (
             step(
                 invitations::send_reminders(env, &cfg, db, now).await,

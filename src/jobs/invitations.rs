@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, new_secret};
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::mail::{self, link, InvitationMail, MailContent, MailMessage};
 use crate::row;
 use crate::store::invitations::{self, Reminder};

@@ -8,7 +8,7 @@ use worker::{
 
 use crate::config::Config;
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::mail::deliver::deliver;
 use crate::mail::render::render;
 use crate::mail::MailMessage;
@@ -90,7 +90,8 @@ fn retry(message: &Message<String>, seconds: u32) {
 }
 
 pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
-    let cfg = crate::http::config(&env).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
+    let cfg =
+        crate::config::cached(&env).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
     let db = Db::new(env.d1("DB")?);
     for message in batch.messages()? {
         let mail = match MailMessage::from_queue_body(message.body()) {

@@ -3,20 +3,19 @@
 pub mod deliver;
 pub mod render;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use worker::{console_error, Env};
 
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::store::invitations::InvitationRow;
-use crate::store::{self, Db, Row, Stmt};
+use crate::store::{self, Db, Stmt};
 
 /// What travels through the queue. `id` is the idempotency key: the outbox row of that id
 /// records the delivery state, and a message is never sent twice for one id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MailMessage {
     pub id: String,
     pub to: String,
@@ -31,158 +30,21 @@ impl MailMessage {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The message in a queue body, as `to_queue_body` writes it. Read by hand through
-    /// `store::Row` rather than a derived `Deserialize`: serde derives a map and a sequence
-    /// visitor per variant, ~20 KB of wasm for these nine (BENCHMARKS.md, "wasm size").
-    /// Unknown fields are ignored, as serde would; a missing or mistyped one is an error.
+    /// The message in a queue body, as `to_queue_body` writes it (unknown fields are
+    /// ignored; a missing or mistyped one is an error naming it).
     pub fn from_queue_body(body: &str) -> Result<Self, String> {
-        let Value::Object(mut fields) = serde_json::from_str(body).map_err(|e| e.to_string())?
-        else {
-            return Err("not a JSON object".into());
-        };
-        let content = fields.remove("content").unwrap_or_default();
-        let Envelope { id, to } = Row::read(Value::Object(fields))?;
-        Ok(MailMessage {
-            id,
-            to,
-            content: MailContent::from_value(content)?,
-        })
-    }
-}
-
-/// One kind's fields; an error names where (`content.activation: column link: not text`).
-fn read<T: store::FromRow>(kind: &str, fields: Value) -> Result<T, String> {
-    Row::read(fields).map_err(|e| format!("content.{kind}: {e}"))
-}
-
-crate::row! {
-    struct Envelope {
-        id: String,
-        to: String,
-    }
-}
-
-// The fields of each kind of content, as the queue body holds them.
-crate::row! {
-    struct LinkFields {
-        first_name: String,
-        link: String,
-        expires_at: String,
-    }
-}
-
-crate::row! {
-    struct VerificationFields {
-        first_name: String,
-        new_email: String,
-        link: String,
-        expires_at: String,
-    }
-}
-
-crate::row! {
-    struct ChangeFields {
-        first_name: String,
-        new_email: String,
-    }
-}
-
-crate::row! {
-    struct NameFields {
-        first_name: String,
-    }
-}
-
-crate::row! {
-    struct LockedFields {
-        first_name: String,
-        reset_link: String,
-    }
-}
-
-crate::row! {
-    struct AcceptedFields {
-        first_name: String,
-        invitee: String,
-        org_name: String,
-    }
-}
-
-impl MailContent {
-    /// `{"<kind>": {…}}`: the externally tagged form the derived `Serialize` writes.
-    fn from_value(value: Value) -> Result<Self, String> {
-        let Value::Object(tagged) = value else {
-            return Err("content: not an object".into());
-        };
-        let mut entries = tagged.into_iter();
-        let (Some((kind, fields)), None) = (entries.next(), entries.next()) else {
-            return Err("content: must name exactly one kind".into());
-        };
-        Ok(match kind.as_str() {
-            "activation" => {
-                let f: LinkFields = read(&kind, fields)?;
-                MailContent::Activation {
-                    first_name: f.first_name,
-                    link: f.link,
-                    expires_at: f.expires_at,
-                }
-            }
-            "password_reset" => {
-                let f: LinkFields = read(&kind, fields)?;
-                MailContent::PasswordReset {
-                    first_name: f.first_name,
-                    link: f.link,
-                    expires_at: f.expires_at,
-                }
-            }
-            "email_verification" => {
-                let f: VerificationFields = read(&kind, fields)?;
-                MailContent::EmailVerification {
-                    first_name: f.first_name,
-                    new_email: f.new_email,
-                    link: f.link,
-                    expires_at: f.expires_at,
-                }
-            }
-            "email_change_requested" => {
-                let f: ChangeFields = read(&kind, fields)?;
-                MailContent::EmailChangeRequested {
-                    first_name: f.first_name,
-                    new_email: f.new_email,
-                }
-            }
-            "password_changed" => {
-                let f: NameFields = read(&kind, fields)?;
-                MailContent::PasswordChanged {
-                    first_name: f.first_name,
-                }
-            }
-            "account_locked" => {
-                let f: LockedFields = read(&kind, fields)?;
-                MailContent::AccountLocked {
-                    first_name: f.first_name,
-                    reset_link: f.reset_link,
-                }
-            }
-            "invitation" => MailContent::Invitation(read(&kind, fields)?),
-            "invitation_reminder" => MailContent::InvitationReminder(read(&kind, fields)?),
-            "invitation_accepted" => {
-                let f: AcceptedFields = read(&kind, fields)?;
-                MailContent::InvitationAccepted {
-                    first_name: f.first_name,
-                    invitee: f.invitee,
-                    org_name: f.org_name,
-                }
-            }
-            _ => return Err(format!("content: unknown kind {kind}")),
-        })
+        let mut json = serde_json::Deserializer::from_str(body);
+        let message: Self = serde_path_to_error::deserialize(&mut json)
+            .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+        json.end().map_err(|e| e.to_string())?;
+        Ok(message)
     }
 }
 
 /// Each kind of email with the data its template needs. Times are preformatted RFC 3339.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-// Externally tagged (`{"activation": {…}}`): serde's adjacently tagged and flattened forms
-// buffer through its `Content` type, which cost ~3 KB gzip more wasm for the same data.
+/// Declared once: the queue body is written and read by the same derives
+/// (`{"activation": {…}}`, externally tagged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailContent {
     Activation {
@@ -224,27 +86,22 @@ pub enum MailContent {
     },
 }
 
-crate::row! {
-    /// What an invitation email says; every value is the sender's text and is escaped in
-    /// HTML.
-    #[derive(Debug, Clone, PartialEq, Serialize)]
-    pub struct InvitationMail {
-        pub inviter: String,
-        pub org_name: String,
-        pub role: String,
-        pub workspaces: Vec<MailWorkspace>,
-        pub message: Option<String>,
-        pub link: String,
-        pub expires_at: String,
-    }
+/// What an invitation email says; every value is the sender's text and is escaped in HTML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitationMail {
+    pub inviter: String,
+    pub org_name: String,
+    pub role: String,
+    pub workspaces: Vec<MailWorkspace>,
+    pub message: Option<String>,
+    pub link: String,
+    pub expires_at: String,
 }
 
-crate::row! {
-    #[derive(Debug, Clone, PartialEq, Serialize)]
-    pub struct MailWorkspace {
-        pub name: String,
-        pub role: String,
-    }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailWorkspace {
+    pub name: String,
+    pub role: String,
 }
 
 impl InvitationMail {

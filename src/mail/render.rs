@@ -390,43 +390,43 @@ mod tests {
         for (bad, says) in [
             ("", "EOF"),
             ("not json", "expected"),
-            ("[1,2]", "not a JSON object"),
+            ("[1,2]", "invalid type"),
             (
                 r#"{"to":"a@b.co","content":{"password_changed":{"first_name":"Ada"}}}"#,
-                "column id",
+                "missing field `id`",
             ),
             (
                 r#"{"id":"i","to":5,"content":{"password_changed":{"first_name":"Ada"}}}"#,
-                "column to",
+                "to: invalid type",
             ),
-            (r#"{"id":"i","to":"a@b.co"}"#, "content: not an object"),
+            (r#"{"id":"i","to":"a@b.co"}"#, "missing field `content`"),
             (
                 r#"{"id":"i","to":"a@b.co","content":{}}"#,
-                "exactly one kind",
+                "content: expected value",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"password_changed":{"first_name":"A"},"account_locked":{}}}"#,
-                "exactly one kind",
+                "content: expected value",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"carrier_pigeon":{}}}"#,
-                "unknown kind carrier_pigeon",
+                "content: unknown variant `carrier_pigeon`",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"activation":{"first_name":"Ada"}}}"#,
-                "content.activation: column link",
+                "content.activation: missing field `link`",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"activation":"Ada"}}"#,
-                "content.activation: not an object",
+                "content.activation: invalid type",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"invitation":{"inviter":"A","org_name":"O","role":"viewer","workspaces":[{"name":"W"}],"message":null,"link":"l","expires_at":"e"}}}"#,
-                "column workspaces",
+                "content.invitation.workspaces[0]: missing field `role`",
             ),
             (
                 r#"{"id":"i","to":"a@b.co","content":{"invitation":{"inviter":"A","org_name":"O","role":"viewer","workspaces":[],"message":7,"link":"l","expires_at":"e"}}}"#,
-                "column message",
+                "content.invitation.message: invalid type",
             ),
         ] {
             match MailMessage::from_queue_body(bad) {

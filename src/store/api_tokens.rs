@@ -6,7 +6,7 @@ use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 /// A live token as authentication reads it, with its org: the org gate needs no second read.

@@ -4,7 +4,7 @@ use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 /// Who did it, from where, how: filled from the request context.

@@ -4,7 +4,7 @@ use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 row! {

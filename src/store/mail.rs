@@ -3,7 +3,7 @@
 use super::{Db, Stmt};
 use crate::args;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 pub fn insert_queued(

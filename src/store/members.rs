@@ -8,7 +8,7 @@ use crate::args;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::row;
 
 row! {

@@ -4,13 +4,13 @@
 
 pub mod api_tokens;
 pub mod audit;
-pub mod grants;
 pub mod groups;
 pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod orgs;
 pub mod rate_limits;
+pub mod resource_grants;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -29,7 +29,7 @@ use crate::domain::ids::{
     ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
 };
 use crate::domain::time::Timestamp;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 
 pub type Stmt = D1PreparedStatement;
 

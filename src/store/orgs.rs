@@ -6,7 +6,7 @@ use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 pub struct NewOrg<'a> {

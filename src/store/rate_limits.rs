@@ -5,7 +5,7 @@ use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 pub const WINDOW_MS: i64 = 60_000;

@@ -4,7 +4,7 @@ use super::{Db, FromRow, Rider, Row, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, SessionId, UserId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;

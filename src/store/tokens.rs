@@ -6,7 +6,7 @@ use crate::args;
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenPurpose;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 row! {

@@ -5,7 +5,7 @@ use crate::args;
 use crate::domain::authz::Resource;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
-use crate::http::error::ApiResult;
+use crate::error::ApiResult;
 use crate::row;
 
 row! {

@@ -9,13 +9,19 @@ use super::views::time;
 use crate::domain::authz::{Permission, Resource};
 use crate::domain::ids::{GrantId, GroupId, UserId, WorkspaceId};
 use crate::domain::validation::FieldErrors;
+use crate::error::{refusal_first, ApiError, ApiResult};
 use crate::http::access::OrgAccess;
-use crate::http::error::{refusal_first, ApiError, ApiResult};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store::audit::Event;
-use crate::store::grants::{GrantFilter, GrantKey, GrantRow};
+use crate::store::resource_grants::{GrantFilter, GrantKey, GrantRow};
 use crate::store::{self};
+
+crate::routes! {
+    PUT "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) put;
+    GET "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) list;
+    DELETE "/v1/orgs/{org}/workspaces/{ws}/grants" => org(Governance) delete;
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,9 +149,10 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // for a workspace that is not the org's.
     let (target, permission) = refusal_first(parse_put(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
-    let (principal_known, before) = store::grants::put_context(&ctx.db, access.org_id, &key)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let (principal_known, before) =
+        store::resource_grants::put_context(&ctx.db, access.org_id, &key)
+            .await?
+            .ok_or(ApiError::NotFound)?;
     if !principal_known {
         return Err(ApiError::field(
             "principal.id",
@@ -169,7 +176,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .db
         .batch_then_first(
             vec![
-                store::grants::put(
+                store::resource_grants::put(
                     &ctx.db,
                     GrantId::new(),
                     access.org_id,
@@ -190,7 +197,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
             ],
-            store::grants::find_stmt(&ctx.db, &key)?,
+            store::resource_grants::find_stmt(&ctx.db, &key)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("grant vanished after put"))?;
@@ -202,7 +209,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 /// `?principal_type=&principal_id=&resource_type=&resource_id=&limit=&cursor=`.
-/// The workspace check and the page are one round trip (`store::grants::page`).
+/// The workspace check and the page are one round trip (`store::resource_grants::page`).
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
     let page = ctx.page()?;
@@ -216,7 +223,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         resource_type: ctx.filter_param("resource_type"),
         resource_id: ctx.filter_param("resource_id"),
     };
-    let rows = store::grants::page(
+    let rows = store::resource_grants::page(
         &ctx.db,
         access.org_id,
         ws,
@@ -253,13 +260,13 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
     let target = refusal_first(parse_delete(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
-    let existing = store::grants::find_in(&ctx.db, access.org_id, &key)
+    let existing = store::resource_grants::find_in(&ctx.db, access.org_id, &key)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = ctx.now();
     ctx.db
         .batch(vec![
-            store::grants::delete(&ctx.db, &key)?,
+            store::resource_grants::delete(&ctx.db, &key)?,
             ctx.audit(
                 &{
                     let mut e = grant_event(&access, "grant.revoked", ws, &key);

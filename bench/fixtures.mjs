@@ -1,5 +1,6 @@
 // Shared by the benchmark (bench/run.mjs, bench/coldstart.mjs) and the profiler (bench/profile.mjs).
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -50,14 +51,21 @@ export function ensureFloorBuilt() {
     { stdio: ["ignore", "inherit", "inherit"] });
 }
 
-/** The floor Worker in Miniflare, alone (no bindings), on `port` if given. */
-export async function startFloor({ port } = {}) {
+/**
+ * The floor Worker in Miniflare, alone (no bindings), on `port` if given; `inspectorPort`
+ * for the CPU profiler (bench/profile.mjs). `assetRouter`: behind Miniflare's static-asset
+ * router, as a Worker with `[assets]` and `run_worker_first` is (an empty asset directory):
+ * what that configuration alone costs per request.
+ */
+export async function startFloor({ port, inspectorPort, assetRouter } = {}) {
   const build = fileURLToPath(new URL("build/", floorDir));
   // The v4 option shape, converted, as tests/helpers.mjs does.
   const mf = new Miniflare(convertV4MiniflareOptions({
     ...(port ? { host: "127.0.0.1", port } : {}),
+    ...(inspectorPort ? { inspectorPort } : {}),
     workers: [{
       name: "floor",
+      ...(inspectorPort ? { unsafeInspectorProxy: true } : {}),
       modulesRoot: build,
       modules: [
         { type: "ESModule", path: path.join(build, "index.js") },
@@ -65,6 +73,8 @@ export async function startFloor({ port } = {}) {
       ],
       // The service's (wrangler.toml), so both run on the same runtime behaviour.
       compatibilityDate: "2026-11-01",
+      ...(assetRouter ? { assets: { directory: mkdtempSync(path.join(tmpdir(), "floor-assets-")), binding: "ASSETS",
+        routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } } } : {}),
     }],
   }));
   await mf.ready;

@@ -5,12 +5,13 @@
 // build with `KEEP_WASM_NAMES=1 npm run build` first, else frames are numbered). The raw profile is written to
 // bench/profiles/<scenario>.cpuprofile (open it in Chrome DevTools' Performance panel).
 //
-// Scenarios: ready (the one-read floor), me (GET /v1/me), members (members page, 100 members),
+// Scenarios: bare (the bare workers-rs Worker of bench/floor, its constant route), health
+// (the service's trivial route: its pipeline alone), ready (the one-read floor), me (GET /v1/me), members (members page, 100 members),
 // authz (authorization check), login (POST /v1/auth/login).
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { startWorker, PASSWORD } from "../tests/helpers.mjs";
-import { httpClient, seedMembers } from "./fixtures.mjs";
+import { httpClient, seedMembers, ensureFloorBuilt, startFloor } from "./fixtures.mjs";
 
 const scenario = process.argv[2] ?? "me";
 const seconds = Number(process.argv[3] ?? 8);
@@ -82,19 +83,17 @@ function summarize(profile) {
   return { total, self: top(self, 40), inclusive: top(inclusive, 60) };
 }
 
-const w = await startWorker({
-  port: PORT,
-  inspectorPort: INSPECTOR,
-  vars: { LOCKOUT_THRESHOLD: "100", RATE_LIMIT_PER_IP: "1000000", RATE_LIMIT_PER_ACCOUNT: "1000000" },
-});
-try {
+/** The service with the profiled scenario's fixtures: the route to drive. */
+async function serviceTarget(w) {
+  // The two routes that need no account.
+  if (scenario === "health") return { path: "/health" };
+  if (scenario === "ready") return { path: "/health/ready" };
   const user = await w.activeUser();
   const token = (await http("POST", "/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
   const org = await http("POST", "/v1/orgs", { name: "profile" }, token);
   await seedMembers(w.db, org.id, 100);
   const ws = await http("POST", `/v1/orgs/${org.id}/workspaces`, { name: "Main" }, token);
   const target = {
-    ready: { path: "/health/ready" },
     me: { path: "/v1/me", token },
     members: { path: `/v1/orgs/${org.id}/members?limit=50`, token },
     authz: {
@@ -104,6 +103,20 @@ try {
     login: { path: "/v1/auth/login", method: "POST", body: { email: user.email, password: PASSWORD } },
   }[scenario];
   if (!target) throw new Error(`unknown scenario ${scenario}`);
+  return target;
+}
+
+if (scenario === "bare") ensureFloorBuilt();
+const w = scenario === "bare"
+  ? { mf: await startFloor({ port: PORT, inspectorPort: INSPECTOR }), dispose() { return this.mf.dispose(); } }
+  : await startWorker({
+    port: PORT,
+    inspectorPort: INSPECTOR,
+    logs: false,
+    vars: { LOCKOUT_THRESHOLD: "100", RATE_LIMIT_PER_IP: "1000000", RATE_LIMIT_PER_ACCOUNT: "1000000" },
+  });
+try {
+  const target = scenario === "bare" ? { path: "/" } : await serviceTarget(w);
   const headers = { "content-type": "application/json" };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   const run = () => autocannon({

@@ -6,7 +6,8 @@
 //    requests), requests/s and p50/p99 at 16 connections of the bare Worker's constant
 //    route and of the service's trivial route, twice each, alternating, then the same for
 //    the one-read floor, /v1/me, the members page and the authz check; the ratio of the
-//    trivial route's CPU to the bare Worker's;
+//    trivial route's CPU to the bare Worker's; and the bare Worker behind Miniflare's
+//    static-asset router (what `[assets]` with `run_worker_first` costs locally);
 //  - cold starts (bench/coldstart.mjs): a fresh isolate to the first 200 of /health,
 //    /v1/me and the bare Worker's route;
 //  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
@@ -38,6 +39,7 @@ import { coldStarts, printColdStarts } from "./coldstart.mjs";
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
 const BASE = `http://127.0.0.1:${PORT}`;
 const FLOOR_PORT = Number(process.env.BENCH_FLOOR_PORT ?? 8798);
+const ROUTED_FLOOR_PORT = FLOOR_PORT - 1;
 const COLD_SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 7);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const CPU_SAMPLES = Number(process.env.BENCH_CPU_SAMPLES ?? 20);
@@ -130,6 +132,7 @@ const SIZE_BUDGET_GZIP = 1_000_000;
 const cold = await coldStarts(COLD_SAMPLES);
 
 const floor = await startFloor({ port: FLOOR_PORT });
+const routedFloor = await startFloor({ port: ROUTED_FLOOR_PORT, assetRouter: true });
 const w = await startWorker({
   port: PORT,
   logs: false,
@@ -171,6 +174,10 @@ try {
     bare.push(await load("bare workers-rs Worker, constant route", "/", { base: `http://127.0.0.1:${FLOOR_PORT}` }));
     trivial.push(await load("GET /health (trivial route)", "/health"));
   }
+  // What a Worker with `[assets]` and `run_worker_first` pays locally on every request:
+  // Miniflare's asset router runs in front of it.
+  const routed = await load("bare workers-rs Worker behind Miniflare's static-asset router", "/",
+    { base: `http://127.0.0.1:${ROUTED_FLOOR_PORT}` });
   const rows = [
     trivial[1],
     await load("GET /health/ready (one indexed D1 read floor)", "/health/ready"),
@@ -349,10 +356,10 @@ try {
   const mean = (rs, k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
   const ratios = bare.map((b, i) => trivial[i].cpu_us / b.cpu_us);
   // In the order measured: bare, trivial, bare, trivial, then the reads.
-  const floorTable = [bare[0], trivial[0], bare[1], trivial[1], readyRow, meRow, membersRows[0], authzRows[0]];
+  const floorTable = [bare[0], trivial[0], bare[1], trivial[1], routed, readyRow, meRow, membersRows[0], authzRows[0]];
   const results = {
     at: new Date().toISOString(), size, floor_size: floorSize, cold_start: cold,
-    floor: { bare, trivial, trivial_over_bare_cpu: ratios },
+    floor: { bare, trivial, trivial_over_bare_cpu: ratios, bare_behind_asset_router: routed },
     cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns,
   };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
@@ -389,4 +396,5 @@ try {
 } finally {
   await w.dispose();
   await floor.dispose();
+  await routedFloor.dispose();
 }

@@ -61,7 +61,7 @@ impl Limits {
         let mut hits = vec![(
             reads.add(store::rate_limits::hit_stmt(
                 &ctx.db,
-                &format!("{action}:ip:{}", ctx.origin.ip),
+                &format!("{action}:ip:{}", ctx.origin().ip),
                 now,
             )?),
             ctx.cfg.rate_limit_per_ip,

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod pagination;
 pub mod router;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -37,8 +37,10 @@ pub struct Ctx {
     pub cfg: Rc<Config>,
     pub db: Db,
     pub request_id: String,
-    pub origin: Origin,
     pub params: Params,
+    /// Where the request came from, read from its headers when first asked for: most
+    /// requests never need it (two header reads, each a call into JS).
+    origin: OnceCell<Origin>,
     /// The request's instant, read once: every expiry, lockout window and stored time of
     /// one request agrees (Workers clocks only advance across I/O anyway).
     now: Timestamp,
@@ -109,9 +111,21 @@ impl Ctx {
         self.now
     }
 
+    /// The caller's address and user agent, for audit events and rate limits.
+    pub fn origin(&self) -> &Origin {
+        self.origin.get_or_init(|| Origin {
+            ip: self
+                .header("cf-connecting-ip")
+                .unwrap_or_else(|| "unknown".into()),
+            user_agent: self
+                .header("user-agent")
+                .map(|ua| ua.chars().take(512).collect()),
+        })
+    }
+
     /// The audit event of this request (origin filled in), for the handler's batch.
     pub fn audit(&self, event: &Event, now: Timestamp) -> ApiResult<Stmt> {
-        crate::store::audit::insert(&self.db, event, &self.origin, now)
+        crate::store::audit::insert(&self.db, event, self.origin(), now)
     }
 
     /// A static asset of the Worker (wrangler.toml `[assets]`, the `ASSETS` binding): data
@@ -310,18 +324,7 @@ async fn serve(
         d1_usage,
     );
     let ctx = Ctx {
-        origin: Origin {
-            ip: headers
-                .get("cf-connecting-ip")
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "unknown".into()),
-            user_agent: headers
-                .get("user-agent")
-                .ok()
-                .flatten()
-                .map(|ua| ua.chars().take(512).collect()),
-        },
+        origin: OnceCell::new(),
         query: query_pairs(query),
         headers: headers.clone(),
         request_id: request_id.to_string(),

@@ -100,12 +100,11 @@ async fn listed_workspaces(
     if !errs.is_empty() {
         return Ok(ids);
     }
-    let strings: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &strings).await?;
-    if let Some(i) = parsed.iter().position(|id| {
-        let id = id.map(|w| w.to_string()).unwrap_or_default();
-        !known.iter().any(|(k, _)| *k == id)
-    }) {
+    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &ids).await?;
+    if let Some(i) = parsed
+        .iter()
+        .position(|id| !known.iter().any(|(k, _)| Some(*k) == *id))
+    {
         errs.add(
             &format!("workspaces[{i}]"),
             "is not a workspace of this organization",

@@ -84,7 +84,7 @@ fn view(g: &GroupRow) -> Value {
     })
 }
 
-fn group_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
+fn group_event(access: &OrgAccess, action: &'static str, id: &GroupId) -> Event {
     access.event(action, ("group", id.to_string()))
 }
 
@@ -149,7 +149,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
                 ctx.audit(
-                    &group_event(&access, "group.created", &id.to_string())
+                    &group_event(&access, "group.created", &id)
                         .meta(crate::object!({"name": name, "restrictions": restrictions.len()})),
                     now,
                 )?,
@@ -165,7 +165,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows =
         store::groups::page(&ctx.db, access.org_id, page.after_key(), page.fetch_limit()).await?;
-    let page = Page::from_rows(rows, &page, |g| g.id.clone());
+    let page = Page::from_rows(rows, &page, |g| g.id);
     Ok(Reply::ok(page.render(view)))
 }
 
@@ -283,7 +283,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .await?
     .ok_or(ApiError::NotFound)?;
-    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+    let page = Page::from_rows(rows, &page, |m| m.user_id);
     Ok(Reply::ok(page.render(|m| {
         crate::object!({
             "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
@@ -293,7 +293,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     })))
 }
 
-fn member_event(access: &OrgAccess, action: &'static str, group: &str, user: UserId) -> Event {
+fn member_event(access: &OrgAccess, action: &'static str, group: &GroupId, user: UserId) -> Event {
     group_event(access, action, group).meta(crate::object!({ "user_id": user }))
 }
 
@@ -313,11 +313,7 @@ async fn standing(
 
 pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, user, standing) = standing(ctx, &access).await?;
-    let role = standing
-        .org_role
-        .as_deref()
-        .ok_or(ApiError::NotFound)
-        .and_then(|r| OrgRole::parse(r).ok_or_else(|| ApiError::internal("bad role in D1")))?;
+    let role = standing.org_role.ok_or(ApiError::NotFound)?;
     if standing.restricting != 0 && role.at_least(OrgRole::Admin) {
         return Err(ApiError::field(
             "user",
@@ -329,10 +325,7 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     }
     let now = ctx.now();
     let mut batch = store::groups::add_member(&ctx.db, access.org_id, id, user, now)?;
-    batch.push(ctx.audit(
-        &member_event(&access, "group.member_added", &id.to_string(), user),
-        now,
-    )?);
+    batch.push(ctx.audit(&member_event(&access, "group.member_added", &id, user), now)?);
     ctx.db
         .batch(batch)
         .await
@@ -350,7 +343,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch(vec![
             store::groups::remove_member(&ctx.db, id, user)?,
             ctx.audit(
-                &member_event(&access, "group.member_removed", &id.to_string(), user),
+                &member_event(&access, "group.member_removed", &id, user),
                 now,
             )?,
         ])

@@ -158,7 +158,7 @@ fn invitation_mail(
     })
 }
 
-fn invitation_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
+fn invitation_event(access: &OrgAccess, action: &'static str, id: &InvitationId) -> Event {
     access.event(action, ("invitation", id.to_string()))
 }
 
@@ -237,9 +237,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws_mail: Vec<MailWorkspace> = names
         .iter()
         .zip(&granted)
-        .map(|(name, (_, r))| MailWorkspace {
+        .map(|(name, g)| MailWorkspace {
             name: name.clone(),
-            role: r.as_str().to_string(),
+            role: g.role.as_str().to_string(),
         })
         .collect();
     let mail = Outgoing::new(
@@ -276,10 +276,10 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     batch.push(mail.outbox_row(&ctx.db, now)?);
     batch.push(
         ctx.audit(
-            &invitation_event(&access, "invitation.created", &id.to_string()).meta(crate::object!({
+            &invitation_event(&access, "invitation.created", &id).meta(crate::object!({
                 "email": email,
                 "role": role,
-                "workspaces": granted.iter().map(|(w, r)| crate::object!({"workspace_id": w, "role": r})).collect::<Vec<_>>(),
+                "workspaces": granted.iter().map(|g| crate::object!({"workspace_id": g.workspace, "role": g.role})).collect::<Vec<_>>(),
             })),
             now,
         )?,
@@ -317,7 +317,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(|r| view(r, now))))
 }
 
@@ -344,8 +344,8 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationI
 
 fn may_manage_row(access: &OrgAccess, row: &InvitationRow) -> ApiResult<()> {
     let own = match (access.user_id(), access.token_id()) {
-        (Some(user), _) => row.invited_by.as_deref() == Some(user.to_string().as_str()),
-        (None, Some(token)) => row.invited_by_token.as_deref() == Some(token.to_string().as_str()),
+        (Some(user), _) => row.invited_by == Some(user),
+        (None, Some(token)) => row.invited_by_token == Some(token),
         (None, None) => false,
     };
     if !may_manage(access.role, own) {
@@ -402,7 +402,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             expires,
         )),
     )
-    .about("invitation", row.id.clone());
+    .about("invitation", row.id.to_string());
     let mut batch = store::invitations::resend(
         &ctx.db,
         access.org_id,
@@ -498,7 +498,7 @@ async fn join(
     extra: Vec<Stmt>,
     lost: ApiError,
 ) -> ApiResult<Value> {
-    let (id, org) = (row.id()?, row.org()?);
+    let (id, org) = (row.id, row.org_id);
     let now = ctx.now();
     let mut batch =
         store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
@@ -508,7 +508,7 @@ async fn join(
             org,
             Actor::user(user, user_email),
             "invitation.accepted",
-            ("invitation", row.id.clone()),
+            ("invitation", row.id.to_string()),
         ),
         now,
     )?);
@@ -534,7 +534,7 @@ async fn join(
                 org_name: row.org_name.clone(),
             },
         )
-        .about("invitation", row.id.clone());
+        .about("invitation", row.id.to_string());
         batch.push(mail.outbox_row(&ctx.db, now)?);
         mails.push(mail);
     }
@@ -576,7 +576,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             return Err(ApiError::Validation(errs.0));
         }
         let caller = authenticate(ctx).await?;
-        if caller.user_id != user.id()? {
+        if caller.user_id != user.id {
             return Err(ApiError::Forbidden);
         }
         // Following the link proves the address too.
@@ -634,14 +634,14 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         },
     )?;
     let account = UserRow {
-        id: user_id.to_string(),
+        id: user_id,
         email: row.email.clone(),
         first_name,
         last_name,
         phone: None,
         password_hash: Some(hash),
         must_change_password: 0,
-        status: AccountStatus::Active.as_str().into(),
+        status: AccountStatus::Active,
         email_verified: 1,
         pending_email: None,
         failed_logins: 0,
@@ -697,7 +697,7 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         )
         .await?
     };
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(invitee_view)))
 }
 
@@ -735,7 +735,7 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 
 pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let (id, row) = inbox_target(ctx, &caller).await?;
-    let org = row.org()?;
+    let org = row.org_id;
     let now = ctx.now();
     let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
     batch.push(ctx.audit(
@@ -743,7 +743,7 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             org,
             Actor::user(caller.user_id, &caller.email),
             "invitation.declined",
-            ("invitation", row.id.clone()),
+            ("invitation", row.id.to_string()),
         ),
         now,
     )?);

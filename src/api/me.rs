@@ -7,7 +7,7 @@ use super::enqueue;
 use super::views::{self, time};
 use crate::domain::ids::{OrgId, SessionId};
 use crate::domain::password::{self, Verification};
-use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
+use crate::domain::roles::effective_workspace_role;
 use crate::domain::token::TokenPurpose;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::error::{ApiError, ApiResult};
@@ -33,11 +33,11 @@ crate::routes! {
 /// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
 pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    let mut current: Option<(String, Value, Vec<Value>)> = None;
+    let mut current: Option<(OrgId, Value, Vec<Value>)> = None;
     for row in rows {
         if current
             .as_ref()
-            .map(|(id, _, _)| id != &row.org_id)
+            .map(|(id, _, _)| *id != row.org_id)
             .unwrap_or(true)
         {
             if let Some((_, mut entry, workspaces)) = current.take() {
@@ -45,13 +45,12 @@ pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
                 out.push(entry);
             }
             current = Some((
-                row.org_id.clone(),
+                row.org_id,
                 crate::object!({"org": {"id": row.org_id, "name": row.org_name}, "role": row.role}),
                 Vec::new(),
             ));
         }
-        let org_role = OrgRole::parse(&row.role).unwrap_or(OrgRole::Member);
-        let explicit = row.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+        let (org_role, explicit) = (row.role, row.workspace_role);
         if let (Some((_, _, list)), Some(id), Some(name)) =
             (current.as_mut(), &row.workspace_id, &row.workspace_name)
         {
@@ -360,11 +359,11 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(|s| {
         crate::object!({
             "id": s.id,
-            "current": s.id == caller.session_id.to_string(),
+            "current": s.id == caller.session_id,
             "auth_method": s.auth_method,
             "ip": s.ip,
             "user_agent": s.user_agent,
@@ -458,11 +457,12 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = Vec::new();
     for org in &owned {
-        if let Ok(org_id) = org.id.parse::<OrgId>() {
+        {
+            let org_id = org.id;
             batch.push(
                 ctx.audit(
                     &Event {
-                        target: Some(("org", org.id.clone())),
+                        target: Some(("org", org.id.to_string())),
                         subject: None,
                         ..Event::account("org.deleted", caller.user_id, &caller.email)
                     }

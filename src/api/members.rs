@@ -211,7 +211,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
     }
-    if member.role == OrgRole::Owner.as_str() && role.is_some() {
+    if member.role == OrgRole::Owner && role.is_some() {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner's role changes only by transferring ownership.",
@@ -236,7 +236,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = Vec::new();
     if let Some(role) = role {
-        if role.as_str() != member.role {
+        if role != member.role {
             batch.push(store::members::set_role(
                 &ctx.db,
                 access.org_id,
@@ -266,7 +266,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         // removal or role change fails the batch (no half change, no stray event).
         batch.insert(
             0,
-            store::members::role_still(&ctx.db, access.org_id, user, &member.role)?,
+            store::members::role_still(&ctx.db, access.org_id, user, member.role)?,
         );
     }
     match change_then_view(ctx, &access, user, batch).await {
@@ -285,7 +285,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member) = target(ctx, &access).await?;
-    if member.role == OrgRole::Owner.as_str() {
+    if member.role == OrgRole::Owner {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner cannot be removed; transfer ownership first.",
@@ -389,14 +389,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
-    let existing: Option<UserId> = standing
-        .account_id
-        .as_deref()
-        .map(|id| {
-            id.parse()
-                .map_err(|_| ApiError::internal("bad user id in D1"))
-        })
-        .transpose()?;
+    let existing: Option<UserId> = standing.account_id;
 
     let now = ctx.now();
     let mut batch = Vec::new();
@@ -475,11 +468,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     if let Some(pending) = standing.pending() {
         batch.extend(newcomer::close_invitation(
-            ctx,
-            &access,
-            &email,
-            &pending.id,
-            now,
+            ctx, &access, &email, pending.id, now,
         )?);
     }
     batch.extend(store::members::add(
@@ -548,7 +537,7 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, Mem
 /// A new activation link for a pending managed account; the previous link dies.
 pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, _, account) = managed_target(ctx, &access).await?;
-    if account.status()? != AccountStatus::Pending {
+    if account.status != AccountStatus::Pending {
         return Err(ApiError::conflict(
             "conflict",
             "The account is already activated.",
@@ -603,7 +592,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: AdminResetBody = ctx.json()?;
     let (user, _, account) = managed_target(ctx, &access).await?;
     let now = ctx.now();
-    let was_locked = account.status()? == AccountStatus::Locked;
+    let was_locked = account.status == AccountStatus::Locked;
     let event =
         |action| member_event(&access, action, user).meta(crate::object!({ "mode": body.mode }));
     match body.mode.as_str() {
@@ -668,7 +657,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 /// Deletes a managed account for good: created by this org and a member of no other.
 pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member, account) = managed_target(ctx, &access).await?;
-    if member.role == OrgRole::Owner.as_str() {
+    if member.role == OrgRole::Owner {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner's account cannot be deleted here; transfer ownership first.",

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::views::time;
+use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permissions::{describe, org_permissions};
 use crate::domain::roles::OrgRole;
@@ -31,7 +32,7 @@ crate::routes! {
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 
-pub fn view(org: &OrgRow, role: &str) -> Value {
+pub fn view(org: &OrgRow, role: OrgRole) -> Value {
     crate::object!({
         "id": org.id,
         "name": org.name,
@@ -99,7 +100,7 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let created = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
         .await?
         .ok_or_else(|| ApiError::internal("org vanished after create"))?;
-    Ok(Reply::created(view(&created.org, &created.role)))
+    Ok(Reply::created(view(&created.org, created.role)))
 }
 
 pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
@@ -111,12 +112,12 @@ pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r: &OrgWithRole| r.org.id.clone());
-    Ok(Reply::ok(page.render(|r| view(&r.org, &r.role))))
+    let page = Page::from_rows(rows, &page, |r: &OrgWithRole| r.org.id);
+    Ok(Reply::ok(page.render(|r| view(&r.org, r.role))))
 }
 
 pub async fn get(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    Ok(Reply::ok(view(&access.org, access.role.as_str())))
+    Ok(Reply::ok(view(&access.org, access.role)))
 }
 
 #[derive(Deserialize)]
@@ -155,7 +156,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        return Ok(Reply::ok(view(&access.org, access.role.as_str())));
+        return Ok(Reply::ok(view(&access.org, access.role)));
     }
     let now = ctx.now();
     // The role is the caller's as of the gate (a patch does not change it).
@@ -173,7 +174,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated, access.role.as_str())))
+    Ok(Reply::ok(view(&updated, access.role)))
 }
 
 /// Owner only, so always a person (a token never holds `owner`).
@@ -225,10 +226,10 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
                 "is not a member of this organization",
             ))
         }
-        Some(m) if m.status != "active" => {
+        Some(m) if m.status != AccountStatus::Active => {
             return Err(ApiError::field("user_id", "must be an active account"))
         }
-        Some(m) if m.role == OrgRole::Member.as_str() => {
+        Some(m) if m.role == OrgRole::Member => {
             return Err(ApiError::field(
                 "user_id",
                 "must hold an org role, not only workspace access",
@@ -263,7 +264,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
     let updated = store::orgs::with_role(&ctx.db, access.org_id, owner)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated.org, &updated.role)))
+    Ok(Reply::ok(view(&updated.org, updated.role)))
 }
 
 /// Seats: members and pending invitations both hold one.
@@ -295,7 +296,7 @@ pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             "role": role,
             "description": describe(*role),
             "permissions": org_permissions(*role),
-            "member_count": counts.iter().find(|c| c.role == role.as_str()).map_or(0, |c| c.n),
+            "member_count": counts.iter().find(|c| c.role == *role).map_or(0, |c| c.n),
         })
     })
     .collect();

@@ -66,8 +66,7 @@ fn view(g: &GrantRow) -> Value {
 /// The `{ws}` of the path, a workspace of the caller's org (404 otherwise).
 async fn workspace(ctx: &Ctx, access: &OrgAccess) -> ApiResult<WorkspaceId> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
-    let known =
-        store::members::existing_workspaces(&ctx.db, access.org_id, &[ws.to_string()]).await?;
+    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &[ws]).await?;
     if known.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -159,10 +158,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             "is not a member or group of this organization",
         ));
     }
-    if let Some(same) = before
-        .as_ref()
-        .filter(|b| b.permission == permission.as_str())
-    {
+    if let Some(same) = before.as_ref().filter(|b| b.permission == permission) {
         // Nothing changes: no write, no event.
         return Ok(Reply::ok(view(same)));
     }
@@ -190,7 +186,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         let mut e = grant_event(&access, action, ws, &key);
                         if let Some(meta) = e.metadata.as_mut() {
                             meta["permission"] = json!(permission.as_str());
-                            meta["from"] = json!(before.as_ref().map(|b| b.permission.clone()));
+                            meta["from"] = json!(before.as_ref().map(|b| b.permission));
                         }
                         e
                     },
@@ -233,7 +229,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .await?
     .ok_or(ApiError::NotFound)?;
-    let page = Page::from_rows(rows, &page, |g| g.id.clone());
+    let page = Page::from_rows(rows, &page, |g| g.id);
     Ok(Reply::ok(page.render(view)))
 }
 

@@ -39,7 +39,7 @@ const MAX_DESCRIPTION: usize = 1000;
 fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
     effective_workspace_role(
         access.role,
-        access.explicit_workspace_role(&ws.id, ws.explicit_role.as_deref()),
+        access.explicit_workspace_role(ws.id, ws.explicit_role),
     )
 }
 
@@ -171,7 +171,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         ctx.now(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |w| w.id.clone());
+    let page = Page::from_rows(rows, &page, |w| w.id);
     Ok(Reply::ok(page.render(|w| view(&access, w))))
 }
 
@@ -222,8 +222,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 fn member_view(m: &WorkspaceMemberRow) -> Value {
-    let org_role = m.org_role.as_deref().and_then(OrgRole::parse);
-    let explicit = m.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+    let (org_role, explicit) = (m.org_role, m.workspace_role);
     crate::object!({
         "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
         "org_role": m.org_role,
@@ -248,7 +247,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .await?
     .ok_or(ApiError::NotFound)?;
     allowed(&access, &ws, WorkspaceAction::View)?;
-    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+    let page = Page::from_rows(rows, &page, |m| m.user_id);
     Ok(Reply::ok(page.render(member_view)))
 }
 
@@ -323,11 +322,11 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &ctx.db,
         id,
         user,
-        current.workspace_role.as_deref(),
+        current.workspace_role,
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            newcomer::close_invitation(ctx, &access, &current.email, pending, now)?
+            newcomer::close_invitation(ctx, &access, &current.email, *pending, now)?
         }
         _ => Vec::new(),
     });
@@ -391,7 +390,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 )?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            if now_row.workspace_role.as_deref() != Some(role.as_str()) {
+            if now_row.workspace_role != Some(role) {
                 return Err(ApiError::conflict(
                     "conflict",
                     "The member's workspace role changed concurrently; read it again and retry.",

@@ -12,7 +12,7 @@
 
 use super::auth::{authenticate_for_org, authenticate_with, Caller, Principal, TokenCaller};
 use super::Ctx;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::error::{ApiError, ApiResult};
@@ -58,9 +58,7 @@ pub async fn org_access_with<P>(
     let (org, role) = match &a.principal {
         Principal::User(_) => {
             let found = a.membership.ok_or(ApiError::NotFound)?;
-            let role =
-                OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
-            (found.org, role)
+            (found.org, found.role)
         }
         // A token reaches its own org only; any other is as unknown as a missing one.
         Principal::Token(token) if token.org_id == org_id => {
@@ -112,9 +110,13 @@ impl OrgAccess {
 
     /// The caller's explicit role in workspace `ws`: a person's as stored (`stored`), a
     /// scoped token's from its list.
-    pub fn explicit_workspace_role(&self, ws: &str, stored: Option<&str>) -> Option<WorkspaceRole> {
+    pub fn explicit_workspace_role(
+        &self,
+        ws: WorkspaceId,
+        stored: Option<WorkspaceRole>,
+    ) -> Option<WorkspaceRole> {
         match &self.principal {
-            Principal::User(_) => stored.and_then(WorkspaceRole::parse),
+            Principal::User(_) => stored,
             Principal::Token(token) => token.workspace_role(ws),
         }
     }

@@ -1,42 +1,29 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, FromRow, Rider, Row, Stmt};
+use super::{Db, Rider, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 /// A live token as authentication reads it, with its org: the org gate needs no second read.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
 pub struct LiveToken {
-    pub token_id: String,
+    pub token_id: ApiTokenId,
     pub token_name: String,
-    pub token_role: String,
+    pub token_role: OrgRole,
     pub token_scoped: i64,
     /// JSON array of the listed workspace ids (scoped tokens).
     pub token_workspaces: String,
     pub token_last_used_at: Option<i64>,
+    /// The org's columns in the same row.
+    #[serde(flatten)]
     pub org: OrgRow,
     /// The row of the read that rode along (`Rider`), as JSON text.
     pub rider: Option<String>,
-}
-
-impl FromRow for LiveToken {
-    fn from_row(row: &mut Row) -> Self {
-        LiveToken {
-            token_id: row.take("token_id"),
-            token_name: row.take("token_name"),
-            token_role: row.take("token_role"),
-            token_scoped: row.take("token_scoped"),
-            token_workspaces: row.take("token_workspaces"),
-            token_last_used_at: row.take("token_last_used_at"),
-            org: OrgRow::from_row(row),
-            rider: row.take("rider"),
-        }
-    }
 }
 
 /// One indexed read: the token must be unrevoked and unexpired. A handler's one-row read
@@ -71,23 +58,21 @@ pub async fn touch(db: &Db, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> 
     .await
 }
 
-row! {
-    /// A token as its list shows it.
-    #[derive(Debug)]
-    pub struct TokenRow {
-        pub id: String,
-        pub name: String,
-        pub role: String,
-        pub scoped: i64,
-        /// JSON array of the listed workspace ids.
-        pub workspaces: String,
-        pub created_at: i64,
-        pub created_by: Option<String>,
-        pub creator_email: Option<String>,
-        pub expires_at: Option<i64>,
-        pub last_used_at: Option<i64>,
-        pub revoked_at: Option<i64>,
-    }
+/// A token as its list shows it.
+#[derive(Debug, Deserialize)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub scoped: i64,
+    /// JSON array of the listed workspace ids.
+    pub workspaces: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub creator_email: Option<String>,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \

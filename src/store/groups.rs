@@ -3,25 +3,24 @@
 use super::{Db, Found, Stmt};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
+use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct GroupRow {
-        pub id: String,
-        pub org_id: String,
-        pub name: String,
-        pub description: Option<String>,
-        /// JSON array of `{type, id}`.
-        pub restrictions: String,
-        /// `restrictions` is non-empty.
-        pub restricting: i64,
-        pub member_count: i64,
-        pub created_at: i64,
-        pub updated_at: i64,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupRow {
+    pub id: GroupId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON array of `{type, id}`.
+    pub restrictions: String,
+    /// `restrictions` is non-empty.
+    pub restricting: i64,
+    pub member_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 const SELECT: &str =
@@ -129,17 +128,15 @@ pub fn add_member(
     ])
 }
 
-row! {
-    /// Where `user` stands with group `id` of `org`, in one read: `None` if the group is not the
-    /// org's.
-    #[derive(Debug)]
-    pub struct MembershipStanding {
-        pub restricting: i64,
-        /// The user's org role; `None` if they are not a member of the org.
-        pub org_role: Option<String>,
-        /// Already in the group.
-        pub in_group: i64,
-    }
+/// Where `user` stands with group `id` of `org`, in one read: `None` if the group is not the
+/// org's.
+#[derive(Debug, Deserialize)]
+pub struct MembershipStanding {
+    pub restricting: i64,
+    /// The user's org role; `None` if they are not a member of the org.
+    pub org_role: Option<OrgRole>,
+    /// Already in the group.
+    pub in_group: i64,
 }
 
 pub async fn membership_standing(
@@ -165,16 +162,14 @@ pub fn remove_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<Stmt> {
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct GroupMemberRow {
-        pub user_id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        pub role: String,
-        pub added_at: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct GroupMemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: OrgRole,
+    pub added_at: i64,
 }
 
 /// One page of the group's members, with the check that the group is `org`'s in the same
@@ -217,16 +212,14 @@ pub async fn is_restricted(db: &Db, org: OrgId, user: UserId) -> ApiResult<bool>
         .is_some())
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct GroupRef {
-        pub id: String,
-        pub restricting: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct GroupRef {
+    pub id: GroupId,
+    pub restricting: i64,
 }
 
 /// Which of `ids` are groups of the org, and whether each restricts (`GroupRef` rows).
-pub fn existing_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Stmt> {
+pub fn existing_stmt(db: &Db, org: OrgId, ids: &[GroupId]) -> ApiResult<Stmt> {
     let list = serde_json::to_string(ids).unwrap_or_default();
     db.stmt(
         "SELECT id, restricting FROM groups WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",

@@ -2,63 +2,58 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use super::{Db, Row, Stmt};
+use super::{json_column, Db, Stmt};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, EventId, InvitationId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, EventId, GroupId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::{OrgRole, WorkspaceAssignment};
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult};
-use crate::row;
+use crate::error::ApiResult;
+use serde::Deserialize;
 
-row! {
-    /// An invitation with what its views need: the org's name, the inviter, the delivery state
-    /// of its latest email, its workspaces (JSON) and whether the invitee has an account.
-    #[derive(Debug, Clone)]
-    pub struct InvitationRow {
-        pub id: String,
-        pub org_id: String,
-        pub org_name: String,
-        pub email: String,
-        pub role: String,
-        /// JSON array of group ids.
-        pub groups: String,
-        pub message: Option<String>,
-        pub invited_by: Option<String>,
-        pub inviter_email: Option<String>,
-        pub inviter_first_name: Option<String>,
-        pub inviter_last_name: Option<String>,
-        /// Set when an API token sent it (then `invited_by` is NULL).
-        pub invited_by_token: Option<String>,
-        pub inviter_token_name: Option<String>,
-        pub status: String,
-        pub created_at: i64,
-        pub expires_at: i64,
-        pub send_count: i64,
-        pub last_sent_at: i64,
-        /// The outbox status of the latest invitation email.
-        pub outbox_status: Option<String>,
-        pub ended_at: Option<i64>,
-        /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
-        pub workspaces: String,
-        pub account_exists: i64,
-    }
+/// An invitation with what its views need: the org's name, the inviter, the delivery state
+/// of its latest email, its workspaces (JSON) and whether the invitee has an account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitationRow {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub email: String,
+    pub role: OrgRole,
+    /// JSON array of group ids.
+    pub groups: String,
+    pub message: Option<String>,
+    pub invited_by: Option<UserId>,
+    pub inviter_email: Option<String>,
+    pub inviter_first_name: Option<String>,
+    pub inviter_last_name: Option<String>,
+    /// Set when an API token sent it (then `invited_by` is NULL).
+    pub invited_by_token: Option<ApiTokenId>,
+    pub inviter_token_name: Option<String>,
+    pub status: InvitationStatus,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub send_count: i64,
+    pub last_sent_at: i64,
+    /// The outbox status of the latest invitation email.
+    pub outbox_status: Option<String>,
+    pub ended_at: Option<i64>,
+    /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
+    pub workspaces: String,
+    pub account_exists: i64,
 }
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct InvitedWorkspace {
-        pub id: String,
-        pub name: String,
-        pub role: String,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitedWorkspace {
+    pub id: String,
+    pub name: String,
+    pub role: String,
 }
 
 impl InvitationRow {
     /// The invitation's workspaces, by name.
     pub fn workspace_list(&self) -> Vec<InvitedWorkspace> {
-        let mut list: Vec<InvitedWorkspace> =
-            Row::decode_json_list(&self.workspaces).unwrap_or_default();
+        let mut list: Vec<InvitedWorkspace> = json_column(&self.workspaces).unwrap_or_default();
         list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         list
     }
@@ -71,25 +66,8 @@ impl InvitationRow {
         }
     }
 
-    pub fn id(&self) -> ApiResult<InvitationId> {
-        self.id
-            .parse()
-            .map_err(|_| ApiError::internal("bad invitation id in D1"))
-    }
-
-    pub fn org(&self) -> ApiResult<OrgId> {
-        self.org_id
-            .parse()
-            .map_err(|_| ApiError::internal("bad org id in D1"))
-    }
-
-    pub fn status(&self) -> InvitationStatus {
-        // The CHECK constraint admits only known statuses.
-        InvitationStatus::parse(&self.status).unwrap_or(InvitationStatus::Withdrawn)
-    }
-
     pub fn effective_status(&self, now: Timestamp) -> InvitationStatus {
-        InvitationStatus::effective(self.status(), Timestamp(self.expires_at), now)
+        InvitationStatus::effective(self.status, Timestamp(self.expires_at), now)
     }
 }
 
@@ -197,25 +175,21 @@ pub async fn inbox(
     .await
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct PendingRef {
-        pub id: String,
-        pub expires_at: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct PendingRef {
+    pub id: InvitationId,
+    pub expires_at: i64,
 }
 
-row! {
-    /// Where an email stands with an org before it is invited (again) or added, in one read.
-    #[derive(Debug, Default)]
-    pub struct InviteeStanding {
-        /// The email's account, if there is one.
-        pub account_id: Option<String>,
-        /// The email's account is a member of the org.
-        pub member: i64,
-        pub pending_id: Option<String>,
-        pub pending_expires_at: Option<i64>,
-    }
+/// Where an email stands with an org before it is invited (again) or added, in one read.
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteeStanding {
+    /// The email's account, if there is one.
+    pub account_id: Option<UserId>,
+    /// The email's account is a member of the org.
+    pub member: i64,
+    pub pending_id: Option<InvitationId>,
+    pub pending_expires_at: Option<i64>,
 }
 
 impl InviteeStanding {
@@ -223,7 +197,7 @@ impl InviteeStanding {
     pub fn pending(&self) -> Option<PendingRef> {
         match (&self.pending_id, self.pending_expires_at) {
             (Some(id), Some(expires_at)) => Some(PendingRef {
-                id: id.clone(),
+                id: *id,
                 expires_at,
             }),
             _ => None,
@@ -253,11 +227,9 @@ pub fn invitee_member_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<S
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct InviteeMember {
-        pub member: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct InviteeMember {
+    pub member: i64,
 }
 
 pub struct NewInvitation<'a> {
@@ -265,8 +237,8 @@ pub struct NewInvitation<'a> {
     pub org: OrgId,
     pub email: &'a str,
     pub role: OrgRole,
-    pub workspaces: &'a [(String, WorkspaceRole)],
-    pub groups: &'a [String],
+    pub workspaces: &'a [WorkspaceAssignment],
+    pub groups: &'a [GroupId],
     pub message: Option<&'a str>,
     /// The person who invited, or else the API token that did.
     pub invited_by: Option<UserId>,
@@ -301,11 +273,15 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
             n.invited_by_token
         ],
     )?];
-    for (ws, role) in n.workspaces {
+    for WorkspaceAssignment {
+        workspace: ws,
+        role,
+    } in n.workspaces
+    {
         stmts.push(db.stmt(
             "INSERT INTO invitation_workspaces (invitation_id, workspace_id, role) \
              SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?2 AND org_id = ?4)",
-            args![n.id, ws.as_str(), role.as_str(), n.org],
+            args![n.id, *ws, *role, n.org],
         )?);
     }
     stmts.push(insert_link(db, n.token_hash, n.id, n.now)?);
@@ -471,11 +447,10 @@ pub fn accept(
 }
 
 /// Ids of pending invitations past their expiry, oldest expiry first (the cron's work).
-pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<String>> {
-    row! {
-        struct Id {
-            id: String,
-        }
+pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<InvitationId>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: InvitationId,
     }
     Ok(db
         .all::<Id>(
@@ -495,7 +470,7 @@ pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<Strin
 /// Records the expiry of the given invitations (those still pending and overdue when the
 /// batch runs: idempotent, and safe against a concurrent resend) with one
 /// `invitation.expired` event each. Two statements whatever the count.
-pub fn expire(db: &Db, ids: &[String], now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn expire(db: &Db, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<Stmt>> {
     let items: Vec<serde_json::Value> = ids
         .iter()
         .map(|id| serde_json::json!({"id": id, "event": EventId::new().to_string()}))
@@ -541,7 +516,7 @@ pub async fn due_reminders(
 
 /// One reminder to record: the invitation, the hash of its extra link, the outbox id.
 pub struct Reminder {
-    pub invitation: String,
+    pub invitation: InvitationId,
     pub token_hash: String,
     pub mail_id: String,
 }

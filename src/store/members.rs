@@ -1,29 +1,29 @@
 //! Org members: the directory page, role changes, removal.
 
+use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Db, Results, Stmt};
 use crate::args;
+use crate::domain::account::AccountStatus;
+use crate::domain::ids::WorkspaceId;
 use crate::domain::ids::{OrgId, UserId};
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::{OrgRole, WorkspaceAssignment};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::row;
 
-row! {
-    #[derive(Debug)]
-    pub struct MemberRow {
-        pub user_id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        pub phone: Option<String>,
-        pub status: String,
-        pub role: String,
-        pub joined_at: i64,
-        pub managed: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub status: AccountStatus,
+    pub role: OrgRole,
+    pub joined_at: i64,
+    pub managed: i64,
 }
 
 /// A member as the directory shows them (the `Member` schema of openapi.json), rendered to
@@ -51,13 +51,11 @@ const MEMBER_JSON: &str = "json_object(\
                          FROM workspace_members wm JOIN workspaces w ON w.id = wm.workspace_id \
                          WHERE wm.org_id = m.org_id AND wm.user_id = m.user_id)))";
 
-row! {
-    /// A member's id and view (`MEMBER_JSON`).
-    #[derive(Debug)]
-    pub struct RenderedMember {
-        pub user_id: String,
-        pub view: String,
-    }
+/// A member's id and view (`MEMBER_JSON`).
+#[derive(Debug, Deserialize)]
+pub struct RenderedMember {
+    pub user_id: String,
+    pub view: String,
 }
 
 /// One directory page in user-id order, each member rendered (`MEMBER_JSON`): keyset on
@@ -188,7 +186,7 @@ pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRo
 }
 
 /// A guard: `user` is still a member of `org` with `role` when the batch runs.
-pub fn role_still(db: &Db, org: OrgId, user: UserId, role: &str) -> ApiResult<Stmt> {
+pub fn role_still(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role = ?3)",
@@ -275,11 +273,10 @@ pub fn seat_guard(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<Stmt> {
 
 /// Members and pending invitations of the org, for the usage overview.
 pub async fn seats(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<(i64, i64)> {
-    row! {
-        struct Seats {
-            members: i64,
-            pending: i64,
-        }
+    #[derive(Deserialize)]
+    struct Seats {
+        members: i64,
+        pending: i64,
     }
     let s: Option<Seats> = db
         .first(
@@ -298,7 +295,7 @@ pub fn add(
     org: OrgId,
     user: UserId,
     role: OrgRole,
-    workspaces: &[(String, WorkspaceRole)],
+    workspaces: &[WorkspaceAssignment],
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
     let mut stmts = vec![
@@ -308,27 +305,29 @@ pub fn add(
         )?,
         seat_guard(db, org, now)?,
     ];
-    for (ws, ws_role) in workspaces {
+    for WorkspaceAssignment {
+        workspace: ws,
+        role: ws_role,
+    } in workspaces
+    {
         stmts.push(db.stmt(
             "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) \
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?1 AND org_id = ?3)",
-            args![ws.as_str(), user, org, ws_role.as_str(), now],
+            args![*ws, user, org, *ws_role, now],
         )?);
     }
     Ok(stmts)
 }
 
-row! {
-    /// A workspace as `existing_workspaces` reads it.
-    #[derive(Debug)]
-    pub struct NamedWorkspace {
-        pub id: String,
-        pub name: String,
-    }
+/// A workspace as `existing_workspaces` reads it.
+#[derive(Debug, Deserialize)]
+pub struct NamedWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
 }
 
 /// Which of `ids` are workspaces of the org, with their names (`NamedWorkspace` rows).
-pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Stmt> {
+pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[WorkspaceId]) -> ApiResult<Stmt> {
     let list = serde_json::to_string(ids).unwrap_or_default();
     db.stmt(
         "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
@@ -339,8 +338,8 @@ pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResul
 pub async fn existing_workspaces(
     db: &Db,
     org: OrgId,
-    ids: &[String],
-) -> ApiResult<Vec<(String, String)>> {
+    ids: &[WorkspaceId],
+) -> ApiResult<Vec<(WorkspaceId, String)>> {
     Ok(db
         .all_of::<NamedWorkspace>(existing_workspaces_stmt(db, org, ids)?)
         .await?

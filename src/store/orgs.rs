@@ -1,13 +1,14 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use super::{Db, FromRow, Row, Stmt};
+use super::{Db, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
+use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 pub struct NewOrg<'a> {
     pub id: OrgId,
@@ -47,18 +48,16 @@ pub fn insert_workspace(
     )
 }
 
-row! {
-    /// One row per (org membership × workspace of that org), with the explicit workspace role
-    /// if any; the caller derives effective roles. Orgs without workspaces appear once.
-    #[derive(Debug)]
-    pub struct MembershipRow {
-        pub org_id: String,
-        pub org_name: String,
-        pub role: String,
-        pub workspace_id: Option<String>,
-        pub workspace_name: Option<String>,
-        pub workspace_role: Option<String>,
-    }
+/// One row per (org membership × workspace of that org), with the explicit workspace role
+/// if any; the caller derives effective roles. Orgs without workspaces appear once.
+#[derive(Debug, Deserialize)]
+pub struct MembershipRow {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: OrgRole,
+    pub workspace_id: Option<WorkspaceId>,
+    pub workspace_name: Option<String>,
+    pub workspace_role: Option<WorkspaceRole>,
 }
 
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>> {
@@ -77,36 +76,26 @@ pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
     )
 }
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct OrgRow {
-        pub id: String,
-        pub name: String,
-        pub description: Option<String>,
-        pub logo_url: Option<String>,
-        pub owner_id: String,
-        pub member_limit: i64,
-        pub created_at: i64,
-        pub updated_at: i64,
-        /// Bumped by triggers with every change a directory page shows (migration 0006).
-        pub directory_version: i64,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgRow {
+    pub id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub owner_id: UserId,
+    pub member_limit: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped by triggers with every change a directory page shows (migration 0006).
+    pub directory_version: i64,
 }
 
 /// An org with the caller's role in it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct OrgWithRole {
+    #[serde(flatten)]
     pub org: OrgRow,
-    pub role: String,
-}
-
-impl FromRow for OrgWithRole {
-    fn from_row(row: &mut Row) -> Self {
-        OrgWithRole {
-            org: OrgRow::from_row(row),
-            role: row.take("role"),
-        }
-    }
+    pub role: OrgRole,
 }
 
 pub const ORG_COLUMNS: &str =
@@ -218,12 +207,10 @@ pub fn transfer(
     ])
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct RoleCount {
-        pub role: String,
-        pub n: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct RoleCount {
+    pub role: OrgRole,
+    pub n: i64,
 }
 
 pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {

@@ -6,7 +6,7 @@ use crate::args;
 use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 pub const WINDOW_MS: i64 = 60_000;
 
@@ -39,11 +39,10 @@ pub fn hit_invitee_stmt(
     )
 }
 
-row! {
-    /// What `hit_stmt` returns.
-    pub struct Hits {
-        pub hits: i64,
-    }
+/// What `hit_stmt` returns.
+#[derive(Deserialize)]
+pub struct Hits {
+    pub hits: i64,
 }
 
 /// Seconds until the current window ends.

@@ -1,26 +1,25 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{Db, Found, Rider, Row, Stmt, Together};
+use super::{json_column, Db, Found, Rider, Stmt, Together};
 use crate::args;
+use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
 use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct GrantRow {
-        pub id: String,
-        pub workspace_id: String,
-        pub principal_type: String,
-        pub principal_id: String,
-        pub resource_type: String,
-        pub resource_id: String,
-        pub permission: String,
-        pub created_at: i64,
-        pub updated_at: i64,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrantRow {
+    pub id: GrantId,
+    pub workspace_id: WorkspaceId,
+    pub principal_type: String,
+    pub principal_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub permission: Permission,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 pub struct GrantKey<'a> {
@@ -192,29 +191,25 @@ pub async fn page(
     Ok(found.map(|(_, rows)| rows))
 }
 
-row! {
-    /// The user's standing in the workspace's org: roles and the restrictions of their
-    /// groups, with the grants that reach the asked-for resources.
-    #[derive(Debug)]
-    pub struct Standing {
-        pub org_id: String,
-        pub org_role: Option<String>,
-        pub workspace_role: Option<String>,
-        /// The restricting groups' resource lists, each as the JSON text it is kept as.
-        pub restrictions: Vec<String>,
-        /// The grants to the user or the user's groups on the asked-for resources.
-        pub grants: Vec<ResourceGrant>,
-    }
+/// The user's standing in the workspace's org: roles and the restrictions of their
+/// groups, with the grants that reach the asked-for resources.
+#[derive(Debug, Deserialize)]
+pub struct Standing {
+    pub org_id: String,
+    pub org_role: Option<String>,
+    pub workspace_role: Option<String>,
+    /// The restricting groups' resource lists, each as the JSON text it is kept as.
+    pub restrictions: Vec<String>,
+    /// The grants to the user or the user's groups on the asked-for resources.
+    pub grants: Vec<ResourceGrant>,
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct ResourceGrant {
-        pub resource_type: String,
-        pub resource_id: String,
-        pub principal_type: String,
-        pub permission: String,
-    }
+#[derive(Debug, Deserialize)]
+pub struct ResourceGrant {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub principal_type: String,
+    pub permission: String,
 }
 
 /// The facts' read, with `$on` selecting the grants (`g`) it may use. `json(…)`: the lists
@@ -279,7 +274,7 @@ pub fn facts_rider(ws: WorkspaceId, user: UserId, resources: &[&Resource]) -> Ri
 
 /// The facts `facts_rider` read (the rider's JSON text): `None` for an unknown workspace.
 pub fn read_facts(rider: Option<&str>) -> ApiResult<Option<Standing>> {
-    rider.map(Row::decode_json).transpose()
+    rider.map(json_column).transpose()
 }
 
 #[cfg(test)]

@@ -5,39 +5,24 @@ use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult};
-use crate::row;
+use crate::error::ApiResult;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct UserRow {
-        pub id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        pub phone: Option<String>,
-        pub password_hash: Option<String>,
-        pub must_change_password: i64,
-        pub status: String,
-        pub email_verified: i64,
-        pub pending_email: Option<String>,
-        pub failed_logins: i64,
-        pub created_at: i64,
-        pub last_login_at: Option<i64>,
-    }
-}
-
-impl UserRow {
-    pub fn id(&self) -> ApiResult<UserId> {
-        self.id
-            .parse()
-            .map_err(|_| ApiError::internal("bad user id in D1"))
-    }
-
-    pub fn status(&self) -> ApiResult<AccountStatus> {
-        AccountStatus::parse(&self.status)
-            .ok_or_else(|| ApiError::internal("bad user status in D1"))
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub must_change_password: i64,
+    pub status: AccountStatus,
+    pub email_verified: i64,
+    pub pending_email: Option<String>,
+    pub failed_logins: i64,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
 }
 
 const COLUMNS: &str =
@@ -136,11 +121,9 @@ pub fn record_failed_login(db: &Db, id: UserId, threshold: i64, now: Timestamp) 
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct FailedLogins {
-        pub failed_logins: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct FailedLogins {
+    pub failed_logins: i64,
 }
 
 /// A successful login: resets the counter, only while the account is still active (a lock
@@ -288,14 +271,12 @@ pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
     ])
 }
 
-row! {
-    /// Orgs the user owns, with how many other members each has.
-    #[derive(Debug)]
-    pub struct OwnedOrg {
-        pub id: String,
-        pub name: String,
-        pub other_members: i64,
-    }
+/// Orgs the user owns, with how many other members each has.
+#[derive(Debug, Deserialize)]
+pub struct OwnedOrg {
+    pub id: OrgId,
+    pub name: String,
+    pub other_members: i64,
 }
 
 pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {

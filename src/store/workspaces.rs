@@ -2,32 +2,31 @@
 
 use super::{Db, Stmt, Together};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
+use crate::domain::roles::OrgRole;
 use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    /// A workspace with its overview metrics and the caller's explicit role in it.
-    #[derive(Debug, Clone)]
-    pub struct WorkspaceRow {
-        pub id: String,
-        pub org_id: String,
-        pub name: String,
-        pub description: Option<String>,
-        pub created_at: i64,
-        pub updated_at: i64,
-        /// Users with access: org members above `member` (inherited) plus workspace-only members.
-        pub member_count: i64,
-        /// Pending (unexpired) invitations that name this workspace.
-        pub pending_invitations: i64,
-        /// Groups holding a resource grant in this workspace.
-        pub group_count: i64,
-        /// Live API tokens that reach this workspace: org-wide ones and those listing it.
-        pub api_token_count: i64,
-        pub explicit_role: Option<String>,
-    }
+/// A workspace with its overview metrics and the caller's explicit role in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkspaceRow {
+    pub id: WorkspaceId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Users with access: org members above `member` (inherited) plus workspace-only members.
+    pub member_count: i64,
+    /// Pending (unexpired) invitations that name this workspace.
+    pub pending_invitations: i64,
+    /// Groups holding a resource grant in this workspace.
+    pub group_count: i64,
+    /// Live API tokens that reach this workspace: org-wide ones and those listing it.
+    pub api_token_count: i64,
+    pub explicit_role: Option<WorkspaceRole>,
 }
 
 const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at, w.updated_at, \
@@ -154,19 +153,17 @@ pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
     Ok(stmts)
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct WorkspaceMemberRow {
-        pub user_id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        /// `None` when the user is not (yet) in the org.
-        pub org_role: Option<String>,
-        pub workspace_role: Option<String>,
-        /// Their pending invitation to the org (read by `member_stmt` only).
-        pub pending_invitation: Option<String>,
-    }
+#[derive(Debug, Deserialize)]
+pub struct WorkspaceMemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `None` when the user is not (yet) in the org.
+    pub org_role: Option<OrgRole>,
+    pub workspace_role: Option<WorkspaceRole>,
+    /// Their pending invitation to the org (read by `member_stmt` only).
+    pub pending_invitation: Option<InvitationId>,
 }
 
 /// Everyone with access to the workspace (inherited or explicit), one page in user order.
@@ -220,7 +217,7 @@ pub fn workspace_role_still(
     db: &Db,
     ws: WorkspaceId,
     user: UserId,
-    role: Option<&str>,
+    role: Option<WorkspaceRole>,
 ) -> ApiResult<Stmt> {
     super::guard(
         db,

@@ -17,7 +17,7 @@ use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
-use crate::store::{self, orgs::MembershipRow, Together};
+use crate::store::{self, orgs::MembershipRow, Ticket, Together};
 
 crate::routes! {
     GET "/v1/me" => person [get];
@@ -74,7 +74,11 @@ fn profile(user: &UserRow, rows: &[MembershipRow]) -> Value {
 }
 
 /// The memberships are read in the session check's round trip (`authenticate_with`).
-pub fn plan_get(ctx: &Ctx, who: Presented, reads: &mut Together) -> ApiResult<Option<usize>> {
+pub fn plan_get(
+    ctx: &Ctx,
+    who: Presented,
+    reads: &mut Together,
+) -> ApiResult<Option<Ticket<MembershipRow>>> {
     match who {
         Presented::User(user) => Ok(Some(
             reads.add(store::orgs::memberships_stmt(&ctx.db, user)?),

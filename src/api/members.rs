@@ -22,7 +22,7 @@ use crate::store::audit::Event;
 use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self, Results, Stmt, Together};
+use crate::store::{self, Results, Stmt, Ticket, Together};
 
 crate::routes! {
     GET "/v1/orgs/{org}/members" => org(ViewDirectory) [list];
@@ -79,7 +79,7 @@ pub enum ListPlan {
     /// The page this isolate holds for the query, to send if the version is still its own.
     Held(CachedPage),
     /// The page statement's place in the gate's batch.
-    Read(usize),
+    Read(Ticket<RenderedMember>),
 }
 
 pub fn plan_list(

@@ -15,7 +15,7 @@ use crate::http::Ctx;
 use crate::store::groups::GroupRef;
 use crate::store::invitations::InviteeStanding;
 use crate::store::members::NamedWorkspace;
-use crate::store::{self, Results, Stmt, Together};
+use crate::store::{self, Results, Stmt, Ticket, Together};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +94,7 @@ pub fn check_ceiling(
 
 /// The granted workspaces' names, looked up in the handler's `Together` batch.
 pub struct WorkspaceCheck {
-    read: Option<usize>,
+    read: Option<Ticket<NamedWorkspace>>,
 }
 
 fn plan_workspaces(
@@ -153,7 +153,7 @@ impl WorkspaceCheck {
 pub struct NewcomerChecks {
     workspaces: WorkspaceCheck,
     groups: GroupCheck,
-    standing: usize,
+    standing: Ticket<InviteeStanding>,
 }
 
 /// What `NewcomerChecks::check` found: the workspaces' names, the groups to join, the
@@ -219,7 +219,7 @@ pub fn close_invitation(
 /// The groups a newcomer joins, looked up in the handler's `Together` batch. Ids that are
 /// not UUIDs are refused (422) before anything is read.
 pub struct GroupCheck {
-    read: Option<usize>,
+    read: Option<Ticket<GroupRef>>,
     /// Canonical (lower-case) ids, in the order given.
     canonical: Vec<GroupId>,
     /// The same without duplicates.

@@ -312,7 +312,9 @@ fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCa
     let role = api_token::creatable_role(live.token_role)
         .ok_or_else(|| ApiError::internal("an API token with a role no token may hold"))?;
     let workspaces = if live.token_scoped != 0 {
-        Some(store::json_column::<Vec<WorkspaceId>>(&live.token_workspaces)?)
+        Some(store::json_column::<Vec<WorkspaceId>>(
+            &live.token_workspaces,
+        )?)
     } else {
         None
     };

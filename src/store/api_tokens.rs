@@ -1,7 +1,7 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, Rider, Stmt};
+use super::{Db, Query, Rider, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -33,10 +33,10 @@ pub fn live_stmt(
     token_hash: &str,
     now: Timestamp,
     rider: Option<Rider>,
-) -> ApiResult<Stmt> {
+) -> ApiResult<Query<LiveToken>> {
     let mut args = args![token_hash, now];
     let rider = Rider::column(rider, &mut args);
-    db.stmt(
+    db.query(
         &format!(
             "SELECT {rider}t.id AS token_id, t.name AS token_name, t.role AS token_role, \
                t.scoped AS token_scoped, t.last_used_at AS token_last_used_at, \
@@ -82,8 +82,8 @@ const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
        t.revoked_at \
      FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by";
 
-pub fn one_stmt(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Query<TokenRow>> {
+    db.query(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id = ?2"),
         args![org, id],
     )

@@ -1,6 +1,6 @@
 //! Groups of org members, their restrictions, and their members.
 
-use super::{Db, Found, Stmt};
+use super::{Db, Found, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
 use crate::domain::roles::OrgRole;
@@ -36,8 +36,8 @@ pub async fn page(db: &Db, org: OrgId, after: &str, limit: u32) -> ApiResult<Vec
     .await
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(db: &Db, org: OrgId, id: GroupId) -> ApiResult<Query<GroupRow>> {
+    db.query(
         &format!("{SELECT} WHERE g.org_id = ?1 AND g.id = ?2"),
         args![org, id],
     )
@@ -183,11 +183,11 @@ pub async fn members(
 ) -> ApiResult<Option<Vec<GroupMemberRow>>> {
     let found = db
         .parent_and_list::<Found, GroupMemberRow>(
-            db.stmt(
+            db.query(
                 "SELECT 1 AS found FROM groups WHERE id = ?1 AND org_id = ?2",
                 args![id, org],
             )?,
-            db.stmt(
+            db.query(
                 "SELECT gm.user_id, u.email, u.first_name, u.last_name, m.role, gm.added_at \
                  FROM group_members gm JOIN users u ON u.id = gm.user_id \
                  JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id \
@@ -219,9 +219,9 @@ pub struct GroupRef {
 }
 
 /// Which of `ids` are groups of the org, and whether each restricts (`GroupRef` rows).
-pub fn existing_stmt(db: &Db, org: OrgId, ids: &[GroupId]) -> ApiResult<Stmt> {
+pub fn existing_stmt(db: &Db, org: OrgId, ids: &[GroupId]) -> ApiResult<Query<GroupRef>> {
     let list = serde_json::to_string(ids).unwrap_or_default();
-    db.stmt(
+    db.query(
         "SELECT id, restricting FROM groups WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         args![org, list],
     )

@@ -2,7 +2,7 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use super::{json_column, Db, Stmt};
+use super::{json_column, Db, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, GroupId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
@@ -122,8 +122,8 @@ pub async fn page(
     .await
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Query<InvitationRow>> {
+    db.query(
         &format!("{SELECT} WHERE i.org_id = ?1 AND i.id = ?2"),
         args![org, id],
     )
@@ -206,8 +206,12 @@ impl InviteeStanding {
 }
 
 /// Always one row (`InviteeStanding`).
-pub fn invitee_standing_stmt(db: &Db, org: OrgId, email: &str) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn invitee_standing_stmt(
+    db: &Db,
+    org: OrgId,
+    email: &str,
+) -> ApiResult<Query<InviteeStanding>> {
+    db.query(
         "SELECT (SELECT id FROM users WHERE email = ?2) AS account_id, \
                 EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
                  WHERE u.email = ?2 AND m.org_id = ?1) AS member, \
@@ -219,8 +223,12 @@ pub fn invitee_standing_stmt(db: &Db, org: OrgId, email: &str) -> ApiResult<Stmt
 }
 
 /// Whether invitation `id`'s invitee is a member of the org by now (`InviteeMember`).
-pub fn invitee_member_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn invitee_member_stmt(
+    db: &Db,
+    org: OrgId,
+    id: InvitationId,
+) -> ApiResult<Query<InviteeMember>> {
+    db.query(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
            WHERE m.org_id = ?1 AND u.email = (SELECT email FROM invitations WHERE id = ?2)) AS member",
         args![org, id],

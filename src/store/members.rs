@@ -4,7 +4,7 @@ use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{Db, Results, Stmt};
+use super::{Db, Query, Results, Stmt, Ticket};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::WorkspaceId;
@@ -63,8 +63,8 @@ pub struct RenderedMember {
 /// `?q=` is a case-insensitive substring of the email or the full name (`instr`: LIKE
 /// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
 /// in the credential check's round trip), or on its own when a held page turned out stale.
-pub fn page_stmt(db: &Db, org: OrgId, query: &PageQuery) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn page_stmt(db: &Db, org: OrgId, query: &PageQuery) -> ApiResult<Query<RenderedMember>> {
+    db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view \
              FROM org_members m JOIN users u ON u.id = m.user_id \
@@ -152,8 +152,8 @@ pub fn keep_page(org: OrgId, query: &PageQuery, page: CachedPage) {
 /// One member as the directory shows them (`MEMBER_JSON`), added to `reads` after a write's
 /// statements (so it sees them): a write and its response are then one round trip. Read back
 /// with `read_view`.
-pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Query<RenderedMember>> {
+    db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view FROM org_members m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = ?1 AND m.user_id = ?2"
@@ -163,8 +163,11 @@ pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
 }
 
 /// The member view `view_stmt` read, as JSON; `None` if they are not a member.
-pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json::Value>> {
-    match results.first::<RenderedMember>(read)? {
+pub fn read_view(
+    results: &Results,
+    read: Ticket<RenderedMember>,
+) -> ApiResult<Option<serde_json::Value>> {
+    match results.first(read)? {
         None => Ok(None),
         Some(row) => serde_json::from_str(&row.view)
             .map(Some)
@@ -172,8 +175,8 @@ pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json:
     }
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Query<MemberRow>> {
+    db.query(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
                 (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
          FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND m.user_id = ?2",
@@ -327,9 +330,13 @@ pub struct NamedWorkspace {
 }
 
 /// Which of `ids` are workspaces of the org, with their names (`NamedWorkspace` rows).
-pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[WorkspaceId]) -> ApiResult<Stmt> {
+pub fn existing_workspaces_stmt(
+    db: &Db,
+    org: OrgId,
+    ids: &[WorkspaceId],
+) -> ApiResult<Query<NamedWorkspace>> {
     let list = serde_json::to_string(ids).unwrap_or_default();
-    db.stmt(
+    db.query(
         "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         args![org, list],
     )

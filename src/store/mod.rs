@@ -17,6 +17,7 @@ pub mod users;
 pub mod workspaces;
 
 use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -38,6 +39,35 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
 
 pub type Stmt = D1PreparedStatement;
+
+/// A read: a statement and the type each of its rows is read as. The store's read
+/// functions return one, so whoever runs it (alone, or in a `Together` batch) gets rows of
+/// the right type without naming it.
+pub struct Query<T> {
+    stmt: Stmt,
+    rows: PhantomData<fn() -> T>,
+}
+
+impl<T> Query<T> {
+    /// The statement, to run inside a write's batch where its rows are not read.
+    pub fn into_stmt(self) -> Stmt {
+        self.stmt
+    }
+}
+
+/// Where a read planned into a `Together` comes back in its `Results`, and as what.
+pub struct Ticket<T> {
+    index: usize,
+    rows: PhantomData<fn() -> T>,
+}
+
+// Derives would require `T: Clone`; a ticket is an index whatever its rows are.
+impl<T> Clone for Ticket<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Ticket<T> {}
 
 /// A bound argument. D1 takes JS values; integers travel as f64 (exact below 2^53).
 #[derive(Debug, Clone)]
@@ -267,16 +297,24 @@ impl Db {
             .map_err(|e| map_d1_error(&e.to_string()))
     }
 
+    /// A read whose rows are read as `T`.
+    pub fn query<T>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Query<T>> {
+        Ok(Query {
+            stmt: self.stmt(sql, args)?,
+            rows: PhantomData,
+        })
+    }
+
     pub async fn first<T: DeserializeOwned>(
         &self,
         sql: &str,
         args: Vec<Arg>,
     ) -> ApiResult<Option<T>> {
-        self.first_of(self.stmt(sql, args)?).await
+        self.first_of(self.query(sql, args)?).await
     }
 
     pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
-        self.all_of(self.stmt(sql, args)?).await
+        self.all_of(self.query(sql, args)?).await
     }
 
     /// Runs one write and returns how many rows it changed.
@@ -290,13 +328,13 @@ impl Db {
     }
 
     /// The first row of a prepared read.
-    pub async fn first_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
-        self.one(stmt).await?.first()
+    pub async fn first_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Option<T>> {
+        self.one(read.stmt).await?.first()
     }
 
     /// Every row of a prepared read.
-    pub async fn all_of<T: DeserializeOwned>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
-        self.one(stmt).await?.rows::<T>()
+    pub async fn all_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Vec<T>> {
+        self.one(read.stmt).await?.rows::<T>()
     }
 
     /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
@@ -304,9 +342,9 @@ impl Db {
     pub async fn batch_then_first<T: DeserializeOwned>(
         &self,
         mut stmts: Vec<Stmt>,
-        read: Stmt,
+        read: Query<T>,
     ) -> ApiResult<Option<T>> {
-        stmts.push(read);
+        stmts.push(read.stmt);
         let results = self.batch(stmts).await?;
         match results.last() {
             Some(r) => r.first(),
@@ -318,13 +356,13 @@ impl Db {
     /// parent decides 404/403, the list is the page. `None` when the parent is missing.
     pub async fn parent_and_list<P: DeserializeOwned, T: DeserializeOwned>(
         &self,
-        parent: Stmt,
-        list: Stmt,
+        parent: Query<P>,
+        list: Query<T>,
     ) -> ApiResult<Option<(P, Vec<T>)>> {
         let mut reads = Together::default();
         let (p, l) = (reads.add(parent), reads.add(list));
         let results = reads.run(self).await?;
-        match results.first::<P>(p)? {
+        match results.first(p)? {
             Some(parent) => Ok(Some((parent, results.rows(l)?))),
             None => Ok(None),
         }
@@ -353,9 +391,13 @@ pub struct Together {
 }
 
 impl Together {
-    pub fn add(&mut self, stmt: Stmt) -> usize {
-        self.stmts.push(stmt);
-        self.stmts.len() - 1
+    /// A read, its rows to be taken from the results with the ticket.
+    pub fn add<T>(&mut self, read: Query<T>) -> Ticket<T> {
+        self.stmts.push(read.stmt);
+        Ticket {
+            index: self.stmts.len() - 1,
+            rows: PhantomData,
+        }
     }
 
     /// Statements whose results are not read back (a write's statements before its reads).
@@ -476,15 +518,15 @@ fn rebase_placeholders(sql: &str, by: usize) -> String {
 pub struct Results(Vec<Outcome>);
 
 impl Results {
-    pub fn rows<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Vec<T>> {
-        match self.0.get(i) {
+    pub fn rows<T: DeserializeOwned>(&self, read: Ticket<T>) -> ApiResult<Vec<T>> {
+        match self.0.get(read.index) {
             Some(r) => r.rows(),
             None => Ok(Vec::new()),
         }
     }
 
-    pub fn first<T: DeserializeOwned>(&self, i: usize) -> ApiResult<Option<T>> {
-        match self.0.get(i) {
+    pub fn first<T: DeserializeOwned>(&self, read: Ticket<T>) -> ApiResult<Option<T>> {
+        match self.0.get(read.index) {
             Some(r) => r.first(),
             None => Ok(None),
         }

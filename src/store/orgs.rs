@@ -1,7 +1,7 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use super::{Db, Stmt};
+use super::{Db, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -64,8 +64,8 @@ pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>>
     db.all_of(memberships_stmt(db, user)?).await
 }
 
-pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Query<MembershipRow>> {
+    db.query(
         "SELECT m.org_id, o.name AS org_name, m.role, w.id AS workspace_id, w.name AS workspace_name, \
                 wm.role AS workspace_role \
          FROM org_members m JOIN orgs o ON o.id = m.org_id \
@@ -229,8 +229,8 @@ pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiR
 }
 
 /// An org by id, for the operator (no membership involved).
-pub fn by_id_stmt(db: &Db, org: OrgId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn by_id_stmt(db: &Db, org: OrgId) -> ApiResult<Query<OrgRow>> {
+    db.query(
         &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
         args![org],
     )

@@ -1,6 +1,6 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{json_column, Db, Found, Rider, Stmt, Together};
+use super::{json_column, Db, Found, Query, Rider, Stmt, Together};
 use crate::args;
 use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
@@ -65,8 +65,8 @@ pub fn put(
     )
 }
 
-pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
+    db.query(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
              AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5"
@@ -114,11 +114,11 @@ pub async fn put_context(
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
     };
     let mut reads = Together::default();
-    let workspace = reads.add(db.stmt(
+    let workspace = reads.add(db.query(
         "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
         args![k.workspace, org],
     )?);
-    let principal = reads.add(db.stmt(principal_sql, args![org, k.principal_id])?);
+    let principal = reads.add(db.query(principal_sql, args![org, k.principal_id])?);
     let grant = reads.add(find_stmt(db, k)?);
     let results = reads.run(db).await?;
     if results.first::<Found>(workspace)?.is_none() {
@@ -165,11 +165,11 @@ pub async fn page(
 ) -> ApiResult<Option<Vec<GrantRow>>> {
     let found = db
         .parent_and_list::<Found, GrantRow>(
-            db.stmt(
+            db.query(
                 "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
                 args![ws, org],
             )?,
-            db.stmt(
+            db.query(
                 &format!(
                     "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND id > ?2 \
                      AND (?3 IS NULL OR principal_type = ?3) AND (?4 IS NULL OR principal_id = ?4) \

@@ -1,6 +1,6 @@
 //! Sessions and their rotating refresh tokens.
 
-use super::{json_column, Db, Rider, Stmt};
+use super::{json_column, Db, Query, Rider, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, SessionId, UserId};
@@ -81,7 +81,7 @@ pub fn live_stmt(
     org: Option<OrgId>,
     rider: Option<Rider>,
     person: bool,
-) -> ApiResult<Stmt> {
+) -> ApiResult<Query<LiveSession>> {
     let mut args = args![id, user, now];
     // The org gate's columns and joins only when an org is asked for: a statement's text is
     // parsed and planned on every call, and the joins would only ever find nothing.
@@ -110,7 +110,7 @@ pub fn live_stmt(
     } else {
         ""
     };
-    db.stmt(
+    db.query(
         &format!(
             "SELECT {rider}{person_columns}s.last_used_at AS session_last_used_at{gate_columns} \
              FROM sessions s JOIN users u ON u.id = s.user_id{gate_joins} \

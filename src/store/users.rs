@@ -1,6 +1,6 @@
 //! Users: the account itself, its status and lockout counter.
 
-use super::{Db, Found, Stmt};
+use super::{Db, Found, Query, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
@@ -37,8 +37,8 @@ pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
     .await
 }
 
-pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Query<UserRow>> {
+    db.query(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         args![id],
     )
@@ -49,8 +49,8 @@ pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
 }
 
 /// A row (`Found`) if an account has this email.
-pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Query<Found>> {
+    db.query(
         "SELECT 1 AS found FROM users WHERE email = ?1",
         args![email],
     )

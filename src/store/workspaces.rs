@@ -1,6 +1,6 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use super::{Db, Stmt, Together};
+use super::{Db, Query, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -51,8 +51,8 @@ pub fn one_stmt(
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
-) -> ApiResult<Stmt> {
-    db.stmt(
+) -> ApiResult<Query<WorkspaceRow>> {
+    db.query(
         &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
         args![org, viewer, now, ws],
     )
@@ -180,11 +180,11 @@ pub async fn with_members(
     limit: u32,
 ) -> ApiResult<Option<(WorkspaceRow, Vec<WorkspaceMemberRow>)>> {
     db.parent_and_list(
-        db.stmt(
+        db.query(
             &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
             args![org, viewer, now, ws],
         )?,
-        db.stmt(
+        db.query(
             "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
              FROM org_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
@@ -198,8 +198,13 @@ pub async fn with_members(
 
 /// A user as workspace `ws` of `org` sees them, with their pending invitation to the org if
 /// any (joining through the workspace ends it).
-pub fn member_stmt(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn member_stmt(
+    db: &Db,
+    org: OrgId,
+    ws: WorkspaceId,
+    user: UserId,
+) -> ApiResult<Query<WorkspaceMemberRow>> {
+    db.query(
         "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, \
            x.role AS workspace_role, \
            (SELECT p.id FROM invitations p WHERE p.org_id = ?1 AND p.email = u.email \

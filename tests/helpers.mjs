@@ -62,16 +62,19 @@ function joinTriggers(pieces) {
 
 /**
  * Starts the Worker. `vars` override wrangler.toml's [vars]; `outbound` (optional) answers
- * the Worker's own fetches (the HTTP email provider). A second tiny worker consumes the
- * dead-letter queue into the DLQ_SINK KV namespace so tests can see what landed there.
+ * the Worker's own fetches (the HTTP email provider); `onLog` (optional) receives each line
+ * the runtime logs, `{timestamp, level, message}`, instead of the console. A second tiny
+ * worker consumes the dead-letter queue into the DLQ_SINK KV namespace so tests can see what
+ * landed there.
  */
-export async function startWorker({ vars = {}, outbound, port, inspectorPort } = {}) {
+export async function startWorker({ vars = {}, outbound, port, inspectorPort, onLog } = {}) {
   // Miniflare 5 takes a new option shape; the v4 shape (as in workers-rs' own tests) converts.
   const mf = new Miniflare(convertV4MiniflareOptions({
     // The benchmark serves over real HTTP; tests use dispatchFetch and need no port.
     ...(port ? { host: "127.0.0.1", port } : {}),
     // The CPU profiler (bench/profile.mjs) attaches to the Worker through this port.
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(onLog ? { handleStructuredLogs: onLog } : {}),
     workers: [
       {
         name: "ums",

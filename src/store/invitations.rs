@@ -473,7 +473,10 @@ pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<Invit
 }
 
 // `CROSS JOIN` below fixes the loop order: each listed id is one primary-key lookup. Left
-// to itself the planner may scan the overdue invitations and, for each, the whole list.
+// to itself the planner may scan the overdue invitations and, for each, the whole list. For
+// the same reason the updates write `+status`, `+expires_at` (a unary plus keeps a column
+// from being an index's key): otherwise the planner reads every org's pending invitations
+// by `invitations_due` instead of the listed ids by primary key.
 
 /// Records the expiry of the given invitations (those still pending and overdue when the
 /// batch runs: idempotent, and safe against a concurrent resend) with one
@@ -496,7 +499,7 @@ pub fn expire(db: &Db, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<St
         db.stmt(
             "UPDATE invitations SET status = 'expired', ended_at = expires_at \
              WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)) \
-               AND status = 'pending' AND expires_at <= ?2",
+               AND +status = 'pending' AND +expires_at <= ?2",
             args![items.as_str(), now],
         )?,
     ])
@@ -560,7 +563,7 @@ pub fn record_reminders(db: &Db, reminders: &[Reminder], now: Timestamp) -> ApiR
         db.stmt(
             "UPDATE invitations SET reminded_at = ?2 \
              WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)) \
-               AND status = 'pending' AND reminded_at IS NULL AND expires_at > ?2",
+               AND +status = 'pending' AND reminded_at IS NULL AND +expires_at > ?2",
             args![items.as_str(), now],
         )?,
     ])

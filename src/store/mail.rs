@@ -105,10 +105,16 @@ pub async fn dev_mailbox(
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<MailboxRow>> {
-    db.all(
-        "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
-         WHERE (?1 IS NULL OR recipient = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
-        args![to, before, i64::from(limit)],
-    )
-    .await
+    // One statement per case: `(?1 IS NULL OR recipient = ?1)` cannot use the recipient's index.
+    let sql = match to {
+        Some(_) => {
+            "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
+             WHERE recipient = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+        None => {
+            "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
+             WHERE ?1 IS NULL AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+    };
+    db.all(sql, args![to, before, i64::from(limit)]).await
 }

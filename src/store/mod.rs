@@ -239,6 +239,8 @@ pub struct D1Usage {
 pub struct Db {
     d1: Rc<D1Database>,
     usage: Rc<Cell<D1Usage>>,
+    /// Log each statement prepared with its arguments (`Config::sql_trace`, development only).
+    trace: bool,
 }
 
 impl Db {
@@ -251,7 +253,16 @@ impl Db {
         Db {
             d1: Rc::new(d1),
             usage,
+            trace: false,
         }
+    }
+
+    /// This handle, logging every statement it prepares when `on` (`SQL_TRACE=1`): one
+    /// `SQL_TRACE {"sql": …, "args": […]}` line each, which `tests/query-plans.test.mjs`
+    /// collects to explain every statement the service issues.
+    pub fn traced(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
     }
 
     pub fn usage(&self) -> D1Usage {
@@ -289,7 +300,12 @@ impl Db {
             .ok_or_else(|| ApiError::internal("D1 returned no result"))
     }
 
+    /// Every statement of the service is prepared here (batches and riders included: a
+    /// rider is part of its carrier's text, a guard is a statement like any other).
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
+        if self.trace {
+            trace(sql, &args);
+        }
         let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
         self.d1
             .prepare(sql)
@@ -375,6 +391,24 @@ impl Db {
         let d1: &worker::worker_sys::D1Database = js.unchecked_ref();
         self.round_trip(d1.batch(list)).await
     }
+}
+
+/// One `SQL_TRACE` line: the statement's text and its arguments as JSON.
+#[inline(never)]
+fn trace(sql: &str, args: &[Arg]) {
+    worker::console_log!("SQL_TRACE {}", trace_line(sql, args));
+}
+
+fn trace_line(sql: &str, args: &[Arg]) -> serde_json::Value {
+    let args: Vec<serde_json::Value> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Text(s) => serde_json::Value::from(s.as_str()),
+            Arg::Int(i) => serde_json::Value::from(*i),
+            Arg::Null => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::json!({"sql": sql, "args": args})
 }
 
 /// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
@@ -703,6 +737,16 @@ mod tests {
         for bad in [r#"[1]"#, r#""a""#, r#"[["a"]]"#, "null"] {
             assert!(json_column::<Vec<String>>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_trace_line_is_the_statement_and_its_arguments() {
+        let args = args!["a\"b", 7, None::<i64>];
+        let line = trace_line("SELECT ?1, ?2, ?3", &args);
+        assert_eq!(
+            line.to_string(),
+            r#"{"args":["a\"b",7,null],"sql":"SELECT ?1, ?2, ?3"}"#
+        );
     }
 
     #[test]

@@ -263,10 +263,6 @@ pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
             "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
             args![id],
         )?,
-        db.stmt(
-            "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
-            args![id],
-        )?,
         db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
     ])
 }

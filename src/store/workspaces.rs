@@ -33,7 +33,7 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
        (SELECT COUNT(*) FROM org_members m WHERE m.org_id = ?1 AND m.role <> 'member') + \
        (SELECT COUNT(*) FROM workspace_members x JOIN org_members m ON m.org_id = x.org_id \
           AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
-       (SELECT COUNT(*) FROM invitation_workspaces iw JOIN invitations i ON i.id = iw.invitation_id \
+       (SELECT COUNT(*) FROM invitation_workspaces iw CROSS JOIN invitations i ON i.id = iw.invitation_id \
           WHERE iw.workspace_id = w.id AND i.status = 'pending' AND i.expires_at > ?3) AS pending_invitations, \
        (SELECT COUNT(DISTINCT principal_id) FROM grants \
           WHERE workspace_id = w.id AND principal_type = 'group') AS group_count, \

@@ -276,7 +276,10 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         },
     )?);
     batch.push(store::orgs::insert_workspace(
-        &ctx.db, ws_id, org_id, &ws_name, now,
+        &store::OrgStore::open(&ctx.db, org_id),
+        ws_id,
+        &ws_name,
+        now,
     )?);
     batch.push(ctx.audit(&signed_up, now)?);
     batch.push(
@@ -662,11 +665,11 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
 
 pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
-    let event = Event::account("session.revoked", caller.user_id, &caller.email)
+    let event = Event::account("session.revoked", caller.user_id(), &caller.email())
         .meta(crate::object!({ "reason": "logout_all" }));
     ctx.db
         .batch(vec![
-            store::sessions::end_all(&ctx.db, caller.user_id, None, "logout_all", now)?,
+            store::sessions::end_all(&ctx.db, caller.user_id(), None, "logout_all", now)?,
             ctx.audit(&event, now)?,
         ])
         .await?;

@@ -98,7 +98,7 @@ fn privileged_in_restricting_group() -> ApiError {
 /// The `{group}` of the path in the caller's org (404 otherwise).
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(GroupId, GroupRow)> {
     let id: GroupId = ctx.path_id("group")?;
-    let row = store::groups::one(&ctx.db, access.org_id, id)
+    let row = store::groups::one(access.store(), id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, row))
@@ -137,9 +137,8 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::groups::insert(
-                    &ctx.db,
+                    access.store(),
                     id,
-                    access.org_id,
                     &GroupFields {
                         name: &name,
                         description: description.as_deref(),
@@ -154,7 +153,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
             ],
-            store::groups::one_stmt(&ctx.db, access.org_id, id)?,
+            store::groups::one_stmt(access.store(), id)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("group vanished after create"))?;
@@ -163,8 +162,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let rows =
-        store::groups::page(&ctx.db, access.org_id, page.after_key(), page.fetch_limit()).await?;
+    let rows = store::groups::page(access.store(), page.after_key(), page.fetch_limit()).await?;
     let page = Page::from_rows(rows, &page, |g| g.id);
     Ok(Reply::ok(page.render(view)))
 }
@@ -225,8 +223,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             .map_or(row.restricting != 0, |r| !r.is_empty());
         let now = ctx.now();
         let mut batch = store::groups::update(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             id,
             &GroupFields {
                 name: name.as_deref().unwrap_or(&row.name),
@@ -248,7 +245,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         );
         let row: GroupRow = ctx
             .db
-            .batch_then_first(batch, store::groups::one_stmt(&ctx.db, access.org_id, id)?)
+            .batch_then_first(batch, store::groups::one_stmt(access.store(), id)?)
             .await
             .map_err(|e| e.on_guard(privileged_in_restricting_group()))?
             .ok_or(ApiError::NotFound)?;
@@ -260,7 +257,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, row) = target(ctx, &access).await?;
     let now = ctx.now();
-    let mut batch = store::groups::delete(&ctx.db, access.org_id, id)?;
+    let mut batch = store::groups::delete(access.store(), id)?;
     batch.push(ctx.audit(
         &group_event(&access, "group.deleted", &row.id).meta(crate::object!({ "name": row.name })),
         now,
@@ -274,15 +271,9 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: GroupId = ctx.path_id("group")?;
     let page = ctx.page()?;
-    let rows = store::groups::members(
-        &ctx.db,
-        access.org_id,
-        id,
-        page.after_key(),
-        page.fetch_limit(),
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let rows = store::groups::members(access.store(), id, page.after_key(), page.fetch_limit())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let page = Page::from_rows(rows, &page, |m| m.user_id);
     Ok(Reply::ok(page.render(|m| {
         crate::object!({
@@ -305,7 +296,7 @@ async fn standing(
 ) -> ApiResult<(GroupId, UserId, store::groups::MembershipStanding)> {
     let id: GroupId = ctx.path_id("group")?;
     let user: UserId = ctx.path_id("user")?;
-    let standing = store::groups::membership_standing(&ctx.db, access.org_id, id, user)
+    let standing = store::groups::membership_standing(access.store(), id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, user, standing))
@@ -324,7 +315,7 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Ok(Reply::no_content());
     }
     let now = ctx.now();
-    let mut batch = store::groups::add_member(&ctx.db, access.org_id, id, user, now)?;
+    let mut batch = store::groups::add_member(access.store(), id, user, now)?;
     batch.push(ctx.audit(&member_event(&access, "group.member_added", &id, user), now)?);
     ctx.db
         .batch(batch)

@@ -208,7 +208,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;
@@ -245,7 +245,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let mail = Outgoing::new(
         &email,
         invitation_mail(
-            &access.org.name,
+            &access.org().name,
             role.as_str(),
             ws_mail,
             access.display_name(),
@@ -256,10 +256,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .about("invitation", id.to_string());
     batch.extend(store::invitations::insert(
-        &ctx.db,
+        access.store(),
         &NewInvitation {
             id,
-            org: access.org_id,
             email: &email,
             role,
             workspaces: &granted,
@@ -288,10 +287,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
     let row: InvitationRow = ctx
         .db
-        .batch_then_first(
-            batch,
-            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
-        )
+        .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
     enqueue(ctx, vec![mail]).await;
@@ -309,8 +305,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     })?;
     let now = ctx.now();
     let rows = store::invitations::page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         filter,
         now,
         page.before_key(),
@@ -329,7 +324,7 @@ fn invitation_param(ctx: &Ctx) -> ApiResult<InvitationId> {
 /// The `{invitation}` of the path in the caller's org (404 otherwise).
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
     let id = invitation_param(ctx)?;
-    let row = store::invitations::one(&ctx.db, access.org_id, id)
+    let row = store::invitations::one(access.store(), id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, row))
@@ -348,7 +343,7 @@ fn may_manage_row(access: &OrgAccess, row: &InvitationRow) -> ApiResult<()> {
         (None, Some(token)) => row.invited_by_token == Some(token),
         (None, None) => false,
     };
-    if !may_manage(access.role, own) {
+    if !may_manage(access.role(), own) {
         return Err(ApiError::Forbidden);
     }
     Ok(())
@@ -367,13 +362,9 @@ pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id = invitation_param(ctx)?;
     let mut reads = Together::default();
-    let target_read = reads.add(store::invitations::one_stmt(&ctx.db, access.org_id, id)?);
+    let target_read = reads.add(store::invitations::one_stmt(access.store(), id)?);
     let limits = Limits::plan_invitee(ctx, &mut reads, "invite", id)?;
-    let member_read = reads.add(store::invitations::invitee_member_stmt(
-        &ctx.db,
-        access.org_id,
-        id,
-    )?);
+    let member_read = reads.add(store::invitations::invitee_member_stmt(access.store(), id)?);
     let results = reads.run(&ctx.db).await?;
     let row: InvitationRow = results.first(target_read)?.ok_or(ApiError::NotFound)?;
     may_manage_row(&access, &row)?;
@@ -404,8 +395,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .about("invitation", row.id.to_string());
     let mut batch = store::invitations::resend(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         &Send {
             token_hash: &hash_secret(&secret),
@@ -426,10 +416,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?);
     let row: InvitationRow = ctx
         .db
-        .batch_then_first(
-            batch,
-            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
-        )
+        .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await
         .map_err(|e| e.on_guard(not_pending()))?
         .ok_or(ApiError::NotFound)?;
@@ -576,16 +563,16 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             return Err(ApiError::Validation(errs.0));
         }
         let caller = authenticate(ctx).await?;
-        if caller.user_id != user.id {
+        if caller.user_id() != user.id {
             return Err(ApiError::Forbidden);
         }
         // Following the link proves the address too.
-        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id, &row.email)?;
+        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id(), &row.email)?;
         let membership = join(
             ctx,
             &row,
-            caller.user_id,
-            &caller.email,
+            caller.user_id(),
+            &caller.email(),
             None,
             vec![verify],
             ApiError::InvalidToken,
@@ -685,12 +672,12 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
 /// address proves nothing about who reads its mail).
 pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let rows = if caller.user.email_verified == 0 {
+    let rows = if caller.user().email_verified == 0 {
         Vec::new()
     } else {
         store::invitations::inbox(
             &ctx.db,
-            &caller.email,
+            &caller.email(),
             ctx.now(),
             page.before_key(),
             page.fetch_limit(),
@@ -705,10 +692,10 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 /// email: 404 otherwise, 410 once expired.
 async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, InvitationRow)> {
     let id = invitation_param(ctx)?;
-    if caller.user.email_verified == 0 {
+    if caller.user().email_verified == 0 {
         return Err(ApiError::NotFound);
     }
-    let row = store::invitations::addressed_to(&ctx.db, id, &caller.email)
+    let row = store::invitations::addressed_to(&ctx.db, id, &caller.email())
         .await?
         .ok_or(ApiError::NotFound)?;
     match row.effective_status(ctx.now()) {
@@ -723,8 +710,8 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let membership = join(
         ctx,
         &row,
-        caller.user_id,
-        &caller.email,
+        caller.user_id(),
+        &caller.email(),
         None,
         Vec::new(),
         ApiError::NotFound,
@@ -741,7 +728,7 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     batch.push(ctx.audit(
         &Event::by(
             org,
-            Actor::user(caller.user_id, &caller.email),
+            Actor::user(caller.user_id(), &caller.email()),
             "invitation.declined",
             ("invitation", row.id.to_string()),
         ),

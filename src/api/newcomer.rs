@@ -81,8 +81,8 @@ pub fn check_ceiling(
             "a member needs at least one workspace",
         ));
     }
-    let ceiling = access.role.inherited_workspace_role();
-    if !may_grant(access.role, role)
+    let ceiling = access.role().inherited_workspace_role();
+    if !may_grant(access.role(), role)
         || grants
             .iter()
             .any(|g| !ceiling.is_some_and(|c| c.at_least(g.role)))
@@ -98,7 +98,6 @@ pub struct WorkspaceCheck {
 }
 
 fn plan_workspaces(
-    ctx: &Ctx,
     access: &OrgAccess,
     grants: &[WorkspaceAssignment],
     reads: &mut Together,
@@ -109,8 +108,7 @@ fn plan_workspaces(
     let ids: Vec<WorkspaceId> = grants.iter().map(|g| g.workspace).collect();
     Ok(WorkspaceCheck {
         read: Some(reads.add(store::members::existing_workspaces_stmt(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             &ids,
         )?)),
     })
@@ -161,7 +159,6 @@ pub struct NewcomerChecks {
 pub type Newcomer = (Vec<String>, Vec<GroupId>, InviteeStanding);
 
 pub fn plan_newcomer(
-    ctx: &Ctx,
     access: &OrgAccess,
     granted: &[WorkspaceAssignment],
     groups: &[String],
@@ -169,11 +166,10 @@ pub fn plan_newcomer(
     reads: &mut Together,
 ) -> ApiResult<NewcomerChecks> {
     Ok(NewcomerChecks {
-        workspaces: plan_workspaces(ctx, access, granted, reads)?,
-        groups: plan_groups(ctx, access, groups, reads)?,
+        workspaces: plan_workspaces(access, granted, reads)?,
+        groups: plan_groups(access, groups, reads)?,
         standing: reads.add(store::invitations::invitee_standing_stmt(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             email,
         )?),
     })
@@ -226,12 +222,7 @@ pub struct GroupCheck {
     wanted: Vec<GroupId>,
 }
 
-fn plan_groups(
-    ctx: &Ctx,
-    access: &OrgAccess,
-    ids: &[String],
-    reads: &mut Together,
-) -> ApiResult<GroupCheck> {
+fn plan_groups(access: &OrgAccess, ids: &[String], reads: &mut Together) -> ApiResult<GroupCheck> {
     let mut errs = FieldErrors::default();
     let mut canonical: Vec<GroupId> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -252,11 +243,7 @@ fn plan_groups(
     let read = if wanted.is_empty() {
         None
     } else {
-        Some(reads.add(store::groups::existing_stmt(
-            &ctx.db,
-            access.org_id,
-            &wanted,
-        )?))
+        Some(reads.add(store::groups::existing_stmt(access.store(), &wanted)?))
     };
     Ok(GroupCheck {
         read,

@@ -48,7 +48,7 @@ pub fn view(org: &OrgRow, role: OrgRole) -> Value {
 
 /// An event in the org's audit trail, by the caller, about the org.
 fn org_event(access: &OrgAccess, action: &'static str) -> Event {
-    access.event(action, ("org", access.org_id.to_string()))
+    access.event(action, ("org", access.org_id().to_string()))
 }
 
 #[derive(Deserialize)]
@@ -82,7 +82,7 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             name: &name,
             description: description.as_deref(),
             logo_url: logo_url.as_deref(),
-            owner: caller.user_id,
+            owner: caller.user_id(),
             member_limit: ctx.cfg.default_member_limit,
             now,
         },
@@ -90,14 +90,14 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     batch.push(ctx.audit(
         &Event::by(
             org_id,
-            Actor::user(caller.user_id, &caller.email),
+            Actor::user(caller.user_id(), &caller.email()),
             "org.created",
             ("org", org_id.to_string()),
         ),
         now,
     )?);
     ctx.db.batch(batch).await?;
-    let created = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
+    let created = store::orgs::with_role(&store::OrgStore::open(&ctx.db, org_id), caller.user_id())
         .await?
         .ok_or_else(|| ApiError::internal("org vanished after create"))?;
     Ok(Reply::created(view(&created.org, created.role)))
@@ -107,7 +107,7 @@ pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::orgs::list_for_user(
         &ctx.db,
-        caller.user_id,
+        caller.user_id(),
         page.after_key(),
         page.fetch_limit(),
     )
@@ -117,7 +117,7 @@ pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 }
 
 pub async fn get(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    Ok(Reply::ok(view(&access.org, access.role)))
+    Ok(Reply::ok(view(access.org(), access.role())))
 }
 
 #[derive(Deserialize)]
@@ -156,7 +156,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        return Ok(Reply::ok(view(&access.org, access.role)));
+        return Ok(Reply::ok(view(access.org(), access.role())));
     }
     let now = ctx.now();
     // The role is the caller's as of the gate (a patch does not change it).
@@ -164,33 +164,33 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .db
         .batch_then_first(
             vec![
-                store::orgs::update(&ctx.db, access.org_id, &change, now)?,
+                store::orgs::update(access.store(), &change, now)?,
                 ctx.audit(
                     &org_event(&access, "org.updated").meta(crate::object!({ "fields": fields })),
                     now,
                 )?,
             ],
-            store::orgs::by_id_stmt(&ctx.db, access.org_id)?,
+            store::orgs::by_id_stmt(access.store())?,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated, access.role)))
+    Ok(Reply::ok(view(&updated, access.role())))
 }
 
 /// Owner only, so always a person (a token never holds `owner`).
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let owner = access.person()?;
     let now = ctx.now();
-    let mut batch = store::orgs::delete(&ctx.db, access.org_id)?;
+    let mut batch = store::orgs::delete(access.store())?;
     // The org's own trail goes with it; the deletion is kept in the owner's account history.
     batch.push(
         ctx.audit(
             &Event {
                 org: None,
-                subject: Some(owner.user_id),
+                subject: Some(owner.user_id()),
                 ..org_event(&access, "org.deleted")
             }
-            .meta(crate::object!({ "org_id": access.org_id, "name": access.org.name })),
+            .meta(crate::object!({ "org_id": access.org_id(), "name": access.org().name })),
             now,
         )?,
     );
@@ -206,7 +206,7 @@ pub struct TransferBody {
 
 /// Owner only, so always a person (a token never holds `owner`).
 pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let owner = access.person()?.user_id;
+    let owner = access.person()?.user_id();
     let body: TransferBody = ctx.json()?;
     let target: UserId = body
         .user_id
@@ -219,7 +219,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         ));
     }
     // The owner must be able to sign in and act: an active account holding an org role.
-    match store::members::one(&ctx.db, access.org_id, target).await? {
+    match store::members::one(access.store(), target).await? {
         None => {
             return Err(ApiError::field(
                 "user_id",
@@ -237,14 +237,14 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         }
         Some(_) => {}
     }
-    if store::groups::is_restricted(&ctx.db, access.org_id, target).await? {
+    if store::groups::is_restricted(access.store(), target).await? {
         return Err(ApiError::field(
             "user_id",
             "is in a restricting group; owners can never be (remove them from it first)",
         ));
     }
     let now = ctx.now();
-    let mut batch = store::orgs::transfer(&ctx.db, access.org_id, owner, target, now)?;
+    let mut batch = store::orgs::transfer(access.store(), owner, target, now)?;
     batch.push(
         ctx.audit(
             &Event {
@@ -261,7 +261,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
             "Ownership or membership changed concurrently; retry.",
         ))
     })?;
-    let updated = store::orgs::with_role(&ctx.db, access.org_id, owner)
+    let updated = store::orgs::with_role(access.store(), owner)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(view(&updated.org, updated.role)))
@@ -269,9 +269,8 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
 
 /// Seats: members and pending invitations both hold one.
 pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (members, pending_invitations) =
-        store::members::seats(&ctx.db, access.org_id, ctx.now()).await?;
-    let limit = access.org.member_limit;
+    let (members, pending_invitations) = store::members::seats(access.store(), ctx.now()).await?;
+    let limit = access.org().member_limit;
     Ok(Reply::ok(crate::object!({
         "member_limit": limit,
         "members": members,
@@ -281,8 +280,8 @@ pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 /// The role overview: each role, what it may do, and how many hold it.
-pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let counts = store::orgs::role_counts(&ctx.db, access.org_id).await?;
+pub async fn roles(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let counts = store::orgs::role_counts(access.store()).await?;
     let data: Vec<Value> = [
         OrgRole::Owner,
         OrgRole::Admin,

@@ -38,7 +38,7 @@ const MAX_DESCRIPTION: usize = 1000;
 
 fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
     effective_workspace_role(
-        access.role,
+        access.role(),
         access.explicit_workspace_role(ws.id, ws.explicit_role),
     )
 }
@@ -73,7 +73,7 @@ async fn workspace(
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceId, WorkspaceRow, WorkspaceRole)> {
     let id: WorkspaceId = ctx.path_id("ws")?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
+    let ws = store::workspaces::one(access.store(), id, access.user_id(), ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     let role = allowed(access, &ws, action)?;
@@ -135,16 +135,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::workspaces::insert(
-                    &ctx.db,
+                    access.store(),
                     id,
-                    access.org_id,
                     &name,
                     description.flatten().as_deref(),
                     now,
                 )?,
                 ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
             ],
-            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+            store::workspaces::one_stmt(access.store(), id, access.user_id(), now)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
@@ -155,16 +154,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 /// scoped API token its listed ones.
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let visible = match (access.role, &access.principal) {
-        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id),
-        (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id),
+    let visible = match (access.role(), &access.principal()) {
+        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id()),
+        (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id()),
         _ => Visible::All {
             viewer: access.user_id(),
         },
     };
     let rows = store::workspaces::page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         visible,
         page.after_key(),
         page.fetch_limit(),
@@ -201,7 +199,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 )?,
                 ctx.audit(&ws_event(&access, "workspace.updated", id), now)?,
             ],
-            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+            store::workspaces::one_stmt(access.store(), id, access.user_id(), now)?,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -212,7 +210,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, ws, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
     let now = ctx.now();
-    let mut batch = store::workspaces::delete(&ctx.db, access.org_id, id)?;
+    let mut batch = store::workspaces::delete(access.store(), id)?;
     batch.push(ctx.audit(
         &ws_event(&access, "workspace.deleted", id).meta(crate::object!({ "name": ws.name })),
         now,
@@ -236,8 +234,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: WorkspaceId = ctx.path_id("ws")?;
     let page = ctx.page()?;
     let (ws, rows) = store::workspaces::with_members(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         access.user_id(),
         ctx.now(),
@@ -273,15 +270,9 @@ async fn workspace_and_member(
     user: UserId,
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceRole, Option<WorkspaceMemberRow>)> {
-    let (ws, member) = store::workspaces::with_member(
-        &ctx.db,
-        access.org_id,
-        id,
-        access.user_id(),
-        ctx.now(),
-        user,
-    )
-    .await?;
+    let (ws, member) =
+        store::workspaces::with_member(access.store(), id, access.user_id(), ctx.now(), user)
+            .await?;
     let my_role = allowed(access, &ws.ok_or(ApiError::NotFound)?, action)?;
     Ok((my_role, member))
 }
@@ -312,7 +303,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let joins_org = current.org_role.is_none();
     // Bringing someone new into the org is inviting: only org roles that may invite do it.
     // To anyone else a user outside the org is as unknown as a user that does not exist.
-    if joins_org && !org_allows(access.role, OrgAction::InviteUsers) {
+    if joins_org && !org_allows(access.role(), OrgAction::InviteUsers) {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
@@ -331,8 +322,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         _ => Vec::new(),
     });
     batch.extend(store::workspaces::put_member(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         user,
         role,
@@ -373,7 +363,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .db
         .batch_then_first::<WorkspaceMemberRow>(
             batch,
-            store::workspaces::member_stmt(&ctx.db, access.org_id, id, user)?,
+            store::workspaces::member_stmt(access.store(), id, user)?,
         )
         .await;
     let updated = match written {
@@ -382,12 +372,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         Err(ApiError::GuardFailed) => {
             let now_row: WorkspaceMemberRow = ctx
                 .db
-                .first_of(store::workspaces::member_stmt(
-                    &ctx.db,
-                    access.org_id,
-                    id,
-                    user,
-                )?)
+                .first_of(store::workspaces::member_stmt(access.store(), id, user)?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
             if now_row.workspace_role != Some(role) {
@@ -412,7 +397,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     };
     let now = ctx.now();
-    let mut batch = store::workspaces::remove_member(&ctx.db, access.org_id, id, user)?;
+    let mut batch = store::workspaces::remove_member(access.store(), id, user)?;
     batch.push(
         ctx.audit(
             &Event {

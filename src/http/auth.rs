@@ -23,28 +23,69 @@ const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
 /// An authenticated user on a live session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: UserId,
-    pub session_id: SessionId,
-    pub email: String,
+    user_id: UserId,
+    session_id: SessionId,
+    email: String,
     /// The account as read with the liveness check.
-    pub user: UserRow,
+    user: UserRow,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The account as read with the liveness check.
+    pub fn user(&self) -> &UserRow {
+        &self.user
+    }
 }
 
 /// An API token of one org, live (unrevoked, unexpired) as of this request.
 #[derive(Debug, Clone)]
 pub struct TokenCaller {
-    pub id: ApiTokenId,
-    pub name: String,
+    id: ApiTokenId,
+    name: String,
     /// The role it was created with (admin, editor or viewer).
-    pub role: OrgRole,
+    role: OrgRole,
     /// `None`: the whole org; otherwise only these workspaces (possibly none left).
-    pub workspaces: Option<Vec<WorkspaceId>>,
-    pub org_id: OrgId,
+    workspaces: Option<Vec<WorkspaceId>>,
+    org_id: OrgId,
     /// Read with the token: the org gate needs no second read.
-    pub org: OrgRow,
+    org: OrgRow,
 }
 
 impl TokenCaller {
+    pub fn id(&self) -> ApiTokenId {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The org the token belongs to, read with it.
+    pub fn org(&self) -> &OrgRow {
+        &self.org
+    }
+
+    /// `None`: the whole org; otherwise only these workspaces (possibly none left).
+    pub fn workspaces(&self) -> Option<&[WorkspaceId]> {
+        self.workspaces.as_deref()
+    }
+
     /// How it acts: its role org-wide, or a workspace-only member of the listed workspaces.
     pub fn acting(&self) -> api_token::Acting {
         api_token::acting(self.role, self.workspaces.is_some())

@@ -1,9 +1,9 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, Query, Rider, Stmt};
+use super::{Db, OrgStore, Query, Rider, Stmt};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
@@ -82,19 +82,22 @@ const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
        t.revoked_at \
      FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by";
 
-pub fn one_stmt(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Query<TokenRow>> {
+pub fn one_stmt(store: &OrgStore, id: ApiTokenId) -> ApiResult<Query<TokenRow>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id = ?2"),
         args![org, id],
     )
 }
 
-pub async fn one(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
-    db.first_of(one_stmt(db, org, id)?).await
+pub async fn one(store: &OrgStore, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
+    let db = &store.db;
+    db.first_of(one_stmt(store, id)?).await
 }
 
 /// Newest first.
-pub async fn page(db: &Db, org: OrgId, before: &str, limit: u32) -> ApiResult<Vec<TokenRow>> {
+pub async fn page(store: &OrgStore, before: &str, limit: u32) -> ApiResult<Vec<TokenRow>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id < ?2 ORDER BY t.id DESC LIMIT ?3"),
         args![org, before, i64::from(limit)],
@@ -104,7 +107,6 @@ pub async fn page(db: &Db, org: OrgId, before: &str, limit: u32) -> ApiResult<Ve
 
 pub struct NewToken<'a> {
     pub id: ApiTokenId,
-    pub org: OrgId,
     pub name: &'a str,
     pub role: OrgRole,
     /// `None`: the whole org.
@@ -117,13 +119,14 @@ pub struct NewToken<'a> {
 
 /// The token and its workspace rows. A listed workspace deleted meanwhile is skipped (the
 /// insert selects only workspaces of the org), as if deleted just after.
-pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &OrgStore, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = vec![db.stmt(
         "INSERT INTO api_tokens (id, org_id, name, name_key, role, scoped, token_hash, created_by, \
          created_at, expires_at) VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?8, ?9)",
         args![
             t.id,
-            t.org,
+            org,
             t.name,
             t.role.as_str(),
             t.workspaces.is_some(),
@@ -142,7 +145,7 @@ pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
             args![
                 t.id,
                 serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()),
-                t.org
+                org
             ],
         )?);
     }
@@ -152,13 +155,13 @@ pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
 /// Revocation as a batch: mark it (only if still live) and guard that this request did, so
 /// racing revocations leave one event.
 pub fn revoke(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     id: ApiTokenId,
     by: UserId,
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE api_tokens SET revoked_at = ?3, revoked_by = ?4, revoked_request = ?5 \

@@ -1,6 +1,6 @@
 //! Audit events: every write leaves one; account events without an org feed /v1/me/activity.
 
-use super::{Db, Stmt};
+use super::{Db, OrgStore, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
@@ -250,12 +250,12 @@ pub struct TrailFilter<'a> {
 
 /// One page of the org's trail, newest first: keyset on (org_id, id), the index.
 pub async fn org_page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     f: &TrailFilter<'_>,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<AuditRow>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         "SELECT id, at, actor_type, actor_id, actor_email, actor_name, action, target_type, \
                 target_id, ip, user_agent, auth_method, success, metadata FROM audit_events \

@@ -2,7 +2,7 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use super::{json_column, Db, Query, Stmt};
+use super::{json_column, Db, OrgStore, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, GroupId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
@@ -101,13 +101,13 @@ fn filter_sql(filter: StatusFilter) -> &'static str {
 
 /// One page of the org's invitations, newest first (keyset on the time-ordered id).
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     filter: StatusFilter,
     now: Timestamp,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<InvitationRow>> {
+    let (db, org) = (&store.db, store.org);
     let status = match filter {
         StatusFilter::Only(s) => s.as_str(),
         StatusFilter::All => "all",
@@ -122,15 +122,17 @@ pub async fn page(
     .await
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Query<InvitationRow>> {
+pub fn one_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InvitationRow>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         &format!("{SELECT} WHERE i.org_id = ?1 AND i.id = ?2"),
         args![org, id],
     )
 }
 
-pub async fn one(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
-    db.first_of(one_stmt(db, org, id)?).await
+pub async fn one(store: &OrgStore, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
+    let db = &store.db;
+    db.first_of(one_stmt(store, id)?).await
 }
 
 /// The invitation a link belongs to (any status; the caller decides what the link says).
@@ -206,11 +208,8 @@ impl InviteeStanding {
 }
 
 /// Always one row (`InviteeStanding`).
-pub fn invitee_standing_stmt(
-    db: &Db,
-    org: OrgId,
-    email: &str,
-) -> ApiResult<Query<InviteeStanding>> {
+pub fn invitee_standing_stmt(store: &OrgStore, email: &str) -> ApiResult<Query<InviteeStanding>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         "SELECT (SELECT id FROM users WHERE email = ?2) AS account_id, \
                 EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
@@ -223,11 +222,8 @@ pub fn invitee_standing_stmt(
 }
 
 /// Whether invitation `id`'s invitee is a member of the org by now (`InviteeMember`).
-pub fn invitee_member_stmt(
-    db: &Db,
-    org: OrgId,
-    id: InvitationId,
-) -> ApiResult<Query<InviteeMember>> {
+pub fn invitee_member_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InviteeMember>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
            WHERE m.org_id = ?1 AND u.email = (SELECT email FROM invitations WHERE id = ?2)) AS member",
@@ -242,7 +238,6 @@ pub struct InviteeMember {
 
 pub struct NewInvitation<'a> {
     pub id: InvitationId,
-    pub org: OrgId,
     pub email: &'a str,
     pub role: OrgRole,
     pub workspaces: &'a [WorkspaceAssignment],
@@ -261,7 +256,8 @@ pub struct NewInvitation<'a> {
 /// The invitation, its workspaces, its link, and the seat it takes (the guard fails the
 /// batch with `capacity_exceeded` when none is free). A second pending invitation to the
 /// same email fails on the partial unique index (`invitation_exists`).
-pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &OrgStore, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let groups = serde_json::to_string(n.groups).unwrap_or_else(|_| "[]".into());
     let mut stmts = vec![db.stmt(
         "INSERT INTO invitations (id, org_id, email, role, groups, message, invited_by, status, \
@@ -269,7 +265,7 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 1, ?8, ?10, ?11)",
         args![
             n.id,
-            n.org,
+            org,
             n.email,
             n.role.as_str(),
             groups,
@@ -289,11 +285,11 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
         stmts.push(db.stmt(
             "INSERT INTO invitation_workspaces (invitation_id, workspace_id, role) \
              SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?2 AND org_id = ?4)",
-            args![n.id, *ws, *role, n.org],
+            args![n.id, *ws, *role, org],
         )?);
     }
     stmts.push(insert_link(db, n.token_hash, n.id, n.now)?);
-    stmts.push(super::members::seat_guard(db, n.org, n.now)?);
+    stmts.push(super::members::seat_guard(store, n.now)?);
     Ok(stmts)
 }
 
@@ -326,7 +322,8 @@ pub struct Send<'a> {
 /// A new send: new link (every older one dies), new expiry, `send_count` + 1, reminder
 /// re-armed; back to `pending` if it had expired, in which case it needs a seat again.
 /// Fails with `GuardFailed` if the invitation was answered or withdrawn meanwhile.
-pub fn resend(db: &Db, org: OrgId, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn resend(store: &OrgStore, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     let Send {
         token_hash,
         email_id,
@@ -350,7 +347,7 @@ pub fn resend(db: &Db, org: OrgId, id: InvitationId, s: &Send<'_>) -> ApiResult<
         insert_link(db, token_hash, id, now)?,
     ];
     if revive {
-        stmts.push(super::members::seat_guard(db, org, now)?);
+        stmts.push(super::members::seat_guard(store, now)?);
     }
     Ok(stmts)
 }

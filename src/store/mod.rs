@@ -411,6 +411,31 @@ fn trace_line(sql: &str, args: &[Arg]) -> serde_json::Value {
     serde_json::json!({"sql": sql, "args": args})
 }
 
+/// One org's data. Admission to the org (`http::access`) opens it, and every org-scoped
+/// statement of the store takes one instead of an org id: a handler admitted to org A
+/// holds no handle that reaches org B.
+#[derive(Clone)]
+pub struct OrgStore {
+    db: Db,
+    org: OrgId,
+}
+
+impl OrgStore {
+    /// The org's store. Called where the org was established for the caller: the access
+    /// gate, a creation (the new org), an invitation's token (the org it invites to), the
+    /// operator's route and the cron.
+    pub fn open(db: &Db, org: OrgId) -> OrgStore {
+        OrgStore {
+            db: db.clone(),
+            org,
+        }
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+}
+
 /// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
 #[derive(Debug, Deserialize)]
 pub struct Found {}

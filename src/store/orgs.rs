@@ -1,7 +1,7 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use super::{Db, Query, Stmt};
+use super::{Db, OrgStore, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -36,12 +36,12 @@ pub fn insert(db: &Db, o: &NewOrg<'_>) -> ApiResult<Vec<Stmt>> {
 }
 
 pub fn insert_workspace(
-    db: &Db,
+    store: &OrgStore,
     id: WorkspaceId,
-    org: OrgId,
     name: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         args![id, org, name, now],
@@ -103,7 +103,8 @@ pub const ORG_COLUMNS: &str =
      o.created_at, o.updated_at, o.directory_version";
 
 /// The access gate's one read: the org and the user's role, if the user belongs to it.
-pub async fn with_role(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<OrgWithRole>> {
+pub async fn with_role(store: &OrgStore, user: UserId) -> ApiResult<Option<OrgWithRole>> {
+    let (db, org) = (&store.db, store.org);
     db.first(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM orgs o JOIN org_members m ON m.org_id = o.id \
@@ -138,7 +139,8 @@ pub struct OrgChange<'a> {
     pub logo_url: Option<Option<&'a str>>,
 }
 
-pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
+pub fn update(store: &OrgStore, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "UPDATE orgs SET name = COALESCE(?2, name), \
          description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, \
@@ -158,7 +160,8 @@ pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResu
 /// Everything of the org, in one batch: its audit trail, the accounts it manages alone, the
 /// managed-account mark on accounts that live on elsewhere, and the org row, whose deletion
 /// cascades to workspaces and memberships.
-pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
+pub fn delete(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM audit_events WHERE org_id = ?1", args![org])?,
         // Accounts the org created and that belong to no other org are the org's data too.
@@ -179,12 +182,12 @@ pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
 /// Ownership moves from `from` to `to` (a member); the previous owner becomes admin.
 /// The guard fails the batch if `from` was no longer the owner or `to` no longer a member.
 pub fn transfer(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     from: UserId,
     to: UserId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE orgs SET owner_id = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2 \
@@ -213,7 +216,8 @@ pub struct RoleCount {
     pub n: i64,
 }
 
-pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
+pub async fn role_counts(store: &OrgStore) -> ApiResult<Vec<RoleCount>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         "SELECT role, COUNT(*) AS n FROM org_members WHERE org_id = ?1 GROUP BY role",
         args![org],
@@ -221,7 +225,8 @@ pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
     .await
 }
 
-pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
+pub fn set_member_limit(store: &OrgStore, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "UPDATE orgs SET member_limit = ?2, updated_at = ?3 WHERE id = ?1",
         args![org, limit, now],
@@ -229,13 +234,15 @@ pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiR
 }
 
 /// An org by id, for the operator (no membership involved).
-pub fn by_id_stmt(db: &Db, org: OrgId) -> ApiResult<Query<OrgRow>> {
+pub fn by_id_stmt(store: &OrgStore) -> ApiResult<Query<OrgRow>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
         args![org],
     )
 }
 
-pub async fn by_id(db: &Db, org: OrgId) -> ApiResult<Option<OrgRow>> {
-    db.first_of(by_id_stmt(db, org)?).await
+pub async fn by_id(store: &OrgStore) -> ApiResult<Option<OrgRow>> {
+    let db = &store.db;
+    db.first_of(by_id_stmt(store)?).await
 }

@@ -1,10 +1,10 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{json_column, Db, Found, Query, Rider, Stmt, Together};
+use super::{json_column, Db, Found, OrgStore, Query, Rider, Stmt, Together};
 use crate::args;
 use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
-use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{GrantId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
@@ -36,14 +36,14 @@ const COLUMNS: &str =
 
 /// Creates the grant or changes its permission (one grant per principal and resource).
 pub fn put(
-    db: &Db,
+    store: &OrgStore,
     id: GrantId,
-    org: OrgId,
     k: &GrantKey<'_>,
     permission: &str,
     by: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO grants (id, org_id, workspace_id, principal_type, principal_id, resource_type, \
          resource_id, permission, created_by, created_at, updated_at) \
@@ -83,7 +83,8 @@ pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
 
 /// The grant of `k` in a workspace of `org`: `None` as well when the workspace is not the
 /// org's (one read answers both).
-pub async fn find_in(db: &Db, org: OrgId, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+pub async fn find_in(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+    let (db, org) = (&store.db, store.org);
     db.first(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
@@ -105,10 +106,10 @@ pub async fn find_in(db: &Db, org: OrgId, k: &GrantKey<'_>) -> ApiResult<Option<
 /// is the org's (`None` if not), whether the principal is a member or group of the org, and
 /// the grant as it stands.
 pub async fn put_context(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     k: &GrantKey<'_>,
 ) -> ApiResult<Option<(bool, Option<GrantRow>)>> {
+    let (db, org) = (&store.db, store.org);
     let principal_sql = match k.principal_type {
         "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
@@ -156,13 +157,13 @@ pub struct GrantFilter<'a> {
 /// One page of the grants of workspace `ws`, with the check that `ws` is a workspace of
 /// `org` in the same round trip: `None` if it is not.
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     f: &GrantFilter<'_>,
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GrantRow>>> {
+    let (db, org) = (&store.db, store.org);
     let found = db
         .parent_and_list::<Found, GrantRow>(
             db.query(

@@ -282,3 +282,13 @@ pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
         args![cutoff, limit],
     )
 }
+
+/// Fails its batch unless this batch is what revoked the user's session (at `now`):
+/// someone else's or an already-ended session changes nothing.
+pub fn guard_revoked_now(db: &Db, id: SessionId, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND end_reason = 'revoked' AND ended_at = ?3)",
+        args![id, user, now],
+    )
+}

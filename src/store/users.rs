@@ -297,3 +297,13 @@ pub fn delete_with_solo_orgs(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
         db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
     ])
 }
+
+/// Fails its batch unless the account's password hash is `hash` when the batch runs: a
+/// concurrent change of the same password loses instead of silently overwriting.
+pub fn guard_password_is(db: &Db, id: UserId, hash: &str) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password_hash = ?2)",
+        args![id, hash],
+    )
+}

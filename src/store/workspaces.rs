@@ -1,6 +1,6 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use super::{Db, Query, Stmt, Together};
+use super::{Db, OrgStore, Query, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -46,12 +46,12 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
 
 /// `viewer`: the person whose explicit role to read (`None` for an API token).
 pub fn one_stmt(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Query<WorkspaceRow>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
         args![org, viewer, now, ws],
@@ -59,13 +59,13 @@ pub fn one_stmt(
 }
 
 pub async fn one(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
-    db.first_of(one_stmt(db, org, ws, viewer, now)?).await
+    let db = &store.db;
+    db.first_of(one_stmt(store, ws, viewer, now)?).await
 }
 
 /// Which workspaces of the org a list shows.
@@ -82,13 +82,13 @@ pub enum Visible {
 
 /// One page in id order.
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     visible: Visible,
     after: &str,
     limit: u32,
     now: Timestamp,
 ) -> ApiResult<Vec<WorkspaceRow>> {
+    let (db, org) = (&store.db, store.org);
     let (viewer, member, token) = match visible {
         Visible::All { viewer } => (viewer, None, None),
         Visible::MemberOf(user) => (Some(user), Some(user), None),
@@ -109,13 +109,13 @@ pub async fn page(
 }
 
 pub fn insert(
-    db: &Db,
+    store: &OrgStore,
     id: WorkspaceId,
-    org: OrgId,
     name: &str,
     description: Option<&str>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         args![id, org, name, description, now],
@@ -138,7 +138,8 @@ pub fn update(
 
 /// The workspace and its memberships; workspace-only members who thereby lose their last
 /// workspace leave the org too (their `member` role meant nothing else).
-pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
+pub fn delete(store: &OrgStore, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = vec![
         db.stmt(
             "DELETE FROM org_members WHERE org_id = ?1 AND role = 'member' AND user_id IN \
@@ -149,7 +150,7 @@ pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
         )?,
         db.stmt("DELETE FROM workspaces WHERE id = ?1 AND org_id = ?2", args![ws, org])?,
     ];
-    stmts.extend(super::members::forget_all_outside_org(db, org)?);
+    stmts.extend(super::members::forget_all_outside_org(store)?);
     Ok(stmts)
 }
 
@@ -171,14 +172,14 @@ pub struct WorkspaceMemberRow {
 /// trip; `None` if the workspace is not the org's. The caller decides from the workspace
 /// row whether the viewer may see the page.
 pub async fn with_members(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<(WorkspaceRow, Vec<WorkspaceMemberRow>)>> {
+    let (db, org) = (&store.db, store.org);
     db.parent_and_list(
         db.query(
             &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
@@ -199,11 +200,11 @@ pub async fn with_members(
 /// A user as workspace `ws` of `org` sees them, with their pending invitation to the org if
 /// any (joining through the workspace ends it).
 pub fn member_stmt(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     user: UserId,
 ) -> ApiResult<Query<WorkspaceMemberRow>> {
+    let (db, org) = (&store.db, store.org);
     db.query(
         "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, \
            x.role AS workspace_role, \
@@ -233,16 +234,16 @@ pub fn workspace_role_still(
 
 /// The workspace as `one` reads it and the user as `member_stmt` does, in one round trip.
 pub async fn with_member(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
     user: UserId,
 ) -> ApiResult<(Option<WorkspaceRow>, Option<WorkspaceMemberRow>)> {
+    let db = &store.db;
     let mut reads = Together::default();
-    let workspace = reads.add(one_stmt(db, org, ws, viewer, now)?);
-    let member = reads.add(member_stmt(db, org, ws, user)?);
+    let workspace = reads.add(one_stmt(store, ws, viewer, now)?);
+    let member = reads.add(member_stmt(store, ws, user)?);
     let results = reads.run(db).await?;
     let (workspace, member) = (results.first(workspace)?, results.first(member)?);
     Ok((workspace, member))
@@ -251,14 +252,14 @@ pub async fn with_member(
 /// Adds or changes an explicit workspace role. A user outside the org joins it as `member`,
 /// which takes a seat: the guard fails the batch if that exceeds `member_limit`.
 pub fn put_member(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     user: UserId,
     role: WorkspaceRole,
     joins_org: bool,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = Vec::new();
     if joins_org {
         stmts.push(db.stmt(
@@ -266,7 +267,7 @@ pub fn put_member(
             args![org, user, now],
         )?);
         // Only a new seat is checked: re-roling existing members never fails on the limit.
-        stmts.push(super::members::seat_guard(db, org, now)?);
+        stmts.push(super::members::seat_guard(store, now)?);
     }
     stmts.push(db.stmt(
         "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -278,7 +279,8 @@ pub fn put_member(
 
 /// Removes an explicit workspace role; a workspace-only member left with no workspace
 /// leaves the org.
-pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
+pub fn remove_member(store: &OrgStore, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2", args![ws, user])?,
         db.stmt(
@@ -286,7 +288,7 @@ pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiR
              (SELECT 1 FROM workspace_members WHERE org_id = ?1 AND user_id = ?2)",
             args![org, user],
         )?,
-        super::members::forget_outside_org(db, org, user)?,
-        super::members::forget_grants_outside_org(db, org, user)?,
+        super::members::forget_outside_org(store, user)?,
+        super::members::forget_grants_outside_org(store, user)?,
     ])
 }

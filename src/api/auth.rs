@@ -665,7 +665,7 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
 
 pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
-    let event = Event::account("session.revoked", caller.user_id(), &caller.email())
+    let event = Event::account("session.revoked", caller.user_id(), caller.email())
         .meta(crate::object!({ "reason": "logout_all" }));
     ctx.db
         .batch(vec![

@@ -572,7 +572,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             ctx,
             &row,
             caller.user_id(),
-            &caller.email(),
+            caller.email(),
             None,
             vec![verify],
             ApiError::InvalidToken,
@@ -677,7 +677,7 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     } else {
         store::invitations::inbox(
             &ctx.db,
-            &caller.email(),
+            caller.email(),
             ctx.now(),
             page.before_key(),
             page.fetch_limit(),
@@ -695,7 +695,7 @@ async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, In
     if caller.user().email_verified == 0 {
         return Err(ApiError::NotFound);
     }
-    let row = store::invitations::addressed_to(&ctx.db, id, &caller.email())
+    let row = store::invitations::addressed_to(&ctx.db, id, caller.email())
         .await?
         .ok_or(ApiError::NotFound)?;
     match row.effective_status(ctx.now()) {
@@ -711,7 +711,7 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         ctx,
         &row,
         caller.user_id(),
-        &caller.email(),
+        caller.email(),
         None,
         Vec::new(),
         ApiError::NotFound,
@@ -728,7 +728,7 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     batch.push(ctx.audit(
         &Event::by(
             org,
-            Actor::user(caller.user_id(), &caller.email()),
+            Actor::user(caller.user_id(), caller.email()),
             "invitation.declined",
             ("invitation", row.id.to_string()),
         ),

@@ -94,7 +94,7 @@ pub async fn get(ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::Forbidden);
     };
     let rows: Vec<MembershipRow> = a.results.rows(read)?;
-    Ok(Reply::ok(profile(&caller.user(), &rows)))
+    Ok(Reply::ok(profile(caller.user(), &rows)))
 }
 
 #[derive(Deserialize)]
@@ -157,14 +157,14 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .collect();
     if fields.is_empty() {
         let rows = store::orgs::memberships(&ctx.db, caller.user_id()).await?;
-        return Ok(Reply::ok(profile(&caller.user(), &rows)));
+        return Ok(Reply::ok(profile(caller.user(), &rows)));
     }
     // The change and the profile it leaves (account and memberships), one round trip.
     let mut all = Together::default();
     all.extend(vec![
         store::users::update_profile(&ctx.db, caller.user_id(), &change, now)?,
         ctx.audit(
-            &Event::account("user.updated", caller.user_id(), &caller.email())
+            &Event::account("user.updated", caller.user_id(), caller.email())
                 .meta(crate::object!({ "fields": fields })),
             now,
         )?,
@@ -386,7 +386,7 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             ctx.audit(
                 &Event {
                     target: Some(("session", session.to_string())),
-                    ..Event::account("session.revoked", caller.user_id(), &caller.email())
+                    ..Event::account("session.revoked", caller.user_id(), caller.email())
                 }
                 .meta(crate::object!({ "reason": "revoked" })),
                 now,
@@ -465,7 +465,7 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
                     &Event {
                         target: Some(("org", org.id.to_string())),
                         subject: None,
-                        ..Event::account("org.deleted", caller.user_id(), &caller.email())
+                        ..Event::account("org.deleted", caller.user_id(), caller.email())
                     }
                     .in_org(org_id),
                     now,
@@ -474,7 +474,7 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         }
     }
     batch.push(ctx.audit(
-        &Event::account("user.deleted", caller.user_id(), &caller.email()),
+        &Event::account("user.deleted", caller.user_id(), caller.email()),
         now,
     )?);
     batch.extend(store::users::delete_with_solo_orgs(

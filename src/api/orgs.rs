@@ -90,7 +90,7 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     batch.push(ctx.audit(
         &Event::by(
             org_id,
-            Actor::user(caller.user_id(), &caller.email()),
+            Actor::user(caller.user_id(), caller.email()),
             "org.created",
             ("org", org_id.to_string()),
         ),

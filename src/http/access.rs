@@ -177,7 +177,7 @@ impl OrgAccess {
     /// Who acts, for the audit trail.
     pub fn actor(&self) -> Actor {
         match &self.principal {
-            Principal::User(caller) => Actor::user(caller.user_id(), &caller.email()),
+            Principal::User(caller) => Actor::user(caller.user_id(), caller.email()),
             Principal::Token(token) => Actor::Token {
                 id: token.id(),
                 name: token.name().to_string(),

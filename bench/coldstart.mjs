@@ -29,15 +29,16 @@ export async function coldStarts(samples = 7) {
   ensureFloorBuilt();
   const dir = mkdtempSync(path.join(tmpdir(), "ums-cold-"));
   try {
-    const setup = await startWorker({ persistTo: dir });
+    const quiet = () => {}; // the Worker's log lines
+    const setup = await startWorker({ persistTo: dir, onLog: quiet });
     const user = await setup.activeUser();
     const token = (await setup.post("/v1/auth/login", { email: user.email, password: PASSWORD })).body.access_token;
     await setup.dispose();
 
     const cases = [
       { title: "bare workers-rs Worker, GET /", start: () => startFloor(), path: "/" },
-      { title: "service, GET /health", start: async () => (await startWorker({ persistTo: dir, migrate: false })).mf, path: "/health" },
-      { title: "service, GET /v1/me", start: async () => (await startWorker({ persistTo: dir, migrate: false })).mf, path: "/v1/me",
+      { title: "service, GET /health", start: async () => (await startWorker({ persistTo: dir, migrate: false, onLog: quiet })).mf, path: "/health" },
+      { title: "service, GET /v1/me", start: async () => (await startWorker({ persistTo: dir, migrate: false, onLog: quiet })).mf, path: "/v1/me",
         headers: { authorization: `Bearer ${token}` } },
     ];
     const times = cases.map(() => ({ startup: [], first: [], second: [] }));

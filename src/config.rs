@@ -77,6 +77,10 @@ pub struct Config {
     pub mail_retry_base_seconds: i64,
     /// Bearer secret of the operator routes; unset means they refuse everyone.
     pub operator_token: Option<String>,
+    /// Development only: log every statement prepared, with its arguments (`SQL_TRACE=1`),
+    /// for the query-plan test. Arguments include emails and token hashes, so a deployment
+    /// that asks for it is refused rather than ignored.
+    pub sql_trace: bool,
 }
 
 impl Config {
@@ -122,6 +126,12 @@ impl Config {
             },
             Some(other) => return Err(format!("EMAIL_PROVIDER {other:?} is not console or http")),
         };
+        let sql_trace = match get("SQL_TRACE").as_deref().map(str::trim) {
+            None | Some("0") => false,
+            Some("1") if dev => true,
+            Some("1") => return Err("SQL_TRACE=1 is for development only".into()),
+            Some(_) => return Err("SQL_TRACE must be 0 or 1".into()),
+        };
         Ok(Config {
             environment,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| app_url.clone()),
@@ -152,6 +162,7 @@ impl Config {
             mail_max_attempts: int("MAIL_MAX_ATTEMPTS", 5, 1, 20)?,
             mail_retry_base_seconds: int("MAIL_RETRY_BASE_SECONDS", 30, 0, 3_600)?,
             operator_token: get("OPERATOR_TOKEN"),
+            sql_trace,
         })
     }
 
@@ -205,6 +216,28 @@ mod tests {
         );
         assert_eq!(c.activation_ttl, 86_400);
         assert!(c.jwt_private_key.is_none());
+        assert!(!c.sql_trace);
+    }
+
+    #[test]
+    fn sql_trace_is_for_development_only() {
+        let traced = |env: &[(&str, &str)], value: &str| {
+            let mut pairs = env.to_vec();
+            pairs.push(("SQL_TRACE", value));
+            load(&pairs).map(|c| c.sql_trace)
+        };
+        assert_eq!(traced(DEV, "1"), Ok(true));
+        assert_eq!(traced(DEV, "0"), Ok(false));
+        assert!(traced(DEV, "yes").unwrap_err().contains("SQL_TRACE"));
+        let production = [
+            ("ENVIRONMENT", "production"),
+            ("APP_URL", "https://id.example.com"),
+            ("JWT_PRIVATE_KEY", "k"),
+            ("EMAIL_PROVIDER", "http"),
+            ("EMAIL_HTTP_URL", "https://mail.example/send"),
+        ];
+        assert_eq!(traced(&production, "0"), Ok(false));
+        assert!(traced(&production, "1").unwrap_err().contains("SQL_TRACE"));
     }
 
     #[test]

@@ -29,7 +29,8 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let db = match env.d1("DB") {
-        Ok(d1) => store::Db::new(d1),
+        // A misconfiguration is reported by the run's config step; tracing just stays off.
+        Ok(d1) => store::Db::new(d1).traced(config::cached(&env).is_ok_and(|c| c.sql_trace)),
         Err(e) => return console_error!("cron: no D1 binding: {e}"),
     };
     let report = jobs::cron::run(&env, &db, domain::time::Timestamp::now()).await;

@@ -62,22 +62,22 @@ function joinTriggers(pieces) {
 
 /**
  * Starts the Worker. `vars` override wrangler.toml's [vars]; `outbound` (optional) answers
- * the Worker's own fetches (the HTTP email provider). A second tiny worker consumes the
- * dead-letter queue into the DLQ_SINK KV namespace so tests can see what landed there.
- * `persistTo` (a directory) keeps D1 and KV there instead of in memory, so a later instance
- * (the benchmark's cold starts) finds the same data; `migrate: false` skips the migrations
- * for such a directory that already has them. `logs: false` drops the Worker's log lines
- * on arrival (the benchmark's thousands per second would only load the machine).
+ * the Worker's own fetches (the HTTP email provider); `onLog` (optional) receives each line
+ * the runtime logs, `{timestamp, level, message}`, instead of the console. A second tiny
+ * worker consumes the dead-letter queue into the DLQ_SINK KV namespace so tests can see what
+ * landed there. `persistTo` (a directory) keeps D1 and KV there instead of in memory, so a
+ * later instance (the benchmark's cold starts) finds the same data; `migrate: false` skips
+ * the migrations for such a directory that already has them.
  */
-export async function startWorker({ vars = {}, outbound, port, inspectorPort, persistTo, migrate = true, logs = true } = {}) {
+export async function startWorker({ vars = {}, outbound, port, inspectorPort, onLog, persistTo, migrate = true } = {}) {
   // Miniflare 5 takes a new option shape; the v4 shape (as in workers-rs' own tests) converts.
   const mf = new Miniflare(convertV4MiniflareOptions({
-    ...(logs ? {} : { handleStructuredLogs: () => {} }),
     ...(persistTo ? { resourcePersistencePath: persistTo } : {}),
     // The benchmark serves over real HTTP; tests use dispatchFetch and need no port.
     ...(port ? { host: "127.0.0.1", port } : {}),
     // The CPU profiler (bench/profile.mjs) attaches to the Worker through this port.
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(onLog ? { handleStructuredLogs: onLog } : {}),
     workers: [
       {
         name: "ums",

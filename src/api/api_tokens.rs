@@ -65,7 +65,6 @@ pub struct CreateBody {
 /// The listed workspace ids, parsed, de-duplicated, and each a workspace of the org (422
 /// naming the first that is not).
 async fn listed_workspaces(
-    ctx: &Ctx,
     access: &OrgAccess,
     list: &[String],
     errs: &mut FieldErrors,
@@ -100,12 +99,11 @@ async fn listed_workspaces(
     if !errs.is_empty() {
         return Ok(ids);
     }
-    let strings: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    let known = store::members::existing_workspaces(&ctx.db, access.org_id, &strings).await?;
-    if let Some(i) = parsed.iter().position(|id| {
-        let id = id.map(|w| w.to_string()).unwrap_or_default();
-        !known.iter().any(|(k, _)| *k == id)
-    }) {
+    let known = store::members::existing_workspaces(access.store(), &ids).await?;
+    if let Some(i) = parsed
+        .iter()
+        .position(|id| !known.iter().any(|(k, _)| Some(*k) == *id))
+    {
         errs.add(
             &format!("workspaces[{i}]"),
             "is not a workspace of this organization",
@@ -115,7 +113,7 @@ async fn listed_workspaces(
 }
 
 pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let creator = access.person()?.user_id;
+    let creator = access.person()?.user_id();
     let body: CreateBody = ctx.json()?;
     let now = ctx.now();
     let mut errs = FieldErrors::default();
@@ -133,22 +131,21 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .and_then(|raw| errs.check("expires_at", api_token::parse_expiry(raw, now)));
     let workspaces = match &body.workspaces {
         None => None,
-        Some(list) => Some(listed_workspaces(ctx, &access, list, &mut errs).await?),
+        Some(list) => Some(listed_workspaces(&access, list, &mut errs).await?),
     };
     let (Some(name), Some(role), true) = (name, role, errs.is_empty()) else {
         return Err(ApiError::Validation(errs.0));
     };
     // Never more than the creator holds (owners and admins: admin at most).
-    if !may_grant(access.role, role) {
+    if !may_grant(access.role(), role) {
         return Err(ApiError::Forbidden);
     }
     let id = ApiTokenId::new();
     let secret = api_token::new_token();
     let mut batch = store::api_tokens::insert(
-        &ctx.db,
+        access.store(),
         &NewToken {
             id,
-            org: access.org_id,
             name: &name,
             role,
             workspaces: workspaces.as_deref(),
@@ -174,10 +171,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // A live token of the same name (case-insensitive) fails the batch: 409 conflict.
     let row: TokenRow = ctx
         .db
-        .batch_then_first(
-            batch,
-            store::api_tokens::one_stmt(&ctx.db, access.org_id, id)?,
-        )
+        .batch_then_first(batch, store::api_tokens::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("api token vanished after create"))?;
     let mut body = view(&row, now);
@@ -189,13 +183,8 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     access.person()?;
     let page = ctx.page()?;
-    let rows = store::api_tokens::page(
-        &ctx.db,
-        access.org_id,
-        page.before_key(),
-        page.fetch_limit(),
-    )
-    .await?;
+    let rows =
+        store::api_tokens::page(access.store(), page.before_key(), page.fetch_limit()).await?;
     let now = ctx.now();
     let page = Page::from_rows(rows, &page, |r| r.id.clone());
     Ok(Reply::ok(page.render(|r| view(r, now))))
@@ -204,17 +193,16 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 /// Dead on its next request (authentication reads `revoked_at` every time). Revoking a
 /// revoked token changes nothing and answers 204 again.
 pub async fn revoke(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let by = access.person()?.user_id;
+    let by = access.person()?.user_id();
     let id: ApiTokenId = ctx.path_id("token_id")?;
-    let row = store::api_tokens::one(&ctx.db, access.org_id, id)
+    let row = store::api_tokens::one(access.store(), id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if row.revoked_at.is_some() {
         return Ok(Reply::no_content());
     }
     let now = ctx.now();
-    let mut batch =
-        store::api_tokens::revoke(&ctx.db, access.org_id, id, by, &ctx.request_id, now)?;
+    let mut batch = store::api_tokens::revoke(access.store(), id, by, &ctx.request_id, now)?;
     batch.push(
         ctx.audit(
             &access

@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
+use crate::store;
 use crate::store::audit::{AuditRow, TrailFilter};
-use crate::store::{self, Db};
 
 crate::routes! {
     GET "/v1/orgs/{org}/audit-events" => org(Governance) list;
@@ -165,12 +165,11 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     }
     let filters = parse_filters(ctx)?;
     if format == "ndjson" {
-        return Ok(export(ctx.db.clone(), access, filters));
+        return Ok(export(access, filters));
     }
     let page = ctx.page()?;
     let rows = store::audit::org_page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         &filters.borrow(),
         page.before_key(),
         page.fetch_limit(),
@@ -182,17 +181,16 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 /// Every matching event, newest first, one JSON object per line; D1 is read a chunk at a
 /// time as the client consumes the body.
-fn export(db: Db, access: OrgAccess, filters: Filters) -> Reply {
-    let org = access.org_id;
+fn export(access: OrgAccess, filters: Filters) -> Reply {
+    let org = access.store().clone();
     let filters = Rc::new(filters);
     // State: the key to continue before, or None once the last chunk was read.
     let chunks = stream::unfold(Some(String::from("~")), move |before| {
-        let db = db.clone();
+        let org = org.clone();
         let filters = filters.clone();
         async move {
             let before = before?;
-            let rows =
-                store::audit::org_page(&db, org, &filters.borrow(), &before, EXPORT_CHUNK).await;
+            let rows = store::audit::org_page(&org, &filters.borrow(), &before, EXPORT_CHUNK).await;
             Some(match rows {
                 Ok(rows) => {
                     // A full chunk may have more after it; a short one is the last.

@@ -66,7 +66,7 @@ pub async fn start_session(
     method: &'static str,
     now: Timestamp,
 ) -> ApiResult<NewLogin> {
-    let user_id = user.id()?;
+    let user_id = user.id;
     let session = SessionId::new();
     let refresh = new_secret();
     let stmts = store::sessions::insert(
@@ -120,7 +120,7 @@ async fn live_token(
     if Timestamp(row.expires_at) <= ctx.now() {
         return Err(ApiError::TokenExpired);
     }
-    let user_id: UserId = row.user_id.parse().map_err(|_| ApiError::InvalidToken)?;
+    let user_id = row.user_id;
     let user = store::users::by_id(&ctx.db, user_id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
@@ -276,7 +276,10 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         },
     )?);
     batch.push(store::orgs::insert_workspace(
-        &ctx.db, ws_id, org_id, &ws_name, now,
+        &store::OrgStore::open(&ctx.db, org_id),
+        ws_id,
+        &ws_name,
+        now,
     )?);
     batch.push(ctx.audit(&signed_up, now)?);
     batch.push(
@@ -343,7 +346,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     rate_limit(ctx, "activate", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::Activation).await?;
     rate_limit_account(ctx, "activate", &user.email).await?;
-    if user.status()? != AccountStatus::Pending {
+    if user.status != AccountStatus::Pending {
         return Err(ApiError::InvalidToken);
     }
     let new_hash = match &body.password {
@@ -361,7 +364,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         None => None,
     };
     let now = ctx.now();
-    let user_id = user.id()?;
+    let user_id = user.id;
     let mut batch = store::tokens::consume(
         &ctx.db,
         &hash,
@@ -388,7 +391,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     );
     // The activated row, as the token response shows it.
     let activated = UserRow {
-        status: AccountStatus::Active.as_str().into(),
+        status: AccountStatus::Active,
         email_verified: 1,
         last_login_at: Some(now.millis()),
         ..user
@@ -426,7 +429,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
         .and_then(|u| u.password_hash.as_deref())
         .unwrap_or(password::DUMMY_HASH);
     let verification = password::verify(&body.password, stored);
-    let status = user.as_ref().map(UserRow::status).transpose()?;
+    let status = user.as_ref().map(|u| u.status);
     let must_change = user.as_ref().is_some_and(|u| u.must_change_password != 0);
     let decision = decide_login(status, verification != Verification::Mismatch, must_change);
     let now = ctx.now();
@@ -447,7 +450,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
         ctx.db.batch(vec![ctx.audit(&event, now)?]).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    let user_id = user.id()?;
+    let user_id = user.id;
     let failed = |reason: &str| {
         Event::account("user.login_failed", user_id, &user.email)
             .method("password")
@@ -604,10 +607,12 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
     let found = store::sessions::find_refresh(&ctx.db, &old_hash)
         .await?
         .ok_or(ApiError::InvalidRefreshToken)?;
-    let session: SessionId = found.session_id.parse().map_err(ApiError::internal_debug)?;
-    let user: UserId = found.user_id.parse().map_err(ApiError::internal_debug)?;
+    let (session, user) = (found.session_id, found.user_id);
     let now = ctx.now();
-    if found.ended_at.is_some() || Timestamp(found.expires_at) <= now || found.status != "active" {
+    if found.ended_at.is_some()
+        || Timestamp(found.expires_at) <= now
+        || found.status != AccountStatus::Active
+    {
         return Err(ApiError::InvalidRefreshToken);
     }
     if found.rotated_at.is_some() {
@@ -651,10 +656,7 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
             store::sessions::find_refresh(&ctx.db, &hash_secret(&body.refresh_token)).await?
         {
             if found.ended_at.is_none() {
-                let session: SessionId =
-                    found.session_id.parse().map_err(ApiError::internal_debug)?;
-                let user: UserId = found.user_id.parse().map_err(ApiError::internal_debug)?;
-                end_session(ctx, session, user, "logout").await?;
+                end_session(ctx, found.session_id, found.user_id, "logout").await?;
             }
         }
     }
@@ -663,11 +665,11 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
 
 pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
-    let event = Event::account("session.revoked", caller.user_id, &caller.email)
+    let event = Event::account("session.revoked", caller.user_id(), caller.email())
         .meta(crate::object!({ "reason": "logout_all" }));
     ctx.db
         .batch(vec![
-            store::sessions::end_all(&ctx.db, caller.user_id, None, "logout_all", now)?,
+            store::sessions::end_all(&ctx.db, caller.user_id(), None, "logout_all", now)?,
             ctx.audit(&event, now)?,
         ])
         .await?;
@@ -689,7 +691,7 @@ pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
         return Ok(Reply::accepted(accepted));
     };
     let now = ctx.now();
-    let user_id = user.id()?;
+    let user_id = user.id;
     let (mut batch, secret, expires) = new_emailed_token(
         ctx,
         user_id,
@@ -732,8 +734,8 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     .map_err(|m| ApiError::field("new_password", m))?;
     let new_hash = hash_password(&body.new_password)?;
     let now = ctx.now();
-    let user_id = user.id()?;
-    let was_locked = user.status()? == AccountStatus::Locked;
+    let user_id = user.id;
+    let was_locked = user.status == AccountStatus::Locked;
     let mut batch = store::tokens::consume(
         &ctx.db,
         &hash,
@@ -777,7 +779,7 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
     let (hash, row, user) = live_token(ctx, &body.token, TokenPurpose::EmailVerification).await?;
     let new_email = row.new_email.ok_or(ApiError::InvalidToken)?;
     let now = ctx.now();
-    let user_id = user.id()?;
+    let user_id = user.id;
     let mut batch = store::tokens::consume(
         &ctx.db,
         &hash,

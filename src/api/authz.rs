@@ -136,12 +136,7 @@ fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult
     let ws = req.ws;
     match &a.principal {
         Presence::User(asker) if *asker != user => return Err(ApiError::Forbidden),
-        Presence::Token(token)
-            if token
-                .workspaces
-                .as_ref()
-                .is_some_and(|list| !list.contains(&ws)) =>
-        {
+        Presence::Token(token) if token.workspaces().is_some_and(|list| !list.contains(&ws)) => {
             return Err(ApiError::Forbidden)
         }
         _ => {}
@@ -152,7 +147,7 @@ fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult
     ) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
-        (Some(s), Presence::Token(token)) if s.org_id != token.org_id.to_string() => None,
+        (Some(s), Presence::Token(token)) if s.org_id != token.org_id().to_string() => None,
         (standing, _) => standing,
     };
     let (action, batch, resources) = (req.action, req.batch, req.resources);

@@ -84,7 +84,7 @@ fn view(g: &GroupRow) -> Value {
     })
 }
 
-fn group_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
+fn group_event(access: &OrgAccess, action: &'static str, id: &GroupId) -> Event {
     access.event(action, ("group", id.to_string()))
 }
 
@@ -98,7 +98,7 @@ fn privileged_in_restricting_group() -> ApiError {
 /// The `{group}` of the path in the caller's org (404 otherwise).
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(GroupId, GroupRow)> {
     let id: GroupId = ctx.path_id("group")?;
-    let row = store::groups::one(&ctx.db, access.org_id, id)
+    let row = store::groups::one(access.store(), id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, row))
@@ -137,9 +137,8 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::groups::insert(
-                    &ctx.db,
+                    access.store(),
                     id,
-                    access.org_id,
                     &GroupFields {
                         name: &name,
                         description: description.as_deref(),
@@ -149,12 +148,12 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
                 ctx.audit(
-                    &group_event(&access, "group.created", &id.to_string())
+                    &group_event(&access, "group.created", &id)
                         .meta(crate::object!({"name": name, "restrictions": restrictions.len()})),
                     now,
                 )?,
             ],
-            store::groups::one_stmt(&ctx.db, access.org_id, id)?,
+            store::groups::one_stmt(access.store(), id)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("group vanished after create"))?;
@@ -163,9 +162,8 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let rows =
-        store::groups::page(&ctx.db, access.org_id, page.after_key(), page.fetch_limit()).await?;
-    let page = Page::from_rows(rows, &page, |g| g.id.clone());
+    let rows = store::groups::page(access.store(), page.after_key(), page.fetch_limit()).await?;
+    let page = Page::from_rows(rows, &page, |g| g.id);
     Ok(Reply::ok(page.render(view)))
 }
 
@@ -225,8 +223,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             .map_or(row.restricting != 0, |r| !r.is_empty());
         let now = ctx.now();
         let mut batch = store::groups::update(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             id,
             &GroupFields {
                 name: name.as_deref().unwrap_or(&row.name),
@@ -248,7 +245,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         );
         let row: GroupRow = ctx
             .db
-            .batch_then_first(batch, store::groups::one_stmt(&ctx.db, access.org_id, id)?)
+            .batch_then_first(batch, store::groups::one_stmt(access.store(), id)?)
             .await
             .map_err(|e| e.on_guard(privileged_in_restricting_group()))?
             .ok_or(ApiError::NotFound)?;
@@ -260,7 +257,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, row) = target(ctx, &access).await?;
     let now = ctx.now();
-    let mut batch = store::groups::delete(&ctx.db, access.org_id, id)?;
+    let mut batch = store::groups::delete(access.store(), id)?;
     batch.push(ctx.audit(
         &group_event(&access, "group.deleted", &row.id).meta(crate::object!({ "name": row.name })),
         now,
@@ -274,16 +271,10 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: GroupId = ctx.path_id("group")?;
     let page = ctx.page()?;
-    let rows = store::groups::members(
-        &ctx.db,
-        access.org_id,
-        id,
-        page.after_key(),
-        page.fetch_limit(),
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+    let rows = store::groups::members(access.store(), id, page.after_key(), page.fetch_limit())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let page = Page::from_rows(rows, &page, |m| m.user_id);
     Ok(Reply::ok(page.render(|m| {
         crate::object!({
             "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
@@ -293,7 +284,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     })))
 }
 
-fn member_event(access: &OrgAccess, action: &'static str, group: &str, user: UserId) -> Event {
+fn member_event(access: &OrgAccess, action: &'static str, group: &GroupId, user: UserId) -> Event {
     group_event(access, action, group).meta(crate::object!({ "user_id": user }))
 }
 
@@ -305,7 +296,7 @@ async fn standing(
 ) -> ApiResult<(GroupId, UserId, store::groups::MembershipStanding)> {
     let id: GroupId = ctx.path_id("group")?;
     let user: UserId = ctx.path_id("user")?;
-    let standing = store::groups::membership_standing(&ctx.db, access.org_id, id, user)
+    let standing = store::groups::membership_standing(access.store(), id, user)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, user, standing))
@@ -313,11 +304,7 @@ async fn standing(
 
 pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, user, standing) = standing(ctx, &access).await?;
-    let role = standing
-        .org_role
-        .as_deref()
-        .ok_or(ApiError::NotFound)
-        .and_then(|r| OrgRole::parse(r).ok_or_else(|| ApiError::internal("bad role in D1")))?;
+    let role = standing.org_role.ok_or(ApiError::NotFound)?;
     if standing.restricting != 0 && role.at_least(OrgRole::Admin) {
         return Err(ApiError::field(
             "user",
@@ -328,11 +315,8 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Ok(Reply::no_content());
     }
     let now = ctx.now();
-    let mut batch = store::groups::add_member(&ctx.db, access.org_id, id, user, now)?;
-    batch.push(ctx.audit(
-        &member_event(&access, "group.member_added", &id.to_string(), user),
-        now,
-    )?);
+    let mut batch = store::groups::add_member(access.store(), id, user, now)?;
+    batch.push(ctx.audit(&member_event(&access, "group.member_added", &id, user), now)?);
     ctx.db
         .batch(batch)
         .await
@@ -350,7 +334,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch(vec![
             store::groups::remove_member(&ctx.db, id, user)?,
             ctx.audit(
-                &member_event(&access, "group.member_removed", &id.to_string(), user),
+                &member_event(&access, "group.member_removed", &id, user),
                 now,
             )?,
         ])

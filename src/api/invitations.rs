@@ -158,7 +158,7 @@ fn invitation_mail(
     })
 }
 
-fn invitation_event(access: &OrgAccess, action: &'static str, id: &str) -> Event {
+fn invitation_event(access: &OrgAccess, action: &'static str, id: &InvitationId) -> Event {
     access.event(action, ("invitation", id.to_string()))
 }
 
@@ -208,7 +208,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;
@@ -237,15 +237,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws_mail: Vec<MailWorkspace> = names
         .iter()
         .zip(&granted)
-        .map(|(name, (_, r))| MailWorkspace {
+        .map(|(name, g)| MailWorkspace {
             name: name.clone(),
-            role: r.as_str().to_string(),
+            role: g.role.as_str().to_string(),
         })
         .collect();
     let mail = Outgoing::new(
         &email,
         invitation_mail(
-            &access.org.name,
+            &access.org().name,
             role.as_str(),
             ws_mail,
             access.display_name(),
@@ -256,10 +256,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .about("invitation", id.to_string());
     batch.extend(store::invitations::insert(
-        &ctx.db,
+        access.store(),
         &NewInvitation {
             id,
-            org: access.org_id,
             email: &email,
             role,
             workspaces: &granted,
@@ -276,10 +275,10 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     batch.push(mail.outbox_row(&ctx.db, now)?);
     batch.push(
         ctx.audit(
-            &invitation_event(&access, "invitation.created", &id.to_string()).meta(crate::object!({
+            &invitation_event(&access, "invitation.created", &id).meta(crate::object!({
                 "email": email,
                 "role": role,
-                "workspaces": granted.iter().map(|(w, r)| crate::object!({"workspace_id": w, "role": r})).collect::<Vec<_>>(),
+                "workspaces": granted.iter().map(|g| crate::object!({"workspace_id": g.workspace, "role": g.role})).collect::<Vec<_>>(),
             })),
             now,
         )?,
@@ -288,10 +287,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
     let row: InvitationRow = ctx
         .db
-        .batch_then_first(
-            batch,
-            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
-        )
+        .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
     enqueue(ctx, vec![mail]).await;
@@ -309,15 +305,14 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     })?;
     let now = ctx.now();
     let rows = store::invitations::page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         filter,
         now,
         page.before_key(),
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(|r| view(r, now))))
 }
 
@@ -329,7 +324,7 @@ fn invitation_param(ctx: &Ctx) -> ApiResult<InvitationId> {
 /// The `{invitation}` of the path in the caller's org (404 otherwise).
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationId, InvitationRow)> {
     let id = invitation_param(ctx)?;
-    let row = store::invitations::one(&ctx.db, access.org_id, id)
+    let row = store::invitations::one(access.store(), id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((id, row))
@@ -344,11 +339,11 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(InvitationI
 
 fn may_manage_row(access: &OrgAccess, row: &InvitationRow) -> ApiResult<()> {
     let own = match (access.user_id(), access.token_id()) {
-        (Some(user), _) => row.invited_by.as_deref() == Some(user.to_string().as_str()),
-        (None, Some(token)) => row.invited_by_token.as_deref() == Some(token.to_string().as_str()),
+        (Some(user), _) => row.invited_by == Some(user),
+        (None, Some(token)) => row.invited_by_token == Some(token),
         (None, None) => false,
     };
-    if !may_manage(access.role, own) {
+    if !may_manage(access.role(), own) {
         return Err(ApiError::Forbidden);
     }
     Ok(())
@@ -367,13 +362,9 @@ pub async fn get(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id = invitation_param(ctx)?;
     let mut reads = Together::default();
-    let target_read = reads.add(store::invitations::one_stmt(&ctx.db, access.org_id, id)?);
+    let target_read = reads.add(store::invitations::one_stmt(access.store(), id)?);
     let limits = Limits::plan_invitee(ctx, &mut reads, "invite", id)?;
-    let member_read = reads.add(store::invitations::invitee_member_stmt(
-        &ctx.db,
-        access.org_id,
-        id,
-    )?);
+    let member_read = reads.add(store::invitations::invitee_member_stmt(access.store(), id)?);
     let results = reads.run(&ctx.db).await?;
     let row: InvitationRow = results.first(target_read)?.ok_or(ApiError::NotFound)?;
     may_manage_row(&access, &row)?;
@@ -402,10 +393,9 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             expires,
         )),
     )
-    .about("invitation", row.id.clone());
+    .about("invitation", row.id.to_string());
     let mut batch = store::invitations::resend(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         &Send {
             token_hash: &hash_secret(&secret),
@@ -426,10 +416,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?);
     let row: InvitationRow = ctx
         .db
-        .batch_then_first(
-            batch,
-            store::invitations::one_stmt(&ctx.db, access.org_id, id)?,
-        )
+        .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await
         .map_err(|e| e.on_guard(not_pending()))?
         .ok_or(ApiError::NotFound)?;
@@ -498,7 +485,7 @@ async fn join(
     extra: Vec<Stmt>,
     lost: ApiError,
 ) -> ApiResult<Value> {
-    let (id, org) = (row.id()?, row.org()?);
+    let (id, org) = (row.id, row.org_id);
     let now = ctx.now();
     let mut batch =
         store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
@@ -508,7 +495,7 @@ async fn join(
             org,
             Actor::user(user, user_email),
             "invitation.accepted",
-            ("invitation", row.id.clone()),
+            ("invitation", row.id.to_string()),
         ),
         now,
     )?);
@@ -534,7 +521,7 @@ async fn join(
                 org_name: row.org_name.clone(),
             },
         )
-        .about("invitation", row.id.clone());
+        .about("invitation", row.id.to_string());
         batch.push(mail.outbox_row(&ctx.db, now)?);
         mails.push(mail);
     }
@@ -576,16 +563,16 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             return Err(ApiError::Validation(errs.0));
         }
         let caller = authenticate(ctx).await?;
-        if caller.user_id != user.id()? {
+        if caller.user_id() != user.id {
             return Err(ApiError::Forbidden);
         }
         // Following the link proves the address too.
-        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id, &row.email)?;
+        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id(), &row.email)?;
         let membership = join(
             ctx,
             &row,
-            caller.user_id,
-            &caller.email,
+            caller.user_id(),
+            caller.email(),
             None,
             vec![verify],
             ApiError::InvalidToken,
@@ -634,14 +621,14 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         },
     )?;
     let account = UserRow {
-        id: user_id.to_string(),
+        id: user_id,
         email: row.email.clone(),
         first_name,
         last_name,
         phone: None,
         password_hash: Some(hash),
         must_change_password: 0,
-        status: AccountStatus::Active.as_str().into(),
+        status: AccountStatus::Active,
         email_verified: 1,
         pending_email: None,
         failed_logins: 0,
@@ -685,19 +672,19 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
 /// address proves nothing about who reads its mail).
 pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let rows = if caller.user.email_verified == 0 {
+    let rows = if caller.user().email_verified == 0 {
         Vec::new()
     } else {
         store::invitations::inbox(
             &ctx.db,
-            &caller.email,
+            caller.email(),
             ctx.now(),
             page.before_key(),
             page.fetch_limit(),
         )
         .await?
     };
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(invitee_view)))
 }
 
@@ -705,10 +692,10 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 /// email: 404 otherwise, 410 once expired.
 async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, InvitationRow)> {
     let id = invitation_param(ctx)?;
-    if caller.user.email_verified == 0 {
+    if caller.user().email_verified == 0 {
         return Err(ApiError::NotFound);
     }
-    let row = store::invitations::addressed_to(&ctx.db, id, &caller.email)
+    let row = store::invitations::addressed_to(&ctx.db, id, caller.email())
         .await?
         .ok_or(ApiError::NotFound)?;
     match row.effective_status(ctx.now()) {
@@ -723,8 +710,8 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let membership = join(
         ctx,
         &row,
-        caller.user_id,
-        &caller.email,
+        caller.user_id(),
+        caller.email(),
         None,
         Vec::new(),
         ApiError::NotFound,
@@ -735,15 +722,15 @@ pub async fn inbox_accept(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 
 pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let (id, row) = inbox_target(ctx, &caller).await?;
-    let org = row.org()?;
+    let org = row.org_id;
     let now = ctx.now();
     let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
     batch.push(ctx.audit(
         &Event::by(
             org,
-            Actor::user(caller.user_id, &caller.email),
+            Actor::user(caller.user_id(), caller.email()),
             "invitation.declined",
-            ("invitation", row.id.clone()),
+            ("invitation", row.id.to_string()),
         ),
         now,
     )?);

@@ -7,7 +7,7 @@ use super::enqueue;
 use super::views::{self, time};
 use crate::domain::ids::{OrgId, SessionId};
 use crate::domain::password::{self, Verification};
-use crate::domain::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
+use crate::domain::roles::effective_workspace_role;
 use crate::domain::token::TokenPurpose;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::error::{ApiError, ApiResult};
@@ -17,7 +17,7 @@ use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
 use crate::store::audit::Event;
 use crate::store::users::{ProfileChange, UserRow};
-use crate::store::{self, orgs::MembershipRow, Together};
+use crate::store::{self, orgs::MembershipRow, Ticket, Together};
 
 crate::routes! {
     GET "/v1/me" => person [get];
@@ -33,11 +33,11 @@ crate::routes! {
 /// Groups membership rows into `[{org, role, workspaces}]` with effective workspace roles.
 pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    let mut current: Option<(String, Value, Vec<Value>)> = None;
+    let mut current: Option<(OrgId, Value, Vec<Value>)> = None;
     for row in rows {
         if current
             .as_ref()
-            .map(|(id, _, _)| id != &row.org_id)
+            .map(|(id, _, _)| *id != row.org_id)
             .unwrap_or(true)
         {
             if let Some((_, mut entry, workspaces)) = current.take() {
@@ -45,13 +45,12 @@ pub fn memberships(rows: &[MembershipRow]) -> Vec<Value> {
                 out.push(entry);
             }
             current = Some((
-                row.org_id.clone(),
+                row.org_id,
                 crate::object!({"org": {"id": row.org_id, "name": row.org_name}, "role": row.role}),
                 Vec::new(),
             ));
         }
-        let org_role = OrgRole::parse(&row.role).unwrap_or(OrgRole::Member);
-        let explicit = row.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+        let (org_role, explicit) = (row.role, row.workspace_role);
         if let (Some((_, _, list)), Some(id), Some(name)) =
             (current.as_mut(), &row.workspace_id, &row.workspace_name)
         {
@@ -75,7 +74,11 @@ fn profile(user: &UserRow, rows: &[MembershipRow]) -> Value {
 }
 
 /// The memberships are read in the session check's round trip (`authenticate_with`).
-pub fn plan_get(ctx: &Ctx, who: Presented, reads: &mut Together) -> ApiResult<Option<usize>> {
+pub fn plan_get(
+    ctx: &Ctx,
+    who: Presented,
+    reads: &mut Together,
+) -> ApiResult<Option<Ticket<MembershipRow>>> {
     match who {
         Presented::User(user) => Ok(Some(
             reads.add(store::orgs::memberships_stmt(&ctx.db, user)?),
@@ -91,7 +94,7 @@ pub async fn get(ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::Forbidden);
     };
     let rows: Vec<MembershipRow> = a.results.rows(read)?;
-    Ok(Reply::ok(profile(&caller.user, &rows)))
+    Ok(Reply::ok(profile(caller.user(), &rows)))
 }
 
 #[derive(Deserialize)]
@@ -153,21 +156,21 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        let rows = store::orgs::memberships(&ctx.db, caller.user_id).await?;
-        return Ok(Reply::ok(profile(&caller.user, &rows)));
+        let rows = store::orgs::memberships(&ctx.db, caller.user_id()).await?;
+        return Ok(Reply::ok(profile(caller.user(), &rows)));
     }
     // The change and the profile it leaves (account and memberships), one round trip.
     let mut all = Together::default();
     all.extend(vec![
-        store::users::update_profile(&ctx.db, caller.user_id, &change, now)?,
+        store::users::update_profile(&ctx.db, caller.user_id(), &change, now)?,
         ctx.audit(
-            &Event::account("user.updated", caller.user_id, &caller.email)
+            &Event::account("user.updated", caller.user_id(), caller.email())
                 .meta(crate::object!({ "fields": fields })),
             now,
         )?,
     ]);
-    let user_read = all.add(store::users::by_id_stmt(&ctx.db, caller.user_id)?);
-    let rows_read = all.add(store::orgs::memberships_stmt(&ctx.db, caller.user_id)?);
+    let user_read = all.add(store::users::by_id_stmt(&ctx.db, caller.user_id())?);
+    let rows_read = all.add(store::orgs::memberships_stmt(&ctx.db, caller.user_id())?);
     let results = all.run(&ctx.db).await?;
     let user: UserRow = results.first(user_read)?.ok_or(ApiError::Unauthorized)?;
     let rows: Vec<MembershipRow> = results.rows(rows_read)?;
@@ -184,7 +187,7 @@ pub struct ChangePasswordBody {
 pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<Reply> {
     let body: ChangePasswordBody = ctx.json()?;
     let (user_id, keep_session, change_token) = match &changer {
-        PasswordChanger::Session(c) => (c.user_id, Some(c.session_id), None),
+        PasswordChanger::Session(c) => (c.user_id(), Some(c.session_id()), None),
         PasswordChanger::ChangeToken {
             user_id,
             token_hash,
@@ -233,10 +236,8 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
         now,
     )?);
     // A concurrent change of the same password loses instead of silently overwriting.
-    batch.push(store::guard(
-        &ctx.db,
-        "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password_hash = ?2)",
-        crate::args![user_id, new_hash.as_str()],
+    batch.push(store::users::guard_password_is(
+        &ctx.db, user_id, &new_hash,
     )?);
     batch.push(store::sessions::end_all(
         &ctx.db,
@@ -278,7 +279,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: ChangeEmailBody = ctx.json()?;
     let new_email =
         v::normalize_email(&body.new_email).map_err(|m| ApiError::field("new_email", m))?;
-    let user = &caller.user;
+    let user = &caller.user();
     if password::verify(
         &body.password,
         user.password_hash.as_deref().unwrap_or_default(),
@@ -321,22 +322,22 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let batch = vec![
         store::tokens::revoke_unused(
             &ctx.db,
-            caller.user_id,
+            caller.user_id(),
             TokenPurpose::EmailVerification,
             now,
         )?,
         store::tokens::insert(
             &ctx.db,
             &hash,
-            caller.user_id,
+            caller.user_id(),
             TokenPurpose::EmailVerification,
             Some(&new_email),
             now,
             expires,
         )?,
-        store::users::set_pending_email(&ctx.db, caller.user_id, &new_email, now)?,
+        store::users::set_pending_email(&ctx.db, caller.user_id(), &new_email, now)?,
         ctx.audit(
-            &Event::account("user.email_change_requested", caller.user_id, &user.email)
+            &Event::account("user.email_change_requested", caller.user_id(), &user.email)
                 .meta(crate::object!({ "to": new_email })),
             now,
         )?,
@@ -354,17 +355,17 @@ pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::sessions::list_live(
         &ctx.db,
-        caller.user_id,
+        caller.user_id(),
         ctx.now(),
         page.before_key(),
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r| r.id.clone());
+    let page = Page::from_rows(rows, &page, |r| r.id);
     Ok(Reply::ok(page.render(|s| {
         crate::object!({
             "id": s.id,
-            "current": s.id == caller.session_id.to_string(),
+            "current": s.id == caller.session_id(),
             "auth_method": s.auth_method,
             "ip": s.ip,
             "user_agent": s.user_agent,
@@ -381,18 +382,17 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let results = ctx
         .db
         .batch(vec![
-            store::sessions::end_own(&ctx.db, session, caller.user_id, "revoked", now)?,
-            ctx.audit(&Event {
+            store::sessions::end_own(&ctx.db, session, caller.user_id(), "revoked", now)?,
+            ctx.audit(
+                &Event {
                     target: Some(("session", session.to_string())),
-                    ..Event::account("session.revoked", caller.user_id, &caller.email)
+                    ..Event::account("session.revoked", caller.user_id(), caller.email())
                 }
-                .meta(crate::object!({ "reason": "revoked" })), now)?,
-            // Someone else's or an already-ended session: nothing happened, roll back the event.
-            store::guard(
-                &ctx.db,
-                "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND end_reason = 'revoked' AND ended_at = ?3)",
-                crate::args![session, caller.user_id, now],
+                .meta(crate::object!({ "reason": "revoked" })),
+                now,
             )?,
+            // Someone else's or an already-ended session: nothing happened, roll back the event.
+            store::sessions::guard_revoked_now(&ctx.db, session, caller.user_id(), now)?,
         ])
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;
@@ -404,7 +404,7 @@ pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::audit::activity(
         &ctx.db,
-        caller.user_id,
+        caller.user_id(),
         page.before_key(),
         page.fetch_limit(),
     )
@@ -431,7 +431,7 @@ pub struct DeleteBody {
 
 pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: DeleteBody = ctx.json()?;
-    let user = &caller.user;
+    let user = &caller.user();
     if password::verify(
         &body.password,
         user.password_hash.as_deref().unwrap_or_default(),
@@ -440,7 +440,7 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         return Err(ApiError::field("password", "is not your current password"));
     }
     // Owning an org with other members means the org would be left without an owner.
-    let owned = store::users::owned_orgs(&ctx.db, caller.user_id).await?;
+    let owned = store::users::owned_orgs(&ctx.db, caller.user_id()).await?;
     let shared: Vec<&str> = owned
         .iter()
         .filter(|o| o.other_members > 0)
@@ -458,13 +458,14 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = Vec::new();
     for org in &owned {
-        if let Ok(org_id) = org.id.parse::<OrgId>() {
+        {
+            let org_id = org.id;
             batch.push(
                 ctx.audit(
                     &Event {
-                        target: Some(("org", org.id.clone())),
+                        target: Some(("org", org.id.to_string())),
                         subject: None,
-                        ..Event::account("org.deleted", caller.user_id, &caller.email)
+                        ..Event::account("org.deleted", caller.user_id(), caller.email())
                     }
                     .in_org(org_id),
                     now,
@@ -473,12 +474,12 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         }
     }
     batch.push(ctx.audit(
-        &Event::account("user.deleted", caller.user_id, &caller.email),
+        &Event::account("user.deleted", caller.user_id(), caller.email()),
         now,
     )?);
     batch.extend(store::users::delete_with_solo_orgs(
         &ctx.db,
-        caller.user_id,
+        caller.user_id(),
     )?);
     // If a member joined one of those orgs meanwhile, the user delete fails on the org's
     // owner reference and the whole batch rolls back.

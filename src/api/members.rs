@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{enqueue, newcomer};
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::{OrgId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::password;
 use crate::domain::permissions::{may_grant, org_allows, OrgAction};
 use crate::domain::roles::OrgRole;
@@ -22,7 +22,7 @@ use crate::store::audit::Event;
 use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
 use crate::store::users::{NewUser, UserRow};
-use crate::store::{self, Results, Stmt, Together};
+use crate::store::{self, OrgStore, Results, Stmt, Ticket, Together};
 
 crate::routes! {
     GET "/v1/orgs/{org}/members" => org(ViewDirectory) [list];
@@ -79,19 +79,16 @@ pub enum ListPlan {
     /// The page this isolate holds for the query, to send if the version is still its own.
     Held(CachedPage),
     /// The page statement's place in the gate's batch.
-    Read(usize),
+    Read(Ticket<RenderedMember>),
 }
 
-pub fn plan_list(
-    ctx: &Ctx,
-    query: &ListQuery,
-    org: OrgId,
-    reads: &mut Together,
-) -> ApiResult<ListPlan> {
-    Ok(match store::members::cached_page(org, &query.select) {
-        Some(held) => ListPlan::Held(held),
-        None => ListPlan::Read(reads.add(store::members::page_stmt(&ctx.db, org, &query.select)?)),
-    })
+pub fn plan_list(query: &ListQuery, org: &OrgStore, reads: &mut Together) -> ApiResult<ListPlan> {
+    Ok(
+        match store::members::cached_page(org.org(), &query.select) {
+            Some(held) => ListPlan::Held(held),
+            None => ListPlan::Read(reads.add(store::members::page_stmt(org, &query.select)?)),
+        },
+    )
 }
 
 /// Every user of the org, workspace-only members included. The members arrive rendered
@@ -103,7 +100,7 @@ pub async fn list(ctx: &Ctx, action: OrgAction) -> ApiResult<Reply> {
     // A bad query still passes the gate first: 401/404/403 before 422.
     let query = refusal_first(parse_list(ctx), org_access(ctx, action)).await?;
     let (access, plan, results) =
-        org_access_with(ctx, action, |org, reads| plan_list(ctx, &query, org, reads)).await?;
+        org_access_with(ctx, action, |org, reads| plan_list(&query, org, reads)).await?;
     send_page(ctx, access, query, plan, results).await
 }
 
@@ -114,13 +111,13 @@ async fn send_page(
     plan: ListPlan,
     results: Results,
 ) -> ApiResult<Reply> {
-    let version = access.org.directory_version;
+    let version = access.org().directory_version;
     let rows: Vec<RenderedMember> = match plan {
         ListPlan::Held(held) if held.version == version => {
             return Ok(Reply::ok_rendered(held.body.to_string()));
         }
         ListPlan::Held(_) => {
-            let stmt = store::members::page_stmt(&ctx.db, access.org_id, &query.select)?;
+            let stmt = store::members::page_stmt(access.store(), &query.select)?;
             ctx.db.all_of(stmt).await?
         }
         ListPlan::Read(i) => results.rows(i)?,
@@ -131,7 +128,7 @@ async fn send_page(
     // least that new; versions only grow, so if the directory changed in between, the next
     // gate reads a newer version and this page is not served again.
     store::members::keep_page(
-        access.org_id,
+        access.org_id(),
         &query.select,
         CachedPage {
             version,
@@ -151,7 +148,7 @@ async fn change_then_view(
 ) -> ApiResult<Value> {
     let mut all = Together::default();
     all.extend(batch);
-    let read = all.add(store::members::view_stmt(&ctx.db, access.org_id, user)?);
+    let read = all.add(store::members::view_stmt(access.store(), user)?);
     let results = all.run(&ctx.db).await?;
     store::members::read_view(&results, read)?.ok_or(ApiError::NotFound)
 }
@@ -159,7 +156,7 @@ async fn change_then_view(
 /// The member named by `{user}`, who must not be the caller.
 async fn target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow)> {
     let user = access.other_user(ctx)?;
-    let member = store::members::one(&ctx.db, access.org_id, user)
+    let member = store::members::one(access.store(), user)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((user, member))
@@ -211,17 +208,17 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
     }
-    if member.role == OrgRole::Owner.as_str() && role.is_some() {
+    if member.role == OrgRole::Owner && role.is_some() {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner's role changes only by transferring ownership.",
         ));
     }
-    if role.is_some_and(|r| !may_grant(access.role, r)) {
+    if role.is_some_and(|r| !may_grant(access.role(), r)) {
         return Err(ApiError::Forbidden);
     }
     if role.is_some_and(|r| r.at_least(OrgRole::Admin))
-        && store::groups::is_restricted(&ctx.db, access.org_id, user).await?
+        && store::groups::is_restricted(access.store(), user).await?
     {
         return Err(ApiError::field(
             "role",
@@ -236,13 +233,8 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = Vec::new();
     if let Some(role) = role {
-        if role.as_str() != member.role {
-            batch.push(store::members::set_role(
-                &ctx.db,
-                access.org_id,
-                user,
-                role,
-            )?);
+        if role != member.role {
+            batch.push(store::members::set_role(access.store(), user, role)?);
             batch.push(
                 ctx.audit(
                     &member_event(&access, "member.role_changed", user)
@@ -266,33 +258,31 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         // removal or role change fails the batch (no half change, no stray event).
         batch.insert(
             0,
-            store::members::role_still(&ctx.db, access.org_id, user, &member.role)?,
+            store::members::role_still(access.store(), user, member.role)?,
         );
     }
     match change_then_view(ctx, &access, user, batch).await {
-        Err(ApiError::GuardFailed) => {
-            match store::members::one(&ctx.db, access.org_id, user).await? {
-                None => Err(ApiError::NotFound),
-                Some(_) => Err(ApiError::conflict(
-                    "conflict",
-                    "The member changed concurrently; read it again and retry.",
-                )),
-            }
-        }
+        Err(ApiError::GuardFailed) => match store::members::one(access.store(), user).await? {
+            None => Err(ApiError::NotFound),
+            Some(_) => Err(ApiError::conflict(
+                "conflict",
+                "The member changed concurrently; read it again and retry.",
+            )),
+        },
         other => Ok(Reply::ok(other?)),
     }
 }
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member) = target(ctx, &access).await?;
-    if member.role == OrgRole::Owner.as_str() {
+    if member.role == OrgRole::Owner {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner cannot be removed; transfer ownership first.",
         ));
     }
     let now = ctx.now();
-    let mut batch = store::members::remove(&ctx.db, access.org_id, user)?;
+    let mut batch = store::members::remove(access.store(), user)?;
     batch.push(ctx.audit(
         &member_event(&access, "member.removed", user).meta(crate::object!({"role": member.role})),
         now,
@@ -379,24 +369,17 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     newcomer::check_ceiling(&access, role, &granted)?;
     // Single-use passwords are an admin action.
     if credential == Credential::SingleUsePassword
-        && !org_allows(access.role, OrgAction::AdminAccountActions)
+        && !org_allows(access.role(), OrgAction::AdminAccountActions)
     {
         return Err(ApiError::Forbidden);
     }
     // Every check before the write in one round trip: the workspaces, the groups, and where
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
-    let checks = newcomer::plan_newcomer(ctx, &access, &granted, &body.groups, &email, &mut reads)?;
+    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(&ctx.db).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
-    let existing: Option<UserId> = standing
-        .account_id
-        .as_deref()
-        .map(|id| {
-            id.parse()
-                .map_err(|_| ApiError::internal("bad user id in D1"))
-        })
-        .transpose()?;
+    let existing: Option<UserId> = standing.account_id;
 
     let now = ctx.now();
     let mut batch = Vec::new();
@@ -441,7 +424,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         AccountStatus::Pending
                     },
                     email_verified: false,
-                    created_by_org: Some(access.org_id),
+                    created_by_org: Some(access.org_id()),
                     must_change_password: password.is_some(),
                     now,
                 },
@@ -475,16 +458,11 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     if let Some(pending) = standing.pending() {
         batch.extend(newcomer::close_invitation(
-            ctx,
-            &access,
-            &email,
-            &pending.id,
-            now,
+            ctx, &access, &email, pending.id, now,
         )?);
     }
     batch.extend(store::members::add(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         user_id,
         role,
         &granted,
@@ -493,8 +471,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !groups.is_empty() {
         let list = serde_json::to_string(&groups).unwrap_or_else(|_| "[]".into());
         batch.push(store::groups::join_all(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             user_id,
             &list,
             now,
@@ -534,7 +511,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, MemberRow, UserRow)> {
     let user = access.other_user(ctx)?;
     let mut reads = Together::default();
-    let member_read = reads.add(store::members::one_stmt(&ctx.db, access.org_id, user)?);
+    let member_read = reads.add(store::members::one_stmt(access.store(), user)?);
     let account_read = reads.add(store::users::by_id_stmt(&ctx.db, user)?);
     let results = reads.run(&ctx.db).await?;
     let member: MemberRow = results.first(member_read)?.ok_or(ApiError::NotFound)?;
@@ -548,7 +525,7 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, Mem
 /// A new activation link for a pending managed account; the previous link dies.
 pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, _, account) = managed_target(ctx, &access).await?;
-    if account.status()? != AccountStatus::Pending {
+    if account.status != AccountStatus::Pending {
         return Err(ApiError::conflict(
             "conflict",
             "The account is already activated.",
@@ -603,7 +580,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: AdminResetBody = ctx.json()?;
     let (user, _, account) = managed_target(ctx, &access).await?;
     let now = ctx.now();
-    let was_locked = account.status()? == AccountStatus::Locked;
+    let was_locked = account.status == AccountStatus::Locked;
     let event =
         |action| member_event(&access, action, user).meta(crate::object!({ "mode": body.mode }));
     match body.mode.as_str() {
@@ -668,7 +645,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 /// Deletes a managed account for good: created by this org and a member of no other.
 pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member, account) = managed_target(ctx, &access).await?;
-    if member.role == OrgRole::Owner.as_str() {
+    if member.role == OrgRole::Owner {
         return Err(ApiError::conflict(
             "last_owner",
             "The owner's account cannot be deleted here; transfer ownership first.",
@@ -677,12 +654,7 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = vec![
         // The account must still belong to this org alone when the batch runs.
-        store::guard(
-            &ctx.db,
-            "NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = ?1 AND org_id <> ?2) \
-             AND NOT EXISTS (SELECT 1 FROM orgs WHERE owner_id = ?1)",
-            crate::args![user, access.org_id],
-        )?,
+        store::members::guard_belongs_to_this_org_alone(access.store(), user)?,
         ctx.audit(
             &member_event(&access, "user.deleted", user)
                 .meta(crate::object!({ "email": account.email })),

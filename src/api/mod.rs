@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::router::Route;
 use crate::http::Ctx;
 use crate::mail::{MailMessage, Outgoing};
-use crate::store::{self, Results, Together};
+use crate::store::{self, Results, Ticket, Together};
 
 /// Every route of the service, one group per resource module (each declares its own with
 /// `routes!`: pattern, guard and handler side by side). The entry point hands this to
@@ -45,7 +45,7 @@ pub const ROUTES: &[&[Route]] = &[
 /// counting shares its round trip with the handler's other checks.
 pub struct Limits {
     /// (index in the batch, limit) per bucket.
-    hits: Vec<(usize, i64)>,
+    hits: Vec<(Ticket<store::rate_limits::Hits>, i64)>,
 }
 
 impl Limits {

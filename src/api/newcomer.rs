@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::ids::{GroupId, InvitationId, WorkspaceId};
 use crate::domain::permissions::may_grant;
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::{OrgRole, WorkspaceAssignment, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::validation::FieldErrors;
 use crate::error::{ApiError, ApiResult};
@@ -15,7 +15,7 @@ use crate::http::Ctx;
 use crate::store::groups::GroupRef;
 use crate::store::invitations::InviteeStanding;
 use crate::store::members::NamedWorkspace;
-use crate::store::{self, Results, Stmt, Together};
+use crate::store::{self, Results, Stmt, Ticket, Together};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,19 +24,15 @@ pub struct WorkspaceGrant {
     role: String,
 }
 
-/// A granted workspace: its id and the role in it.
-pub type Grant = (String, WorkspaceRole);
-
 /// Checks each entry's shape (errors named `workspaces[i].…`); a workspace named twice is
 /// an error too, not a silent pick.
-pub fn parse(list: &[WorkspaceGrant], errs: &mut FieldErrors) -> Vec<Grant> {
-    let mut grants: Vec<Grant> = Vec::new();
+pub fn parse(list: &[WorkspaceGrant], errs: &mut FieldErrors) -> Vec<WorkspaceAssignment> {
+    let mut grants: Vec<WorkspaceAssignment> = Vec::new();
     for (i, g) in list.iter().enumerate() {
         let id = errs.check(
             &format!("workspaces[{i}].workspace_id"),
             g.workspace_id
                 .parse::<WorkspaceId>()
-                .map(|w| w.to_string())
                 .map_err(|_| "must be a UUID".to_string()),
         );
         let role = errs.check(
@@ -45,13 +41,16 @@ pub fn parse(list: &[WorkspaceGrant], errs: &mut FieldErrors) -> Vec<Grant> {
                 .ok_or_else(|| "must be one of admin, editor, viewer".to_string()),
         );
         if let (Some(id), Some(role)) = (id, role) {
-            if grants.iter().any(|(seen, _)| *seen == id) {
+            if grants.iter().any(|seen| seen.workspace == id) {
                 errs.add(
                     &format!("workspaces[{i}].workspace_id"),
                     "names a workspace already listed",
                 );
             } else {
-                grants.push((id, role));
+                grants.push(WorkspaceAssignment {
+                    workspace: id,
+                    role,
+                });
             }
         }
     }
@@ -71,18 +70,22 @@ pub fn org_role(raw: &str, errs: &mut FieldErrors) -> Option<OrgRole> {
 
 /// A workspace-only `member` needs a workspace; a role never grants more than the caller
 /// holds, in the org or (through inheritance) in a workspace: 403 otherwise.
-pub fn check_ceiling(access: &OrgAccess, role: OrgRole, grants: &[Grant]) -> ApiResult<()> {
+pub fn check_ceiling(
+    access: &OrgAccess,
+    role: OrgRole,
+    grants: &[WorkspaceAssignment],
+) -> ApiResult<()> {
     if role == OrgRole::Member && grants.is_empty() {
         return Err(ApiError::field(
             "workspaces",
             "a member needs at least one workspace",
         ));
     }
-    let ceiling = access.role.inherited_workspace_role();
-    if !may_grant(access.role, role)
+    let ceiling = access.role().inherited_workspace_role();
+    if !may_grant(access.role(), role)
         || grants
             .iter()
-            .any(|(_, r)| !ceiling.is_some_and(|c| c.at_least(*r)))
+            .any(|g| !ceiling.is_some_and(|c| c.at_least(g.role)))
     {
         return Err(ApiError::Forbidden);
     }
@@ -91,23 +94,21 @@ pub fn check_ceiling(access: &OrgAccess, role: OrgRole, grants: &[Grant]) -> Api
 
 /// The granted workspaces' names, looked up in the handler's `Together` batch.
 pub struct WorkspaceCheck {
-    read: Option<usize>,
+    read: Option<Ticket<NamedWorkspace>>,
 }
 
 fn plan_workspaces(
-    ctx: &Ctx,
     access: &OrgAccess,
-    grants: &[Grant],
+    grants: &[WorkspaceAssignment],
     reads: &mut Together,
 ) -> ApiResult<WorkspaceCheck> {
     if grants.is_empty() {
         return Ok(WorkspaceCheck { read: None });
     }
-    let ids: Vec<String> = grants.iter().map(|(id, _)| id.clone()).collect();
+    let ids: Vec<WorkspaceId> = grants.iter().map(|g| g.workspace).collect();
     Ok(WorkspaceCheck {
         read: Some(reads.add(store::members::existing_workspaces_stmt(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             &ids,
         )?)),
     })
@@ -116,7 +117,11 @@ fn plan_workspaces(
 impl WorkspaceCheck {
     /// The names in the given order; 422 naming the first entry that is not a workspace of
     /// the org.
-    pub fn names(&self, results: &Results, grants: &[Grant]) -> ApiResult<Vec<String>> {
+    pub fn names(
+        &self,
+        results: &Results,
+        grants: &[WorkspaceAssignment],
+    ) -> ApiResult<Vec<String>> {
         let Some(read) = self.read else {
             return Ok(Vec::new());
         };
@@ -124,10 +129,10 @@ impl WorkspaceCheck {
         grants
             .iter()
             .enumerate()
-            .map(|(i, (id, _))| {
+            .map(|(i, g)| {
                 known
                     .iter()
-                    .find(|k| k.id == *id)
+                    .find(|k| k.id == g.workspace)
                     .map(|k| k.name.clone())
                     .ok_or_else(|| {
                         ApiError::field(
@@ -146,34 +151,37 @@ impl WorkspaceCheck {
 pub struct NewcomerChecks {
     workspaces: WorkspaceCheck,
     groups: GroupCheck,
-    standing: usize,
+    standing: Ticket<InviteeStanding>,
 }
 
 /// What `NewcomerChecks::check` found: the workspaces' names, the groups to join, the
 /// email's standing.
-pub type Newcomer = (Vec<String>, Vec<String>, InviteeStanding);
+pub type Newcomer = (Vec<String>, Vec<GroupId>, InviteeStanding);
 
 pub fn plan_newcomer(
-    ctx: &Ctx,
     access: &OrgAccess,
-    granted: &[Grant],
+    granted: &[WorkspaceAssignment],
     groups: &[String],
     email: &str,
     reads: &mut Together,
 ) -> ApiResult<NewcomerChecks> {
     Ok(NewcomerChecks {
-        workspaces: plan_workspaces(ctx, access, granted, reads)?,
-        groups: plan_groups(ctx, access, groups, reads)?,
+        workspaces: plan_workspaces(access, granted, reads)?,
+        groups: plan_groups(access, groups, reads)?,
         standing: reads.add(store::invitations::invitee_standing_stmt(
-            &ctx.db,
-            access.org_id,
+            access.store(),
             email,
         )?),
     })
 }
 
 impl NewcomerChecks {
-    pub fn check(self, results: &Results, granted: &[Grant], role: OrgRole) -> ApiResult<Newcomer> {
+    pub fn check(
+        self,
+        results: &Results,
+        granted: &[WorkspaceAssignment],
+        role: OrgRole,
+    ) -> ApiResult<Newcomer> {
         let names = self.workspaces.names(results, granted)?;
         let groups = self.groups.check(results, role)?;
         let standing = results.first(self.standing)?.unwrap_or_default();
@@ -189,17 +197,14 @@ pub fn close_invitation(
     ctx: &Ctx,
     access: &OrgAccess,
     email: &str,
-    pending: &str,
+    id: InvitationId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let id: InvitationId = pending
-        .parse()
-        .map_err(|_| ApiError::internal("bad invitation id in D1"))?;
     let mut stmts = store::invitations::supersede(&ctx.db, id, now)?;
     stmts.push(
         ctx.audit(
             &access
-                .event("invitation.withdrawn", ("invitation", pending.to_string()))
+                .event("invitation.withdrawn", ("invitation", id.to_string()))
                 .meta(crate::object!({ "email": email, "reason": "joined_otherwise" })),
             now,
         )?,
@@ -210,44 +215,35 @@ pub fn close_invitation(
 /// The groups a newcomer joins, looked up in the handler's `Together` batch. Ids that are
 /// not UUIDs are refused (422) before anything is read.
 pub struct GroupCheck {
-    read: Option<usize>,
+    read: Option<Ticket<GroupRef>>,
     /// Canonical (lower-case) ids, in the order given.
-    canonical: Vec<String>,
+    canonical: Vec<GroupId>,
     /// The same without duplicates.
-    wanted: Vec<String>,
+    wanted: Vec<GroupId>,
 }
 
-fn plan_groups(
-    ctx: &Ctx,
-    access: &OrgAccess,
-    ids: &[String],
-    reads: &mut Together,
-) -> ApiResult<GroupCheck> {
+fn plan_groups(access: &OrgAccess, ids: &[String], reads: &mut Together) -> ApiResult<GroupCheck> {
     let mut errs = FieldErrors::default();
-    let mut canonical: Vec<String> = Vec::new();
+    let mut canonical: Vec<GroupId> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         match id.parse::<GroupId>() {
-            Ok(g) => canonical.push(g.to_string()),
+            Ok(g) => canonical.push(g),
             Err(_) => errs.add(&format!("groups[{i}]"), "must be a UUID"),
         }
     }
     if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
     }
-    let mut wanted: Vec<String> = Vec::new();
+    let mut wanted: Vec<GroupId> = Vec::new();
     for id in &canonical {
         if !wanted.contains(id) {
-            wanted.push(id.clone());
+            wanted.push(*id);
         }
     }
     let read = if wanted.is_empty() {
         None
     } else {
-        Some(reads.add(store::groups::existing_stmt(
-            &ctx.db,
-            access.org_id,
-            &wanted,
-        )?))
+        Some(reads.add(store::groups::existing_stmt(access.store(), &wanted)?))
     };
     Ok(GroupCheck {
         read,
@@ -259,7 +255,7 @@ fn plan_groups(
 impl GroupCheck {
     /// The groups to join: groups of the org (422 naming the entry otherwise), and never a
     /// restricting one for an admin. Duplicates are dropped.
-    pub fn check(self, results: &Results, role: OrgRole) -> ApiResult<Vec<String>> {
+    pub fn check(self, results: &Results, role: OrgRole) -> ApiResult<Vec<GroupId>> {
         let Some(read) = self.read else {
             return Ok(Vec::new());
         };

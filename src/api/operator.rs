@@ -32,7 +32,9 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
             format!("must be from 1 to {MAX_MEMBER_LIMIT}"),
         ));
     }
-    let before = store::orgs::by_id(&ctx.db, org)
+    // The operator is admitted to every org.
+    let org_store = store::OrgStore::open(&ctx.db, org);
+    let before = store::orgs::by_id(&org_store)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = ctx.now();
@@ -50,11 +52,11 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
     };
     ctx.db
         .batch(vec![
-            store::orgs::set_member_limit(&ctx.db, org, body.member_limit, now)?,
+            store::orgs::set_member_limit(&org_store, body.member_limit, now)?,
             ctx.audit(&event, now)?,
         ])
         .await?;
-    let members: i64 = store::orgs::role_counts(&ctx.db, org)
+    let members: i64 = store::orgs::role_counts(&org_store)
         .await?
         .iter()
         .map(|c| c.n)

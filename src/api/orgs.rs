@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::views::time;
+use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permissions::{describe, org_permissions};
 use crate::domain::roles::OrgRole;
@@ -31,7 +32,7 @@ crate::routes! {
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 
-pub fn view(org: &OrgRow, role: &str) -> Value {
+pub fn view(org: &OrgRow, role: OrgRole) -> Value {
     crate::object!({
         "id": org.id,
         "name": org.name,
@@ -47,7 +48,7 @@ pub fn view(org: &OrgRow, role: &str) -> Value {
 
 /// An event in the org's audit trail, by the caller, about the org.
 fn org_event(access: &OrgAccess, action: &'static str) -> Event {
-    access.event(action, ("org", access.org_id.to_string()))
+    access.event(action, ("org", access.org_id().to_string()))
 }
 
 #[derive(Deserialize)]
@@ -81,7 +82,7 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             name: &name,
             description: description.as_deref(),
             logo_url: logo_url.as_deref(),
-            owner: caller.user_id,
+            owner: caller.user_id(),
             member_limit: ctx.cfg.default_member_limit,
             now,
         },
@@ -89,34 +90,34 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     batch.push(ctx.audit(
         &Event::by(
             org_id,
-            Actor::user(caller.user_id, &caller.email),
+            Actor::user(caller.user_id(), caller.email()),
             "org.created",
             ("org", org_id.to_string()),
         ),
         now,
     )?);
     ctx.db.batch(batch).await?;
-    let created = store::orgs::with_role(&ctx.db, org_id, caller.user_id)
+    let created = store::orgs::with_role(&store::OrgStore::open(&ctx.db, org_id), caller.user_id())
         .await?
         .ok_or_else(|| ApiError::internal("org vanished after create"))?;
-    Ok(Reply::created(view(&created.org, &created.role)))
+    Ok(Reply::created(view(&created.org, created.role)))
 }
 
 pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::orgs::list_for_user(
         &ctx.db,
-        caller.user_id,
+        caller.user_id(),
         page.after_key(),
         page.fetch_limit(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |r: &OrgWithRole| r.org.id.clone());
-    Ok(Reply::ok(page.render(|r| view(&r.org, &r.role))))
+    let page = Page::from_rows(rows, &page, |r: &OrgWithRole| r.org.id);
+    Ok(Reply::ok(page.render(|r| view(&r.org, r.role))))
 }
 
 pub async fn get(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    Ok(Reply::ok(view(&access.org, access.role.as_str())))
+    Ok(Reply::ok(view(access.org(), access.role())))
 }
 
 #[derive(Deserialize)]
@@ -155,7 +156,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        return Ok(Reply::ok(view(&access.org, access.role.as_str())));
+        return Ok(Reply::ok(view(access.org(), access.role())));
     }
     let now = ctx.now();
     // The role is the caller's as of the gate (a patch does not change it).
@@ -163,33 +164,33 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .db
         .batch_then_first(
             vec![
-                store::orgs::update(&ctx.db, access.org_id, &change, now)?,
+                store::orgs::update(access.store(), &change, now)?,
                 ctx.audit(
                     &org_event(&access, "org.updated").meta(crate::object!({ "fields": fields })),
                     now,
                 )?,
             ],
-            store::orgs::by_id_stmt(&ctx.db, access.org_id)?,
+            store::orgs::by_id_stmt(access.store())?,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated, access.role.as_str())))
+    Ok(Reply::ok(view(&updated, access.role())))
 }
 
 /// Owner only, so always a person (a token never holds `owner`).
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let owner = access.person()?;
     let now = ctx.now();
-    let mut batch = store::orgs::delete(&ctx.db, access.org_id)?;
+    let mut batch = store::orgs::delete(access.store())?;
     // The org's own trail goes with it; the deletion is kept in the owner's account history.
     batch.push(
         ctx.audit(
             &Event {
                 org: None,
-                subject: Some(owner.user_id),
+                subject: Some(owner.user_id()),
                 ..org_event(&access, "org.deleted")
             }
-            .meta(crate::object!({ "org_id": access.org_id, "name": access.org.name })),
+            .meta(crate::object!({ "org_id": access.org_id(), "name": access.org().name })),
             now,
         )?,
     );
@@ -205,7 +206,7 @@ pub struct TransferBody {
 
 /// Owner only, so always a person (a token never holds `owner`).
 pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let owner = access.person()?.user_id;
+    let owner = access.person()?.user_id();
     let body: TransferBody = ctx.json()?;
     let target: UserId = body
         .user_id
@@ -218,17 +219,17 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         ));
     }
     // The owner must be able to sign in and act: an active account holding an org role.
-    match store::members::one(&ctx.db, access.org_id, target).await? {
+    match store::members::one(access.store(), target).await? {
         None => {
             return Err(ApiError::field(
                 "user_id",
                 "is not a member of this organization",
             ))
         }
-        Some(m) if m.status != "active" => {
+        Some(m) if m.status != AccountStatus::Active => {
             return Err(ApiError::field("user_id", "must be an active account"))
         }
-        Some(m) if m.role == OrgRole::Member.as_str() => {
+        Some(m) if m.role == OrgRole::Member => {
             return Err(ApiError::field(
                 "user_id",
                 "must hold an org role, not only workspace access",
@@ -236,14 +237,14 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
         }
         Some(_) => {}
     }
-    if store::groups::is_restricted(&ctx.db, access.org_id, target).await? {
+    if store::groups::is_restricted(access.store(), target).await? {
         return Err(ApiError::field(
             "user_id",
             "is in a restricting group; owners can never be (remove them from it first)",
         ));
     }
     let now = ctx.now();
-    let mut batch = store::orgs::transfer(&ctx.db, access.org_id, owner, target, now)?;
+    let mut batch = store::orgs::transfer(access.store(), owner, target, now)?;
     batch.push(
         ctx.audit(
             &Event {
@@ -260,17 +261,16 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
             "Ownership or membership changed concurrently; retry.",
         ))
     })?;
-    let updated = store::orgs::with_role(&ctx.db, access.org_id, owner)
+    let updated = store::orgs::with_role(access.store(), owner)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Reply::ok(view(&updated.org, &updated.role)))
+    Ok(Reply::ok(view(&updated.org, updated.role)))
 }
 
 /// Seats: members and pending invitations both hold one.
 pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let (members, pending_invitations) =
-        store::members::seats(&ctx.db, access.org_id, ctx.now()).await?;
-    let limit = access.org.member_limit;
+    let (members, pending_invitations) = store::members::seats(access.store(), ctx.now()).await?;
+    let limit = access.org().member_limit;
     Ok(Reply::ok(crate::object!({
         "member_limit": limit,
         "members": members,
@@ -280,8 +280,8 @@ pub async fn usage(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 /// The role overview: each role, what it may do, and how many hold it.
-pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
-    let counts = store::orgs::role_counts(&ctx.db, access.org_id).await?;
+pub async fn roles(_ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let counts = store::orgs::role_counts(access.store()).await?;
     let data: Vec<Value> = [
         OrgRole::Owner,
         OrgRole::Admin,
@@ -295,7 +295,7 @@ pub async fn roles(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             "role": role,
             "description": describe(*role),
             "permissions": org_permissions(*role),
-            "member_count": counts.iter().find(|c| c.role == role.as_str()).map_or(0, |c| c.n),
+            "member_count": counts.iter().find(|c| c.role == *role).map_or(0, |c| c.n),
         })
     })
     .collect();

@@ -66,8 +66,7 @@ fn view(g: &GrantRow) -> Value {
 /// The `{ws}` of the path, a workspace of the caller's org (404 otherwise).
 async fn workspace(ctx: &Ctx, access: &OrgAccess) -> ApiResult<WorkspaceId> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
-    let known =
-        store::members::existing_workspaces(&ctx.db, access.org_id, &[ws.to_string()]).await?;
+    let known = store::members::existing_workspaces(access.store(), &[ws]).await?;
     if known.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -149,20 +148,16 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // for a workspace that is not the org's.
     let (target, permission) = refusal_first(parse_put(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
-    let (principal_known, before) =
-        store::resource_grants::put_context(&ctx.db, access.org_id, &key)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+    let (principal_known, before) = store::resource_grants::put_context(access.store(), &key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if !principal_known {
         return Err(ApiError::field(
             "principal.id",
             "is not a member or group of this organization",
         ));
     }
-    if let Some(same) = before
-        .as_ref()
-        .filter(|b| b.permission == permission.as_str())
-    {
+    if let Some(same) = before.as_ref().filter(|b| b.permission == permission) {
         // Nothing changes: no write, no event.
         return Ok(Reply::ok(view(same)));
     }
@@ -177,9 +172,8 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::resource_grants::put(
-                    &ctx.db,
+                    access.store(),
                     GrantId::new(),
-                    access.org_id,
                     &key,
                     permission.as_str(),
                     access.user_id(),
@@ -190,7 +184,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         let mut e = grant_event(&access, action, ws, &key);
                         if let Some(meta) = e.metadata.as_mut() {
                             meta["permission"] = json!(permission.as_str());
-                            meta["from"] = json!(before.as_ref().map(|b| b.permission.clone()));
+                            meta["from"] = json!(before.as_ref().map(|b| b.permission));
                         }
                         e
                     },
@@ -224,8 +218,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         resource_id: ctx.filter_param("resource_id"),
     };
     let rows = store::resource_grants::page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         ws,
         &filter,
         page.after_key(),
@@ -233,7 +226,7 @@ pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )
     .await?
     .ok_or(ApiError::NotFound)?;
-    let page = Page::from_rows(rows, &page, |g| g.id.clone());
+    let page = Page::from_rows(rows, &page, |g| g.id);
     Ok(Reply::ok(page.render(view)))
 }
 
@@ -260,7 +253,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let ws: WorkspaceId = ctx.path_id("ws")?;
     let target = refusal_first(parse_delete(ctx), workspace(ctx, &access)).await?;
     let key = target.key(ws);
-    let existing = store::resource_grants::find_in(&ctx.db, access.org_id, &key)
+    let existing = store::resource_grants::find_in(access.store(), &key)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = ctx.now();

@@ -38,8 +38,8 @@ const MAX_DESCRIPTION: usize = 1000;
 
 fn effective(access: &OrgAccess, ws: &WorkspaceRow) -> Option<WorkspaceRole> {
     effective_workspace_role(
-        access.role,
-        access.explicit_workspace_role(&ws.id, ws.explicit_role.as_deref()),
+        access.role(),
+        access.explicit_workspace_role(ws.id, ws.explicit_role),
     )
 }
 
@@ -73,7 +73,7 @@ async fn workspace(
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceId, WorkspaceRow, WorkspaceRole)> {
     let id: WorkspaceId = ctx.path_id("ws")?;
-    let ws = store::workspaces::one(&ctx.db, access.org_id, id, access.user_id(), ctx.now())
+    let ws = store::workspaces::one(access.store(), id, access.user_id(), ctx.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     let role = allowed(access, &ws, action)?;
@@ -135,16 +135,15 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::workspaces::insert(
-                    &ctx.db,
+                    access.store(),
                     id,
-                    access.org_id,
                     &name,
                     description.flatten().as_deref(),
                     now,
                 )?,
                 ctx.audit(&ws_event(&access, "workspace.created", id), now)?,
             ],
-            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+            store::workspaces::one_stmt(access.store(), id, access.user_id(), now)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("workspace vanished after create"))?;
@@ -155,23 +154,22 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 /// scoped API token its listed ones.
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
-    let visible = match (access.role, &access.principal) {
-        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id),
-        (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id),
+    let visible = match (access.role(), &access.principal()) {
+        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id()),
+        (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id()),
         _ => Visible::All {
             viewer: access.user_id(),
         },
     };
     let rows = store::workspaces::page(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         visible,
         page.after_key(),
         page.fetch_limit(),
         ctx.now(),
     )
     .await?;
-    let page = Page::from_rows(rows, &page, |w| w.id.clone());
+    let page = Page::from_rows(rows, &page, |w| w.id);
     Ok(Reply::ok(page.render(|w| view(&access, w))))
 }
 
@@ -201,7 +199,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 )?,
                 ctx.audit(&ws_event(&access, "workspace.updated", id), now)?,
             ],
-            store::workspaces::one_stmt(&ctx.db, access.org_id, id, access.user_id(), now)?,
+            store::workspaces::one_stmt(access.store(), id, access.user_id(), now)?,
         )
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -212,7 +210,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (id, ws, _) = workspace(ctx, &access, WorkspaceAction::View).await?;
     let now = ctx.now();
-    let mut batch = store::workspaces::delete(&ctx.db, access.org_id, id)?;
+    let mut batch = store::workspaces::delete(access.store(), id)?;
     batch.push(ctx.audit(
         &ws_event(&access, "workspace.deleted", id).meta(crate::object!({ "name": ws.name })),
         now,
@@ -222,8 +220,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 }
 
 fn member_view(m: &WorkspaceMemberRow) -> Value {
-    let org_role = m.org_role.as_deref().and_then(OrgRole::parse);
-    let explicit = m.workspace_role.as_deref().and_then(WorkspaceRole::parse);
+    let (org_role, explicit) = (m.org_role, m.workspace_role);
     crate::object!({
         "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name, "last_name": m.last_name},
         "org_role": m.org_role,
@@ -237,8 +234,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let id: WorkspaceId = ctx.path_id("ws")?;
     let page = ctx.page()?;
     let (ws, rows) = store::workspaces::with_members(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         access.user_id(),
         ctx.now(),
@@ -248,7 +244,7 @@ pub async fn members(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     .await?
     .ok_or(ApiError::NotFound)?;
     allowed(&access, &ws, WorkspaceAction::View)?;
-    let page = Page::from_rows(rows, &page, |m| m.user_id.clone());
+    let page = Page::from_rows(rows, &page, |m| m.user_id);
     Ok(Reply::ok(page.render(member_view)))
 }
 
@@ -274,15 +270,9 @@ async fn workspace_and_member(
     user: UserId,
     action: WorkspaceAction,
 ) -> ApiResult<(WorkspaceRole, Option<WorkspaceMemberRow>)> {
-    let (ws, member) = store::workspaces::with_member(
-        &ctx.db,
-        access.org_id,
-        id,
-        access.user_id(),
-        ctx.now(),
-        user,
-    )
-    .await?;
+    let (ws, member) =
+        store::workspaces::with_member(access.store(), id, access.user_id(), ctx.now(), user)
+            .await?;
     let my_role = allowed(access, &ws.ok_or(ApiError::NotFound)?, action)?;
     Ok((my_role, member))
 }
@@ -313,7 +303,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let joins_org = current.org_role.is_none();
     // Bringing someone new into the org is inviting: only org roles that may invite do it.
     // To anyone else a user outside the org is as unknown as a user that does not exist.
-    if joins_org && !org_allows(access.role, OrgAction::InviteUsers) {
+    if joins_org && !org_allows(access.role(), OrgAction::InviteUsers) {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
@@ -323,17 +313,16 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &ctx.db,
         id,
         user,
-        current.workspace_role.as_deref(),
+        current.workspace_role,
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            newcomer::close_invitation(ctx, &access, &current.email, pending, now)?
+            newcomer::close_invitation(ctx, &access, &current.email, *pending, now)?
         }
         _ => Vec::new(),
     });
     batch.extend(store::workspaces::put_member(
-        &ctx.db,
-        access.org_id,
+        access.store(),
         id,
         user,
         role,
@@ -374,7 +363,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .db
         .batch_then_first::<WorkspaceMemberRow>(
             batch,
-            store::workspaces::member_stmt(&ctx.db, access.org_id, id, user)?,
+            store::workspaces::member_stmt(access.store(), id, user)?,
         )
         .await;
     let updated = match written {
@@ -383,15 +372,10 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         Err(ApiError::GuardFailed) => {
             let now_row: WorkspaceMemberRow = ctx
                 .db
-                .first_of(store::workspaces::member_stmt(
-                    &ctx.db,
-                    access.org_id,
-                    id,
-                    user,
-                )?)
+                .first_of(store::workspaces::member_stmt(access.store(), id, user)?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            if now_row.workspace_role.as_deref() != Some(role.as_str()) {
+            if now_row.workspace_role != Some(role) {
                 return Err(ApiError::conflict(
                     "conflict",
                     "The member's workspace role changed concurrently; read it again and retry.",
@@ -413,7 +397,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     };
     let now = ctx.now();
-    let mut batch = store::workspaces::remove_member(&ctx.db, access.org_id, id, user)?;
+    let mut batch = store::workspaces::remove_member(access.store(), id, user)?;
     batch.push(
         ctx.audit(
             &Event {

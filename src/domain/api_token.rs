@@ -27,7 +27,12 @@ pub fn well_formed(bearer: &str) -> bool {
 /// The roles a token may hold: never `owner` (ownership stays with a person) and never the
 /// workspace-only `member` (a workspace list expresses that).
 pub fn parse_role(s: &str) -> Option<OrgRole> {
-    match OrgRole::parse(s)? {
+    creatable_role(OrgRole::parse(s)?)
+}
+
+/// `role` if a token may hold it (a stored token's role is re-checked as it is read).
+pub fn creatable_role(role: OrgRole) -> Option<OrgRole> {
+    match role {
         r @ (OrgRole::Admin | OrgRole::Editor | OrgRole::Viewer) => Some(r),
         OrgRole::Owner | OrgRole::Member => None,
     }

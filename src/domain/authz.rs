@@ -3,10 +3,13 @@
 //! store read: the user's org role and explicit workspace role, the grants on the resource
 //! to the user and to the user's groups, and the restrictions of the user's groups.
 
+use serde::{Deserialize, Serialize};
+
 use super::roles::{effective_workspace_role, OrgRole, WorkspaceRole};
 
 /// What may be done to an external resource, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Permission {
     View,
     Edit,

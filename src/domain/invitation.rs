@@ -1,11 +1,14 @@
 //! The invitation state machine: which status an invitation is in at a given time, what
 //! may happen to it next, and who may manage it.
 
+use serde::{Deserialize, Serialize};
+
 use super::permissions::{org_allows, OrgAction};
 use super::roles::OrgRole;
 use super::time::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     Pending,
     Accepted,

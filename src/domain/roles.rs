@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::WorkspaceId;
+
 /// Org roles, highest first. `Member` belongs to someone added only to workspaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,6 +101,13 @@ impl WorkspaceRole {
     pub fn at_least(self, other: WorkspaceRole) -> bool {
         self.rank() >= other.rank()
     }
+}
+
+/// A workspace role given to someone joining (an admin-created member, an invitation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkspaceAssignment {
+    pub workspace: WorkspaceId,
+    pub role: WorkspaceRole,
 }
 
 /// Effective workspace role: the higher of the explicit one and the one inherited from the org.

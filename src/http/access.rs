@@ -12,23 +12,25 @@
 
 use super::auth::{authenticate_for_org, authenticate_with, Caller, Principal, TokenCaller};
 use super::Ctx;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Actor, Event};
 use crate::store::orgs::OrgRow;
-use crate::store::{Results, Together};
+use crate::store::{OrgStore, Results, Together};
 
 // Sealed by a private field: `#[non_exhaustive]` would only seal it per crate, and the
 // point is that no handler module can build one.
 #[allow(clippy::manual_non_exhaustive)]
 pub struct OrgAccess {
-    pub principal: Principal,
-    pub org: OrgRow,
-    pub org_id: OrgId,
+    principal: Principal,
+    org: OrgRow,
+    org_id: OrgId,
     /// The org role the caller acts with.
-    pub role: OrgRole,
+    role: OrgRole,
+    /// The org's data: admission is the only way a handler reaches it.
+    store: OrgStore,
     /// Only `org_access` builds one.
     _sealed: (),
 }
@@ -41,30 +43,30 @@ pub async fn org_access(ctx: &Ctx, action: OrgAction) -> ApiResult<OrgAccess> {
         .map(|(access, _, _)| access)
 }
 
-/// `org_access` with the handler's own reads in the same round trip (`plan` adds them for
-/// the path's org; see `authenticate_with`: reads only, used only once access is granted).
-/// An authorized org read then costs one round trip.
+/// `org_access` with the handler's own reads in the same round trip (`plan` adds them from
+/// the path's org store; see `authenticate_with`: reads only, used only once access is
+/// granted, and the store reaches the handler only then). An authorized org read then
+/// costs one round trip.
 pub async fn org_access_with<P>(
     ctx: &Ctx,
     action: OrgAction,
-    plan: impl FnOnce(OrgId, &mut Together) -> ApiResult<P>,
+    plan: impl FnOnce(&OrgStore, &mut Together) -> ApiResult<P>,
 ) -> ApiResult<(OrgAccess, P, Results)> {
     // An `{org}` that is not an id still authenticates first (401 before 404).
     let Ok(org_id) = ctx.path_id::<OrgId>("org") else {
         authenticate_for_org(ctx, None).await?;
         return Err(ApiError::NotFound);
     };
-    let a = authenticate_with(ctx, Some(org_id), |_, reads| plan(org_id, reads)).await?;
+    let store = OrgStore::open(&ctx.db, org_id);
+    let a = authenticate_with(ctx, Some(org_id), |_, reads| plan(&store, reads)).await?;
     let (org, role) = match &a.principal {
         Principal::User(_) => {
             let found = a.membership.ok_or(ApiError::NotFound)?;
-            let role =
-                OrgRole::parse(&found.role).ok_or_else(|| ApiError::internal("bad role in D1"))?;
-            (found.org, role)
+            (found.org, found.role)
         }
         // A token reaches its own org only; any other is as unknown as a missing one.
-        Principal::Token(token) if token.org_id == org_id => {
-            (token.org.clone(), token.acting().org_role)
+        Principal::Token(token) if token.org_id() == org_id => {
+            (token.org().clone(), token.acting().org_role)
         }
         Principal::Token(_) => return Err(ApiError::NotFound),
     };
@@ -76,12 +78,37 @@ pub async fn org_access_with<P>(
         org,
         org_id,
         role,
+        store,
         _sealed: (),
     };
     Ok((access, a.plan, a.results))
 }
 
 impl OrgAccess {
+    /// Who is calling.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The org as the gate read it.
+    pub fn org(&self) -> &OrgRow {
+        &self.org
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The org role the caller acts with.
+    pub fn role(&self) -> OrgRole {
+        self.role
+    }
+
+    /// The org's store, opened by this admission.
+    pub fn store(&self) -> &OrgStore {
+        &self.store
+    }
+
     /// The person calling, if it is one.
     pub fn user(&self) -> Option<&Caller> {
         match &self.principal {
@@ -91,7 +118,7 @@ impl OrgAccess {
     }
 
     pub fn user_id(&self) -> Option<UserId> {
-        self.user().map(|c| c.user_id)
+        self.user().map(|c| c.user_id())
     }
 
     pub fn token(&self) -> Option<&TokenCaller> {
@@ -102,7 +129,7 @@ impl OrgAccess {
     }
 
     pub fn token_id(&self) -> Option<ApiTokenId> {
-        self.token().map(|t| t.id)
+        self.token().map(|t| t.id())
     }
 
     /// For actions only a person may take (managing API tokens): 403 for a token.
@@ -112,9 +139,13 @@ impl OrgAccess {
 
     /// The caller's explicit role in workspace `ws`: a person's as stored (`stored`), a
     /// scoped token's from its list.
-    pub fn explicit_workspace_role(&self, ws: &str, stored: Option<&str>) -> Option<WorkspaceRole> {
+    pub fn explicit_workspace_role(
+        &self,
+        ws: WorkspaceId,
+        stored: Option<WorkspaceRole>,
+    ) -> Option<WorkspaceRole> {
         match &self.principal {
-            Principal::User(_) => stored.and_then(WorkspaceRole::parse),
+            Principal::User(_) => stored,
             Principal::Token(token) => token.workspace_role(ws),
         }
     }
@@ -124,7 +155,7 @@ impl OrgAccess {
     pub fn display_name(&self) -> String {
         match &self.principal {
             Principal::User(caller) => {
-                format!("{} {}", caller.user.first_name, caller.user.last_name)
+                format!("{} {}", caller.user().first_name, caller.user().last_name)
             }
             Principal::Token(_) => self.org.name.clone(),
         }
@@ -146,10 +177,10 @@ impl OrgAccess {
     /// Who acts, for the audit trail.
     pub fn actor(&self) -> Actor {
         match &self.principal {
-            Principal::User(caller) => Actor::user(caller.user_id, &caller.email),
+            Principal::User(caller) => Actor::user(caller.user_id(), caller.email()),
             Principal::Token(token) => Actor::Token {
-                id: token.id,
-                name: token.name.clone(),
+                id: token.id(),
+                name: token.name().to_string(),
             },
         }
     }

@@ -23,37 +23,78 @@ const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
 /// An authenticated user on a live session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: UserId,
-    pub session_id: SessionId,
-    pub email: String,
+    user_id: UserId,
+    session_id: SessionId,
+    email: String,
     /// The account as read with the liveness check.
-    pub user: UserRow,
+    user: UserRow,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The account as read with the liveness check.
+    pub fn user(&self) -> &UserRow {
+        &self.user
+    }
 }
 
 /// An API token of one org, live (unrevoked, unexpired) as of this request.
 #[derive(Debug, Clone)]
 pub struct TokenCaller {
-    pub id: ApiTokenId,
-    pub name: String,
+    id: ApiTokenId,
+    name: String,
     /// The role it was created with (admin, editor or viewer).
-    pub role: OrgRole,
+    role: OrgRole,
     /// `None`: the whole org; otherwise only these workspaces (possibly none left).
-    pub workspaces: Option<Vec<WorkspaceId>>,
-    pub org_id: OrgId,
+    workspaces: Option<Vec<WorkspaceId>>,
+    org_id: OrgId,
     /// Read with the token: the org gate needs no second read.
-    pub org: OrgRow,
+    org: OrgRow,
 }
 
 impl TokenCaller {
+    pub fn id(&self) -> ApiTokenId {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The org the token belongs to, read with it.
+    pub fn org(&self) -> &OrgRow {
+        &self.org
+    }
+
+    /// `None`: the whole org; otherwise only these workspaces (possibly none left).
+    pub fn workspaces(&self) -> Option<&[WorkspaceId]> {
+        self.workspaces.as_deref()
+    }
+
     /// How it acts: its role org-wide, or a workspace-only member of the listed workspaces.
     pub fn acting(&self) -> api_token::Acting {
         api_token::acting(self.role, self.workspaces.is_some())
     }
 
     /// Its explicit role in workspace `ws` (scoped tokens, listed workspaces only).
-    pub fn workspace_role(&self, ws: &str) -> Option<WorkspaceRole> {
+    pub fn workspace_role(&self, ws: WorkspaceId) -> Option<WorkspaceRole> {
         let listed = self.workspaces.as_ref()?;
-        if listed.iter().any(|w| w.to_string() == ws) {
+        if listed.contains(&ws) {
             self.acting().listed_workspace_role
         } else {
             None
@@ -308,16 +349,13 @@ const TOKEN_TOUCH_AFTER_MS: i64 = 60 * 1000;
 
 /// A live token's row as the caller it authenticates.
 fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCaller> {
-    let bad = || ApiError::internal("bad api_tokens row in D1");
-    let id: ApiTokenId = live.token_id.parse().map_err(|_| bad())?;
-    let role = api_token::parse_role(&live.token_role).ok_or_else(bad)?;
+    let id = live.token_id;
+    let role = api_token::creatable_role(live.token_role)
+        .ok_or_else(|| ApiError::internal("an API token with a role no token may hold"))?;
     let workspaces = if live.token_scoped != 0 {
-        let ids: Vec<String> = serde_json::from_str(&live.token_workspaces).map_err(|_| bad())?;
-        Some(
-            ids.iter()
-                .map(|w| w.parse::<WorkspaceId>().map_err(|_| bad()))
-                .collect::<ApiResult<Vec<_>>>()?,
-        )
+        Some(store::json_column::<Vec<WorkspaceId>>(
+            &live.token_workspaces,
+        )?)
     } else {
         None
     };
@@ -330,7 +368,7 @@ fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCa
             let _ = store::api_tokens::touch(&db, id, now).await;
         });
     }
-    let org_id: OrgId = live.org.id.parse().map_err(|_| bad())?;
+    let org_id = live.org.id;
     Ok(TokenCaller {
         id,
         name: live.token_name,
@@ -362,10 +400,7 @@ pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChange
     if row.used_at.is_some() || Timestamp(row.expires_at) <= ctx.now() {
         return Err(ApiError::Unauthorized);
     }
-    let user_id = row
-        .user_id
-        .parse()
-        .map_err(|_| ApiError::internal("bad user id in user_tokens"))?;
+    let user_id = row.user_id;
     Ok(PasswordChanger::ChangeToken {
         user_id,
         token_hash,

@@ -322,7 +322,8 @@ async fn serve(
         env.d1("DB")
             .map_err(|e| ApiError::Misconfigured(format!("D1 binding DB: {e}")))?,
         d1_usage,
-    );
+    )
+    .traced(cfg.sql_trace);
     let ctx = Ctx {
         origin: OnceCell::new(),
         query: query_pairs(query),

@@ -84,11 +84,15 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// `rows` were fetched with `fetch_limit()`; `key` gives a row's id.
-    pub fn from_rows(mut rows: Vec<T>, request: &PageRequest, key: impl Fn(&T) -> String) -> Self {
+    pub fn from_rows<K: std::fmt::Display>(
+        mut rows: Vec<T>,
+        request: &PageRequest,
+        key: impl Fn(&T) -> K,
+    ) -> Self {
         let more = rows.len() > request.limit as usize;
         rows.truncate(request.limit as usize);
         let next_cursor = if more {
-            rows.last().map(|r| encode_cursor(&key(r)))
+            rows.last().map(|r| encode_cursor(&key(r).to_string()))
         } else {
             None
         };

@@ -2,6 +2,7 @@
 //! and writing `invitation.expired`), and remind invitees shortly before expiry. Both work
 //! in bounded batches, are idempotent, and continue where the previous run stopped.
 
+use serde::Deserialize;
 use worker::Env;
 
 use crate::config::Config;
@@ -10,7 +11,6 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, new_secret};
 use crate::error::ApiResult;
 use crate::mail::{self, link, InvitationMail, MailContent, MailMessage};
-use crate::row;
 use crate::store::invitations::{self, Reminder};
 use crate::store::{self, Db};
 
@@ -38,10 +38,9 @@ pub async fn expire_overdue(db: &Db, now: Timestamp) -> ApiResult<usize> {
     Ok(total)
 }
 
-row! {
-    struct Id {
-        id: String,
-    }
+#[derive(Deserialize)]
+struct Id {
+    id: String,
 }
 
 pub async fn send_reminders(env: &Env, cfg: &Config, db: &Db, now: Timestamp) -> ApiResult<usize> {
@@ -70,7 +69,7 @@ pub async fn send_reminders(env: &Env, cfg: &Config, db: &Db, now: Timestamp) ->
                 )),
             };
             reminders.push(Reminder {
-                invitation: row.id.clone(),
+                invitation: row.id,
                 token_hash: hash_secret(&secret),
                 mail_id: message.id.clone(),
             });

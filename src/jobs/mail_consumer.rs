@@ -92,7 +92,7 @@ fn retry(message: &Message<String>, seconds: u32) {
 pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
     let cfg =
         crate::config::cached(&env).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
-    let db = Db::new(env.d1("DB")?);
+    let db = Db::new(env.d1("DB")?).traced(cfg.sql_trace);
     for message in batch.messages()? {
         let mail = match MailMessage::from_queue_body(message.body()) {
             Ok(mail) => mail,

@@ -118,7 +118,7 @@ impl InvitationMail {
                 .inviter_name()
                 .unwrap_or_else(|| inviter_fallback.to_string()),
             org_name: row.org_name.clone(),
-            role: row.role.clone(),
+            role: row.role.as_str().to_string(),
             workspaces: row
                 .workspace_list()
                 .into_iter()

@@ -1,42 +1,29 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, FromRow, Rider, Row, Stmt};
+use super::{Db, OrgStore, Query, Rider, Stmt};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 /// A live token as authentication reads it, with its org: the org gate needs no second read.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
 pub struct LiveToken {
-    pub token_id: String,
+    pub token_id: ApiTokenId,
     pub token_name: String,
-    pub token_role: String,
+    pub token_role: OrgRole,
     pub token_scoped: i64,
     /// JSON array of the listed workspace ids (scoped tokens).
     pub token_workspaces: String,
     pub token_last_used_at: Option<i64>,
+    /// The org's columns in the same row.
+    #[serde(flatten)]
     pub org: OrgRow,
     /// The row of the read that rode along (`Rider`), as JSON text.
     pub rider: Option<String>,
-}
-
-impl FromRow for LiveToken {
-    fn from_row(row: &mut Row) -> Self {
-        LiveToken {
-            token_id: row.take("token_id"),
-            token_name: row.take("token_name"),
-            token_role: row.take("token_role"),
-            token_scoped: row.take("token_scoped"),
-            token_workspaces: row.take("token_workspaces"),
-            token_last_used_at: row.take("token_last_used_at"),
-            org: OrgRow::from_row(row),
-            rider: row.take("rider"),
-        }
-    }
 }
 
 /// One indexed read: the token must be unrevoked and unexpired. A handler's one-row read
@@ -46,10 +33,10 @@ pub fn live_stmt(
     token_hash: &str,
     now: Timestamp,
     rider: Option<Rider>,
-) -> ApiResult<Stmt> {
+) -> ApiResult<Query<LiveToken>> {
     let mut args = args![token_hash, now];
     let rider = Rider::column(rider, &mut args);
-    db.stmt(
+    db.query(
         &format!(
             "SELECT {rider}t.id AS token_id, t.name AS token_name, t.role AS token_role, \
                t.scoped AS token_scoped, t.last_used_at AS token_last_used_at, \
@@ -71,23 +58,21 @@ pub async fn touch(db: &Db, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> 
     .await
 }
 
-row! {
-    /// A token as its list shows it.
-    #[derive(Debug)]
-    pub struct TokenRow {
-        pub id: String,
-        pub name: String,
-        pub role: String,
-        pub scoped: i64,
-        /// JSON array of the listed workspace ids.
-        pub workspaces: String,
-        pub created_at: i64,
-        pub created_by: Option<String>,
-        pub creator_email: Option<String>,
-        pub expires_at: Option<i64>,
-        pub last_used_at: Option<i64>,
-        pub revoked_at: Option<i64>,
-    }
+/// A token as its list shows it.
+#[derive(Debug, Deserialize)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub scoped: i64,
+    /// JSON array of the listed workspace ids.
+    pub workspaces: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub creator_email: Option<String>,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
@@ -97,19 +82,22 @@ const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
        t.revoked_at \
      FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by";
 
-pub fn one_stmt(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(store: &OrgStore, id: ApiTokenId) -> ApiResult<Query<TokenRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id = ?2"),
         args![org, id],
     )
 }
 
-pub async fn one(db: &Db, org: OrgId, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
-    db.first_of(one_stmt(db, org, id)?).await
+pub async fn one(store: &OrgStore, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
+    let db = &store.db;
+    db.first_of(one_stmt(store, id)?).await
 }
 
 /// Newest first.
-pub async fn page(db: &Db, org: OrgId, before: &str, limit: u32) -> ApiResult<Vec<TokenRow>> {
+pub async fn page(store: &OrgStore, before: &str, limit: u32) -> ApiResult<Vec<TokenRow>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id < ?2 ORDER BY t.id DESC LIMIT ?3"),
         args![org, before, i64::from(limit)],
@@ -119,7 +107,6 @@ pub async fn page(db: &Db, org: OrgId, before: &str, limit: u32) -> ApiResult<Ve
 
 pub struct NewToken<'a> {
     pub id: ApiTokenId,
-    pub org: OrgId,
     pub name: &'a str,
     pub role: OrgRole,
     /// `None`: the whole org.
@@ -132,13 +119,14 @@ pub struct NewToken<'a> {
 
 /// The token and its workspace rows. A listed workspace deleted meanwhile is skipped (the
 /// insert selects only workspaces of the org), as if deleted just after.
-pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &OrgStore, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = vec![db.stmt(
         "INSERT INTO api_tokens (id, org_id, name, name_key, role, scoped, token_hash, created_by, \
          created_at, expires_at) VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?8, ?9)",
         args![
             t.id,
-            t.org,
+            org,
             t.name,
             t.role.as_str(),
             t.workspaces.is_some(),
@@ -157,7 +145,7 @@ pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
             args![
                 t.id,
                 serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()),
-                t.org
+                org
             ],
         )?);
     }
@@ -167,13 +155,13 @@ pub fn insert(db: &Db, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
 /// Revocation as a batch: mark it (only if still live) and guard that this request did, so
 /// racing revocations leave one event.
 pub fn revoke(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     id: ApiTokenId,
     by: UserId,
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE api_tokens SET revoked_at = ?3, revoked_by = ?4, revoked_request = ?5 \

@@ -1,11 +1,11 @@
 //! Audit events: every write leaves one; account events without an org feed /v1/me/activity.
 
-use super::{Db, Stmt};
+use super::{Db, OrgStore, Stmt};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 /// Who did it, from where, how: filled from the request context.
 #[derive(Debug, Clone)]
@@ -189,17 +189,15 @@ pub fn insert_if_just_locked(
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct ActivityRow {
-        pub id: String,
-        pub at: i64,
-        pub action: String,
-        pub ip: Option<String>,
-        pub user_agent: Option<String>,
-        pub auth_method: Option<String>,
-        pub success: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct ActivityRow {
+    pub id: String,
+    pub at: i64,
+    pub action: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub auth_method: Option<String>,
+    pub success: i64,
 }
 
 /// The user's own account history, newest first, one page.
@@ -217,25 +215,23 @@ pub async fn activity(
     .await
 }
 
-row! {
-    /// An event of an org's trail as the audit API shows it.
-    #[derive(Debug)]
-    pub struct AuditRow {
-        pub id: String,
-        pub at: i64,
-        pub actor_type: Option<String>,
-        pub actor_id: Option<String>,
-        pub actor_email: Option<String>,
-        pub actor_name: Option<String>,
-        pub action: String,
-        pub target_type: Option<String>,
-        pub target_id: Option<String>,
-        pub ip: Option<String>,
-        pub user_agent: Option<String>,
-        pub auth_method: Option<String>,
-        pub success: i64,
-        pub metadata: Option<String>,
-    }
+/// An event of an org's trail as the audit API shows it.
+#[derive(Debug, Deserialize)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub auth_method: Option<String>,
+    pub success: i64,
+    pub metadata: Option<String>,
 }
 
 /// Filters of the org trail. `id_from`/`id_to` bound the UUIDv7 ids by time so that a time
@@ -254,12 +250,12 @@ pub struct TrailFilter<'a> {
 
 /// One page of the org's trail, newest first: keyset on (org_id, id), the index.
 pub async fn org_page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     f: &TrailFilter<'_>,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<AuditRow>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         "SELECT id, at, actor_type, actor_id, actor_email, actor_name, action, target_type, \
                 target_id, ip, user_agent, auth_method, success, metadata FROM audit_events \

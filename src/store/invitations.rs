@@ -2,63 +2,58 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use super::{Db, Row, Stmt};
+use super::{json_column, Db, OrgStore, Query, Stmt};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, EventId, InvitationId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, EventId, GroupId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::{OrgRole, WorkspaceAssignment};
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult};
-use crate::row;
+use crate::error::ApiResult;
+use serde::Deserialize;
 
-row! {
-    /// An invitation with what its views need: the org's name, the inviter, the delivery state
-    /// of its latest email, its workspaces (JSON) and whether the invitee has an account.
-    #[derive(Debug, Clone)]
-    pub struct InvitationRow {
-        pub id: String,
-        pub org_id: String,
-        pub org_name: String,
-        pub email: String,
-        pub role: String,
-        /// JSON array of group ids.
-        pub groups: String,
-        pub message: Option<String>,
-        pub invited_by: Option<String>,
-        pub inviter_email: Option<String>,
-        pub inviter_first_name: Option<String>,
-        pub inviter_last_name: Option<String>,
-        /// Set when an API token sent it (then `invited_by` is NULL).
-        pub invited_by_token: Option<String>,
-        pub inviter_token_name: Option<String>,
-        pub status: String,
-        pub created_at: i64,
-        pub expires_at: i64,
-        pub send_count: i64,
-        pub last_sent_at: i64,
-        /// The outbox status of the latest invitation email.
-        pub outbox_status: Option<String>,
-        pub ended_at: Option<i64>,
-        /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
-        pub workspaces: String,
-        pub account_exists: i64,
-    }
+/// An invitation with what its views need: the org's name, the inviter, the delivery state
+/// of its latest email, its workspaces (JSON) and whether the invitee has an account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitationRow {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub email: String,
+    pub role: OrgRole,
+    /// JSON array of group ids.
+    pub groups: String,
+    pub message: Option<String>,
+    pub invited_by: Option<UserId>,
+    pub inviter_email: Option<String>,
+    pub inviter_first_name: Option<String>,
+    pub inviter_last_name: Option<String>,
+    /// Set when an API token sent it (then `invited_by` is NULL).
+    pub invited_by_token: Option<ApiTokenId>,
+    pub inviter_token_name: Option<String>,
+    pub status: InvitationStatus,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub send_count: i64,
+    pub last_sent_at: i64,
+    /// The outbox status of the latest invitation email.
+    pub outbox_status: Option<String>,
+    pub ended_at: Option<i64>,
+    /// JSON array of `{id, name, role}`; workspaces deleted since have dropped out.
+    pub workspaces: String,
+    pub account_exists: i64,
 }
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct InvitedWorkspace {
-        pub id: String,
-        pub name: String,
-        pub role: String,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitedWorkspace {
+    pub id: String,
+    pub name: String,
+    pub role: String,
 }
 
 impl InvitationRow {
     /// The invitation's workspaces, by name.
     pub fn workspace_list(&self) -> Vec<InvitedWorkspace> {
-        let mut list: Vec<InvitedWorkspace> =
-            Row::decode_json_list(&self.workspaces).unwrap_or_default();
+        let mut list: Vec<InvitedWorkspace> = json_column(&self.workspaces).unwrap_or_default();
         list.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         list
     }
@@ -71,25 +66,8 @@ impl InvitationRow {
         }
     }
 
-    pub fn id(&self) -> ApiResult<InvitationId> {
-        self.id
-            .parse()
-            .map_err(|_| ApiError::internal("bad invitation id in D1"))
-    }
-
-    pub fn org(&self) -> ApiResult<OrgId> {
-        self.org_id
-            .parse()
-            .map_err(|_| ApiError::internal("bad org id in D1"))
-    }
-
-    pub fn status(&self) -> InvitationStatus {
-        // The CHECK constraint admits only known statuses.
-        InvitationStatus::parse(&self.status).unwrap_or(InvitationStatus::Withdrawn)
-    }
-
     pub fn effective_status(&self, now: Timestamp) -> InvitationStatus {
-        InvitationStatus::effective(self.status(), Timestamp(self.expires_at), now)
+        InvitationStatus::effective(self.status, Timestamp(self.expires_at), now)
     }
 }
 
@@ -123,13 +101,13 @@ fn filter_sql(filter: StatusFilter) -> &'static str {
 
 /// One page of the org's invitations, newest first (keyset on the time-ordered id).
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     filter: StatusFilter,
     now: Timestamp,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<InvitationRow>> {
+    let (db, org) = (&store.db, store.org);
     let status = match filter {
         StatusFilter::Only(s) => s.as_str(),
         StatusFilter::All => "all",
@@ -144,15 +122,17 @@ pub async fn page(
     .await
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InvitationRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!("{SELECT} WHERE i.org_id = ?1 AND i.id = ?2"),
         args![org, id],
     )
 }
 
-pub async fn one(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
-    db.first_of(one_stmt(db, org, id)?).await
+pub async fn one(store: &OrgStore, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
+    let db = &store.db;
+    db.first_of(one_stmt(store, id)?).await
 }
 
 /// The invitation a link belongs to (any status; the caller decides what the link says).
@@ -197,25 +177,21 @@ pub async fn inbox(
     .await
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct PendingRef {
-        pub id: String,
-        pub expires_at: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct PendingRef {
+    pub id: InvitationId,
+    pub expires_at: i64,
 }
 
-row! {
-    /// Where an email stands with an org before it is invited (again) or added, in one read.
-    #[derive(Debug, Default)]
-    pub struct InviteeStanding {
-        /// The email's account, if there is one.
-        pub account_id: Option<String>,
-        /// The email's account is a member of the org.
-        pub member: i64,
-        pub pending_id: Option<String>,
-        pub pending_expires_at: Option<i64>,
-    }
+/// Where an email stands with an org before it is invited (again) or added, in one read.
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteeStanding {
+    /// The email's account, if there is one.
+    pub account_id: Option<UserId>,
+    /// The email's account is a member of the org.
+    pub member: i64,
+    pub pending_id: Option<InvitationId>,
+    pub pending_expires_at: Option<i64>,
 }
 
 impl InviteeStanding {
@@ -223,7 +199,7 @@ impl InviteeStanding {
     pub fn pending(&self) -> Option<PendingRef> {
         match (&self.pending_id, self.pending_expires_at) {
             (Some(id), Some(expires_at)) => Some(PendingRef {
-                id: id.clone(),
+                id: *id,
                 expires_at,
             }),
             _ => None,
@@ -232,8 +208,9 @@ impl InviteeStanding {
 }
 
 /// Always one row (`InviteeStanding`).
-pub fn invitee_standing_stmt(db: &Db, org: OrgId, email: &str) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn invitee_standing_stmt(store: &OrgStore, email: &str) -> ApiResult<Query<InviteeStanding>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         "SELECT (SELECT id FROM users WHERE email = ?2) AS account_id, \
                 EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
                  WHERE u.email = ?2 AND m.org_id = ?1) AS member, \
@@ -245,28 +222,26 @@ pub fn invitee_standing_stmt(db: &Db, org: OrgId, email: &str) -> ApiResult<Stmt
 }
 
 /// Whether invitation `id`'s invitee is a member of the org by now (`InviteeMember`).
-pub fn invitee_member_stmt(db: &Db, org: OrgId, id: InvitationId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn invitee_member_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InviteeMember>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
            WHERE m.org_id = ?1 AND u.email = (SELECT email FROM invitations WHERE id = ?2)) AS member",
         args![org, id],
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct InviteeMember {
-        pub member: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct InviteeMember {
+    pub member: i64,
 }
 
 pub struct NewInvitation<'a> {
     pub id: InvitationId,
-    pub org: OrgId,
     pub email: &'a str,
     pub role: OrgRole,
-    pub workspaces: &'a [(String, WorkspaceRole)],
-    pub groups: &'a [String],
+    pub workspaces: &'a [WorkspaceAssignment],
+    pub groups: &'a [GroupId],
     pub message: Option<&'a str>,
     /// The person who invited, or else the API token that did.
     pub invited_by: Option<UserId>,
@@ -281,7 +256,8 @@ pub struct NewInvitation<'a> {
 /// The invitation, its workspaces, its link, and the seat it takes (the guard fails the
 /// batch with `capacity_exceeded` when none is free). A second pending invitation to the
 /// same email fails on the partial unique index (`invitation_exists`).
-pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &OrgStore, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let groups = serde_json::to_string(n.groups).unwrap_or_else(|_| "[]".into());
     let mut stmts = vec![db.stmt(
         "INSERT INTO invitations (id, org_id, email, role, groups, message, invited_by, status, \
@@ -289,7 +265,7 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, 1, ?8, ?10, ?11)",
         args![
             n.id,
-            n.org,
+            org,
             n.email,
             n.role.as_str(),
             groups,
@@ -301,15 +277,19 @@ pub fn insert(db: &Db, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
             n.invited_by_token
         ],
     )?];
-    for (ws, role) in n.workspaces {
+    for WorkspaceAssignment {
+        workspace: ws,
+        role,
+    } in n.workspaces
+    {
         stmts.push(db.stmt(
             "INSERT INTO invitation_workspaces (invitation_id, workspace_id, role) \
              SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?2 AND org_id = ?4)",
-            args![n.id, ws.as_str(), role.as_str(), n.org],
+            args![n.id, *ws, *role, org],
         )?);
     }
     stmts.push(insert_link(db, n.token_hash, n.id, n.now)?);
-    stmts.push(super::members::seat_guard(db, n.org, n.now)?);
+    stmts.push(super::members::seat_guard(store, n.now)?);
     Ok(stmts)
 }
 
@@ -342,7 +322,8 @@ pub struct Send<'a> {
 /// A new send: new link (every older one dies), new expiry, `send_count` + 1, reminder
 /// re-armed; back to `pending` if it had expired, in which case it needs a seat again.
 /// Fails with `GuardFailed` if the invitation was answered or withdrawn meanwhile.
-pub fn resend(db: &Db, org: OrgId, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn resend(store: &OrgStore, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     let Send {
         token_hash,
         email_id,
@@ -366,7 +347,7 @@ pub fn resend(db: &Db, org: OrgId, id: InvitationId, s: &Send<'_>) -> ApiResult<
         insert_link(db, token_hash, id, now)?,
     ];
     if revive {
-        stmts.push(super::members::seat_guard(db, org, now)?);
+        stmts.push(super::members::seat_guard(store, now)?);
     }
     Ok(stmts)
 }
@@ -471,11 +452,10 @@ pub fn accept(
 }
 
 /// Ids of pending invitations past their expiry, oldest expiry first (the cron's work).
-pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<String>> {
-    row! {
-        struct Id {
-            id: String,
-        }
+pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<InvitationId>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: InvitationId,
     }
     Ok(db
         .all::<Id>(
@@ -490,12 +470,15 @@ pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<Strin
 }
 
 // `CROSS JOIN` below fixes the loop order: each listed id is one primary-key lookup. Left
-// to itself the planner may scan the overdue invitations and, for each, the whole list.
+// to itself the planner may scan the overdue invitations and, for each, the whole list. For
+// the same reason the updates write `+status`, `+expires_at` (a unary plus keeps a column
+// from being an index's key): otherwise the planner reads every org's pending invitations
+// by `invitations_due` instead of the listed ids by primary key.
 
 /// Records the expiry of the given invitations (those still pending and overdue when the
 /// batch runs: idempotent, and safe against a concurrent resend) with one
 /// `invitation.expired` event each. Two statements whatever the count.
-pub fn expire(db: &Db, ids: &[String], now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn expire(db: &Db, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<Stmt>> {
     let items: Vec<serde_json::Value> = ids
         .iter()
         .map(|id| serde_json::json!({"id": id, "event": EventId::new().to_string()}))
@@ -513,7 +496,7 @@ pub fn expire(db: &Db, ids: &[String], now: Timestamp) -> ApiResult<Vec<Stmt>> {
         db.stmt(
             "UPDATE invitations SET status = 'expired', ended_at = expires_at \
              WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)) \
-               AND status = 'pending' AND expires_at <= ?2",
+               AND +status = 'pending' AND +expires_at <= ?2",
             args![items.as_str(), now],
         )?,
     ])
@@ -541,7 +524,7 @@ pub async fn due_reminders(
 
 /// One reminder to record: the invitation, the hash of its extra link, the outbox id.
 pub struct Reminder {
-    pub invitation: String,
+    pub invitation: InvitationId,
     pub token_hash: String,
     pub mail_id: String,
 }
@@ -577,7 +560,7 @@ pub fn record_reminders(db: &Db, reminders: &[Reminder], now: Timestamp) -> ApiR
         db.stmt(
             "UPDATE invitations SET reminded_at = ?2 \
              WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)) \
-               AND status = 'pending' AND reminded_at IS NULL AND expires_at > ?2",
+               AND +status = 'pending' AND reminded_at IS NULL AND +expires_at > ?2",
             args![items.as_str(), now],
         )?,
     ])

@@ -4,7 +4,7 @@ use super::{Db, Stmt};
 use crate::args;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 pub fn insert_queued(
     db: &Db,
@@ -24,10 +24,9 @@ pub fn insert_queued(
 /// A consumer's claim on a message: succeeds for one consumer at a time, and never for a
 /// message already sent or failed. Returns the attempt number.
 pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult<Option<i64>> {
-    row! {
-        struct Attempt {
-            attempts: i64,
-        }
+    #[derive(Deserialize)]
+    struct Attempt {
+        attempts: i64,
     }
     let row: Option<Attempt> = db
         .first(
@@ -41,10 +40,9 @@ pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult
 }
 
 pub async fn status(db: &Db, id: &str) -> ApiResult<Option<String>> {
-    row! {
-        struct S {
-            status: String,
-        }
+    #[derive(Deserialize)]
+    struct S {
+        status: String,
     }
     Ok(db
         .first::<S>("SELECT status FROM outbox WHERE id = ?1", args![id])
@@ -91,16 +89,14 @@ pub fn keep_in_dev_mailbox(
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct MailboxRow {
-        pub id: String,
-        pub recipient: String,
-        pub subject: String,
-        pub text_body: String,
-        pub html_body: String,
-        pub created_at: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct MailboxRow {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: i64,
 }
 
 pub async fn dev_mailbox(
@@ -109,10 +105,16 @@ pub async fn dev_mailbox(
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<MailboxRow>> {
-    db.all(
-        "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
-         WHERE (?1 IS NULL OR recipient = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
-        args![to, before, i64::from(limit)],
-    )
-    .await
+    // One statement per case: `(?1 IS NULL OR recipient = ?1)` cannot use the recipient's index.
+    let sql = match to {
+        Some(_) => {
+            "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
+             WHERE recipient = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+        None => {
+            "SELECT id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox \
+             WHERE ?1 IS NULL AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+    };
+    db.all(sql, args![to, before, i64::from(limit)]).await
 }

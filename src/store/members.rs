@@ -1,29 +1,29 @@
 //! Org members: the directory page, role changes, removal.
 
+use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{Db, Results, Stmt};
+use super::{OrgStore, Query, Results, Stmt, Ticket};
 use crate::args;
+use crate::domain::account::AccountStatus;
+use crate::domain::ids::WorkspaceId;
 use crate::domain::ids::{OrgId, UserId};
-use crate::domain::roles::{OrgRole, WorkspaceRole};
+use crate::domain::roles::{OrgRole, WorkspaceAssignment};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::row;
 
-row! {
-    #[derive(Debug)]
-    pub struct MemberRow {
-        pub user_id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        pub phone: Option<String>,
-        pub status: String,
-        pub role: String,
-        pub joined_at: i64,
-        pub managed: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub status: AccountStatus,
+    pub role: OrgRole,
+    pub joined_at: i64,
+    pub managed: i64,
 }
 
 /// A member as the directory shows them (the `Member` schema of openapi.json), rendered to
@@ -51,13 +51,11 @@ const MEMBER_JSON: &str = "json_object(\
                          FROM workspace_members wm JOIN workspaces w ON w.id = wm.workspace_id \
                          WHERE wm.org_id = m.org_id AND wm.user_id = m.user_id)))";
 
-row! {
-    /// A member's id and view (`MEMBER_JSON`).
-    #[derive(Debug)]
-    pub struct RenderedMember {
-        pub user_id: String,
-        pub view: String,
-    }
+/// A member's id and view (`MEMBER_JSON`).
+#[derive(Debug, Deserialize)]
+pub struct RenderedMember {
+    pub user_id: String,
+    pub view: String,
 }
 
 /// One directory page in user-id order, each member rendered (`MEMBER_JSON`): keyset on
@@ -65,8 +63,9 @@ row! {
 /// `?q=` is a case-insensitive substring of the email or the full name (`instr`: LIKE
 /// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
 /// in the credential check's round trip), or on its own when a held page turned out stale.
-pub fn page_stmt(db: &Db, org: OrgId, query: &PageQuery) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn page_stmt(store: &OrgStore, query: &PageQuery) -> ApiResult<Query<RenderedMember>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view \
              FROM org_members m JOIN users u ON u.id = m.user_id \
@@ -154,8 +153,9 @@ pub fn keep_page(org: OrgId, query: &PageQuery, page: CachedPage) {
 /// One member as the directory shows them (`MEMBER_JSON`), added to `reads` after a write's
 /// statements (so it sees them): a write and its response are then one round trip. Read back
 /// with `read_view`.
-pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn view_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<RenderedMember>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view FROM org_members m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = ?1 AND m.user_id = ?2"
@@ -165,8 +165,11 @@ pub fn view_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
 }
 
 /// The member view `view_stmt` read, as JSON; `None` if they are not a member.
-pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json::Value>> {
-    match results.first::<RenderedMember>(read)? {
+pub fn read_view(
+    results: &Results,
+    read: Ticket<RenderedMember>,
+) -> ApiResult<Option<serde_json::Value>> {
+    match results.first(read)? {
         None => Ok(None),
         Some(row) => serde_json::from_str(&row.view)
             .map(Some)
@@ -174,8 +177,9 @@ pub fn read_view(results: &Results, read: usize) -> ApiResult<Option<serde_json:
     }
 }
 
-pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn one_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<MemberRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
                 (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
          FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND m.user_id = ?2",
@@ -183,12 +187,14 @@ pub fn one_stmt(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
     )
 }
 
-pub async fn one(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<MemberRow>> {
-    db.first_of(one_stmt(db, org, user)?).await
+pub async fn one(store: &OrgStore, user: UserId) -> ApiResult<Option<MemberRow>> {
+    let db = &store.db;
+    db.first_of(one_stmt(store, user)?).await
 }
 
 /// A guard: `user` is still a member of `org` with `role` when the batch runs.
-pub fn role_still(db: &Db, org: OrgId, user: UserId, role: &str) -> ApiResult<Stmt> {
+pub fn role_still(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role = ?3)",
@@ -197,7 +203,8 @@ pub fn role_still(db: &Db, org: OrgId, user: UserId, role: &str) -> ApiResult<St
 }
 
 /// Sets a member's role; never touches the owner (that changes only by transfer).
-pub fn set_role(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
+pub fn set_role(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2 AND role <> 'owner'",
         args![org, user, role.as_str()],
@@ -206,7 +213,8 @@ pub fn set_role(db: &Db, org: OrgId, user: UserId, role: OrgRole) -> ApiResult<S
 
 /// Once a user is no longer in the org, their group memberships and grants there go too
 /// (a no-op while they still are, so it can follow a conditional removal).
-pub fn forget_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+pub fn forget_outside_org(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "DELETE FROM group_members WHERE org_id = ?1 AND user_id = ?2 \
          AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
@@ -214,7 +222,8 @@ pub fn forget_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> 
     )
 }
 
-pub fn forget_grants_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult<Stmt> {
+pub fn forget_grants_outside_org(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'user' AND principal_id = ?2 \
          AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
@@ -224,7 +233,8 @@ pub fn forget_grants_outside_org(db: &Db, org: OrgId, user: UserId) -> ApiResult
 
 /// The same for everyone no longer in the org, after a statement that may remove several
 /// (deleting a workspace drops its workspace-only members).
-pub fn forget_all_outside_org(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
+pub fn forget_all_outside_org(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt(
             "DELETE FROM group_members WHERE org_id = ?1 AND NOT EXISTS \
@@ -240,7 +250,8 @@ pub fn forget_all_outside_org(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
 }
 
 /// Removes a member from the org and all its workspaces; never the owner.
-pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
+pub fn remove(store: &OrgStore, user: UserId) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         super::guard(
             db,
@@ -249,8 +260,8 @@ pub fn remove(db: &Db, org: OrgId, user: UserId) -> ApiResult<Vec<Stmt>> {
         )?,
         db.stmt("DELETE FROM workspace_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
         db.stmt("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", args![org, user])?,
-        forget_outside_org(db, org, user)?,
-        forget_grants_outside_org(db, org, user)?,
+        forget_outside_org(store, user)?,
+        forget_grants_outside_org(store, user)?,
     ])
 }
 
@@ -263,7 +274,8 @@ const SEATS_USED: &str = "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) +
 /// exceed `member_limit`; concurrent batches are serialised by D1, so the limit holds.
 /// It writes to `seat_guards` (see the migration), so the failure maps to
 /// `409 capacity_exceeded` by itself, distinct from any other guard in the batch.
-pub fn seat_guard(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<Stmt> {
+pub fn seat_guard(store: &OrgStore, now: Timestamp) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         &format!(
             "INSERT INTO seat_guards (ok) SELECT NULL WHERE NOT \
@@ -274,12 +286,12 @@ pub fn seat_guard(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<Stmt> {
 }
 
 /// Members and pending invitations of the org, for the usage overview.
-pub async fn seats(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<(i64, i64)> {
-    row! {
-        struct Seats {
-            members: i64,
-            pending: i64,
-        }
+pub async fn seats(store: &OrgStore, now: Timestamp) -> ApiResult<(i64, i64)> {
+    let (db, org) = (&store.db, store.org);
+    #[derive(Deserialize)]
+    struct Seats {
+        members: i64,
+        pending: i64,
     }
     let s: Option<Seats> = db
         .first(
@@ -294,59 +306,76 @@ pub async fn seats(db: &Db, org: OrgId, now: Timestamp) -> ApiResult<(i64, i64)>
 /// Adds a member with an org role and explicit workspace roles. The guard fails the batch
 /// when the org is then over its seat limit, so concurrent additions never exceed it.
 pub fn add(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     user: UserId,
     role: OrgRole,
-    workspaces: &[(String, WorkspaceRole)],
+    workspaces: &[WorkspaceAssignment],
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = vec![
         db.stmt(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
             args![org, user, role.as_str(), now],
         )?,
-        seat_guard(db, org, now)?,
+        seat_guard(store, now)?,
     ];
-    for (ws, ws_role) in workspaces {
+    for WorkspaceAssignment {
+        workspace: ws,
+        role: ws_role,
+    } in workspaces
+    {
         stmts.push(db.stmt(
             "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) \
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ?1 AND org_id = ?3)",
-            args![ws.as_str(), user, org, ws_role.as_str(), now],
+            args![*ws, user, org, *ws_role, now],
         )?);
     }
     Ok(stmts)
 }
 
-row! {
-    /// A workspace as `existing_workspaces` reads it.
-    #[derive(Debug)]
-    pub struct NamedWorkspace {
-        pub id: String,
-        pub name: String,
-    }
+/// A workspace as `existing_workspaces` reads it.
+#[derive(Debug, Deserialize)]
+pub struct NamedWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
 }
 
 /// Which of `ids` are workspaces of the org, with their names (`NamedWorkspace` rows).
-pub fn existing_workspaces_stmt(db: &Db, org: OrgId, ids: &[String]) -> ApiResult<Stmt> {
+pub fn existing_workspaces_stmt(
+    store: &OrgStore,
+    ids: &[WorkspaceId],
+) -> ApiResult<Query<NamedWorkspace>> {
+    let (db, org) = (&store.db, store.org);
     let list = serde_json::to_string(ids).unwrap_or_default();
-    db.stmt(
+    db.query(
         "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         args![org, list],
     )
 }
 
 pub async fn existing_workspaces(
-    db: &Db,
-    org: OrgId,
-    ids: &[String],
-) -> ApiResult<Vec<(String, String)>> {
+    store: &OrgStore,
+    ids: &[WorkspaceId],
+) -> ApiResult<Vec<(WorkspaceId, String)>> {
+    let db = &store.db;
     Ok(db
-        .all_of::<NamedWorkspace>(existing_workspaces_stmt(db, org, ids)?)
+        .all_of::<NamedWorkspace>(existing_workspaces_stmt(store, ids)?)
         .await?
         .into_iter()
         .map(|r| (r.id, r.name))
         .collect())
+}
+
+/// Fails its batch unless the account belongs to this org alone (and owns no org) when the
+/// batch runs: an account the org may delete permanently.
+pub fn guard_belongs_to_this_org_alone(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
+    super::guard(
+        &store.db,
+        "NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = ?1 AND org_id <> ?2) \
+         AND NOT EXISTS (SELECT 1 FROM orgs WHERE owner_id = ?1)",
+        args![user, store.org],
+    )
 }
 
 #[cfg(test)]

@@ -17,21 +17,57 @@ pub mod users;
 pub mod workspaces;
 
 use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use worker::js_sys::{self, Array, Promise, Reflect};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement};
 
+use crate::domain::account::AccountStatus;
+use crate::domain::authz::Permission;
 use crate::domain::ids::{
     ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
 };
+use crate::domain::invitation::InvitationStatus;
+use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
 
 pub type Stmt = D1PreparedStatement;
+
+/// A read: a statement and the type each of its rows is read as. The store's read
+/// functions return one, so whoever runs it (alone, or in a `Together` batch) gets rows of
+/// the right type without naming it.
+pub struct Query<T> {
+    stmt: Stmt,
+    rows: PhantomData<fn() -> T>,
+}
+
+impl<T> Query<T> {
+    /// The statement, to run inside a write's batch where its rows are not read.
+    pub fn into_stmt(self) -> Stmt {
+        self.stmt
+    }
+}
+
+/// Where a read planned into a `Together` comes back in its `Results`, and as what.
+pub struct Ticket<T> {
+    index: usize,
+    rows: PhantomData<fn() -> T>,
+}
+
+// Derives would require `T: Clone`; a ticket is an index whatever its rows are.
+impl<T> Clone for Ticket<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Ticket<T> {}
 
 /// A bound argument. D1 takes JS values; integers travel as f64 (exact below 2^53).
 #[derive(Debug, Clone)]
@@ -108,210 +144,36 @@ id_args!(
     ApiTokenId
 );
 
+/// Roles, statuses and permissions are stored as their names.
+macro_rules! name_args {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Arg {
+                Arg::Text(v.as_str().to_string())
+            }
+        }
+    )*};
+}
+name_args!(
+    OrgRole,
+    WorkspaceRole,
+    AccountStatus,
+    InvitationStatus,
+    Permission
+);
+
 /// `args![a, b, c]`: a statement's bound values, each converted with `Arg::from`.
 #[macro_export]
 macro_rules! args {
     ($($e:expr),* $(,)?) => { vec![$($crate::store::Arg::from($e)),*] };
 }
 
-/// A result row: its columns by name, taken out one by one by a `FromRow`.
-///
-/// Rows are decoded through one shared path (D1's JS object → `serde_json::Map`, and JSON
-/// text columns → the same) instead of a serde-derived decoder per row type: those cost
-/// ~2 KB of wasm per type (BENCHMARKS.md, "wasm size"). A column of the wrong type is not
-/// a panic: the first one is recorded and the whole row is an internal error.
-pub struct Row {
-    columns: serde_json::Map<String, serde_json::Value>,
-    error: Option<String>,
-}
-
-impl Row {
-    /// Whether the row has column `name` (a statement that selects it only sometimes).
-    pub fn has(&self, name: &str) -> bool {
-        self.columns.contains_key(name)
-    }
-
-    /// Takes column `name` out of the row as `T`; an absent column reads as SQL NULL.
-    // Out of line: one copy per column type (five) rather than one per column read (~300).
-    #[inline(never)]
-    pub fn take<T: Column>(&mut self, name: &str) -> T {
-        let value = self.column(name);
-        T::from_column(value).unwrap_or_else(|| {
-            self.wrong_type(name, T::EXPECTED);
-            T::default()
-        })
-    }
-
-    // The generic parts of decoding stay thin and the rest is shared by every row type
-    // (~40): a copy per type is what made the derived decoders large.
-    #[inline(never)]
-    fn column(&mut self, name: &str) -> serde_json::Value {
-        self.columns.remove(name).unwrap_or_default()
-    }
-
-    #[inline(never)]
-    fn wrong_type(&mut self, name: &str, expected: &str) {
-        if self.error.is_none() {
-            self.error = Some(format!("column {name}: not {expected}"));
-        }
-    }
-
-    /// Decodes a row of columns (a JSON object) as `T`.
-    pub fn decode<T: FromRow>(value: serde_json::Value) -> ApiResult<T> {
-        Row::read(value).map_err(d1_row_error)
-    }
-
-    /// Reads any JSON object of named values as `T` (a D1 row, or a queue message's parts);
-    /// the error names the first value of the wrong type.
-    pub fn read<T: FromRow>(value: serde_json::Value) -> Result<T, String> {
-        Row::of(value)?.into_typed()
-    }
-
-    /// Every object of a JSON array read as `T` (`read`, item by item).
-    pub fn read_list<T: FromRow>(items: Vec<serde_json::Value>) -> Result<Vec<T>, String> {
-        let mut list = Vec::with_capacity(items.len());
-        for item in items {
-            list.push(Row::read(item)?);
-        }
-        Ok(list)
-    }
-
-    /// This row as `T`, or the first column of the wrong type.
-    #[inline]
-    fn into_typed<T: FromRow>(mut self) -> Result<T, String> {
-        let decoded = T::from_row(&mut self);
-        self.done()?;
-        Ok(decoded)
-    }
-
-    #[inline(never)]
-    fn of(value: serde_json::Value) -> Result<Row, String> {
-        let serde_json::Value::Object(columns) = value else {
-            return Err("not an object".into());
-        };
-        Ok(Row {
-            columns,
-            error: None,
-        })
-    }
-
-    #[inline(never)]
-    fn done(self) -> Result<(), String> {
-        self.error.map_or(Ok(()), Err)
-    }
-
-    /// Decodes a row kept as JSON text in one column (`json_object(…)`).
-    pub fn decode_json<T: FromRow>(text: &str) -> ApiResult<T> {
-        Row::decode(json_value(text)?)
-    }
-
-    /// Decodes a JSON array of rows kept in one text column (`json_group_array(json_object(…))`).
-    pub fn decode_json_list<T: FromRow>(text: &str) -> ApiResult<Vec<T>> {
-        Row::read_list(json_list(text)?).map_err(d1_row_error)
-    }
-}
-
-#[inline(never)]
-fn json_value(text: &str) -> ApiResult<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| ApiError::internal(format!("a JSON column: {e}")))
-}
-
-#[inline(never)]
-fn json_list(text: &str) -> ApiResult<Vec<serde_json::Value>> {
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Array(items)) => Ok(items),
-        _ => Err(ApiError::internal("a JSON list column is not an array")),
-    }
-}
-
-#[inline(never)]
-fn d1_row_error(e: String) -> ApiError {
-    ApiError::internal(format!("D1 row: {e}"))
-}
-
-/// A type a row is read into (`row!` writes the impl for plain structs).
-pub trait FromRow: Sized {
-    fn from_row(row: &mut Row) -> Self;
-}
-
-/// The value types of columns: D1 hands back text, integers (as JS numbers) and NULL.
-pub trait Column: Sized + Default {
-    const EXPECTED: &'static str;
-    fn from_column(value: serde_json::Value) -> Option<Self>;
-}
-
-impl Column for String {
-    const EXPECTED: &'static str = "text";
-    fn from_column(value: serde_json::Value) -> Option<Self> {
-        match value {
-            serde_json::Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl Column for i64 {
-    const EXPECTED: &'static str = "an integer";
-    fn from_column(value: serde_json::Value) -> Option<Self> {
-        value.as_i64()
-    }
-}
-
-impl<T: Column> Column for Option<T> {
-    const EXPECTED: &'static str = T::EXPECTED;
-    fn from_column(value: serde_json::Value) -> Option<Self> {
-        match value {
-            serde_json::Value::Null => Some(None),
-            v => T::from_column(v).map(Some),
-        }
-    }
-}
-
-/// A JSON array of texts (inside a JSON column: D1 itself hands back no arrays).
-impl Column for Vec<String> {
-    const EXPECTED: &'static str = "a list of texts";
-    fn from_column(value: serde_json::Value) -> Option<Self> {
-        match value {
-            serde_json::Value::Array(items) => items.into_iter().map(String::from_column).collect(),
-            _ => None,
-        }
-    }
-}
-
-/// A JSON array of objects, each read as `T` (lists inside queue messages; D1 itself hands
-/// back no arrays, its JSON list columns are text read by `Row::decode_json_list`).
-impl<T: FromRow> Column for Vec<T> {
-    const EXPECTED: &'static str = "a list of objects";
-    fn from_column(value: serde_json::Value) -> Option<Self> {
-        match value {
-            serde_json::Value::Array(items) => Row::read_list(items).ok(),
-            _ => None,
-        }
-    }
-}
-
-/// `row! { struct … }`: a struct read from a row whose columns are named as its fields.
-#[macro_export]
-macro_rules! row {
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $name:ident {
-            $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        $vis struct $name {
-            $($(#[$fmeta])* $fvis $field: $ty),*
-        }
-
-        impl $crate::store::FromRow for $name {
-            fn from_row(row: &mut $crate::store::Row) -> Self {
-                $name {
-                    $($field: row.take(stringify!($field))),*
-                }
-            }
-        }
-    };
+/// A row kept as JSON text in one column (`json_object(…)`, `json_group_array(…)`), read
+/// like any row.
+pub fn json_column<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut json)
+        .map_err(|e| ApiError::internal(format!("a JSON column: {}: {}", e.path(), e.inner())))
 }
 
 /// The one place a D1 failure becomes an API error: unique-constraint violations the
@@ -377,6 +239,8 @@ pub struct D1Usage {
 pub struct Db {
     d1: Rc<D1Database>,
     usage: Rc<Cell<D1Usage>>,
+    /// Log each statement prepared with its arguments (`Config::sql_trace`, development only).
+    trace: bool,
 }
 
 impl Db {
@@ -389,7 +253,16 @@ impl Db {
         Db {
             d1: Rc::new(d1),
             usage,
+            trace: false,
         }
+    }
+
+    /// This handle, logging every statement it prepares when `on` (`SQL_TRACE=1`): one
+    /// `SQL_TRACE {"sql": …, "args": […]}` line each, which `tests/query-plans.test.mjs`
+    /// collects to explain every statement the service issues.
+    pub fn traced(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
     }
 
     pub fn usage(&self) -> D1Usage {
@@ -427,7 +300,12 @@ impl Db {
             .ok_or_else(|| ApiError::internal("D1 returned no result"))
     }
 
+    /// Every statement of the service is prepared here (batches and riders included: a
+    /// rider is part of its carrier's text, a guard is a statement like any other).
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
+        if self.trace {
+            trace(sql, &args);
+        }
         let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
         self.d1
             .prepare(sql)
@@ -435,12 +313,24 @@ impl Db {
             .map_err(|e| map_d1_error(&e.to_string()))
     }
 
-    pub async fn first<T: FromRow>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Option<T>> {
-        self.first_of(self.stmt(sql, args)?).await
+    /// A read whose rows are read as `T`.
+    pub fn query<T>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Query<T>> {
+        Ok(Query {
+            stmt: self.stmt(sql, args)?,
+            rows: PhantomData,
+        })
     }
 
-    pub async fn all<T: FromRow>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
-        self.all_of(self.stmt(sql, args)?).await
+    pub async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> ApiResult<Option<T>> {
+        self.first_of(self.query(sql, args)?).await
+    }
+
+    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Vec<T>> {
+        self.all_of(self.query(sql, args)?).await
     }
 
     /// Runs one write and returns how many rows it changed.
@@ -454,23 +344,23 @@ impl Db {
     }
 
     /// The first row of a prepared read.
-    pub async fn first_of<T: FromRow>(&self, stmt: Stmt) -> ApiResult<Option<T>> {
-        self.one(stmt).await?.first()
+    pub async fn first_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Option<T>> {
+        self.one(read.stmt).await?.first()
     }
 
     /// Every row of a prepared read.
-    pub async fn all_of<T: FromRow>(&self, stmt: Stmt) -> ApiResult<Vec<T>> {
-        self.one(stmt).await?.rows::<T>()
+    pub async fn all_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Vec<T>> {
+        self.one(read.stmt).await?.rows::<T>()
     }
 
     /// Runs `stmts` as one transaction with `read` as its last statement, so the row a
     /// write's response shows is read after the writes in the same round trip.
-    pub async fn batch_then_first<T: FromRow>(
+    pub async fn batch_then_first<T: DeserializeOwned>(
         &self,
         mut stmts: Vec<Stmt>,
-        read: Stmt,
+        read: Query<T>,
     ) -> ApiResult<Option<T>> {
-        stmts.push(read);
+        stmts.push(read.stmt);
         let results = self.batch(stmts).await?;
         match results.last() {
             Some(r) => r.first(),
@@ -480,15 +370,15 @@ impl Db {
 
     /// A parent row and a list under it in one round trip (a batch of two reads): the
     /// parent decides 404/403, the list is the page. `None` when the parent is missing.
-    pub async fn parent_and_list<P: FromRow, T: FromRow>(
+    pub async fn parent_and_list<P: DeserializeOwned, T: DeserializeOwned>(
         &self,
-        parent: Stmt,
-        list: Stmt,
+        parent: Query<P>,
+        list: Query<T>,
     ) -> ApiResult<Option<(P, Vec<T>)>> {
         let mut reads = Together::default();
         let (p, l) = (reads.add(parent), reads.add(list));
         let results = reads.run(self).await?;
-        match results.first::<P>(p)? {
+        match results.first(p)? {
             Some(parent) => Ok(Some((parent, results.rows(l)?))),
             None => Ok(None),
         }
@@ -503,15 +393,52 @@ impl Db {
     }
 }
 
-/// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
-#[derive(Debug)]
-pub struct Found;
+/// One `SQL_TRACE` line: the statement's text and its arguments as JSON.
+#[inline(never)]
+fn trace(sql: &str, args: &[Arg]) {
+    worker::console_log!("SQL_TRACE {}", trace_line(sql, args));
+}
 
-impl FromRow for Found {
-    fn from_row(_: &mut Row) -> Self {
-        Found
+fn trace_line(sql: &str, args: &[Arg]) -> serde_json::Value {
+    let args: Vec<serde_json::Value> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Text(s) => serde_json::Value::from(s.as_str()),
+            Arg::Int(i) => serde_json::Value::from(*i),
+            Arg::Null => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::json!({"sql": sql, "args": args})
+}
+
+/// One org's data. Admission to the org (`http::access`) opens it, and every org-scoped
+/// statement of the store takes one instead of an org id: a handler admitted to org A
+/// holds no handle that reaches org B.
+#[derive(Clone)]
+pub struct OrgStore {
+    db: Db,
+    org: OrgId,
+}
+
+impl OrgStore {
+    /// The org's store. Called where the org was established for the caller: the access
+    /// gate, a creation (the new org), an invitation's token (the org it invites to), the
+    /// operator's route and the cron.
+    pub fn open(db: &Db, org: OrgId) -> OrgStore {
+        OrgStore {
+            db: db.clone(),
+            org,
+        }
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.org
     }
 }
+
+/// A row of an existence check (`SELECT 1 AS found …`): only whether it came back matters.
+#[derive(Debug, Deserialize)]
+pub struct Found {}
 
 /// Statements sent to D1 in one round trip (a batch, so also one transaction), each
 /// result read back by the index `add` gave it: a handler's checks before it writes (rate
@@ -523,9 +450,13 @@ pub struct Together {
 }
 
 impl Together {
-    pub fn add(&mut self, stmt: Stmt) -> usize {
-        self.stmts.push(stmt);
-        self.stmts.len() - 1
+    /// A read, its rows to be taken from the results with the ticket.
+    pub fn add<T>(&mut self, read: Query<T>) -> Ticket<T> {
+        self.stmts.push(read.stmt);
+        Ticket {
+            index: self.stmts.len() - 1,
+            rows: PhantomData,
+        }
     }
 
     /// Statements whose results are not read back (a write's statements before its reads).
@@ -646,15 +577,15 @@ fn rebase_placeholders(sql: &str, by: usize) -> String {
 pub struct Results(Vec<Outcome>);
 
 impl Results {
-    pub fn rows<T: FromRow>(&self, i: usize) -> ApiResult<Vec<T>> {
-        match self.0.get(i) {
+    pub fn rows<T: DeserializeOwned>(&self, read: Ticket<T>) -> ApiResult<Vec<T>> {
+        match self.0.get(read.index) {
             Some(r) => r.rows(),
             None => Ok(Vec::new()),
         }
     }
 
-    pub fn first<T: FromRow>(&self, i: usize) -> ApiResult<Option<T>> {
-        match self.0.get(i) {
+    pub fn first<T: DeserializeOwned>(&self, read: Ticket<T>) -> ApiResult<Option<T>> {
+        match self.0.get(read.index) {
             Some(r) => r.first(),
             None => Ok(None),
         }
@@ -693,7 +624,7 @@ impl Outcome {
     }
 
     /// The rows, each decoded as `T` (column names are field names).
-    pub fn rows<T: FromRow>(&self) -> ApiResult<Vec<T>> {
+    pub fn rows<T: DeserializeOwned>(&self) -> ApiResult<Vec<T>> {
         let results = self.results()?;
         let mut rows = Vec::with_capacity(results.length() as usize);
         for row in results.iter() {
@@ -703,7 +634,7 @@ impl Outcome {
     }
 
     /// The first row, the others left undecoded.
-    pub fn first<T: FromRow>(&self) -> ApiResult<Option<T>> {
+    pub fn first<T: DeserializeOwned>(&self) -> ApiResult<Option<T>> {
         let results = self.results()?;
         match results.length() {
             0 => Ok(None),
@@ -722,17 +653,12 @@ impl Outcome {
     }
 }
 
-/// One row from JS: a JSON value first (one non-generic conversion for every row type),
-/// then read as `T`.
-fn decode_row<T: FromRow>(row: JsValue) -> ApiResult<T> {
-    js_row(row)?.into_typed().map_err(d1_row_error)
-}
-
-#[inline(never)]
-fn js_row(row: JsValue) -> ApiResult<Row> {
-    let value = serde_wasm_bindgen::from_value(row)
-        .map_err(|e| ApiError::internal(format!("D1 row: {e}")))?;
-    Row::of(value).map_err(d1_row_error)
+/// One row from JS, read by `T`'s derived `Deserialize`: column names are field names;
+/// ids, roles and statuses parse as they are read. A column of the wrong type (or a value
+/// no domain type accepts) makes the row an internal error naming the column.
+fn decode_row<T: DeserializeOwned>(row: JsValue) -> ApiResult<T> {
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(row))
+        .map_err(|e| ApiError::internal(format!("D1 row: {}: {}", e.path(), e.inner())))
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error
@@ -755,110 +681,97 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::domain::roles::OrgRole;
 
-    row! {
-        #[derive(Debug, PartialEq)]
-        struct Sample {
-            id: String,
-            count: i64,
-            note: Option<String>,
-            ended_at: Option<i64>,
-        }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Sample {
+        id: UserId,
+        count: i64,
+        role: Option<OrgRole>,
+        note: Option<String>,
+        ended_at: Option<i64>,
+    }
+
+    const ADA: &str = "0190a6f2-7c3e-7d4a-9b1e-2f3a4b5c6d7e";
+
+    fn sample(value: serde_json::Value) -> ApiResult<Sample> {
+        json_column(&value.to_string())
     }
 
     #[test]
-    fn rows_decode_by_column_name_with_null_and_absent_as_none() {
-        let row: Sample = Row::decode(json!({
-            "count": 3, "id": "a", "note": null, "unread": "extra columns are ignored"
+    fn rows_read_typed_columns_by_name_with_null_and_absent_as_none() {
+        let row = sample(json!({
+            "count": 3, "id": ADA, "note": null, "unread": "extra columns are ignored"
         }))
         .unwrap();
         assert_eq!(
             row,
             Sample {
-                id: "a".into(),
+                id: ADA.parse().unwrap(),
                 count: 3,
+                role: None,
                 note: None,
                 ended_at: None
             }
         );
-        let row: Sample = Row::decode(
-            json!({"id": "b", "count": -7, "note": "n", "ended_at": 1700000000000_i64}),
-        )
+        let row = sample(json!({"id": ADA, "count": -7, "role": "admin", "note": "n",
+            "ended_at": 1700000000000_i64}))
         .unwrap();
-        assert_eq!(row.note.as_deref(), Some("n"));
+        assert_eq!(row.role, Some(OrgRole::Admin));
         assert_eq!(row.ended_at, Some(1_700_000_000_000));
-        assert_eq!(row.count, -7);
     }
 
     #[test]
-    fn a_column_of_the_wrong_type_makes_the_row_an_internal_error() {
-        for bad in [
-            json!({"id": 1, "count": 3}),
-            json!({"id": "a", "count": "3"}),
-            json!({"id": "a", "count": 1.5}),
-            json!({"id": "a"}),
-            json!({"id": null, "count": 3}),
-            json!({"id": "a", "count": 3, "note": 5}),
-            json!(["a", 3]),
+    fn a_column_of_the_wrong_type_or_value_is_an_internal_error_naming_it() {
+        for (bad, column) in [
+            (json!({"id": 1, "count": 3}), "id"),
+            (json!({"id": "not-a-uuid", "count": 3}), "id"),
+            (json!({"id": ADA, "count": "3"}), "count"),
+            (json!({"id": ADA, "count": 1.5}), "count"),
+            (json!({"id": ADA}), "."),
+            (json!({"id": null, "count": 3}), "id"),
+            (json!({"id": ADA, "count": 3, "role": "emperor"}), "role"),
+            (json!({"id": ADA, "count": 3, "note": 5}), "note"),
         ] {
-            match Row::decode::<Sample>(bad.clone()) {
-                Err(ApiError::Internal(msg)) => assert!(msg.contains("D1 row"), "{msg}"),
+            match sample(bad.clone()) {
+                Err(ApiError::Internal(msg)) => {
+                    assert!(
+                        msg.starts_with(&format!("a JSON column: {column}: ")),
+                        "{bad}: {msg}"
+                    )
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }
-        // The first offending column is named.
-        match Row::decode::<Sample>(json!({"id": 1, "count": "x"})) {
-            Err(ApiError::Internal(msg)) => assert!(msg.contains("column id: not text"), "{msg}"),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]
-    fn json_list_columns_decode_each_element() {
-        let list: Vec<Sample> =
-            Row::decode_json_list(r#"[{"id":"x","count":1},{"id":"y","count":2,"note":"n"}]"#)
-                .unwrap();
+    fn json_list_columns_read_each_element() {
+        let list: Vec<Sample> = json_column(&format!(
+            r#"[{{"id":"{ADA}","count":1}},{{"id":"{ADA}","count":2,"note":"n"}}]"#
+        ))
+        .unwrap();
         assert_eq!(list.len(), 2);
-        assert_eq!(
-            (list[1].id.as_str(), list[1].note.as_deref()),
-            ("y", Some("n"))
-        );
-        assert!(Row::decode_json_list::<Sample>("[]").unwrap().is_empty());
+        assert_eq!(list[1].note.as_deref(), Some("n"));
+        assert!(json_column::<Vec<Sample>>("[]").unwrap().is_empty());
         for bad in ["{}", "not json", r#"[{"id":"x"}]"#, "null"] {
-            assert!(Row::decode_json_list::<Sample>(bad).is_err(), "{bad}");
+            assert!(json_column::<Vec<Sample>>(bad).is_err(), "{bad}");
+        }
+        let names: Vec<String> = json_column(r#"["a", "[1]"]"#).unwrap();
+        assert_eq!(names, vec!["a".to_string(), "[1]".to_string()]);
+        for bad in [r#"[1]"#, r#""a""#, r#"[["a"]]"#, "null"] {
+            assert!(json_column::<Vec<String>>(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn json_columns_decode_as_one_row() {
-        let row: Sample = Row::decode_json(r#"{"id":"x","count":2,"note":null}"#).unwrap();
-        assert_eq!((row.id.as_str(), row.count, row.note), ("x", 2, None));
-        for bad in ["[]", "not json", r#"{"id":1,"count":2}"#, "null"] {
-            assert!(Row::decode_json::<Sample>(bad).is_err(), "{bad}");
-        }
-    }
-
-    row! {
-        #[derive(Debug, PartialEq)]
-        struct Texts {
-            names: Vec<String>,
-        }
-    }
-
-    #[test]
-    fn text_list_columns_take_only_texts() {
-        let row: Texts = Row::decode(json!({"names": ["a", "[1]"]})).unwrap();
-        assert_eq!(row.names, vec!["a".to_string(), "[1]".to_string()]);
-        let empty: Texts = Row::decode(json!({"names": []})).unwrap();
-        assert!(empty.names.is_empty());
-        for bad in [
-            json!({"names": [1]}),
-            json!({"names": "a"}),
-            json!({"names": [["a"]]}),
-            json!({"names": null}),
-        ] {
-            assert!(Row::decode::<Texts>(bad.clone()).is_err(), "{bad}");
-        }
+    fn a_trace_line_is_the_statement_and_its_arguments() {
+        let args = args!["a\"b", 7, None::<i64>];
+        let line = trace_line("SELECT ?1, ?2, ?3", &args);
+        assert_eq!(
+            line.to_string(),
+            r#"{"args":["a\"b",7,null],"sql":"SELECT ?1, ?2, ?3"}"#
+        );
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use super::{Db, FromRow, Row, Stmt};
+use super::{Db, OrgStore, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
+use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 pub struct NewOrg<'a> {
     pub id: OrgId,
@@ -35,38 +36,36 @@ pub fn insert(db: &Db, o: &NewOrg<'_>) -> ApiResult<Vec<Stmt>> {
 }
 
 pub fn insert_workspace(
-    db: &Db,
+    store: &OrgStore,
     id: WorkspaceId,
-    org: OrgId,
     name: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         args![id, org, name, now],
     )
 }
 
-row! {
-    /// One row per (org membership × workspace of that org), with the explicit workspace role
-    /// if any; the caller derives effective roles. Orgs without workspaces appear once.
-    #[derive(Debug)]
-    pub struct MembershipRow {
-        pub org_id: String,
-        pub org_name: String,
-        pub role: String,
-        pub workspace_id: Option<String>,
-        pub workspace_name: Option<String>,
-        pub workspace_role: Option<String>,
-    }
+/// One row per (org membership × workspace of that org), with the explicit workspace role
+/// if any; the caller derives effective roles. Orgs without workspaces appear once.
+#[derive(Debug, Deserialize)]
+pub struct MembershipRow {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: OrgRole,
+    pub workspace_id: Option<WorkspaceId>,
+    pub workspace_name: Option<String>,
+    pub workspace_role: Option<WorkspaceRole>,
 }
 
 pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>> {
     db.all_of(memberships_stmt(db, user)?).await
 }
 
-pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Query<MembershipRow>> {
+    db.query(
         "SELECT m.org_id, o.name AS org_name, m.role, w.id AS workspace_id, w.name AS workspace_name, \
                 wm.role AS workspace_role \
          FROM org_members m JOIN orgs o ON o.id = m.org_id \
@@ -77,36 +76,26 @@ pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Stmt> {
     )
 }
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct OrgRow {
-        pub id: String,
-        pub name: String,
-        pub description: Option<String>,
-        pub logo_url: Option<String>,
-        pub owner_id: String,
-        pub member_limit: i64,
-        pub created_at: i64,
-        pub updated_at: i64,
-        /// Bumped by triggers with every change a directory page shows (migration 0006).
-        pub directory_version: i64,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgRow {
+    pub id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    pub logo_url: Option<String>,
+    pub owner_id: UserId,
+    pub member_limit: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped by triggers with every change a directory page shows (migration 0006).
+    pub directory_version: i64,
 }
 
 /// An org with the caller's role in it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct OrgWithRole {
+    #[serde(flatten)]
     pub org: OrgRow,
-    pub role: String,
-}
-
-impl FromRow for OrgWithRole {
-    fn from_row(row: &mut Row) -> Self {
-        OrgWithRole {
-            org: OrgRow::from_row(row),
-            role: row.take("role"),
-        }
-    }
+    pub role: OrgRole,
 }
 
 pub const ORG_COLUMNS: &str =
@@ -114,7 +103,8 @@ pub const ORG_COLUMNS: &str =
      o.created_at, o.updated_at, o.directory_version";
 
 /// The access gate's one read: the org and the user's role, if the user belongs to it.
-pub async fn with_role(db: &Db, org: OrgId, user: UserId) -> ApiResult<Option<OrgWithRole>> {
+pub async fn with_role(store: &OrgStore, user: UserId) -> ApiResult<Option<OrgWithRole>> {
+    let (db, org) = (&store.db, store.org);
     db.first(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM orgs o JOIN org_members m ON m.org_id = o.id \
@@ -149,7 +139,8 @@ pub struct OrgChange<'a> {
     pub logo_url: Option<Option<&'a str>>,
 }
 
-pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
+pub fn update(store: &OrgStore, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "UPDATE orgs SET name = COALESCE(?2, name), \
          description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, \
@@ -169,7 +160,8 @@ pub fn update(db: &Db, org: OrgId, c: &OrgChange<'_>, now: Timestamp) -> ApiResu
 /// Everything of the org, in one batch: its audit trail, the accounts it manages alone, the
 /// managed-account mark on accounts that live on elsewhere, and the org row, whose deletion
 /// cascades to workspaces and memberships.
-pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
+pub fn delete(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM audit_events WHERE org_id = ?1", args![org])?,
         // Accounts the org created and that belong to no other org are the org's data too.
@@ -190,12 +182,12 @@ pub fn delete(db: &Db, org: OrgId) -> ApiResult<Vec<Stmt>> {
 /// Ownership moves from `from` to `to` (a member); the previous owner becomes admin.
 /// The guard fails the batch if `from` was no longer the owner or `to` no longer a member.
 pub fn transfer(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     from: UserId,
     to: UserId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE orgs SET owner_id = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2 \
@@ -218,15 +210,14 @@ pub fn transfer(
     ])
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct RoleCount {
-        pub role: String,
-        pub n: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct RoleCount {
+    pub role: OrgRole,
+    pub n: i64,
 }
 
-pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
+pub async fn role_counts(store: &OrgStore) -> ApiResult<Vec<RoleCount>> {
+    let (db, org) = (&store.db, store.org);
     db.all(
         "SELECT role, COUNT(*) AS n FROM org_members WHERE org_id = ?1 GROUP BY role",
         args![org],
@@ -234,7 +225,8 @@ pub async fn role_counts(db: &Db, org: OrgId) -> ApiResult<Vec<RoleCount>> {
     .await
 }
 
-pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
+pub fn set_member_limit(store: &OrgStore, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "UPDATE orgs SET member_limit = ?2, updated_at = ?3 WHERE id = ?1",
         args![org, limit, now],
@@ -242,13 +234,15 @@ pub fn set_member_limit(db: &Db, org: OrgId, limit: i64, now: Timestamp) -> ApiR
 }
 
 /// An org by id, for the operator (no membership involved).
-pub fn by_id_stmt(db: &Db, org: OrgId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn by_id_stmt(store: &OrgStore) -> ApiResult<Query<OrgRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
         args![org],
     )
 }
 
-pub async fn by_id(db: &Db, org: OrgId) -> ApiResult<Option<OrgRow>> {
-    db.first_of(by_id_stmt(db, org)?).await
+pub async fn by_id(store: &OrgStore) -> ApiResult<Option<OrgRow>> {
+    let db = &store.db;
+    db.first_of(by_id_stmt(store)?).await
 }

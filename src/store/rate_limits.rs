@@ -1,20 +1,20 @@
 //! Fixed one-minute windows counted in D1: an upsert is atomic, so racing requests each get
 //! their own count and the limit holds exactly.
 
-use super::{Db, Stmt};
+use super::{Db, Query};
 use crate::args;
 use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
 pub const WINDOW_MS: i64 = 60_000;
 
 /// One hit on `bucket` in the current window; the statement returns the window's count
 /// (`Hits`), so it can ride in a batch with a handler's other checks.
-pub fn hit_stmt(db: &Db, bucket: &str, now: Timestamp) -> ApiResult<Stmt> {
+pub fn hit_stmt(db: &Db, bucket: &str, now: Timestamp) -> ApiResult<Query<Hits>> {
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
-    db.stmt(
+    db.query(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
          ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
         args![bucket, window],
@@ -29,9 +29,9 @@ pub fn hit_invitee_stmt(
     action: &str,
     invitation: InvitationId,
     now: Timestamp,
-) -> ApiResult<Stmt> {
+) -> ApiResult<Query<Hits>> {
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
-    db.stmt(
+    db.query(
         "INSERT INTO rate_limits (bucket, window_start, hits) \
          SELECT ?1 || ':account:' || email, ?3, 1 FROM invitations WHERE id = ?2 \
          ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
@@ -39,11 +39,10 @@ pub fn hit_invitee_stmt(
     )
 }
 
-row! {
-    /// What `hit_stmt` returns.
-    pub struct Hits {
-        pub hits: i64,
-    }
+/// What `hit_stmt` returns.
+#[derive(Deserialize)]
+pub struct Hits {
+    pub hits: i64,
 }
 
 /// Seconds until the current window ends.

@@ -1,26 +1,25 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{Db, Found, Rider, Row, Stmt, Together};
+use super::{json_column, Db, Found, OrgStore, Query, Rider, Stmt, Together};
 use crate::args;
+use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
-use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{GrantId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct GrantRow {
-        pub id: String,
-        pub workspace_id: String,
-        pub principal_type: String,
-        pub principal_id: String,
-        pub resource_type: String,
-        pub resource_id: String,
-        pub permission: String,
-        pub created_at: i64,
-        pub updated_at: i64,
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrantRow {
+    pub id: GrantId,
+    pub workspace_id: WorkspaceId,
+    pub principal_type: String,
+    pub principal_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub permission: Permission,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 pub struct GrantKey<'a> {
@@ -37,14 +36,14 @@ const COLUMNS: &str =
 
 /// Creates the grant or changes its permission (one grant per principal and resource).
 pub fn put(
-    db: &Db,
+    store: &OrgStore,
     id: GrantId,
-    org: OrgId,
     k: &GrantKey<'_>,
     permission: &str,
     by: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO grants (id, org_id, workspace_id, principal_type, principal_id, resource_type, \
          resource_id, permission, created_by, created_at, updated_at) \
@@ -66,8 +65,8 @@ pub fn put(
     )
 }
 
-pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
+    db.query(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
              AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5"
@@ -84,7 +83,8 @@ pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
 
 /// The grant of `k` in a workspace of `org`: `None` as well when the workspace is not the
 /// org's (one read answers both).
-pub async fn find_in(db: &Db, org: OrgId, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+pub async fn find_in(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
+    let (db, org) = (&store.db, store.org);
     db.first(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
@@ -106,20 +106,20 @@ pub async fn find_in(db: &Db, org: OrgId, k: &GrantKey<'_>) -> ApiResult<Option<
 /// is the org's (`None` if not), whether the principal is a member or group of the org, and
 /// the grant as it stands.
 pub async fn put_context(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     k: &GrantKey<'_>,
 ) -> ApiResult<Option<(bool, Option<GrantRow>)>> {
+    let (db, org) = (&store.db, store.org);
     let principal_sql = match k.principal_type {
         "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
     };
     let mut reads = Together::default();
-    let workspace = reads.add(db.stmt(
+    let workspace = reads.add(db.query(
         "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
         args![k.workspace, org],
     )?);
-    let principal = reads.add(db.stmt(principal_sql, args![org, k.principal_id])?);
+    let principal = reads.add(db.query(principal_sql, args![org, k.principal_id])?);
     let grant = reads.add(find_stmt(db, k)?);
     let results = reads.run(db).await?;
     if results.first::<Found>(workspace)?.is_none() {
@@ -157,20 +157,20 @@ pub struct GrantFilter<'a> {
 /// One page of the grants of workspace `ws`, with the check that `ws` is a workspace of
 /// `org` in the same round trip: `None` if it is not.
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     f: &GrantFilter<'_>,
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GrantRow>>> {
+    let (db, org) = (&store.db, store.org);
     let found = db
         .parent_and_list::<Found, GrantRow>(
-            db.stmt(
+            db.query(
                 "SELECT 1 AS found FROM workspaces WHERE id = ?1 AND org_id = ?2",
                 args![ws, org],
             )?,
-            db.stmt(
+            db.query(
                 &format!(
                     "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND id > ?2 \
                      AND (?3 IS NULL OR principal_type = ?3) AND (?4 IS NULL OR principal_id = ?4) \
@@ -192,29 +192,25 @@ pub async fn page(
     Ok(found.map(|(_, rows)| rows))
 }
 
-row! {
-    /// The user's standing in the workspace's org: roles and the restrictions of their
-    /// groups, with the grants that reach the asked-for resources.
-    #[derive(Debug)]
-    pub struct Standing {
-        pub org_id: String,
-        pub org_role: Option<String>,
-        pub workspace_role: Option<String>,
-        /// The restricting groups' resource lists, each as the JSON text it is kept as.
-        pub restrictions: Vec<String>,
-        /// The grants to the user or the user's groups on the asked-for resources.
-        pub grants: Vec<ResourceGrant>,
-    }
+/// The user's standing in the workspace's org: roles and the restrictions of their
+/// groups, with the grants that reach the asked-for resources.
+#[derive(Debug, Deserialize)]
+pub struct Standing {
+    pub org_id: String,
+    pub org_role: Option<String>,
+    pub workspace_role: Option<String>,
+    /// The restricting groups' resource lists, each as the JSON text it is kept as.
+    pub restrictions: Vec<String>,
+    /// The grants to the user or the user's groups on the asked-for resources.
+    pub grants: Vec<ResourceGrant>,
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct ResourceGrant {
-        pub resource_type: String,
-        pub resource_id: String,
-        pub principal_type: String,
-        pub permission: String,
-    }
+#[derive(Debug, Deserialize)]
+pub struct ResourceGrant {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub principal_type: String,
+    pub permission: String,
 }
 
 /// The facts' read, with `$on` selecting the grants (`g`) it may use. `json(…)`: the lists
@@ -279,7 +275,7 @@ pub fn facts_rider(ws: WorkspaceId, user: UserId, resources: &[&Resource]) -> Ri
 
 /// The facts `facts_rider` read (the rider's JSON text): `None` for an unknown workspace.
 pub fn read_facts(rider: Option<&str>) -> ApiResult<Option<Standing>> {
-    rider.map(Row::decode_json).transpose()
+    rider.map(json_column).transpose()
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Sessions and their rotating refresh tokens.
 
-use super::{Db, FromRow, Rider, Row, Stmt};
+use super::{json_column, Db, Query, Rider, Stmt};
 use crate::args;
+use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, SessionId, UserId};
+use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::users::UserRow;
+use serde::Deserialize;
 
 pub struct NewSession<'a> {
     pub id: SessionId,
@@ -37,30 +39,19 @@ pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
 
 /// What every authenticated request needs: is the session live, and who is it; on an
 /// org-scoped route also the caller's role in that org and the org itself.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
 pub struct LiveSession {
     /// The session's user, read in the same row: handlers about the caller need no second
     /// read. `None` when the read was for liveness alone (`live_stmt`'s `person`).
+    #[serde(flatten)]
     pub user: Option<UserRow>,
     pub session_last_used_at: i64,
     /// The caller's role in the asked-for org (`None`: not a member, or no org asked).
-    pub org_role: Option<String>,
+    pub org_role: Option<OrgRole>,
     /// That org's row as a JSON object (with `org_role`).
     pub org_json: Option<String>,
     /// The row of the read that rode along (`Rider`), as JSON text.
     pub rider: Option<String>,
-}
-
-impl FromRow for LiveSession {
-    fn from_row(row: &mut Row) -> Self {
-        LiveSession {
-            user: row.has("email").then(|| UserRow::from_row(row)),
-            session_last_used_at: row.take("session_last_used_at"),
-            org_role: row.take("org_role"),
-            org_json: row.take("org_json"),
-            rider: row.take("rider"),
-        }
-    }
 }
 
 impl LiveSession {
@@ -68,11 +59,8 @@ impl LiveSession {
     pub fn org(&self) -> ApiResult<Option<OrgWithRole>> {
         match (&self.org_role, &self.org_json) {
             (Some(role), Some(json)) => {
-                let org: OrgRow = Row::decode_json(json)?;
-                Ok(Some(OrgWithRole {
-                    org,
-                    role: role.clone(),
-                }))
+                let org: OrgRow = json_column(json)?;
+                Ok(Some(OrgWithRole { org, role: *role }))
             }
             _ => Ok(None),
         }
@@ -93,7 +81,7 @@ pub fn live_stmt(
     org: Option<OrgId>,
     rider: Option<Rider>,
     person: bool,
-) -> ApiResult<Stmt> {
+) -> ApiResult<Query<LiveSession>> {
     let mut args = args![id, user, now];
     // The org gate's columns and joins only when an org is asked for: a statement's text is
     // parsed and planned on every call, and the joins would only ever find nothing.
@@ -122,7 +110,7 @@ pub fn live_stmt(
     } else {
         ""
     };
-    db.stmt(
+    db.query(
         &format!(
             "SELECT {rider}{person_columns}s.last_used_at AS session_last_used_at{gate_columns} \
              FROM sessions s JOIN users u ON u.id = s.user_id{gate_joins} \
@@ -141,16 +129,14 @@ pub async fn touch(db: &Db, id: SessionId, now: Timestamp) -> ApiResult<usize> {
     .await
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct RefreshLookup {
-        pub session_id: String,
-        pub user_id: String,
-        pub rotated_at: Option<i64>,
-        pub ended_at: Option<i64>,
-        pub expires_at: i64,
-        pub status: String,
-    }
+#[derive(Debug, Deserialize)]
+pub struct RefreshLookup {
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub rotated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub expires_at: i64,
+    pub status: AccountStatus,
 }
 
 pub async fn find_refresh(db: &Db, token_hash: &str) -> ApiResult<Option<RefreshLookup>> {
@@ -260,17 +246,15 @@ pub fn end_all_if_locked(db: &Db, user: UserId, now: Timestamp) -> ApiResult<Stm
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct SessionRow {
-        pub id: String,
-        pub auth_method: String,
-        pub ip: Option<String>,
-        pub user_agent: Option<String>,
-        pub created_at: i64,
-        pub last_used_at: i64,
-        pub expires_at: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub auth_method: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
 }
 
 /// The user's live sessions, newest first, one page.
@@ -296,5 +280,15 @@ pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
          WHERE ended_at < ?1 OR expires_at < ?1 LIMIT ?2)",
         args![cutoff, limit],
+    )
+}
+
+/// Fails its batch unless this batch is what revoked the user's session (at `now`):
+/// someone else's or an already-ended session changes nothing.
+pub fn guard_revoked_now(db: &Db, id: SessionId, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND end_reason = 'revoked' AND ended_at = ?3)",
+        args![id, user, now],
     )
 }

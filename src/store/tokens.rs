@@ -7,16 +7,14 @@ use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenPurpose;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug)]
-    pub struct TokenRow {
-        pub user_id: String,
-        pub new_email: Option<String>,
-        pub expires_at: i64,
-        pub used_at: Option<i64>,
-    }
+#[derive(Debug, Deserialize)]
+pub struct TokenRow {
+    pub user_id: UserId,
+    pub new_email: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
 }
 
 pub async fn find(db: &Db, token_hash: &str, purpose: TokenPurpose) -> ApiResult<Option<TokenRow>> {

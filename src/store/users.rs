@@ -1,43 +1,28 @@
 //! Users: the account itself, its status and lockout counter.
 
-use super::{Db, Found, Stmt};
+use super::{Db, Found, Query, Stmt};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult};
-use crate::row;
+use crate::error::ApiResult;
+use serde::Deserialize;
 
-row! {
-    #[derive(Debug, Clone)]
-    pub struct UserRow {
-        pub id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        pub phone: Option<String>,
-        pub password_hash: Option<String>,
-        pub must_change_password: i64,
-        pub status: String,
-        pub email_verified: i64,
-        pub pending_email: Option<String>,
-        pub failed_logins: i64,
-        pub created_at: i64,
-        pub last_login_at: Option<i64>,
-    }
-}
-
-impl UserRow {
-    pub fn id(&self) -> ApiResult<UserId> {
-        self.id
-            .parse()
-            .map_err(|_| ApiError::internal("bad user id in D1"))
-    }
-
-    pub fn status(&self) -> ApiResult<AccountStatus> {
-        AccountStatus::parse(&self.status)
-            .ok_or_else(|| ApiError::internal("bad user status in D1"))
-    }
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub must_change_password: i64,
+    pub status: AccountStatus,
+    pub email_verified: i64,
+    pub pending_email: Option<String>,
+    pub failed_logins: i64,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
 }
 
 const COLUMNS: &str =
@@ -52,8 +37,8 @@ pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
     .await
 }
 
-pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Query<UserRow>> {
+    db.query(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         args![id],
     )
@@ -64,8 +49,8 @@ pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
 }
 
 /// A row (`Found`) if an account has this email.
-pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Query<Found>> {
+    db.query(
         "SELECT 1 AS found FROM users WHERE email = ?1",
         args![email],
     )
@@ -136,11 +121,9 @@ pub fn record_failed_login(db: &Db, id: UserId, threshold: i64, now: Timestamp) 
     )
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct FailedLogins {
-        pub failed_logins: i64,
-    }
+#[derive(Debug, Deserialize)]
+pub struct FailedLogins {
+    pub failed_logins: i64,
 }
 
 /// A successful login: resets the counter, only while the account is still active (a lock
@@ -280,22 +263,16 @@ pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
             "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
             args![id],
         )?,
-        db.stmt(
-            "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
-            args![id],
-        )?,
         db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
     ])
 }
 
-row! {
-    /// Orgs the user owns, with how many other members each has.
-    #[derive(Debug)]
-    pub struct OwnedOrg {
-        pub id: String,
-        pub name: String,
-        pub other_members: i64,
-    }
+/// Orgs the user owns, with how many other members each has.
+#[derive(Debug, Deserialize)]
+pub struct OwnedOrg {
+    pub id: OrgId,
+    pub name: String,
+    pub other_members: i64,
 }
 
 pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {
@@ -319,4 +296,14 @@ pub fn delete_with_solo_orgs(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
         )?,
         db.stmt("DELETE FROM users WHERE id = ?1", args![id])?,
     ])
+}
+
+/// Fails its batch unless the account's password hash is `hash` when the batch runs: a
+/// concurrent change of the same password loses instead of silently overwriting.
+pub fn guard_password_is(db: &Db, id: UserId, hash: &str) -> ApiResult<Stmt> {
+    super::guard(
+        db,
+        "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password_hash = ?2)",
+        args![id, hash],
+    )
 }

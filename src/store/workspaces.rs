@@ -1,40 +1,39 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use super::{Db, Stmt, Together};
+use super::{Db, OrgStore, Query, Stmt, Together};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
+use crate::domain::roles::OrgRole;
 use crate::domain::roles::WorkspaceRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::row;
+use serde::Deserialize;
 
-row! {
-    /// A workspace with its overview metrics and the caller's explicit role in it.
-    #[derive(Debug, Clone)]
-    pub struct WorkspaceRow {
-        pub id: String,
-        pub org_id: String,
-        pub name: String,
-        pub description: Option<String>,
-        pub created_at: i64,
-        pub updated_at: i64,
-        /// Users with access: org members above `member` (inherited) plus workspace-only members.
-        pub member_count: i64,
-        /// Pending (unexpired) invitations that name this workspace.
-        pub pending_invitations: i64,
-        /// Groups holding a resource grant in this workspace.
-        pub group_count: i64,
-        /// Live API tokens that reach this workspace: org-wide ones and those listing it.
-        pub api_token_count: i64,
-        pub explicit_role: Option<String>,
-    }
+/// A workspace with its overview metrics and the caller's explicit role in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkspaceRow {
+    pub id: WorkspaceId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Users with access: org members above `member` (inherited) plus workspace-only members.
+    pub member_count: i64,
+    /// Pending (unexpired) invitations that name this workspace.
+    pub pending_invitations: i64,
+    /// Groups holding a resource grant in this workspace.
+    pub group_count: i64,
+    /// Live API tokens that reach this workspace: org-wide ones and those listing it.
+    pub api_token_count: i64,
+    pub explicit_role: Option<WorkspaceRole>,
 }
 
 const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at, w.updated_at, \
        (SELECT COUNT(*) FROM org_members m WHERE m.org_id = ?1 AND m.role <> 'member') + \
        (SELECT COUNT(*) FROM workspace_members x JOIN org_members m ON m.org_id = x.org_id \
           AND m.user_id = x.user_id WHERE x.workspace_id = w.id AND m.role = 'member') AS member_count, \
-       (SELECT COUNT(*) FROM invitation_workspaces iw JOIN invitations i ON i.id = iw.invitation_id \
+       (SELECT COUNT(*) FROM invitation_workspaces iw CROSS JOIN invitations i ON i.id = iw.invitation_id \
           WHERE iw.workspace_id = w.id AND i.status = 'pending' AND i.expires_at > ?3) AS pending_invitations, \
        (SELECT COUNT(DISTINCT principal_id) FROM grants \
           WHERE workspace_id = w.id AND principal_type = 'group') AS group_count, \
@@ -47,26 +46,26 @@ const SELECT: &str = "SELECT w.id, w.org_id, w.name, w.description, w.created_at
 
 /// `viewer`: the person whose explicit role to read (`None` for an API token).
 pub fn one_stmt(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
-) -> ApiResult<Stmt> {
-    db.stmt(
+) -> ApiResult<Query<WorkspaceRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
         args![org, viewer, now, ws],
     )
 }
 
 pub async fn one(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
-    db.first_of(one_stmt(db, org, ws, viewer, now)?).await
+    let db = &store.db;
+    db.first_of(one_stmt(store, ws, viewer, now)?).await
 }
 
 /// Which workspaces of the org a list shows.
@@ -83,13 +82,13 @@ pub enum Visible {
 
 /// One page in id order.
 pub async fn page(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     visible: Visible,
     after: &str,
     limit: u32,
     now: Timestamp,
 ) -> ApiResult<Vec<WorkspaceRow>> {
+    let (db, org) = (&store.db, store.org);
     let (viewer, member, token) = match visible {
         Visible::All { viewer } => (viewer, None, None),
         Visible::MemberOf(user) => (Some(user), Some(user), None),
@@ -110,13 +109,13 @@ pub async fn page(
 }
 
 pub fn insert(
-    db: &Db,
+    store: &OrgStore,
     id: WorkspaceId,
-    org: OrgId,
     name: &str,
     description: Option<&str>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let (db, org) = (&store.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         args![id, org, name, description, now],
@@ -139,7 +138,8 @@ pub fn update(
 
 /// The workspace and its memberships; workspace-only members who thereby lose their last
 /// workspace leave the org too (their `member` role meant nothing else).
-pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
+pub fn delete(store: &OrgStore, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = vec![
         db.stmt(
             "DELETE FROM org_members WHERE org_id = ?1 AND role = 'member' AND user_id IN \
@@ -150,23 +150,21 @@ pub fn delete(db: &Db, org: OrgId, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
         )?,
         db.stmt("DELETE FROM workspaces WHERE id = ?1 AND org_id = ?2", args![ws, org])?,
     ];
-    stmts.extend(super::members::forget_all_outside_org(db, org)?);
+    stmts.extend(super::members::forget_all_outside_org(store)?);
     Ok(stmts)
 }
 
-row! {
-    #[derive(Debug)]
-    pub struct WorkspaceMemberRow {
-        pub user_id: String,
-        pub email: String,
-        pub first_name: String,
-        pub last_name: String,
-        /// `None` when the user is not (yet) in the org.
-        pub org_role: Option<String>,
-        pub workspace_role: Option<String>,
-        /// Their pending invitation to the org (read by `member_stmt` only).
-        pub pending_invitation: Option<String>,
-    }
+#[derive(Debug, Deserialize)]
+pub struct WorkspaceMemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `None` when the user is not (yet) in the org.
+    pub org_role: Option<OrgRole>,
+    pub workspace_role: Option<WorkspaceRole>,
+    /// Their pending invitation to the org (read by `member_stmt` only).
+    pub pending_invitation: Option<InvitationId>,
 }
 
 /// Everyone with access to the workspace (inherited or explicit), one page in user order.
@@ -174,20 +172,20 @@ row! {
 /// trip; `None` if the workspace is not the org's. The caller decides from the workspace
 /// row whether the viewer may see the page.
 pub async fn with_members(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<(WorkspaceRow, Vec<WorkspaceMemberRow>)>> {
+    let (db, org) = (&store.db, store.org);
     db.parent_and_list(
-        db.stmt(
+        db.query(
             &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
             args![org, viewer, now, ws],
         )?,
-        db.stmt(
+        db.query(
             "SELECT m.user_id, u.email, u.first_name, u.last_name, m.role AS org_role, x.role AS workspace_role \
              FROM org_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN workspace_members x ON x.workspace_id = ?2 AND x.user_id = m.user_id \
@@ -201,8 +199,13 @@ pub async fn with_members(
 
 /// A user as workspace `ws` of `org` sees them, with their pending invitation to the org if
 /// any (joining through the workspace ends it).
-pub fn member_stmt(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Stmt> {
-    db.stmt(
+pub fn member_stmt(
+    store: &OrgStore,
+    ws: WorkspaceId,
+    user: UserId,
+) -> ApiResult<Query<WorkspaceMemberRow>> {
+    let (db, org) = (&store.db, store.org);
+    db.query(
         "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, \
            x.role AS workspace_role, \
            (SELECT p.id FROM invitations p WHERE p.org_id = ?1 AND p.email = u.email \
@@ -220,7 +223,7 @@ pub fn workspace_role_still(
     db: &Db,
     ws: WorkspaceId,
     user: UserId,
-    role: Option<&str>,
+    role: Option<WorkspaceRole>,
 ) -> ApiResult<Stmt> {
     super::guard(
         db,
@@ -231,16 +234,16 @@ pub fn workspace_role_still(
 
 /// The workspace as `one` reads it and the user as `member_stmt` does, in one round trip.
 pub async fn with_member(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     viewer: Option<UserId>,
     now: Timestamp,
     user: UserId,
 ) -> ApiResult<(Option<WorkspaceRow>, Option<WorkspaceMemberRow>)> {
+    let db = &store.db;
     let mut reads = Together::default();
-    let workspace = reads.add(one_stmt(db, org, ws, viewer, now)?);
-    let member = reads.add(member_stmt(db, org, ws, user)?);
+    let workspace = reads.add(one_stmt(store, ws, viewer, now)?);
+    let member = reads.add(member_stmt(store, ws, user)?);
     let results = reads.run(db).await?;
     let (workspace, member) = (results.first(workspace)?, results.first(member)?);
     Ok((workspace, member))
@@ -249,14 +252,14 @@ pub async fn with_member(
 /// Adds or changes an explicit workspace role. A user outside the org joins it as `member`,
 /// which takes a seat: the guard fails the batch if that exceeds `member_limit`.
 pub fn put_member(
-    db: &Db,
-    org: OrgId,
+    store: &OrgStore,
     ws: WorkspaceId,
     user: UserId,
     role: WorkspaceRole,
     joins_org: bool,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     let mut stmts = Vec::new();
     if joins_org {
         stmts.push(db.stmt(
@@ -264,7 +267,7 @@ pub fn put_member(
             args![org, user, now],
         )?);
         // Only a new seat is checked: re-roling existing members never fails on the limit.
-        stmts.push(super::members::seat_guard(db, org, now)?);
+        stmts.push(super::members::seat_guard(store, now)?);
     }
     stmts.push(db.stmt(
         "INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -276,7 +279,8 @@ pub fn put_member(
 
 /// Removes an explicit workspace role; a workspace-only member left with no workspace
 /// leaves the org.
-pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
+pub fn remove_member(store: &OrgStore, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2", args![ws, user])?,
         db.stmt(
@@ -284,7 +288,7 @@ pub fn remove_member(db: &Db, org: OrgId, ws: WorkspaceId, user: UserId) -> ApiR
              (SELECT 1 FROM workspace_members WHERE org_id = ?1 AND user_id = ?2)",
             args![org, user],
         )?,
-        super::members::forget_outside_org(db, org, user)?,
-        super::members::forget_grants_outside_org(db, org, user)?,
+        super::members::forget_outside_org(store, user)?,
+        super::members::forget_grants_outside_org(store, user)?,
     ])
 }

@@ -88,13 +88,6 @@ export async function startWorker({ vars = {}, outbound, port, inspectorPort, on
           { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
         ],
         compatibilityDate: "2026-11-01",
-        // wrangler.toml [assets]: the OpenAPI document and the common-password list, read by
-        // the Worker through ASSETS.
-        assets: {
-          directory: path.join(root, "build/assets"),
-          binding: "ASSETS",
-          routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
-        },
         d1Databases: { DB: "ums-test-db" },
         kvNamespaces: ["KV"],
         queueProducers: { MAIL_QUEUE: "mail", MAIL_DLQ: "mail-dlq" },

@@ -363,7 +363,7 @@ test("unknown routes are 404 not_found problems", async () => {
     ["GET", "/nope"], ["GET", "/v1"], ["GET", "/v1/unknown"], ["POST", "/v1/auth/nope"],
     ["GET", "/v2/me"], ["GET", "/v1/me/sessions/x/y"], ["GET", "/V1/ME"], ["DELETE", "/v1/me/sessions//x"],
     ["GET", "/v1/me/../../etc/passwd"], ["GET", "//v1/me"], ["GET", "/v1/me%00"],
-    // The Worker's static assets are read through its binding, never served by path.
+    // Data compiled into the Worker (once static assets) is never served by path.
     ["GET", "/common-passwords.txt"], ["GET", "/assets/openapi.json"],
   ]) {
     const res = await w.request(method, path, { token: u.access_token });

@@ -180,7 +180,7 @@ struct SignupWorkspace {
 
 pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     let body: SignupBody = ctx.json()?;
-    let common = ctx.common_passwords().await?;
+    let common = v::common_passwords();
     let mut errs = FieldErrors::default();
     let email = errs.check("email", v::normalize_email(&body.email));
     if let Some(email) = &email {
@@ -351,7 +351,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     }
     let new_hash = match &body.password {
         Some(pw) => {
-            v::password(pw, Some(&user.email), ctx.common_passwords().await?)
+            v::password(pw, Some(&user.email), v::common_passwords())
                 .map_err(|m| ApiError::field("password", m))?;
             Some(hash_password(pw)?)
         }
@@ -726,12 +726,8 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     rate_limit(ctx, "reset", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::PasswordReset).await?;
     rate_limit_account(ctx, "reset", &user.email).await?;
-    v::password(
-        &body.new_password,
-        Some(&user.email),
-        ctx.common_passwords().await?,
-    )
-    .map_err(|m| ApiError::field("new_password", m))?;
+    v::password(&body.new_password, Some(&user.email), v::common_passwords())
+        .map_err(|m| ApiError::field("new_password", m))?;
     let new_hash = hash_password(&body.new_password)?;
     let now = ctx.now();
     let user_id = user.id;

@@ -581,7 +581,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         return Ok(Reply::ok(crate::object!({ "membership": membership })));
     }
 
-    let common = ctx.common_passwords().await?;
+    let common = v::common_passwords();
     let mut errs = FieldErrors::default();
     let required = |v: &Option<String>| v.clone().ok_or_else(|| "is required".to_string());
     let password = errs.check(

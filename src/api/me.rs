@@ -203,12 +203,8 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
             "is not your current password",
         ));
     }
-    v::password(
-        &body.new_password,
-        Some(&user.email),
-        ctx.common_passwords().await?,
-    )
-    .map_err(|m| ApiError::field("new_password", m))?;
+    v::password(&body.new_password, Some(&user.email), v::common_passwords())
+        .map_err(|m| ApiError::field("new_password", m))?;
     if body.new_password == body.current_password {
         return Err(ApiError::field(
             "new_password",

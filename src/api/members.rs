@@ -323,7 +323,7 @@ enum Credential {
 /// account is added as a member instead.
 pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
-    let common = ctx.common_passwords().await?;
+    let common = v::common_passwords();
     let mut errs = FieldErrors::default();
     let email = errs.check("email", v::normalize_email(&body.email));
     let first_name = errs.check("first_name", v::name(&body.first_name));

@@ -30,12 +30,13 @@ pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::ok(crate::object!({ "status": "ok", "d1": "ok" })))
 }
 
-/// The OpenAPI document, a static asset of the Worker (`src/openapi.json`, copied into
-/// `build/assets` by scripts/build.sh): 381 KB of JSON that is data, not code, kept out of
-/// the wasm module (a smaller module to fetch and compile on a cold start; BENCHMARKS.md,
-/// "wasm size"). Served through the route, so it gets the headers every response gets.
-pub async fn openapi(ctx: &Ctx) -> ApiResult<Reply> {
-    Ok(Reply::ok_rendered(ctx.asset("openapi.json").await?))
+/// The OpenAPI document (`src/openapi.json`), compiled in: 381 KB of data, ~46 KB gzip
+/// of wasm. As a static asset of the Worker it kept the wasm smaller, but every request
+/// then went through the static-asset router first (BENCHMARKS.md, "The floor").
+const OPENAPI: &str = include_str!("../openapi.json");
+
+pub async fn openapi(_ctx: &Ctx) -> ApiResult<Reply> {
+    Ok(Reply::ok_rendered(OPENAPI.to_owned()))
 }
 
 pub async fn jwks(ctx: &Ctx) -> ApiResult<Reply> {
@@ -72,12 +73,10 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
 
 #[cfg(test)]
 mod tests {
+    use super::OPENAPI;
     use crate::api::ROUTES;
     use serde_json::Value;
     use std::collections::BTreeSet;
-
-    /// The document the Worker serves (a static asset, see `openapi`).
-    const OPENAPI: &str = include_str!("../openapi.json");
 
     /// The document and the router describe the same (method, path) pairs, both ways.
     #[test]

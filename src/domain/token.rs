@@ -109,10 +109,12 @@ mod tests {
         assert!(p.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
         assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(p, generate_password());
-        assert!(
-            crate::domain::validation::password(&p, None, crate::domain::validation::common())
-                .is_ok()
-        );
+        assert!(crate::domain::validation::password(
+            &p,
+            None,
+            crate::domain::validation::common_passwords()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -218,7 +220,7 @@ mod props {
             let p = generate_password();
             prop_assert_eq!(p.len(), 16);
             prop_assert!(p.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
-            prop_assert!(crate::domain::validation::password(&p, None, crate::domain::validation::common()).is_ok());
+            prop_assert!(crate::domain::validation::password(&p, None, crate::domain::validation::common_passwords()).is_ok());
         }
     }
 }

@@ -229,20 +229,11 @@ fn parse_https(v: &str) -> Option<String> {
 }
 
 /// The passwords refused as too common: one per line, lower-cased, `#` starts a comment
-/// (`common_passwords.txt`). The Worker reads the list from its static assets
-/// (`http::Ctx::common_passwords`) instead of compiling it in: ~30 KB of text that is data,
-/// not code (~12 KB gzip of wasm, BENCHMARKS.md). Host tests read the same file.
+/// (`common_passwords.txt`, compiled in: ~12 KB gzip of wasm).
 #[derive(Clone, Copy)]
 pub struct CommonPasswords<'a>(&'a str);
 
 impl<'a> CommonPasswords<'a> {
-    /// The list in `text`; `None` when it holds no entry at all, so a missing or truncated
-    /// asset is a misconfiguration rather than a check that refuses nothing.
-    pub fn parse(text: &'a str) -> Option<Self> {
-        let list = Self(text);
-        list.entries().next().is_some().then_some(list)
-    }
-
     fn entries(self) -> impl Iterator<Item = &'a str> {
         self.0
             .lines()
@@ -256,19 +247,16 @@ impl<'a> CommonPasswords<'a> {
     }
 }
 
-/// The list the Worker serves from its assets (scripts/build.sh copies this file), for
-/// host tests.
-#[cfg(test)]
-pub(crate) const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 
-#[cfg(test)]
-pub(crate) fn common() -> CommonPasswords<'static> {
-    CommonPasswords::parse(COMMON_PASSWORDS).expect("the list has entries")
+/// The list every new password is checked against.
+pub fn common_passwords() -> CommonPasswords<'static> {
+    CommonPasswords(COMMON_PASSWORDS)
 }
 
 #[cfg(test)]
 fn is_common_password(candidate: &str) -> bool {
-    common().contains(candidate)
+    common_passwords().contains(candidate)
 }
 
 /// SPEC §5 / NIST 800-63B: length 8..=128, no composition rules, common passwords refused.
@@ -391,27 +379,32 @@ mod tests {
 
     #[test]
     fn password_policy() {
-        assert!(password("short", None, common()).is_err());
-        assert!(password("password", None, common()).is_err());
+        assert!(password("short", None, common_passwords()).is_err());
+        assert!(password("password", None, common_passwords()).is_err());
         assert!(
-            password("Password123", None, common()).is_err(),
+            password("Password123", None, common_passwords()).is_err(),
             "common, case-insensitively"
         );
-        assert!(password("iloveyou", None, common()).is_err());
-        assert!(password("correct horse battery staple", None, common()).is_ok());
+        assert!(password("iloveyou", None, common_passwords()).is_err());
+        assert!(password("correct horse battery staple", None, common_passwords()).is_ok());
         assert!(
-            password(&"x".repeat(64), None, common()).is_ok(),
+            password(&"x".repeat(64), None, common_passwords()).is_ok(),
             "64 characters are allowed"
         );
-        assert!(password(&"x".repeat(129), None, common()).is_err());
+        assert!(password(&"x".repeat(129), None, common_passwords()).is_err());
         assert!(password(
             "ada.lovelace@example.com",
             Some("ada.lovelace@example.com"),
-            common()
+            common_passwords()
         )
         .is_err());
-        assert!(password("Ada.Lovelace", Some("ada.lovelace@example.com"), common()).is_err());
-        assert!(password("wählen-sie-ein-passwort", None, common()).is_ok());
+        assert!(password(
+            "Ada.Lovelace",
+            Some("ada.lovelace@example.com"),
+            common_passwords()
+        )
+        .is_err());
+        assert!(password("wählen-sie-ein-passwort", None, common_passwords()).is_ok());
     }
 
     #[test]
@@ -426,12 +419,10 @@ mod tests {
         assert!(is_common_password("12345678"));
         assert!(is_common_password("QWERTYUIOP"));
         assert!(!is_common_password("a-much-rarer-passphrase-42"));
-        // A missing or emptied asset is refused, never a list that refuses nothing.
-        assert!(CommonPasswords::parse("").is_none());
-        assert!(CommonPasswords::parse("# only a comment\n\n").is_none());
-        assert!(
-            CommonPasswords::parse("# c\n  hunter22  \n").is_some_and(|l| l.contains("HUNTER22"))
-        );
+        // Entries are trimmed and compared in lower case; comments are not entries.
+        let list = CommonPasswords("# c\n  hunter22  \n");
+        assert!(list.contains("HUNTER22"));
+        assert!(!list.contains("# c"));
     }
 
     #[test]
@@ -717,7 +708,7 @@ mod props {
         #[test]
         fn passwords_are_judged_by_length_in_characters(pw in "\\PC{0,140}") {
             let len = pw.chars().count();
-            let verdict = password(&pw, None, common());
+            let verdict = password(&pw, None, common_passwords());
             if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
                 prop_assert!(verdict.is_err());
             } else {
@@ -740,7 +731,7 @@ mod props {
                 .zip(flips.iter().cycle())
                 .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
                 .collect();
-            prop_assert!(password(&cased, None, common()).is_err(), "{cased}");
+            prop_assert!(password(&cased, None, common_passwords()).is_err(), "{cased}");
         }
 
         #[test]
@@ -751,10 +742,10 @@ mod props {
                 .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
                 .collect();
             let lower = email.to_ascii_lowercase();
-            prop_assert!(password(&cased, Some(&lower), common()).is_err());
+            prop_assert!(password(&cased, Some(&lower), common_passwords()).is_err());
             let local = lower.split('@').next().unwrap();
             if local.len() >= MIN_PASSWORD_LEN {
-                prop_assert!(password(&cased[..local.len()], Some(&lower), common()).is_err());
+                prop_assert!(password(&cased[..local.len()], Some(&lower), common_passwords()).is_err());
             }
         }
     }

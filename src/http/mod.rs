@@ -10,21 +10,17 @@ pub mod router;
 
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
-use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{
-    console_error, js_sys, web_sys, Env, Headers, Method, Request, Response, ResponseBody,
-};
+use worker::{console_error, js_sys, web_sys, Env, Headers, Response, ResponseBody};
 
 use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
-use crate::domain::validation::CommonPasswords;
 use crate::error::{ApiError, ApiResult};
 use crate::store::audit::{Event, Origin};
 use crate::store::{D1Usage, Db, Stmt};
@@ -126,51 +122,6 @@ impl Ctx {
     /// The audit event of this request (origin filled in), for the handler's batch.
     pub fn audit(&self, event: &Event, now: Timestamp) -> ApiResult<Stmt> {
         crate::store::audit::insert(&self.db, event, self.origin(), now)
-    }
-
-    /// A static asset of the Worker (wrangler.toml `[assets]`, the `ASSETS` binding): data
-    /// kept out of the wasm module, copied into `build/assets` by scripts/build.sh.
-    pub async fn asset(&self, name: &str) -> ApiResult<String> {
-        let assets = self
-            .env
-            .assets("ASSETS")
-            .map_err(|e| ApiError::Misconfigured(format!("assets binding ASSETS: {e}")))?;
-        // The host is ignored: the binding serves its own directory. A GET built by hand
-        // (worker's `fetch(url, init)` links its whole `RequestInit` conversion).
-        let request = Request::new(&format!("https://assets.local/{name}"), Method::Get)
-            .map_err(|e| ApiError::internal(format!("{name} asset: {e}")))?;
-        let mut response = assets
-            .fetch_request(request)
-            .await
-            .map_err(|e| ApiError::internal(format!("{name} asset: {e}")))?;
-        if response.status_code() != 200 {
-            return Err(ApiError::Misconfigured(format!(
-                "{name} asset answered {}",
-                response.status_code()
-            )));
-        }
-        response
-            .text()
-            .await
-            .map_err(|e| ApiError::internal(format!("{name} asset: {e}")))
-    }
-
-    /// The common-password list every new password is checked against, read from the
-    /// assets once per isolate and kept for its lifetime (it changes only with a deploy,
-    /// which starts new isolates). Two requests racing on a cold isolate both read it; one
-    /// copy is kept.
-    pub async fn common_passwords(&self) -> ApiResult<CommonPasswords<'static>> {
-        static LIST: OnceLock<&'static str> = OnceLock::new();
-        let text = match LIST.get() {
-            Some(text) => text,
-            None => {
-                let fetched = self.asset("common-passwords.txt").await?;
-                LIST.get_or_init(|| Box::leak(fetched.into_boxed_str()))
-            }
-        };
-        CommonPasswords::parse(text).ok_or_else(|| {
-            ApiError::Misconfigured("common-passwords.txt asset lists no password".into())
-        })
     }
 
     /// Work that may finish after the response (never anything the response depends on).

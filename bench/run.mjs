@@ -4,10 +4,11 @@
 //    bench/floor, built here by scripts/worker-build.sh if missing);
 //  - the floor: CPU µs per request (workerd's CPU over an autocannon run divided by its
 //    requests), requests/s and p50/p99 at 16 connections of the bare Worker's constant
-//    route and of the service's trivial route, twice each, alternating, then the same for
-//    the one-read floor, /v1/me, the members page and the authz check; the ratio of the
-//    trivial route's CPU to the bare Worker's; and the bare Worker behind Miniflare's
-//    static-asset router (what `[assets]` with `run_worker_first` costs locally);
+//    route, of the same plus one log line of the service's size (`/logged`), and of the
+//    service's trivial route, twice each, alternating, then the same for the one-read
+//    floor, /v1/me, the members page and the authz check; the ratios of the trivial route's
+//    CPU to the bare Worker's; and the bare Worker behind Miniflare's static-asset router
+//    (what `[assets]` with `run_worker_first` costs locally);
 //  - cold starts (bench/coldstart.mjs): a fresh isolate to the first 200 of /health,
 //    /v1/me and the bare Worker's route;
 //  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
@@ -167,11 +168,15 @@ try {
   // The bare Worker and the trivial route, alternating, twice: their ratio is the figure
   // of issue 18, and one disturbed measurement should not decide it.
   await load("warm-up", "/", { base: `http://127.0.0.1:${FLOOR_PORT}`, amount: 2000 });
+  await load("warm-up", "/logged", { base: `http://127.0.0.1:${FLOOR_PORT}`, amount: 2000 });
   await load("warm-up", "/health", { amount: 2000 });
   const bare = [];
+  const bareLogged = [];
   const trivial = [];
   for (let round = 0; round < 2; round++) {
     bare.push(await load("bare workers-rs Worker, constant route", "/", { base: `http://127.0.0.1:${FLOOR_PORT}` }));
+    bareLogged.push(await load("bare workers-rs Worker, constant route + one log line", "/logged",
+      { base: `http://127.0.0.1:${FLOOR_PORT}` }));
     trivial.push(await load("GET /health (trivial route)", "/health"));
   }
   // What a Worker with `[assets]` and `run_worker_first` pays locally on every request:
@@ -355,11 +360,14 @@ try {
 
   const mean = (rs, k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
   const ratios = bare.map((b, i) => trivial[i].cpu_us / b.cpu_us);
-  // In the order measured: bare, trivial, bare, trivial, then the reads.
-  const floorTable = [bare[0], trivial[0], bare[1], trivial[1], routed, readyRow, meRow, membersRows[0], authzRows[0]];
+  const loggedRatios = bareLogged.map((b, i) => trivial[i].cpu_us / b.cpu_us);
+  // In the order measured: two rounds of bare, bare + log line, trivial; then the reads.
+  const floorTable = [bare[0], bareLogged[0], trivial[0], bare[1], bareLogged[1], trivial[1], routed,
+    readyRow, meRow, membersRows[0], authzRows[0]];
   const results = {
     at: new Date().toISOString(), size, floor_size: floorSize, cold_start: cold,
-    floor: { bare, trivial, trivial_over_bare_cpu: ratios, bare_behind_asset_router: routed },
+    floor: { bare, bare_logged: bareLogged, trivial, trivial_over_bare_cpu: ratios,
+      trivial_over_bare_logged_cpu: loggedRatios, bare_behind_asset_router: routed },
     cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns,
   };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
@@ -377,6 +385,8 @@ try {
   }
   console.log(`\nTrivial route / bare Worker, workerd CPU per request: ${ratios.map((x) => `${x.toFixed(2)}×`).join(", ")} ` +
     `(mean ${(mean(trivial, "cpu_us") / mean(bare, "cpu_us")).toFixed(2)}×: ${mean(trivial, "cpu_us").toFixed(0)} / ${mean(bare, "cpu_us").toFixed(0)} µs).`);
+  console.log(`Trivial route / bare Worker with one log line: ${loggedRatios.map((x) => `${x.toFixed(2)}×`).join(", ")} ` +
+    `(mean ${(mean(trivial, "cpu_us") / mean(bareLogged, "cpu_us")).toFixed(2)}×: ${mean(trivial, "cpu_us").toFixed(0)} / ${mean(bareLogged, "cpu_us").toFixed(0)} µs).`);
   console.log(`\n## CPU per request (workerd process, ms)\n| what | ms |\n|---|---|`);
   for (const [k, v] of Object.entries(cpu)) console.log(`| ${k} | ${f(v)} |`);
   for (const [k, v] of Object.entries(native)) console.log(`| native OpenSSL ${k} | ${f(v)} |`);

@@ -1,7 +1,7 @@
 // Shared by the benchmark (bench/run.mjs, bench/coldstart.mjs) and the profiler (bench/profile.mjs).
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { execFileSync } from "node:child_process";
+import { execFileSync, execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
@@ -81,4 +81,29 @@ export async function startFloor({ port, inspectorPort, assetRouter } = {}) {
   }));
   await mf.ready;
   return mf;
+}
+
+const ticksPerSecond = Number(execSync("getconf CLK_TCK").toString().trim());
+
+/**
+ * CPU seconds (user + system) of the workerd processes this benchmark started (its
+ * descendants: other builds and tests on the machine run workerd too).
+ */
+export function workerdCpuSeconds() {
+  const procs = new Map();
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      const workerd = readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+      // ppid, utime, stime
+      procs.set(Number(pid), { ppid: Number(fields[1]), workerd, cpu: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond });
+    } catch {}
+  }
+  const ours = (pid) => {
+    for (let p = procs.get(pid)?.ppid; p > 1; p = procs.get(p)?.ppid) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, p] of procs) if (p.workerd && ours(pid)) total += p.cpu;
+  return total;
 }

@@ -28,13 +28,12 @@
 //  - the cron over 10,000 overdue invitations: runs needed, CPU, wall time, rows written.
 // Figures go to stdout as Markdown and to bench/results.json. Compare ratios within one
 // run: the load generator and the server share the machine's cores.
-import { readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { execSync } from "node:child_process";
 import autocannon from "autocannon";
 import { startWorker, freshEmail, PASSWORD } from "../tests/helpers.mjs";
-import { httpClient, seedMembers, ensureFloorBuilt, startFloor } from "./fixtures.mjs";
+import { httpClient, seedMembers, ensureFloorBuilt, startFloor, workerdCpuSeconds } from "./fixtures.mjs";
 import { coldStarts, printColdStarts } from "./coldstart.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
@@ -44,31 +43,6 @@ const ROUTED_FLOOR_PORT = FLOOR_PORT - 1;
 const COLD_SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 7);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const CPU_SAMPLES = Number(process.env.BENCH_CPU_SAMPLES ?? 20);
-
-const ticksPerSecond = Number(execSync("getconf CLK_TCK").toString().trim());
-
-/**
- * CPU seconds (user + system) of the workerd processes this benchmark started (its
- * descendants: other builds and tests on the machine run workerd too).
- */
-function workerdCpuSeconds() {
-  const procs = new Map();
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      const workerd = readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-      // ppid, utime, stime
-      procs.set(Number(pid), { ppid: Number(fields[1]), workerd, cpu: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond });
-    } catch {}
-  }
-  const ours = (pid) => {
-    for (let p = procs.get(pid)?.ppid; p > 1; p = procs.get(p)?.ppid) if (p === process.pid) return true;
-    return false;
-  };
-  let total = 0;
-  for (const [pid, p] of procs) if (p.workerd && ours(pid)) total += p.cpu;
-  return total;
-}
 
 const http = httpClient(BASE);
 

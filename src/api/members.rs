@@ -118,7 +118,7 @@ async fn send_page(
         }
         ListPlan::Held(_) => {
             let stmt = store::members::page_stmt(access.store(), &query.select)?;
-            ctx.db.all_of(stmt).await?
+            ctx.store().all_of(stmt).await?
         }
         ListPlan::Read(i) => results.rows(i)?,
     };
@@ -149,7 +149,7 @@ async fn change_then_view(
     let mut all = Together::default();
     all.extend(batch);
     let read = all.add(store::members::view_stmt(access.store(), user)?);
-    let results = all.run(&ctx.db).await?;
+    let results = all.run(ctx.store()).await?;
     store::members::read_view(&results, read)?.ok_or(ApiError::NotFound)
 }
 
@@ -250,7 +250,12 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             last_name: last_name.as_deref(),
             phone: phone.as_deref().map(Some),
         };
-        batch.push(store::users::update_profile(&ctx.db, user, &change, now)?);
+        batch.push(store::users::update_profile(
+            ctx.store(),
+            user,
+            &change,
+            now,
+        )?);
         batch.push(ctx.audit(&member_event(&access, "user.updated", user), now)?);
     }
     if !batch.is_empty() {
@@ -287,7 +292,7 @@ pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &member_event(&access, "member.removed", user).meta(crate::object!({"role": member.role})),
         now,
     )?);
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;
@@ -377,7 +382,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
     let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
     let existing: Option<UserId> = standing.account_id;
 
@@ -410,7 +415,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 None => None,
             };
             batch.push(store::users::insert(
-                &ctx.db,
+                ctx.store(),
                 &NewUser {
                     id,
                     email: &email,
@@ -433,7 +438,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                 let secret = new_secret();
                 let expires = now.plus_seconds(ctx.cfg.activation_ttl);
                 batch.push(store::tokens::insert(
-                    &ctx.db,
+                    ctx.store(),
                     &hash_secret(&secret),
                     id,
                     TokenPurpose::Activation,
@@ -449,7 +454,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         expires_at: expires.to_rfc3339(),
                     },
                 );
-                batch.push(mail.outbox_row(&ctx.db, now)?);
+                batch.push(mail.outbox_row(ctx.store(), now)?);
                 mails.push(mail);
             }
             single_use = password;
@@ -512,8 +517,8 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, Mem
     let user = access.other_user(ctx)?;
     let mut reads = Together::default();
     let member_read = reads.add(store::members::one_stmt(access.store(), user)?);
-    let account_read = reads.add(store::users::by_id_stmt(&ctx.db, user)?);
-    let results = reads.run(&ctx.db).await?;
+    let account_read = reads.add(store::users::by_id_stmt(ctx.store(), user)?);
+    let results = reads.run(ctx.store()).await?;
     let member: MemberRow = results.first(member_read)?.ok_or(ApiError::NotFound)?;
     if member.managed == 0 {
         return Err(ApiError::Forbidden);
@@ -542,11 +547,11 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
             expires_at: expires.to_rfc3339(),
         },
     );
-    ctx.db
+    ctx.store()
         .batch(vec![
-            store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::Activation, now)?,
+            store::tokens::revoke_unused(ctx.store(), user, TokenPurpose::Activation, now)?,
             store::tokens::insert(
-                &ctx.db,
+                ctx.store(),
                 &hash_secret(&secret),
                 user,
                 TokenPurpose::Activation,
@@ -554,7 +559,7 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
                 now,
                 expires,
             )?,
-            mail.outbox_row(&ctx.db, now)?,
+            mail.outbox_row(ctx.store(), now)?,
             ctx.audit(
                 &member_event(&access, "member.activation_resent", user),
                 now,
@@ -589,15 +594,15 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             let hash =
                 password::hash(&password).map_err(|_| ApiError::internal("hashing failed"))?;
             let mut batch = vec![
-                store::users::set_single_use_password(&ctx.db, user, &hash, now)?,
-                store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
-                store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                store::users::set_single_use_password(ctx.store(), user, &hash, now)?,
+                store::sessions::end_all(ctx.store(), user, None, "admin_reset", now)?,
+                store::tokens::revoke_unused(ctx.store(), user, TokenPurpose::PasswordReset, now)?,
                 ctx.audit(&event("user.password_reset"), now)?,
             ];
             if was_locked {
                 batch.push(ctx.audit(&event("user.unlocked"), now)?);
             }
-            ctx.db.batch(batch).await?;
+            ctx.store().batch(batch).await?;
             Ok(Reply::ok(
                 crate::object!({ "single_use_password": password }),
             ))
@@ -613,12 +618,17 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     expires_at: expires.to_rfc3339(),
                 },
             );
-            ctx.db
+            ctx.store()
                 .batch(vec![
-                    store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
-                    store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                    store::sessions::end_all(ctx.store(), user, None, "admin_reset", now)?,
+                    store::tokens::revoke_unused(
+                        ctx.store(),
+                        user,
+                        TokenPurpose::PasswordReset,
+                        now,
+                    )?,
                     store::tokens::insert(
-                        &ctx.db,
+                        ctx.store(),
                         &hash_secret(&secret),
                         user,
                         TokenPurpose::PasswordReset,
@@ -626,7 +636,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         now,
                         expires,
                     )?,
-                    mail.outbox_row(&ctx.db, now)?,
+                    mail.outbox_row(ctx.store(), now)?,
                     ctx.audit(&event("user.password_reset_requested"), now)?,
                 ])
                 .await?;
@@ -661,8 +671,8 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     ];
-    batch.extend(store::users::delete(&ctx.db, user)?);
-    ctx.db.batch(batch).await.map_err(|e| {
+    batch.extend(store::users::delete(ctx.store(), user)?);
+    ctx.store().batch(batch).await.map_err(|e| {
         e.on_guard(ApiError::conflict(
             "conflict",
             "The account belongs to another organization too; remove it from this one instead.",

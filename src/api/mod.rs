@@ -60,7 +60,7 @@ impl Limits {
         let now = ctx.now();
         let mut hits = vec![(
             reads.add(store::rate_limits::hit_stmt(
-                &ctx.db,
+                ctx.store(),
                 &format!("{action}:ip:{}", ctx.origin.ip),
                 now,
             )?),
@@ -69,7 +69,7 @@ impl Limits {
         if let Some(account) = account {
             hits.push((
                 reads.add(store::rate_limits::hit_stmt(
-                    &ctx.db,
+                    ctx.store(),
                     &format!("{action}:account:{account}"),
                     now,
                 )?),
@@ -90,7 +90,7 @@ impl Limits {
         let mut limits = Self::plan(ctx, reads, action, None)?;
         limits.hits.push((
             reads.add(store::rate_limits::hit_invitee_stmt(
-                &ctx.db,
+                ctx.store(),
                 action,
                 invitation,
                 ctx.now(),
@@ -121,7 +121,7 @@ impl Limits {
 pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, action, account)?;
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)
 }
 
@@ -130,21 +130,21 @@ pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiRe
 pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiResult<()> {
     let mut reads = Together::default();
     let hit = reads.add(store::rate_limits::hit_stmt(
-        &ctx.db,
+        ctx.store(),
         &format!("{action}:account:{account}"),
         ctx.now(),
     )?);
     let limits = Limits {
         hits: vec![(hit, ctx.cfg.rate_limit_per_account)],
     };
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)
 }
 
 /// Hands committed messages to the queue (see `mail::enqueue`).
 pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
     let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
-    crate::mail::enqueue(&ctx.env, &ctx.db, &ctx.request_id, messages).await;
+    ctx.enqueue_mail(messages).await;
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ pub fn close_invitation(
     id: InvitationId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let mut stmts = store::invitations::supersede(&ctx.db, id, now)?;
+    let mut stmts = store::invitations::supersede(ctx.store(), id, now)?;
     stmts.push(
         ctx.audit(
             &access

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod json;
 pub mod mail;
+pub mod ops;
 pub mod store;
 
 use worker::{

@@ -6,8 +6,7 @@ use serde_json::Value;
 use super::views;
 use super::{enqueue, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
-use crate::domain::ids::{new_uuid_v7, SessionId, UserId, WorkspaceId};
-use crate::domain::jwt::AccessClaims;
+use crate::domain::ids::{SessionId, UserId, WorkspaceId};
 use crate::domain::password::{self, Verification};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, new_secret, TokenPurpose};
@@ -16,8 +15,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Caller;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
+use crate::ops;
 use crate::store::audit::{self, Actor, Event};
-use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
@@ -42,53 +41,36 @@ fn hash_password(pw: &str) -> ApiResult<String> {
     password::hash(pw).map_err(|_| ApiError::internal("password hashing failed"))
 }
 
-pub async fn sign_access_token(ctx: &Ctx, user: UserId, session: SessionId) -> ApiResult<String> {
-    let keys = ctx.keys().await?;
-    let claims = AccessClaims {
-        iss: ctx.cfg.jwt_issuer.clone(),
-        sub: user.to_string(),
-        sid: session.to_string(),
-        jti: new_uuid_v7().to_string(),
-    };
-    Ok(keys.sign(claims, ctx.now().to_utc(), ctx.cfg.access_token_ttl))
-}
-
 /// A new session: its rows (for the caller's batch) and the token response body.
 pub struct NewLogin {
     pub stmts: Vec<Stmt>,
     pub body: Value,
 }
 
+/// Starts a session (`ops::sessions::start`) and renders the token response.
 pub async fn start_session(
     ctx: &Ctx,
     user: &UserRow,
     method: &'static str,
     now: Timestamp,
 ) -> ApiResult<NewLogin> {
-    let user_id = user.id;
-    let session = SessionId::new();
-    let refresh = new_secret();
-    let stmts = store::sessions::insert(
+    let keys = ctx.keys().await?;
+    let started = ops::sessions::start(
         ctx.store(),
-        &NewSession {
-            id: session,
-            user: user_id,
-            auth_method: method,
-            ip: &ctx.origin.ip,
-            user_agent: ctx.origin.user_agent.as_deref(),
-            now,
-            expires_at: now.plus_seconds(ctx.cfg.session_ttl),
-            refresh_hash: &hash_secret(&refresh),
-        },
+        &keys,
+        &ctx.cfg,
+        &ctx.origin,
+        user.id,
+        method,
+        now,
     )?;
-    let access = sign_access_token(ctx, user_id, session).await?;
     Ok(NewLogin {
-        stmts,
+        stmts: started.stmts,
         body: crate::object!({
-            "access_token": access,
+            "access_token": started.access_token,
             "token_type": "Bearer",
             "expires_in": ctx.cfg.access_token_ttl,
-            "refresh_token": refresh,
+            "refresh_token": started.refresh_token,
             "user": views::user(user),
         }),
     })
@@ -584,22 +566,15 @@ async fn end_session(
     user: UserId,
     reason: &'static str,
 ) -> ApiResult<()> {
-    let now = ctx.now();
-    let event = Event {
-        action: "session.revoked",
-        org: None,
-        subject: Some(user),
-        actor: Some(Actor::User {
-            id: user,
-            email: None,
-        }),
-        target: Some(("session", session.to_string())),
-        auth_method: Some("refresh"),
-        success: true,
-        metadata: Some(crate::object!({ "reason": reason })),
-    };
-    let mut batch = store::sessions::end_once(ctx.store(), session, reason, &ctx.request_id, now)?;
-    batch.push(ctx.audit(&event, now)?);
+    let batch = ops::sessions::end(
+        ctx.store(),
+        &ctx.origin,
+        session,
+        user,
+        reason,
+        &ctx.request_id,
+        ctx.now(),
+    )?;
     match ctx.store().batch(batch).await {
         // A racing request ended it first and recorded the event: nothing left to do.
         Ok(_) | Err(ApiError::GuardFailed) => Ok(()),
@@ -648,7 +623,7 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
             other => Err(other),
         };
     }
-    let access = sign_access_token(ctx, user, session).await?;
+    let access = ops::sessions::access_token(&*ctx.keys().await?, &ctx.cfg, user, session, now);
     Ok(Reply::ok(crate::object!({
         "access_token": access,
         "token_type": "Bearer",

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, newcomer, rate_limit, rate_limit_account, Limits};
+use super::{enqueue, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -23,6 +23,7 @@ use crate::http::auth::{authenticate, Caller};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
+use crate::ops::{self, newcomer};
 use crate::store::audit::{Actor, Event};
 use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
@@ -203,12 +204,13 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
-    newcomer::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(access.role(), role, &granted)?;
     // Every check before the write in one round trip: the rate-limit hits, the workspaces,
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
+    let checks =
+        newcomer::plan_newcomer(access.store(), &granted, &body.groups, &email, &mut reads)?;
     let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;
@@ -485,51 +487,22 @@ async fn join(
     extra: Vec<Stmt>,
     lost: ApiError,
 ) -> ApiResult<Value> {
-    let (id, org) = (row.id, row.org_id);
-    let now = ctx.now();
-    let mut batch =
-        store::invitations::accept(ctx.store(), id, user, new_account, &ctx.request_id, now)?;
-    batch.extend(extra);
-    batch.push(ctx.audit(
-        &Event::by(
-            org,
-            Actor::user(user, user_email),
-            "invitation.accepted",
-            ("invitation", row.id.to_string()),
-        ),
-        now,
-    )?);
-    batch.push(
-        ctx.audit(
-            &Event::by(
-                org,
-                Actor::user(user, user_email),
-                "member.added",
-                ("user", user.to_string()),
-            )
-            .meta(crate::object!({"role": row.role, "via": "invitation", "invitation_id": row.id})),
-            now,
-        )?,
-    );
-    let mut mails = Vec::new();
-    if let (Some(inviter), Some(first_name)) = (&row.inviter_email, &row.inviter_first_name) {
-        let mail = Outgoing::new(
-            inviter,
-            MailContent::InvitationAccepted {
-                first_name: first_name.clone(),
-                invitee: user_email.to_string(),
-                org_name: row.org_name.clone(),
-            },
-        )
-        .about("invitation", row.id.to_string());
-        batch.push(mail.outbox_row(ctx.store(), now)?);
-        mails.push(mail);
-    }
+    let accepted = ops::invitations::accept(
+        ctx.store(),
+        &ctx.origin,
+        row,
+        user,
+        user_email,
+        new_account,
+        extra,
+        &ctx.request_id,
+        ctx.now(),
+    )?;
     ctx.store()
-        .batch(batch)
+        .batch(accepted.batch)
         .await
         .map_err(|e| e.on_guard(lost))?;
-    enqueue(ctx, mails).await;
+    enqueue(ctx, accepted.mails).await;
     Ok(membership(row))
 }
 

@@ -8,7 +8,6 @@ pub mod groups;
 pub mod invitations;
 pub mod me;
 pub mod members;
-pub mod newcomer;
 pub mod operator;
 pub mod orgs;
 pub mod platform;
@@ -17,9 +16,11 @@ pub mod views;
 pub mod workspaces;
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::access::OrgAccess;
 use crate::http::router::Route;
 use crate::http::Ctx;
 use crate::mail::{MailMessage, Outgoing};
+use crate::ops;
 use crate::store::{self, Results, Ticket, Together};
 
 /// Every route of the service, one group per resource module (each declares its own with
@@ -139,6 +140,18 @@ pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiRe
     };
     let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)
+}
+
+/// What an operation needs of an admitted request (`ops::Acting`): the org's store, the
+/// caller's role and identity there, where the request came from, and its instant.
+pub fn acting<'a>(ctx: &'a Ctx, access: &'a OrgAccess) -> ops::Acting<'a> {
+    ops::Acting {
+        org: access.store(),
+        role: access.role(),
+        actor: access.actor(),
+        origin: &ctx.origin,
+        now: ctx.now(),
+    }
 }
 
 /// Hands committed messages to the queue (see `mail::enqueue`).

@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::newcomer;
 use super::views::time;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::permissions::{
@@ -16,6 +15,7 @@ use crate::http::access::OrgAccess;
 use crate::http::auth::Principal;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
+use crate::ops::newcomer;
 use crate::store::audit::Event;
 use crate::store::workspaces::{Visible, WorkspaceMemberRow, WorkspaceRow};
 use crate::store::{self};
@@ -317,7 +317,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            newcomer::close_invitation(ctx, &access, &current.email, *pending, now)?
+            newcomer::close_invitation(&super::acting(ctx, &access), &current.email, *pending)?
         }
         _ => Vec::new(),
     });

@@ -16,7 +16,7 @@ export const ALLOWED = {
   mail: ["domain", "error", "json", "config", "store"],
   ops: ["domain", "error", "json", "config", "store", "mail"],
   jobs: ["domain", "error", "json", "config", "store", "mail", "ops"],
-  http: ["domain", "error", "json", "config", "store"],
+  http: ["domain", "error", "json", "config", "store", "mail"],
   api: ["domain", "error", "json", "config", "store", "mail", "ops", "http"],
   // The entry points compose everything.
   lib: ["domain", "error", "json", "config", "store", "mail", "ops", "jobs", "http", "api"],

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod json;
 pub mod mail;
+pub mod ops;
 pub mod store;
 
 use worker::{
@@ -33,7 +34,12 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(d1) => store::Db::new(d1).traced(config::cached(&env).is_ok_and(|c| c.sql_trace)),
         Err(e) => return console_error!("cron: no D1 binding: {e}"),
     };
-    let report = jobs::cron::run(&env, &db, domain::time::Timestamp::now()).await;
+    let report = jobs::cron::run(
+        &env,
+        &store::Store::open(&db),
+        domain::time::Timestamp::now(),
+    )
+    .await;
     if report.errors.is_empty() {
         console_log!(
             "{}",

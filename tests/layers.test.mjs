@@ -10,6 +10,17 @@ test("every source file imports only the layers below it", () => {
   assert.deepEqual(violations(files), []);
 });
 
+test("handlers reach the database only through the store handles the gate gives them", () => {
+  // The raw `Db` opens any org's store; only the pipeline, the gate, the jobs and the entry
+  // point hold one. (The compiler keeps handlers from reaching it: Ctx's db and env are
+  // private; this names the rule so a future public accessor fails here too.)
+  for (const { path, source } of crateFiles()) {
+    if (!path.startsWith("api/")) continue;
+    const code = source.replace(/\/\/[^\n]*/g, "");
+    assert.ok(!/\bDb\b|OrgStore::open|Store::open/.test(code), `${path} names the raw database`);
+  }
+});
+
 test("the rule forbids what the issue forbids", () => {
   for (const low of ["domain", "store", "mail", "jobs"]) {
     assert.ok(!ALLOWED[low].includes("http") && !ALLOWED[low].includes("api"), low);

@@ -170,7 +170,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     );
     // A live token of the same name (case-insensitive) fails the batch: 409 conflict.
     let row: TokenRow = ctx
-        .db
+        .store()
         .batch_then_first(batch, store::api_tokens::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("api token vanished after create"))?;
@@ -211,7 +211,7 @@ pub async fn revoke(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     );
-    match ctx.db.batch(batch).await {
+    match ctx.store().batch(batch).await {
         // A racing revocation got there first: the token is revoked all the same.
         Ok(_) | Err(ApiError::GuardFailed) => Ok(Reply::no_content()),
         Err(e) => Err(e),

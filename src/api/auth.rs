@@ -6,19 +6,17 @@ use serde_json::Value;
 use super::views;
 use super::{enqueue, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
-use crate::domain::ids::{new_uuid_v7, OrgId, SessionId, UserId, WorkspaceId};
-use crate::domain::jwt::AccessClaims;
+use crate::domain::ids::{SessionId, UserId, WorkspaceId};
 use crate::domain::password::{self, Verification};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Caller;
-use crate::http::keys::keys;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
+use crate::ops;
 use crate::store::audit::{self, Actor, Event};
-use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
@@ -43,53 +41,36 @@ fn hash_password(pw: &str) -> ApiResult<String> {
     password::hash(pw).map_err(|_| ApiError::internal("password hashing failed"))
 }
 
-pub async fn sign_access_token(ctx: &Ctx, user: UserId, session: SessionId) -> ApiResult<String> {
-    let keys = keys(&ctx.env, &ctx.cfg).await?;
-    let claims = AccessClaims {
-        iss: ctx.cfg.jwt_issuer.clone(),
-        sub: user.to_string(),
-        sid: session.to_string(),
-        jti: new_uuid_v7().to_string(),
-    };
-    Ok(keys.sign(claims, ctx.now().to_utc(), ctx.cfg.access_token_ttl))
-}
-
 /// A new session: its rows (for the caller's batch) and the token response body.
 pub struct NewLogin {
     pub stmts: Vec<Stmt>,
     pub body: Value,
 }
 
+/// Starts a session (`ops::sessions::start`) and renders the token response.
 pub async fn start_session(
     ctx: &Ctx,
     user: &UserRow,
     method: &'static str,
     now: Timestamp,
 ) -> ApiResult<NewLogin> {
-    let user_id = user.id;
-    let session = SessionId::new();
-    let refresh = new_secret();
-    let stmts = store::sessions::insert(
-        &ctx.db,
-        &NewSession {
-            id: session,
-            user: user_id,
-            auth_method: method,
-            ip: &ctx.origin().ip,
-            user_agent: ctx.origin().user_agent.as_deref(),
-            now,
-            expires_at: now.plus_seconds(ctx.cfg.session_ttl),
-            refresh_hash: &hash_secret(&refresh),
-        },
+    let keys = ctx.keys().await?;
+    let started = ops::sessions::start(
+        ctx.store(),
+        &keys,
+        &ctx.cfg,
+        ctx.origin(),
+        user.id,
+        method,
+        now,
     )?;
-    let access = sign_access_token(ctx, user_id, session).await?;
     Ok(NewLogin {
-        stmts,
+        stmts: started.stmts,
         body: crate::object!({
-            "access_token": access,
+            "access_token": started.access_token,
             "token_type": "Bearer",
             "expires_in": ctx.cfg.access_token_ttl,
-            "refresh_token": refresh,
+            "refresh_token": started.refresh_token,
             "user": views::user(user),
         }),
     })
@@ -111,7 +92,7 @@ async fn live_token(
     purpose: TokenPurpose,
 ) -> ApiResult<(String, store::tokens::TokenRow, UserRow)> {
     let hash = token_hash(token)?;
-    let row = store::tokens::find(&ctx.db, &hash, purpose)
+    let row = store::tokens::find(ctx.store(), &hash, purpose)
         .await?
         .ok_or(ApiError::InvalidToken)?;
     if row.used_at.is_some() {
@@ -121,7 +102,7 @@ async fn live_token(
         return Err(ApiError::TokenExpired);
     }
     let user_id = row.user_id;
-    let user = store::users::by_id(&ctx.db, user_id)
+    let user = store::users::by_id(ctx.store(), user_id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
     Ok((hash, row, user))
@@ -140,9 +121,9 @@ fn new_emailed_token(
     let secret = new_secret();
     let expires = now.plus_seconds(ttl);
     let stmts = vec![
-        store::tokens::revoke_unused(&ctx.db, user, purpose, now)?,
+        store::tokens::revoke_unused(ctx.store(), user, purpose, now)?,
         store::tokens::insert(
-            &ctx.db,
+            ctx.store(),
             &hash_secret(&secret),
             user,
             purpose,
@@ -214,8 +195,8 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     // The rate-limit hit and the email check: one round trip.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "signup", None)?;
-    let taken_read = reads.add(store::users::email_exists_stmt(&ctx.db, &email)?);
-    let results = reads.run(&ctx.db).await?;
+    let taken_read = reads.add(store::users::email_exists_stmt(ctx.store(), &email)?);
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)?;
     if results.first::<store::Found>(taken_read)?.is_some() {
         return Err(ApiError::conflict(
@@ -226,7 +207,8 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     let password_hash = hash_password(&body.password)?;
     let now = ctx.now();
     let user_id = UserId::new();
-    let org_id = OrgId::new();
+    let new_org = ctx.store().create_org();
+    let org_id = new_org.org();
     let ws_id = WorkspaceId::new();
 
     let (mut stmts, secret, expires) = new_emailed_token(
@@ -247,7 +229,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     );
     let signed_up = Event::account("user.signed_up", user_id, &email);
     let mut batch = vec![store::users::insert(
-        &ctx.db,
+        ctx.store(),
         &NewUser {
             id: user_id,
             email: &email,
@@ -264,7 +246,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
     )?];
     batch.append(&mut stmts);
     batch.extend(store::orgs::insert(
-        &ctx.db,
+        ctx.store(),
         &store::orgs::NewOrg {
             id: org_id,
             name: &org_name,
@@ -276,10 +258,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         },
     )?);
     batch.push(store::orgs::insert_workspace(
-        &store::OrgStore::open(&ctx.db, org_id),
-        ws_id,
-        &ws_name,
-        now,
+        &new_org, ws_id, &ws_name, now,
     )?);
     batch.push(ctx.audit(&signed_up, now)?);
     batch.push(
@@ -306,10 +285,10 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
             now,
         )?,
     );
-    batch.push(mail.outbox_row(&ctx.db, now)?);
+    batch.push(mail.outbox_row(ctx.store(), now)?);
     let user: UserRow = ctx
-        .db
-        .batch_then_first(batch, store::users::by_id_stmt(&ctx.db, user_id)?)
+        .store()
+        .batch_then_first(batch, store::users::by_id_stmt(ctx.store(), user_id)?)
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after signup"))?;
     enqueue(ctx, vec![mail]).await;
@@ -366,19 +345,19 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     let now = ctx.now();
     let user_id = user.id;
     let mut batch = store::tokens::consume(
-        &ctx.db,
+        ctx.store(),
         &hash,
         TokenPurpose::Activation,
         &ctx.request_id,
         now,
     )?;
     batch.push(store::users::activate(
-        &ctx.db,
+        ctx.store(),
         user_id,
         new_hash.as_deref(),
         now,
     )?);
-    batch.push(store::users::guard_active(&ctx.db, user_id)?);
+    batch.push(store::users::guard_active(ctx.store(), user_id)?);
     batch.push(ctx.audit(&Event::account("user.activated", user_id, &user.email), now)?);
     // Activation signs the user in: it shows in their login history like a login.
     batch.push(
@@ -399,9 +378,12 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     let login = start_session(ctx, &activated, "password", now).await?;
     batch.extend(login.stmts);
     batch.push(store::users::record_successful_login(
-        &ctx.db, user_id, None, now,
+        ctx.store(),
+        user_id,
+        None,
+        now,
     )?);
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
@@ -422,7 +404,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::field("password", "must be 1 to 128 characters"));
     }
     rate_limit(ctx, "login", Some(&email)).await?;
-    let user = store::users::by_email(&ctx.db, &email).await?;
+    let user = store::users::by_email(ctx.store(), &email).await?;
     // Always one full hash verification, so unknown emails cost what wrong passwords cost.
     let stored = user
         .as_ref()
@@ -447,7 +429,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             success: false,
             metadata: Some(crate::object!({ "reason": "unknown_email" })),
         };
-        ctx.db.batch(vec![ctx.audit(&event, now)?]).await?;
+        ctx.store().batch(vec![ctx.audit(&event, now)?]).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let user_id = user.id;
@@ -463,13 +445,13 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             // One batch: count the failure (locking at the threshold), end the sessions of a
             // locked account, and log; `user.locked` only by the failure that crossed it.
             let results = ctx
-                .db
+                .store()
                 .batch(vec![
-                    store::users::record_failed_login(&ctx.db, user_id, threshold, now)?,
-                    store::sessions::end_all_if_locked(&ctx.db, user_id, now)?,
+                    store::users::record_failed_login(ctx.store(), user_id, threshold, now)?,
+                    store::sessions::end_all_if_locked(ctx.store(), user_id, now)?,
                     ctx.audit(&failed("invalid_password"), now)?,
                     audit::insert_if_just_locked(
-                        &ctx.db,
+                        ctx.store(),
                         user_id,
                         &user.email,
                         ctx.origin(),
@@ -494,17 +476,21 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                         reset_link: format!("{}/forgot-password", ctx.cfg.app_url),
                     },
                 );
-                ctx.db.run_stmt(mail.outbox_row(&ctx.db, now)?).await?;
+                ctx.store()
+                    .run_stmt(mail.outbox_row(ctx.store(), now)?)
+                    .await?;
                 enqueue(ctx, vec![mail]).await;
             }
             Err(ApiError::InvalidCredentials)
         }
         LoginDecision::Locked => {
-            ctx.db.run_stmt(ctx.audit(&failed("locked"), now)?).await?;
+            ctx.store()
+                .run_stmt(ctx.audit(&failed("locked"), now)?)
+                .await?;
             Err(ApiError::AccountLocked)
         }
         LoginDecision::NotActive => {
-            ctx.db
+            ctx.store()
                 .run_stmt(ctx.audit(&failed("not_active"), now)?)
                 .await?;
             Err(ApiError::AccountNotActive)
@@ -512,9 +498,14 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
         LoginDecision::PasswordChangeRequired => {
             let secret = new_secret();
             let batch = vec![
-                store::tokens::revoke_unused(&ctx.db, user_id, TokenPurpose::PasswordChange, now)?,
+                store::tokens::revoke_unused(
+                    ctx.store(),
+                    user_id,
+                    TokenPurpose::PasswordChange,
+                    now,
+                )?,
                 store::tokens::insert(
-                    &ctx.db,
+                    ctx.store(),
                     &hash_secret(&secret),
                     user_id,
                     TokenPurpose::PasswordChange,
@@ -522,10 +513,10 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                     now,
                     now.plus_seconds(CHANGE_TOKEN_TTL_SECONDS),
                 )?,
-                store::users::record_successful_login(&ctx.db, user_id, None, now)?,
+                store::users::record_successful_login(ctx.store(), user_id, None, now)?,
                 ctx.audit(&failed("password_change_required"), now)?,
             ];
-            ctx.db.batch(batch).await?;
+            ctx.store().batch(batch).await?;
             Err(ApiError::PasswordChangeRequired {
                 change_token: secret,
             })
@@ -541,9 +532,9 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 ..user.clone()
             };
             let login = start_session(ctx, &logged_in, "password", now).await?;
-            let mut batch = vec![store::users::guard_active(&ctx.db, user_id)?];
+            let mut batch = vec![store::users::guard_active(ctx.store(), user_id)?];
             batch.push(store::users::record_successful_login(
-                &ctx.db,
+                ctx.store(),
                 user_id,
                 rehash.as_deref(),
                 now,
@@ -554,7 +545,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 now,
             )?);
             // A lock that raced in between the read and this batch wins.
-            ctx.db
+            ctx.store()
                 .batch(batch)
                 .await
                 .map_err(|e| e.on_guard(ApiError::AccountLocked))?;
@@ -575,23 +566,16 @@ async fn end_session(
     user: UserId,
     reason: &'static str,
 ) -> ApiResult<()> {
-    let now = ctx.now();
-    let event = Event {
-        action: "session.revoked",
-        org: None,
-        subject: Some(user),
-        actor: Some(Actor::User {
-            id: user,
-            email: None,
-        }),
-        target: Some(("session", session.to_string())),
-        auth_method: Some("refresh"),
-        success: true,
-        metadata: Some(crate::object!({ "reason": reason })),
-    };
-    let mut batch = store::sessions::end_once(&ctx.db, session, reason, &ctx.request_id, now)?;
-    batch.push(ctx.audit(&event, now)?);
-    match ctx.db.batch(batch).await {
+    let batch = ops::sessions::end(
+        ctx.store(),
+        ctx.origin(),
+        session,
+        user,
+        reason,
+        &ctx.request_id,
+        ctx.now(),
+    )?;
+    match ctx.store().batch(batch).await {
         // A racing request ended it first and recorded the event: nothing left to do.
         Ok(_) | Err(ApiError::GuardFailed) => Ok(()),
         Err(e) => Err(e),
@@ -604,7 +588,7 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
         return Err(ApiError::InvalidRefreshToken);
     }
     let old_hash = hash_secret(&body.refresh_token);
-    let found = store::sessions::find_refresh(&ctx.db, &old_hash)
+    let found = store::sessions::find_refresh(ctx.store(), &old_hash)
         .await?
         .ok_or(ApiError::InvalidRefreshToken)?;
     let (session, user) = (found.session_id, found.user_id);
@@ -622,14 +606,14 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
     }
     let new_refresh = new_secret();
     let rotated = store::sessions::rotate(
-        &ctx.db,
+        ctx.store(),
         session,
         &old_hash,
         &hash_secret(&new_refresh),
         &ctx.request_id,
         now,
     )?;
-    if let Err(e) = ctx.db.batch(rotated).await {
+    if let Err(e) = ctx.store().batch(rotated).await {
         return match e {
             // Another request rotated the same token first: that is reuse too.
             ApiError::GuardFailed => {
@@ -639,7 +623,7 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
             other => Err(other),
         };
     }
-    let access = sign_access_token(ctx, user, session).await?;
+    let access = ops::sessions::access_token(&*ctx.keys().await?, &ctx.cfg, user, session, now);
     Ok(Reply::ok(crate::object!({
         "access_token": access,
         "token_type": "Bearer",
@@ -653,7 +637,7 @@ pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
     // Unknown or already-ended tokens log out nothing; the answer is the same either way.
     if looks_like_secret(&body.refresh_token) {
         if let Some(found) =
-            store::sessions::find_refresh(&ctx.db, &hash_secret(&body.refresh_token)).await?
+            store::sessions::find_refresh(ctx.store(), &hash_secret(&body.refresh_token)).await?
         {
             if found.ended_at.is_none() {
                 end_session(ctx, found.session_id, found.user_id, "logout").await?;
@@ -667,9 +651,9 @@ pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let now = ctx.now();
     let event = Event::account("session.revoked", caller.user_id(), caller.email())
         .meta(crate::object!({ "reason": "logout_all" }));
-    ctx.db
+    ctx.store()
         .batch(vec![
-            store::sessions::end_all(&ctx.db, caller.user_id(), None, "logout_all", now)?,
+            store::sessions::end_all(ctx.store(), caller.user_id(), None, "logout_all", now)?,
             ctx.audit(&event, now)?,
         ])
         .await?;
@@ -687,7 +671,7 @@ pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
     let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
     rate_limit(ctx, "forgot", Some(&email)).await?;
     let accepted = crate::object!({ "status": "accepted" });
-    let Some(user) = store::users::by_email(&ctx.db, &email).await? else {
+    let Some(user) = store::users::by_email(ctx.store(), &email).await? else {
         return Ok(Reply::accepted(accepted));
     };
     let now = ctx.now();
@@ -708,8 +692,8 @@ pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
             expires_at: expires.to_rfc3339(),
         },
     );
-    batch.push(mail.outbox_row(&ctx.db, now)?);
-    ctx.db.batch(batch).await?;
+    batch.push(mail.outbox_row(ctx.store(), now)?);
+    ctx.store().batch(batch).await?;
     enqueue(ctx, vec![mail]).await;
     Ok(Reply::accepted(accepted))
 }
@@ -733,17 +717,20 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     let user_id = user.id;
     let was_locked = user.status == AccountStatus::Locked;
     let mut batch = store::tokens::consume(
-        &ctx.db,
+        ctx.store(),
         &hash,
         TokenPurpose::PasswordReset,
         &ctx.request_id,
         now,
     )?;
     batch.push(store::users::reset_password(
-        &ctx.db, user_id, &new_hash, now,
+        ctx.store(),
+        user_id,
+        &new_hash,
+        now,
     )?);
     batch.push(store::sessions::end_all(
-        &ctx.db,
+        ctx.store(),
         user_id,
         None,
         "password_reset",
@@ -756,7 +743,7 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     if was_locked {
         batch.push(ctx.audit(&Event::account("user.unlocked", user_id, &user.email), now)?);
     }
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
@@ -777,14 +764,17 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
     let now = ctx.now();
     let user_id = user.id;
     let mut batch = store::tokens::consume(
-        &ctx.db,
+        ctx.store(),
         &hash,
         TokenPurpose::EmailVerification,
         &ctx.request_id,
         now,
     )?;
     batch.push(store::users::apply_email_change(
-        &ctx.db, user_id, &new_email, now,
+        ctx.store(),
+        user_id,
+        &new_email,
+        now,
     )?);
     batch.push(
         ctx.audit(
@@ -794,11 +784,11 @@ pub async fn verify_email(ctx: &Ctx) -> ApiResult<Reply> {
         )?,
     );
     // A unique-email conflict rolls the whole batch back: the token stays usable.
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
-    let user = store::users::by_id(&ctx.db, user_id)
+    let user = store::users::by_id(ctx.store(), user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(crate::object!({ "user": views::user(&user) })))

@@ -133,7 +133,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let list = serde_json::to_string(&restrictions).unwrap_or_else(|_| "[]".into());
     let row: GroupRow = ctx
-        .db
+        .store()
         .batch_then_first(
             vec![
                 store::groups::insert(
@@ -244,7 +244,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             )?,
         );
         let row: GroupRow = ctx
-            .db
+            .store()
             .batch_then_first(batch, store::groups::one_stmt(access.store(), id)?)
             .await
             .map_err(|e| e.on_guard(privileged_in_restricting_group()))?
@@ -262,7 +262,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &group_event(&access, "group.deleted", &row.id).meta(crate::object!({ "name": row.name })),
         now,
     )?);
-    ctx.db.batch(batch).await?;
+    ctx.store().batch(batch).await?;
     Ok(Reply::no_content())
 }
 
@@ -317,7 +317,7 @@ pub async fn add_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let mut batch = store::groups::add_member(access.store(), id, user, now)?;
     batch.push(ctx.audit(&member_event(&access, "group.member_added", &id, user), now)?);
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(privileged_in_restricting_group()))?;
@@ -330,9 +330,9 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         return Err(ApiError::NotFound);
     }
     let now = ctx.now();
-    ctx.db
+    ctx.store()
         .batch(vec![
-            store::groups::remove_member(&ctx.db, id, user)?,
+            store::groups::remove_member(ctx.store(), id, user)?,
             ctx.audit(
                 &member_event(&access, "group.member_removed", &id, user),
                 now,

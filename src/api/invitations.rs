@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, newcomer, rate_limit, rate_limit_account, Limits};
+use super::{enqueue, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -23,6 +23,7 @@ use crate::http::auth::{authenticate, Caller};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
+use crate::ops::{self, newcomer};
 use crate::store::audit::{Actor, Event};
 use crate::store::invitations::{InvitationRow, NewInvitation, Send};
 use crate::store::users::{NewUser, UserRow};
@@ -203,13 +204,14 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     };
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
-    newcomer::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(access.role(), role, &granted)?;
     // Every check before the write in one round trip: the rate-limit hits, the workspaces,
     // the groups and where the email stands with the org.
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
-    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
-    let results = reads.run(&ctx.db).await?;
+    let checks =
+        newcomer::plan_newcomer(access.store(), &granted, &body.groups, &email, &mut reads)?;
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)?;
     let (names, groups, standing) = checks.check(&results, &granted, role)?;
     if standing.member != 0 {
@@ -228,7 +230,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ))
         }
         // Overdue but not yet recorded by the cron: record it now, then invite afresh.
-        Some(p) => batch.extend(store::invitations::expire(&ctx.db, &[p.id], now)?),
+        Some(p) => batch.extend(store::invitations::expire(ctx.store(), &[p.id], now)?),
         None => {}
     }
     let id = InvitationId::new();
@@ -272,7 +274,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             expires_at: expires,
         },
     )?);
-    batch.push(mail.outbox_row(&ctx.db, now)?);
+    batch.push(mail.outbox_row(ctx.store(), now)?);
     batch.push(
         ctx.audit(
             &invitation_event(&access, "invitation.created", &id).meta(crate::object!({
@@ -286,7 +288,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Seats (`capacity_exceeded`) and a concurrent invitation to the same email
     // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
     let row: InvitationRow = ctx
-        .db
+        .store()
         .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
@@ -365,7 +367,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let target_read = reads.add(store::invitations::one_stmt(access.store(), id)?);
     let limits = Limits::plan_invitee(ctx, &mut reads, "invite", id)?;
     let member_read = reads.add(store::invitations::invitee_member_stmt(access.store(), id)?);
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     let row: InvitationRow = results.first(target_read)?.ok_or(ApiError::NotFound)?;
     may_manage_row(&access, &row)?;
     let now = ctx.now();
@@ -405,7 +407,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             revive,
         },
     )?;
-    batch.push(mail.outbox_row(&ctx.db, now)?);
+    batch.push(mail.outbox_row(ctx.store(), now)?);
     batch.push(ctx.audit(
         &invitation_event(&access, "invitation.resent", &row.id).meta(crate::object!({
             "email": row.email,
@@ -415,7 +417,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         now,
     )?);
     let row: InvitationRow = ctx
-        .db
+        .store()
         .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await
         .map_err(|e| e.on_guard(not_pending()))?
@@ -431,7 +433,7 @@ pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !row.effective_status(now).may_withdraw() {
         return Err(not_pending());
     }
-    let mut batch = store::invitations::withdraw(&ctx.db, id, &ctx.request_id, now)?;
+    let mut batch = store::invitations::withdraw(ctx.store(), id, &ctx.request_id, now)?;
     batch.push(
         ctx.audit(
             &invitation_event(&access, "invitation.withdrawn", &row.id)
@@ -439,7 +441,7 @@ pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     );
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(not_pending()))?;
@@ -452,7 +454,7 @@ pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 async fn by_link(ctx: &Ctx, token: &str) -> ApiResult<InvitationRow> {
     rate_limit(ctx, "invitation", None).await?;
     let hash = token_hash(token)?;
-    let row = store::invitations::by_link(&ctx.db, &hash)
+    let row = store::invitations::by_link(ctx.store(), &hash)
         .await?
         .ok_or(ApiError::InvalidToken)?;
     rate_limit_account(ctx, "invitation", &row.email).await?;
@@ -485,48 +487,22 @@ async fn join(
     extra: Vec<Stmt>,
     lost: ApiError,
 ) -> ApiResult<Value> {
-    let (id, org) = (row.id, row.org_id);
-    let now = ctx.now();
-    let mut batch =
-        store::invitations::accept(&ctx.db, id, user, new_account, &ctx.request_id, now)?;
-    batch.extend(extra);
-    batch.push(ctx.audit(
-        &Event::by(
-            org,
-            Actor::user(user, user_email),
-            "invitation.accepted",
-            ("invitation", row.id.to_string()),
-        ),
-        now,
-    )?);
-    batch.push(
-        ctx.audit(
-            &Event::by(
-                org,
-                Actor::user(user, user_email),
-                "member.added",
-                ("user", user.to_string()),
-            )
-            .meta(crate::object!({"role": row.role, "via": "invitation", "invitation_id": row.id})),
-            now,
-        )?,
-    );
-    let mut mails = Vec::new();
-    if let (Some(inviter), Some(first_name)) = (&row.inviter_email, &row.inviter_first_name) {
-        let mail = Outgoing::new(
-            inviter,
-            MailContent::InvitationAccepted {
-                first_name: first_name.clone(),
-                invitee: user_email.to_string(),
-                org_name: row.org_name.clone(),
-            },
-        )
-        .about("invitation", row.id.to_string());
-        batch.push(mail.outbox_row(&ctx.db, now)?);
-        mails.push(mail);
-    }
-    ctx.db.batch(batch).await.map_err(|e| e.on_guard(lost))?;
-    enqueue(ctx, mails).await;
+    let accepted = ops::invitations::accept(
+        ctx.store(),
+        ctx.origin(),
+        row,
+        user,
+        user_email,
+        new_account,
+        extra,
+        &ctx.request_id,
+        ctx.now(),
+    )?;
+    ctx.store()
+        .batch(accepted.batch)
+        .await
+        .map_err(|e| e.on_guard(lost))?;
+    enqueue(ctx, accepted.mails).await;
     Ok(membership(row))
 }
 
@@ -544,7 +520,7 @@ pub struct AcceptBody {
 pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
     let body: AcceptBody = ctx.json()?;
     let row = by_link(ctx, &body.token).await?;
-    let existing = store::users::by_email(&ctx.db, &row.email).await?;
+    let existing = store::users::by_email(ctx.store(), &row.email).await?;
     if let Some(user) = existing {
         let mut errs = FieldErrors::default();
         for (field, given) in [
@@ -567,7 +543,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             return Err(ApiError::Forbidden);
         }
         // Following the link proves the address too.
-        let verify = store::users::mark_email_verified(&ctx.db, caller.user_id(), &row.email)?;
+        let verify = store::users::mark_email_verified(ctx.store(), caller.user_id(), &row.email)?;
         let membership = join(
             ctx,
             &row,
@@ -605,7 +581,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
     let now = ctx.now();
     let user_id = UserId::new();
     let insert = store::users::insert(
-        &ctx.db,
+        ctx.store(),
         &NewUser {
             id: user_id,
             email: &row.email,
@@ -638,7 +614,10 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
     let login = start_session(ctx, &account, "password", now).await?;
     let mut extra = login.stmts;
     extra.push(store::users::record_successful_login(
-        &ctx.db, user_id, None, now,
+        ctx.store(),
+        user_id,
+        None,
+        now,
     )?);
     let via = crate::object!({ "via": "invitation", "org_id": row.org_id });
     extra.push(ctx.audit(
@@ -676,7 +655,7 @@ pub async fn inbox(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         Vec::new()
     } else {
         store::invitations::inbox(
-            &ctx.db,
+            ctx.store(),
             caller.email(),
             ctx.now(),
             page.before_key(),
@@ -695,7 +674,7 @@ async fn inbox_target(ctx: &Ctx, caller: &Caller) -> ApiResult<(InvitationId, In
     if caller.user().email_verified == 0 {
         return Err(ApiError::NotFound);
     }
-    let row = store::invitations::addressed_to(&ctx.db, id, caller.email())
+    let row = store::invitations::addressed_to(ctx.store(), id, caller.email())
         .await?
         .ok_or(ApiError::NotFound)?;
     match row.effective_status(ctx.now()) {
@@ -724,7 +703,7 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let (id, row) = inbox_target(ctx, &caller).await?;
     let org = row.org_id;
     let now = ctx.now();
-    let mut batch = store::invitations::decline(&ctx.db, id, &ctx.request_id, now)?;
+    let mut batch = store::invitations::decline(ctx.store(), id, &ctx.request_id, now)?;
     batch.push(ctx.audit(
         &Event::by(
             org,
@@ -734,7 +713,7 @@ pub async fn inbox_decline(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         ),
         now,
     )?);
-    ctx.db
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;

@@ -81,7 +81,7 @@ pub fn plan_get(
 ) -> ApiResult<Option<Ticket<MembershipRow>>> {
     match who {
         Presented::User(user) => Ok(Some(
-            reads.add(store::orgs::memberships_stmt(&ctx.db, user)?),
+            reads.add(store::orgs::memberships_stmt(ctx.store(), user)?),
         )),
         Presented::Token => Ok(None),
     }
@@ -156,22 +156,25 @@ pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     .flatten()
     .collect();
     if fields.is_empty() {
-        let rows = store::orgs::memberships(&ctx.db, caller.user_id()).await?;
+        let rows = store::orgs::memberships(ctx.store(), caller.user_id()).await?;
         return Ok(Reply::ok(profile(caller.user(), &rows)));
     }
     // The change and the profile it leaves (account and memberships), one round trip.
     let mut all = Together::default();
     all.extend(vec![
-        store::users::update_profile(&ctx.db, caller.user_id(), &change, now)?,
+        store::users::update_profile(ctx.store(), caller.user_id(), &change, now)?,
         ctx.audit(
             &Event::account("user.updated", caller.user_id(), caller.email())
                 .meta(crate::object!({ "fields": fields })),
             now,
         )?,
     ]);
-    let user_read = all.add(store::users::by_id_stmt(&ctx.db, caller.user_id())?);
-    let rows_read = all.add(store::orgs::memberships_stmt(&ctx.db, caller.user_id())?);
-    let results = all.run(&ctx.db).await?;
+    let user_read = all.add(store::users::by_id_stmt(ctx.store(), caller.user_id())?);
+    let rows_read = all.add(store::orgs::memberships_stmt(
+        ctx.store(),
+        caller.user_id(),
+    )?);
+    let results = all.run(ctx.store()).await?;
     let user: UserRow = results.first(user_read)?.ok_or(ApiError::Unauthorized)?;
     let rows: Vec<MembershipRow> = results.rows(rows_read)?;
     Ok(Reply::ok(profile(&user, &rows)))
@@ -193,7 +196,7 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
             token_hash,
         } => (*user_id, None, Some(token_hash.clone())),
     };
-    let user = store::users::by_id(&ctx.db, user_id)
+    let user = store::users::by_id(ctx.store(), user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let current_hash = user.password_hash.clone().unwrap_or_default();
@@ -217,7 +220,7 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
     let mut batch = Vec::new();
     if let Some(token_hash) = &change_token {
         batch.extend(store::tokens::consume(
-            &ctx.db,
+            ctx.store(),
             token_hash,
             TokenPurpose::PasswordChange,
             &ctx.request_id,
@@ -225,7 +228,7 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
         )?);
     }
     batch.push(store::users::change_password(
-        &ctx.db,
+        ctx.store(),
         user_id,
         &current_hash,
         &new_hash,
@@ -233,10 +236,12 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
     )?);
     // A concurrent change of the same password loses instead of silently overwriting.
     batch.push(store::users::guard_password_is(
-        &ctx.db, user_id, &new_hash,
+        ctx.store(),
+        user_id,
+        &new_hash,
     )?);
     batch.push(store::sessions::end_all(
-        &ctx.db,
+        ctx.store(),
         user_id,
         keep_session,
         "password_changed",
@@ -252,8 +257,8 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
             first_name: user.first_name.clone(),
         },
     );
-    batch.push(mail.outbox_row(&ctx.db, now)?);
-    ctx.db.batch(batch).await.map_err(|e| {
+    batch.push(mail.outbox_row(ctx.store(), now)?);
+    ctx.store().batch(batch).await.map_err(|e| {
         e.on_guard(if change_token.is_some() {
             ApiError::Unauthorized
         } else {
@@ -289,7 +294,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             "is already your email address",
         ));
     }
-    if store::users::email_exists(&ctx.db, &new_email).await? {
+    if store::users::email_exists(ctx.store(), &new_email).await? {
         return Err(ApiError::conflict(
             "email_taken",
             "An account with this email already exists.",
@@ -317,13 +322,13 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let hash = crate::domain::token::hash_secret(&secret);
     let batch = vec![
         store::tokens::revoke_unused(
-            &ctx.db,
+            ctx.store(),
             caller.user_id(),
             TokenPurpose::EmailVerification,
             now,
         )?,
         store::tokens::insert(
-            &ctx.db,
+            ctx.store(),
             &hash,
             caller.user_id(),
             TokenPurpose::EmailVerification,
@@ -331,16 +336,16 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
             now,
             expires,
         )?,
-        store::users::set_pending_email(&ctx.db, caller.user_id(), &new_email, now)?,
+        store::users::set_pending_email(ctx.store(), caller.user_id(), &new_email, now)?,
         ctx.audit(
             &Event::account("user.email_change_requested", caller.user_id(), &user.email)
                 .meta(crate::object!({ "to": new_email })),
             now,
         )?,
-        verification.outbox_row(&ctx.db, now)?,
-        notice.outbox_row(&ctx.db, now)?,
+        verification.outbox_row(ctx.store(), now)?,
+        notice.outbox_row(ctx.store(), now)?,
     ];
-    ctx.db.batch(batch).await?;
+    ctx.store().batch(batch).await?;
     enqueue(ctx, vec![verification, notice]).await;
     Ok(Reply::accepted(
         crate::object!({ "pending_email": new_email }),
@@ -350,7 +355,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 pub async fn sessions(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::sessions::list_live(
-        &ctx.db,
+        ctx.store(),
         caller.user_id(),
         ctx.now(),
         page.before_key(),
@@ -376,9 +381,9 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let session: SessionId = ctx.path_id("session")?;
     let now = ctx.now();
     let results = ctx
-        .db
+        .store()
         .batch(vec![
-            store::sessions::end_own(&ctx.db, session, caller.user_id(), "revoked", now)?,
+            store::sessions::end_own(ctx.store(), session, caller.user_id(), "revoked", now)?,
             ctx.audit(
                 &Event {
                     target: Some(("session", session.to_string())),
@@ -388,7 +393,7 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
                 now,
             )?,
             // Someone else's or an already-ended session: nothing happened, roll back the event.
-            store::sessions::guard_revoked_now(&ctx.db, session, caller.user_id(), now)?,
+            store::sessions::guard_revoked_now(ctx.store(), session, caller.user_id(), now)?,
         ])
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;
@@ -399,7 +404,7 @@ pub async fn revoke_session(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 pub async fn activity(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::audit::activity(
-        &ctx.db,
+        ctx.store(),
         caller.user_id(),
         page.before_key(),
         page.fetch_limit(),
@@ -436,7 +441,7 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         return Err(ApiError::field("password", "is not your current password"));
     }
     // Owning an org with other members means the org would be left without an owner.
-    let owned = store::users::owned_orgs(&ctx.db, caller.user_id()).await?;
+    let owned = store::users::owned_orgs(ctx.store(), caller.user_id()).await?;
     let shared: Vec<&str> = owned
         .iter()
         .filter(|o| o.other_members > 0)
@@ -474,12 +479,12 @@ pub async fn delete(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         now,
     )?);
     batch.extend(store::users::delete_with_solo_orgs(
-        &ctx.db,
+        ctx.store(),
         caller.user_id(),
     )?);
     // If a member joined one of those orgs meanwhile, the user delete fails on the org's
     // owner reference and the whole batch rolls back.
-    ctx.db.batch(batch).await.map_err(|e| match e {
+    ctx.store().batch(batch).await.map_err(|e| match e {
         ApiError::Internal(m) if m.contains("FOREIGN KEY") => ApiError::conflict(
             "last_owner",
             "An organization you own gained members; transfer ownership first.",

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{enqueue, newcomer};
+use super::{acting, enqueue};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::UserId;
 use crate::domain::password;
@@ -18,10 +18,12 @@ use crate::http::access::{org_access, org_access_with, OrgAccess};
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
+use crate::ops::members::{Credential, NewMember};
+use crate::ops::{self, newcomer};
 use crate::store::audit::Event;
 use crate::store::members::{CachedPage, MemberRow, PageQuery, RenderedMember};
 use crate::store::users::ProfileChange;
-use crate::store::users::{NewUser, UserRow};
+use crate::store::users::UserRow;
 use crate::store::{self, OrgStore, Results, Stmt, Ticket, Together};
 
 crate::routes! {
@@ -118,7 +120,7 @@ async fn send_page(
         }
         ListPlan::Held(_) => {
             let stmt = store::members::page_stmt(access.store(), &query.select)?;
-            ctx.db.all_of(stmt).await?
+            ctx.store().all_of(stmt).await?
         }
         ListPlan::Read(i) => results.rows(i)?,
     };
@@ -149,7 +151,7 @@ async fn change_then_view(
     let mut all = Together::default();
     all.extend(batch);
     let read = all.add(store::members::view_stmt(access.store(), user)?);
-    let results = all.run(&ctx.db).await?;
+    let results = all.run(ctx.store()).await?;
     store::members::read_view(&results, read)?.ok_or(ApiError::NotFound)
 }
 
@@ -250,7 +252,12 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             last_name: last_name.as_deref(),
             phone: phone.as_deref().map(Some),
         };
-        batch.push(store::users::update_profile(&ctx.db, user, &change, now)?);
+        batch.push(store::users::update_profile(
+            ctx.store(),
+            user,
+            &change,
+            now,
+        )?);
         batch.push(ctx.audit(&member_event(&access, "user.updated", user), now)?);
     }
     if !batch.is_empty() {
@@ -275,19 +282,8 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member) = target(ctx, &access).await?;
-    if member.role == OrgRole::Owner {
-        return Err(ApiError::conflict(
-            "last_owner",
-            "The owner cannot be removed; transfer ownership first.",
-        ));
-    }
-    let now = ctx.now();
-    let mut batch = store::members::remove(access.store(), user)?;
-    batch.push(ctx.audit(
-        &member_event(&access, "member.removed", user).meta(crate::object!({"role": member.role})),
-        now,
-    )?);
-    ctx.db
+    let batch = ops::members::remove(&acting(ctx, &access), user, member.role)?;
+    ctx.store()
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::NotFound))?;
@@ -312,12 +308,6 @@ pub struct CreateBody {
     password: Option<String>,
 }
 
-#[derive(PartialEq)]
-enum Credential {
-    ActivationEmail,
-    SingleUsePassword,
-}
-
 /// An admin (or editor, up to editor) creates an account in the org: with an activation
 /// link, or with a single-use password returned once. An email that already has an
 /// account is added as a member instead.
@@ -340,7 +330,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let role = newcomer::org_role(&body.role, &mut errs);
     let credential = match body.credential.as_str() {
         "activation_email" => Some(Credential::ActivationEmail),
-        "single_use_password" => Some(Credential::SingleUsePassword),
+        "single_use_password" => Some(Credential::SingleUsePassword(body.password.clone())),
         _ => {
             errs.add(
                 "credential",
@@ -349,7 +339,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             None
         }
     };
-    if body.password.is_some() && credential != Some(Credential::SingleUsePassword) {
+    if body.password.is_some() && !matches!(credential, Some(Credential::SingleUsePassword(_))) {
         errs.add("password", "is only for credential single_use_password");
     }
     if let Some(p) = &body.password {
@@ -366,9 +356,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     ) else {
         return Err(ApiError::Validation(errs.0));
     };
-    newcomer::check_ceiling(&access, role, &granted)?;
+    newcomer::check_ceiling(access.role(), role, &granted)?;
     // Single-use passwords are an admin action.
-    if credential == Credential::SingleUsePassword
+    if matches!(credential, Credential::SingleUsePassword(_))
         && !org_allows(access.role(), OrgAction::AdminAccountActions)
     {
         return Err(ApiError::Forbidden);
@@ -376,116 +366,26 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Every check before the write in one round trip: the workspaces, the groups, and where
     // the email stands with the org (an account? a member? a pending invitation?).
     let mut reads = Together::default();
-    let checks = newcomer::plan_newcomer(&access, &granted, &body.groups, &email, &mut reads)?;
-    let results = reads.run(&ctx.db).await?;
+    let checks =
+        newcomer::plan_newcomer(access.store(), &granted, &body.groups, &email, &mut reads)?;
+    let results = reads.run(ctx.store()).await?;
     let (_, groups, standing) = checks.check(&results, &granted, role)?;
-    let existing: Option<UserId> = standing.account_id;
-
-    let now = ctx.now();
-    let mut batch = Vec::new();
-    let mut mails = Vec::new();
-    let mut single_use = None;
-    let user_id = match existing {
-        Some(id) => {
-            if standing.member != 0 {
-                return Err(ApiError::conflict(
-                    "already_member",
-                    "This person is already a member of the organization.",
-                ));
-            }
-            id
-        }
-        None => {
-            let id = UserId::new();
-            let password = match credential {
-                Credential::SingleUsePassword => {
-                    Some(body.password.clone().unwrap_or_else(generate_password))
-                }
-                Credential::ActivationEmail => None,
-            };
-            let hash = match &password {
-                Some(p) => {
-                    Some(password::hash(p).map_err(|_| ApiError::internal("hashing failed"))?)
-                }
-                None => None,
-            };
-            batch.push(store::users::insert(
-                &ctx.db,
-                &NewUser {
-                    id,
-                    email: &email,
-                    first_name: &first_name,
-                    last_name: &last_name,
-                    phone: phone.as_deref(),
-                    password_hash: hash.as_deref(),
-                    status: if password.is_some() {
-                        AccountStatus::Active
-                    } else {
-                        AccountStatus::Pending
-                    },
-                    email_verified: false,
-                    created_by_org: Some(access.org_id()),
-                    must_change_password: password.is_some(),
-                    now,
-                },
-            )?);
-            if credential == Credential::ActivationEmail {
-                let secret = new_secret();
-                let expires = now.plus_seconds(ctx.cfg.activation_ttl);
-                batch.push(store::tokens::insert(
-                    &ctx.db,
-                    &hash_secret(&secret),
-                    id,
-                    TokenPurpose::Activation,
-                    None,
-                    now,
-                    expires,
-                )?);
-                let mail = Outgoing::new(
-                    &email,
-                    MailContent::Activation {
-                        first_name: first_name.clone(),
-                        link: link(&ctx.cfg.app_url, "activate", &secret),
-                        expires_at: expires.to_rfc3339(),
-                    },
-                );
-                batch.push(mail.outbox_row(&ctx.db, now)?);
-                mails.push(mail);
-            }
-            single_use = password;
-            id
-        }
-    };
-    if let Some(pending) = standing.pending() {
-        batch.extend(newcomer::close_invitation(
-            ctx, &access, &email, pending.id, now,
-        )?);
-    }
-    batch.extend(store::members::add(
-        access.store(),
-        user_id,
-        role,
-        &granted,
-        now,
-    )?);
-    if !groups.is_empty() {
-        let list = serde_json::to_string(&groups).unwrap_or_else(|_| "[]".into());
-        batch.push(store::groups::join_all(
-            access.store(),
-            user_id,
-            &list,
-            now,
-        )?);
-    }
-    batch.push(ctx.audit(
-        &member_event(&access, "member.added", user_id).meta(crate::object!({
-            "role": role,
-            "created_account": existing.is_none(),
-            "credential": if existing.is_none() { Some(body.credential.as_str()) } else { None },
-        })),
-        now,
-    )?);
-    let mut body = change_then_view(ctx, &access, user_id, batch)
+    let created = ops::members::create(
+        &acting(ctx, &access),
+        &ctx.cfg,
+        NewMember {
+            email: &email,
+            first_name: &first_name,
+            last_name: &last_name,
+            phone: phone.as_deref(),
+            role,
+            workspaces: &granted,
+            groups: &groups,
+            credential,
+        },
+        &standing,
+    )?;
+    let mut body = change_then_view(ctx, &access, created.user, created.batch)
         .await
         .map_err(|e| match e {
             ApiError::Conflict {
@@ -497,9 +397,9 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ),
             other => other,
         })?;
-    enqueue(ctx, mails).await;
-    body["created_account"] = json!(existing.is_none());
-    if let Some(p) = single_use {
+    enqueue(ctx, created.mails).await;
+    body["created_account"] = json!(created.created_account);
+    if let Some(p) = created.single_use_password {
         body["single_use_password"] = json!(p);
     }
     Ok(Reply::created(body))
@@ -512,8 +412,8 @@ async fn managed_target(ctx: &Ctx, access: &OrgAccess) -> ApiResult<(UserId, Mem
     let user = access.other_user(ctx)?;
     let mut reads = Together::default();
     let member_read = reads.add(store::members::one_stmt(access.store(), user)?);
-    let account_read = reads.add(store::users::by_id_stmt(&ctx.db, user)?);
-    let results = reads.run(&ctx.db).await?;
+    let account_read = reads.add(store::users::by_id_stmt(ctx.store(), user)?);
+    let results = reads.run(ctx.store()).await?;
     let member: MemberRow = results.first(member_read)?.ok_or(ApiError::NotFound)?;
     if member.managed == 0 {
         return Err(ApiError::Forbidden);
@@ -542,11 +442,11 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
             expires_at: expires.to_rfc3339(),
         },
     );
-    ctx.db
+    ctx.store()
         .batch(vec![
-            store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::Activation, now)?,
+            store::tokens::revoke_unused(ctx.store(), user, TokenPurpose::Activation, now)?,
             store::tokens::insert(
-                &ctx.db,
+                ctx.store(),
                 &hash_secret(&secret),
                 user,
                 TokenPurpose::Activation,
@@ -554,7 +454,7 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
                 now,
                 expires,
             )?,
-            mail.outbox_row(&ctx.db, now)?,
+            mail.outbox_row(ctx.store(), now)?,
             ctx.audit(
                 &member_event(&access, "member.activation_resent", user),
                 now,
@@ -589,15 +489,15 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             let hash =
                 password::hash(&password).map_err(|_| ApiError::internal("hashing failed"))?;
             let mut batch = vec![
-                store::users::set_single_use_password(&ctx.db, user, &hash, now)?,
-                store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
-                store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                store::users::set_single_use_password(ctx.store(), user, &hash, now)?,
+                store::sessions::end_all(ctx.store(), user, None, "admin_reset", now)?,
+                store::tokens::revoke_unused(ctx.store(), user, TokenPurpose::PasswordReset, now)?,
                 ctx.audit(&event("user.password_reset"), now)?,
             ];
             if was_locked {
                 batch.push(ctx.audit(&event("user.unlocked"), now)?);
             }
-            ctx.db.batch(batch).await?;
+            ctx.store().batch(batch).await?;
             Ok(Reply::ok(
                 crate::object!({ "single_use_password": password }),
             ))
@@ -613,12 +513,17 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     expires_at: expires.to_rfc3339(),
                 },
             );
-            ctx.db
+            ctx.store()
                 .batch(vec![
-                    store::sessions::end_all(&ctx.db, user, None, "admin_reset", now)?,
-                    store::tokens::revoke_unused(&ctx.db, user, TokenPurpose::PasswordReset, now)?,
+                    store::sessions::end_all(ctx.store(), user, None, "admin_reset", now)?,
+                    store::tokens::revoke_unused(
+                        ctx.store(),
+                        user,
+                        TokenPurpose::PasswordReset,
+                        now,
+                    )?,
                     store::tokens::insert(
-                        &ctx.db,
+                        ctx.store(),
                         &hash_secret(&secret),
                         user,
                         TokenPurpose::PasswordReset,
@@ -626,7 +531,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                         now,
                         expires,
                     )?,
-                    mail.outbox_row(&ctx.db, now)?,
+                    mail.outbox_row(ctx.store(), now)?,
                     ctx.audit(&event("user.password_reset_requested"), now)?,
                 ])
                 .await?;
@@ -661,8 +566,8 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     ];
-    batch.extend(store::users::delete(&ctx.db, user)?);
-    ctx.db.batch(batch).await.map_err(|e| {
+    batch.extend(store::users::delete(ctx.store(), user)?);
+    ctx.store().batch(batch).await.map_err(|e| {
         e.on_guard(ApiError::conflict(
             "conflict",
             "The account belongs to another organization too; remove it from this one instead.",

@@ -8,7 +8,6 @@ pub mod groups;
 pub mod invitations;
 pub mod me;
 pub mod members;
-pub mod newcomer;
 pub mod operator;
 pub mod orgs;
 pub mod platform;
@@ -17,9 +16,11 @@ pub mod views;
 pub mod workspaces;
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::access::OrgAccess;
 use crate::http::router::Route;
 use crate::http::Ctx;
 use crate::mail::{MailMessage, Outgoing};
+use crate::ops;
 use crate::store::{self, Results, Ticket, Together};
 
 /// Every route of the service, one group per resource module (each declares its own with
@@ -60,7 +61,7 @@ impl Limits {
         let now = ctx.now();
         let mut hits = vec![(
             reads.add(store::rate_limits::hit_stmt(
-                &ctx.db,
+                ctx.store(),
                 &format!("{action}:ip:{}", ctx.origin().ip),
                 now,
             )?),
@@ -69,7 +70,7 @@ impl Limits {
         if let Some(account) = account {
             hits.push((
                 reads.add(store::rate_limits::hit_stmt(
-                    &ctx.db,
+                    ctx.store(),
                     &format!("{action}:account:{account}"),
                     now,
                 )?),
@@ -90,7 +91,7 @@ impl Limits {
         let mut limits = Self::plan(ctx, reads, action, None)?;
         limits.hits.push((
             reads.add(store::rate_limits::hit_invitee_stmt(
-                &ctx.db,
+                ctx.store(),
                 action,
                 invitation,
                 ctx.now(),
@@ -121,7 +122,7 @@ impl Limits {
 pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiResult<()> {
     let mut reads = Together::default();
     let limits = Limits::plan(ctx, &mut reads, action, account)?;
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)
 }
 
@@ -130,21 +131,33 @@ pub async fn rate_limit(ctx: &Ctx, action: &str, account: Option<&str>) -> ApiRe
 pub async fn rate_limit_account(ctx: &Ctx, action: &str, account: &str) -> ApiResult<()> {
     let mut reads = Together::default();
     let hit = reads.add(store::rate_limits::hit_stmt(
-        &ctx.db,
+        ctx.store(),
         &format!("{action}:account:{account}"),
         ctx.now(),
     )?);
     let limits = Limits {
         hits: vec![(hit, ctx.cfg.rate_limit_per_account)],
     };
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)
+}
+
+/// What an operation needs of an admitted request (`ops::Acting`): the org's store, the
+/// caller's role and identity there, where the request came from, and its instant.
+pub fn acting<'a>(ctx: &'a Ctx, access: &'a OrgAccess) -> ops::Acting<'a> {
+    ops::Acting {
+        org: access.store(),
+        role: access.role(),
+        actor: access.actor(),
+        origin: ctx.origin(),
+        now: ctx.now(),
+    }
 }
 
 /// Hands committed messages to the queue (see `mail::enqueue`).
 pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
     let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
-    crate::mail::enqueue(&ctx.env, &ctx.db, &ctx.request_id, messages).await;
+    ctx.enqueue_mail(messages).await;
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub struct LimitsBody {
 
 /// Sets the org's seat limit. Lowering it below the current members is allowed: nobody is
 /// removed, but no seat is free until enough leave.
-pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
+pub async fn set_limits(ctx: &Ctx, operator: Operator) -> ApiResult<Reply> {
     let org: OrgId = ctx.path_id("org")?;
     let body: LimitsBody = ctx.json()?;
     if !(1..=MAX_MEMBER_LIMIT).contains(&body.member_limit) {
@@ -33,7 +33,7 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
         ));
     }
     // The operator is admitted to every org.
-    let org_store = store::OrgStore::open(&ctx.db, org);
+    let org_store = operator.open_org(org);
     let before = store::orgs::by_id(&org_store)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -50,7 +50,7 @@ pub async fn set_limits(ctx: &Ctx, _operator: Operator) -> ApiResult<Reply> {
             crate::object!({ "member_limit": { "from": before.member_limit, "to": body.member_limit } }),
         ),
     };
-    ctx.db
+    ctx.store()
         .batch(vec![
             store::orgs::set_member_limit(&org_store, body.member_limit, now)?,
             ctx.audit(&event, now)?,

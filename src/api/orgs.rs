@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::views::time;
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::{OrgId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::permissions::{describe, org_permissions};
 use crate::domain::roles::OrgRole;
 use crate::domain::validation::{self as v, FieldErrors};
@@ -74,9 +74,10 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         return Err(ApiError::Validation(errs.0));
     };
     let now = ctx.now();
-    let org_id = OrgId::new();
+    let new_org = ctx.store().create_org();
+    let org_id = new_org.org();
     let mut batch = store::orgs::insert(
-        &ctx.db,
+        ctx.store(),
         &store::orgs::NewOrg {
             id: org_id,
             name: &name,
@@ -96,8 +97,8 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         ),
         now,
     )?);
-    ctx.db.batch(batch).await?;
-    let created = store::orgs::with_role(&store::OrgStore::open(&ctx.db, org_id), caller.user_id())
+    ctx.store().batch(batch).await?;
+    let created = store::orgs::with_role(&new_org, caller.user_id())
         .await?
         .ok_or_else(|| ApiError::internal("org vanished after create"))?;
     Ok(Reply::created(view(&created.org, created.role)))
@@ -106,7 +107,7 @@ pub async fn create(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
 pub async fn list(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let rows = store::orgs::list_for_user(
-        &ctx.db,
+        ctx.store(),
         caller.user_id(),
         page.after_key(),
         page.fetch_limit(),
@@ -161,7 +162,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     // The role is the caller's as of the gate (a patch does not change it).
     let updated: OrgRow = ctx
-        .db
+        .store()
         .batch_then_first(
             vec![
                 store::orgs::update(access.store(), &change, now)?,
@@ -194,7 +195,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     );
-    ctx.db.batch(batch).await?;
+    ctx.store().batch(batch).await?;
     Ok(Reply::no_content())
 }
 
@@ -255,7 +256,7 @@ pub async fn transfer_ownership(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply
             now,
         )?,
     );
-    ctx.db.batch(batch).await.map_err(|e| {
+    ctx.store().batch(batch).await.map_err(|e| {
         e.on_guard(ApiError::conflict(
             "conflict",
             "Ownership or membership changed concurrently; retry.",

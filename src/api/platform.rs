@@ -2,7 +2,6 @@
 
 use super::views::time;
 use crate::error::{ApiError, ApiResult};
-use crate::http::keys::keys;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::store;
@@ -26,7 +25,7 @@ pub async fn health(ctx: &Ctx) -> ApiResult<Reply> {
 /// Readiness: D1 answers an indexed read (one primary-key lookup). Load balancers and
 /// the benchmark's "one indexed D1 read" floor use it.
 pub async fn ready(ctx: &Ctx) -> ApiResult<Reply> {
-    store::users::probe(&ctx.db).await?;
+    store::users::probe(ctx.store()).await?;
     Ok(Reply::ok(crate::object!({ "status": "ok", "d1": "ok" })))
 }
 
@@ -40,7 +39,7 @@ pub async fn openapi(_ctx: &Ctx) -> ApiResult<Reply> {
 }
 
 pub async fn jwks(ctx: &Ctx) -> ApiResult<Reply> {
-    Ok(Reply::ok(keys(&ctx.env, &ctx.cfg).await?.jwks()))
+    Ok(Reply::ok(ctx.keys().await?.jwks()))
 }
 
 /// Development only: what the mail consumer delivered, newest first. 404 elsewhere, as if
@@ -52,7 +51,7 @@ pub async fn dev_mailbox(ctx: &Ctx) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let to = ctx.query("to").map(|t| t.trim().to_lowercase());
     let rows = store::mail::dev_mailbox(
-        &ctx.db,
+        ctx.store(),
         to.as_deref(),
         page.before_key(),
         page.fetch_limit(),

@@ -168,7 +168,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         "grant.created"
     };
     let row: GrantRow = ctx
-        .db
+        .store()
         .batch_then_first(
             vec![
                 store::resource_grants::put(
@@ -191,7 +191,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
             ],
-            store::resource_grants::find_stmt(&ctx.db, &key)?,
+            store::resource_grants::find_stmt(ctx.store(), &key)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("grant vanished after put"))?;
@@ -257,9 +257,9 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = ctx.now();
-    ctx.db
+    ctx.store()
         .batch(vec![
-            store::resource_grants::delete(&ctx.db, &key)?,
+            store::resource_grants::delete(ctx.store(), &key)?,
             ctx.audit(
                 &{
                     let mut e = grant_event(&access, "grant.revoked", ws, &key);

@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::newcomer;
 use super::views::time;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::permissions::{
@@ -16,6 +15,7 @@ use crate::http::access::OrgAccess;
 use crate::http::auth::Principal;
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
+use crate::ops::newcomer;
 use crate::store::audit::Event;
 use crate::store::workspaces::{Visible, WorkspaceMemberRow, WorkspaceRow};
 use crate::store::{self};
@@ -131,7 +131,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     let id = WorkspaceId::new();
     let ws: WorkspaceRow = ctx
-        .db
+        .store()
         .batch_then_first(
             vec![
                 store::workspaces::insert(
@@ -187,11 +187,11 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     }
     let now = ctx.now();
     let ws: WorkspaceRow = ctx
-        .db
+        .store()
         .batch_then_first(
             vec![
                 store::workspaces::update(
-                    &ctx.db,
+                    ctx.store(),
                     id,
                     name.as_deref(),
                     description.as_ref().map(|d| d.as_deref()),
@@ -215,7 +215,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         &ws_event(&access, "workspace.deleted", id).meta(crate::object!({ "name": ws.name })),
         now,
     )?);
-    ctx.db.batch(batch).await?;
+    ctx.store().batch(batch).await?;
     Ok(Reply::no_content())
 }
 
@@ -310,14 +310,14 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Compare-and-set: the explicit workspace role is still the one this request read, so
     // racing additions of the same member record one event (the others answer 409).
     let mut batch = vec![store::workspaces::workspace_role_still(
-        &ctx.db,
+        ctx.store(),
         id,
         user,
         current.workspace_role,
     )?];
     batch.extend(match (&current.pending_invitation, joins_org) {
         (Some(pending), true) => {
-            newcomer::close_invitation(ctx, &access, &current.email, *pending, now)?
+            newcomer::close_invitation(&super::acting(ctx, &access), &current.email, *pending)?
         }
         _ => Vec::new(),
     });
@@ -360,7 +360,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     }
     // A full org fails the seat guard: 409 capacity_exceeded (store::map_d1_error).
     let written = ctx
-        .db
+        .store()
         .batch_then_first::<WorkspaceMemberRow>(
             batch,
             store::workspaces::member_stmt(access.store(), id, user)?,
@@ -371,7 +371,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         // PUT's outcome holds (200, nothing more written); otherwise 409.
         Err(ApiError::GuardFailed) => {
             let now_row: WorkspaceMemberRow = ctx
-                .db
+                .store()
                 .first_of(store::workspaces::member_stmt(access.store(), id, user)?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
@@ -408,6 +408,6 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             now,
         )?,
     );
-    ctx.db.batch(batch).await?;
+    ctx.store().batch(batch).await?;
     Ok(Reply::no_content())
 }

@@ -1,5 +1,6 @@
 //! Roles and the inheritance rule between org and workspace roles (SPEC §2–§3).
-//! The full permission matrix grows here with the tenancy routes.
+//! Which org role outranks which, and what each org role inherits in a workspace (the
+//! permission matrix itself is `permissions.rs`).
 
 use serde::{Deserialize, Serialize};
 

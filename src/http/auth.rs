@@ -15,7 +15,7 @@ use crate::store::api_tokens::LiveToken;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::sessions::LiveSession;
 use crate::store::users::UserRow;
-use crate::store::{Results, Together};
+use crate::store::{Db, OrgStore, Results, Together};
 
 /// Sessions' `last_used_at` is refreshed at most this often, off the response path.
 const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -304,12 +304,12 @@ async fn confirm(
     let claims = match bearer {
         Bearer::ApiToken(token) => {
             let read = reads.add(store::api_tokens::live_stmt(
-                &ctx.db,
+                &ctx.store,
                 &hash_secret(&token),
                 now,
                 rider,
             )?);
-            let results = reads.run(&ctx.db).await?;
+            let results = reads.run(&ctx.store).await?;
             let mut live: LiveToken = results.first(read)?.ok_or(ApiError::Unauthorized)?;
             let rider = live.rider.take();
             let caller = token_caller(ctx, live, now)?;
@@ -318,7 +318,7 @@ async fn confirm(
         Bearer::Jwt(claims) => claims,
     };
     let read = reads.add(store::sessions::live_stmt(
-        &ctx.db,
+        &ctx.store,
         claims.session_id,
         claims.user_id,
         now,
@@ -326,11 +326,11 @@ async fn confirm(
         rider,
         person,
     )?);
-    let results = reads.run(&ctx.db).await?;
+    let results = reads.run(&ctx.store).await?;
     let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
     let membership = live.org()?;
     if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
-        let db = ctx.db.clone();
+        let db = ctx.store.clone();
         let sid = claims.session_id;
         ctx.in_background(async move {
             let _ = store::sessions::touch(&db, sid, now).await;
@@ -363,7 +363,7 @@ fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCa
         .token_last_used_at
         .is_none_or(|at| now.millis() - at > TOKEN_TOUCH_AFTER_MS)
     {
-        let db = ctx.db.clone();
+        let db = ctx.store.clone();
         ctx.in_background(async move {
             let _ = store::api_tokens::touch(&db, id, now).await;
         });
@@ -394,7 +394,7 @@ pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChange
             .map(|c| PasswordChanger::Session(Box::new(c)));
     }
     let token_hash = hash_secret(&token);
-    let row = store::tokens::find(&ctx.db, &token_hash, TokenPurpose::PasswordChange)
+    let row = store::tokens::find(&ctx.store, &token_hash, TokenPurpose::PasswordChange)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if row.used_at.is_some() || Timestamp(row.expires_at) <= ctx.now() {
@@ -410,7 +410,14 @@ pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChange
 /// The platform operator (the `OPERATOR_TOKEN` secret), for operator-only routes. Every
 /// other credential, and every request while the secret is unset, is refused alike.
 pub struct Operator {
-    _sealed: (),
+    db: Db,
+}
+
+impl Operator {
+    /// The operator is admitted to every org.
+    pub fn open_org(&self, org: OrgId) -> OrgStore {
+        OrgStore::open(&self.db, org)
+    }
 }
 
 pub fn authenticate_operator(ctx: &Ctx) -> ApiResult<Operator> {
@@ -418,7 +425,7 @@ pub fn authenticate_operator(ctx: &Ctx) -> ApiResult<Operator> {
         (Some(presented), Some(expected))
             if crate::domain::token::secrets_equal(&presented, expected) =>
         {
-            Ok(Operator { _sealed: () })
+            Ok(Operator { db: ctx.db.clone() })
         }
         _ => Err(ApiError::Unauthorized),
     }

@@ -22,16 +22,20 @@ use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
+use crate::mail::MailMessage;
 use crate::store::audit::{Event, Origin};
-use crate::store::{D1Usage, Db, Stmt};
+use crate::store::{D1Usage, Db, Stmt, Store};
 use pagination::PageRequest;
 use router::{Params, Route, Table};
 
 /// Everything a handler may use about the request it serves.
 pub struct Ctx {
-    pub env: Env,
+    env: Env,
     pub cfg: Rc<Config>,
-    pub db: Db,
+    /// The raw database: for the gate in this module, which opens org stores with it.
+    db: Db,
+    /// The store outside any org, the only database handle a handler gets from the context.
+    store: Store,
     pub request_id: String,
     pub params: Params,
     /// Where the request came from, read from its headers when first asked for: most
@@ -119,9 +123,24 @@ impl Ctx {
         })
     }
 
+    /// The store outside any org (an org's store comes from admission to it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The JWT signing and verification keys.
+    pub async fn keys(&self) -> ApiResult<std::rc::Rc<crate::domain::jwt::KeySet>> {
+        keys::keys(&self.env, &self.cfg).await
+    }
+
+    /// Hands committed messages to the mail queue (see `mail::enqueue`).
+    pub async fn enqueue_mail(&self, messages: Vec<MailMessage>) {
+        crate::mail::enqueue(&self.env, &self.store, &self.request_id, messages).await;
+    }
+
     /// The audit event of this request (origin filled in), for the handler's batch.
     pub fn audit(&self, event: &Event, now: Timestamp) -> ApiResult<Stmt> {
-        crate::store::audit::insert(&self.db, event, self.origin(), now)
+        crate::store::audit::insert(&self.store, event, self.origin(), now)
     }
 
     /// Work that may finish after the response (never anything the response depends on).
@@ -284,6 +303,7 @@ async fn serve(
         now,
         body,
         cfg,
+        store: Store::open(&db),
         db,
         env,
         worker_ctx,

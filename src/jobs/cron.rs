@@ -10,7 +10,7 @@ use worker::Env;
 use super::invitations;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::store::{self, Db};
+use crate::store::{self, Store};
 
 const BATCH: i64 = 500;
 const ROUNDS: usize = 10;
@@ -24,7 +24,7 @@ pub struct SweepReport {
     pub rate_limit_windows_purged: usize,
 }
 
-async fn drain(db: &Db, make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
+async fn drain(db: &Store, make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
     let mut total = 0;
     for _ in 0..ROUNDS {
         let n = db.run_stmt(make()?).await?;
@@ -36,7 +36,7 @@ async fn drain(db: &Db, make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<
     Ok(total)
 }
 
-pub async fn sweep(db: &Db, now: Timestamp) -> ApiResult<SweepReport> {
+pub async fn sweep(db: &Store, now: Timestamp) -> ApiResult<SweepReport> {
     let cutoff = now.plus_seconds(-RETENTION_SECONDS);
     Ok(SweepReport {
         sessions_purged: drain(db, || store::sessions::purge(db, cutoff, BATCH)).await?,
@@ -63,7 +63,7 @@ fn step<T>(result: ApiResult<T>, errors: &mut Vec<String>, name: &str) -> Option
         .ok()
 }
 
-pub async fn run(env: &Env, db: &Db, now: Timestamp) -> RunReport {
+pub async fn run(env: &Env, db: &Store, now: Timestamp) -> RunReport {
     let mut errors = Vec::new();
     let invitations_expired = step(
         invitations::expire_overdue(db, now).await,

@@ -12,7 +12,7 @@ use crate::domain::token::{hash_secret, new_secret};
 use crate::error::ApiResult;
 use crate::mail::{self, link, InvitationMail, MailContent, MailMessage};
 use crate::store::invitations::{self, Reminder};
-use crate::store::{self, Db};
+use crate::store::{self, Store};
 
 /// Invitations expired per batch (two statements each, whatever the count) and batches
 /// per run: a run writes at most 5,000 invitations and as many audit events.
@@ -22,7 +22,7 @@ const EXPIRE_ROUNDS: usize = 10;
 const REMIND_BATCH: i64 = 100;
 const REMIND_ROUNDS: usize = 5;
 
-pub async fn expire_overdue(db: &Db, now: Timestamp) -> ApiResult<usize> {
+pub async fn expire_overdue(db: &Store, now: Timestamp) -> ApiResult<usize> {
     let mut total = 0;
     for _ in 0..EXPIRE_ROUNDS {
         let ids = invitations::overdue(db, now, EXPIRE_BATCH).await?;
@@ -43,7 +43,12 @@ struct Id {
     id: String,
 }
 
-pub async fn send_reminders(env: &Env, cfg: &Config, db: &Db, now: Timestamp) -> ApiResult<usize> {
+pub async fn send_reminders(
+    env: &Env,
+    cfg: &Config,
+    db: &Store,
+    now: Timestamp,
+) -> ApiResult<usize> {
     if cfg.invitation_reminder == 0 {
         return Ok(0);
     }

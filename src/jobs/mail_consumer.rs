@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::mail::deliver::deliver;
 use crate::mail::render::render;
 use crate::mail::MailMessage;
-use crate::store::{self, Db};
+use crate::store::{self, Db, Store};
 
 /// How long one consumer holds a message before another may take it over (a crash).
 const CLAIM_MS: i64 = 120_000;
@@ -28,7 +28,7 @@ enum Outcome {
     RetryIn(u32),
 }
 
-async fn process(env: &Env, cfg: &Config, db: &Db, msg: &MailMessage) -> ApiResult<Outcome> {
+async fn process(env: &Env, cfg: &Config, db: &Store, msg: &MailMessage) -> ApiResult<Outcome> {
     let now = Timestamp::now();
     let Some(attempt) = store::mail::claim(db, &msg.id, now, CLAIM_MS).await? else {
         return Ok(match store::mail::status(db, &msg.id).await?.as_deref() {
@@ -92,7 +92,7 @@ fn retry(message: &Message<String>, seconds: u32) {
 pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
     let cfg =
         crate::config::cached(&env).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
-    let db = Db::new(env.d1("DB")?).traced(cfg.sql_trace);
+    let db = Store::open(&Db::new(env.d1("DB")?).traced(cfg.sql_trace));
     for message in batch.messages()? {
         let mail = match MailMessage::from_queue_body(message.body()) {
             Ok(mail) => mail,

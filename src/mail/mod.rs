@@ -11,7 +11,7 @@ use crate::domain::ids::new_uuid_v7;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::store::invitations::InvitationRow;
-use crate::store::{self, Db, Stmt};
+use crate::store::{self, Stmt, Store};
 
 /// What travels through the queue. `id` is the idempotency key: the outbox row of that id
 /// records the delivery state, and a message is never sent twice for one id.
@@ -176,9 +176,9 @@ impl Outgoing {
     }
 
     /// The outbox row (status `queued`), to be written atomically with what caused the email.
-    pub fn outbox_row(&self, db: &Db, now: Timestamp) -> ApiResult<Stmt> {
+    pub fn outbox_row(&self, store: &Store, now: Timestamp) -> ApiResult<Stmt> {
         store::mail::insert_queued(
-            db,
+            store,
             &self.message.id,
             self.message.content.kind(),
             &self.message.to,
@@ -196,7 +196,7 @@ pub fn link(app_url: &str, page: &str, token: &str) -> String {
 /// Hands committed messages to the queue. The outbox rows were written with the change
 /// that caused them; a message the queue refuses is marked `failed` there and logged, so it
 /// is never silently lost (the change itself stands).
-pub async fn enqueue(env: &Env, db: &Db, request_id: &str, messages: Vec<MailMessage>) {
+pub async fn enqueue(env: &Env, store: &Store, request_id: &str, messages: Vec<MailMessage>) {
     if messages.is_empty() {
         return;
     }
@@ -213,7 +213,7 @@ pub async fn enqueue(env: &Env, db: &Db, request_id: &str, messages: Vec<MailMes
         );
         for m in &messages {
             let _ = store::mail::mark_attempt_failed(
-                db,
+                store,
                 &m.id,
                 "enqueue failed",
                 true,

@@ -1,7 +1,7 @@
 //! API tokens and their workspace lists.
 
 use super::orgs::{OrgRow, ORG_COLUMNS};
-use super::{Db, OrgStore, Query, Rider, Stmt};
+use super::{OrgStore, Query, Rider, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -29,11 +29,12 @@ pub struct LiveToken {
 /// One indexed read: the token must be unrevoked and unexpired. A handler's one-row read
 /// may ride along (`rider`).
 pub fn live_stmt(
-    db: &Db,
+    store: &Store,
     token_hash: &str,
     now: Timestamp,
     rider: Option<Rider>,
 ) -> ApiResult<Query<LiveToken>> {
+    let db = &store.db;
     let mut args = args![token_hash, now];
     let rider = Rider::column(rider, &mut args);
     db.query(
@@ -50,7 +51,8 @@ pub fn live_stmt(
     )
 }
 
-pub async fn touch(db: &Db, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> {
+pub async fn touch(store: &Store, id: ApiTokenId, now: Timestamp) -> ApiResult<usize> {
+    let db = &store.db;
     db.run(
         "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
         args![id, now],
@@ -83,7 +85,7 @@ const SELECT: &str = "SELECT t.id, t.name, t.role, t.scoped, \
      FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by";
 
 pub fn one_stmt(store: &OrgStore, id: ApiTokenId) -> ApiResult<Query<TokenRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id = ?2"),
         args![org, id],
@@ -91,13 +93,13 @@ pub fn one_stmt(store: &OrgStore, id: ApiTokenId) -> ApiResult<Query<TokenRow>> 
 }
 
 pub async fn one(store: &OrgStore, id: ApiTokenId) -> ApiResult<Option<TokenRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(one_stmt(store, id)?).await
 }
 
 /// Newest first.
 pub async fn page(store: &OrgStore, before: &str, limit: u32) -> ApiResult<Vec<TokenRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.all(
         &format!("{SELECT} WHERE t.org_id = ?1 AND t.id < ?2 ORDER BY t.id DESC LIMIT ?3"),
         args![org, before, i64::from(limit)],
@@ -120,7 +122,7 @@ pub struct NewToken<'a> {
 /// The token and its workspace rows. A listed workspace deleted meanwhile is skipped (the
 /// insert selects only workspaces of the org), as if deleted just after.
 pub fn insert(store: &OrgStore, t: &NewToken<'_>) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let mut stmts = vec![db.stmt(
         "INSERT INTO api_tokens (id, org_id, name, name_key, role, scoped, token_hash, created_by, \
          created_at, expires_at) VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -161,7 +163,7 @@ pub fn revoke(
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE api_tokens SET revoked_at = ?3, revoked_by = ?4, revoked_request = ?5 \

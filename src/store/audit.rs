@@ -1,6 +1,6 @@
 //! Audit events: every write leaves one; account events without an org feed /v1/me/activity.
 
-use super::{Db, OrgStore, Stmt};
+use super::{OrgStore, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
 use crate::domain::time::Timestamp;
@@ -128,7 +128,8 @@ impl Event {
     }
 }
 
-pub fn insert(db: &Db, e: &Event, origin: &Origin, now: Timestamp) -> ApiResult<Stmt> {
+pub fn insert(store: &Store, e: &Event, origin: &Origin, now: Timestamp) -> ApiResult<Stmt> {
+    let db = &store.db;
     let (target_type, target_id) = match &e.target {
         Some((t, id)) => (Some(*t), Some(id.as_str())),
         None => (None, None),
@@ -165,13 +166,14 @@ pub fn insert(db: &Db, e: &Event, origin: &Origin, now: Timestamp) -> ApiResult<
 /// `user.locked`, written only by the failed login that brought the counter to exactly
 /// `threshold` (in the same batch as the increment), so racing failures log it once.
 pub fn insert_if_just_locked(
-    db: &Db,
+    store: &Store,
     user: UserId,
     email: &str,
     origin: &Origin,
     threshold: i64,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "INSERT INTO audit_events (id, org_id, subject_user_id, at, actor_id, actor_email, action, \
          target_type, target_id, ip, user_agent, auth_method, success, metadata, actor_type) \
@@ -202,11 +204,12 @@ pub struct ActivityRow {
 
 /// The user's own account history, newest first, one page.
 pub async fn activity(
-    db: &Db,
+    store: &Store,
     user: UserId,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<ActivityRow>> {
+    let db = &store.db;
     db.all(
         "SELECT id, at, action, ip, user_agent, auth_method, success FROM audit_events \
          WHERE subject_user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
@@ -255,7 +258,7 @@ pub async fn org_page(
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<AuditRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.all(
         "SELECT id, at, actor_type, actor_id, actor_email, actor_name, action, target_type, \
                 target_id, ip, user_agent, auth_method, success, metadata FROM audit_events \
@@ -283,7 +286,8 @@ pub async fn org_page(
 }
 
 /// Deletes events older than `cutoff`, at most `limit` (oldest first): audit retention.
-pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+pub fn purge(store: &Store, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "DELETE FROM audit_events WHERE id IN \
          (SELECT id FROM audit_events WHERE at < ?1 ORDER BY at LIMIT ?2)",

@@ -1,6 +1,6 @@
 //! Groups of org members, their restrictions, and their members.
 
-use super::{Db, Found, OrgStore, Query, Stmt};
+use super::{Db, Found, OrgStore, Query, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
 use crate::domain::roles::OrgRole;
@@ -29,7 +29,7 @@ const SELECT: &str =
        g.created_at, g.updated_at FROM groups g";
 
 pub async fn page(store: &OrgStore, after: &str, limit: u32) -> ApiResult<Vec<GroupRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.all(
         &format!("{SELECT} WHERE g.org_id = ?1 AND g.id > ?2 ORDER BY g.id LIMIT ?3"),
         args![org, after, i64::from(limit)],
@@ -38,7 +38,7 @@ pub async fn page(store: &OrgStore, after: &str, limit: u32) -> ApiResult<Vec<Gr
 }
 
 pub fn one_stmt(store: &OrgStore, id: GroupId) -> ApiResult<Query<GroupRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!("{SELECT} WHERE g.org_id = ?1 AND g.id = ?2"),
         args![org, id],
@@ -46,7 +46,7 @@ pub fn one_stmt(store: &OrgStore, id: GroupId) -> ApiResult<Query<GroupRow>> {
 }
 
 pub async fn one(store: &OrgStore, id: GroupId) -> ApiResult<Option<GroupRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(one_stmt(store, id)?).await
 }
 
@@ -76,7 +76,7 @@ pub fn insert(
     f: &GroupFields<'_>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "INSERT INTO groups (id, org_id, name, name_key, description, restrictions, restricting, created_at, updated_at) \
          VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?7)",
@@ -90,7 +90,7 @@ pub fn update(
     f: &GroupFields<'_>,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE groups SET name = ?3, name_key = lower(?3), description = ?4, restrictions = ?5, \
@@ -103,7 +103,7 @@ pub fn update(
 
 /// The group, its memberships and the grants made to it.
 pub fn delete(store: &OrgStore, id: GroupId) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'group' AND principal_id = ?2",
@@ -121,7 +121,7 @@ pub fn add_member(
     user: UserId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "INSERT OR IGNORE INTO group_members (group_id, user_id, org_id, added_at) \
@@ -148,7 +148,7 @@ pub async fn membership_standing(
     id: GroupId,
     user: UserId,
 ) -> ApiResult<Option<MembershipStanding>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.first(
         "SELECT g.restricting, \
            (SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?3) AS org_role, \
@@ -159,7 +159,8 @@ pub async fn membership_standing(
     .await
 }
 
-pub fn remove_member(db: &Db, id: GroupId, user: UserId) -> ApiResult<Stmt> {
+pub fn remove_member(store: &Store, id: GroupId, user: UserId) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
         args![id, user],
@@ -184,7 +185,7 @@ pub async fn members(
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GroupMemberRow>>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let found = db
         .parent_and_list::<Found, GroupMemberRow>(
             db.query(
@@ -206,7 +207,7 @@ pub async fn members(
 
 /// Whether the user is in a restricting group of the org (owners and admins may not be).
 pub async fn is_restricted(store: &OrgStore, user: UserId) -> ApiResult<bool> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(db
         .first::<Found>(
             "SELECT 1 AS found FROM group_members gm JOIN groups g ON g.id = gm.group_id \
@@ -225,7 +226,7 @@ pub struct GroupRef {
 
 /// Which of `ids` are groups of the org, and whether each restricts (`GroupRef` rows).
 pub fn existing_stmt(store: &OrgStore, ids: &[GroupId]) -> ApiResult<Query<GroupRef>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let list = serde_json::to_string(ids).unwrap_or_default();
     db.query(
         "SELECT id, restricting FROM groups WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
@@ -241,7 +242,7 @@ pub fn join_all(
     groups_json: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "INSERT OR IGNORE INTO group_members (group_id, user_id, org_id, added_at) \
          SELECT g.id, ?2, ?1, ?4 FROM json_each(?3) j CROSS JOIN groups g ON g.id = j.value \

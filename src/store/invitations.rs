@@ -2,7 +2,7 @@
 //! `pending` (accept, decline, withdraw, expire). Each transition is one guarded batch that
 //! records the request that made it, so racing requests apply it exactly once.
 
-use super::{json_column, Db, OrgStore, Query, Stmt};
+use super::{json_column, Db, OrgStore, Query, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, EventId, GroupId, InvitationId, OrgId, UserId};
 use crate::domain::invitation::{InvitationStatus, StatusFilter};
@@ -107,7 +107,7 @@ pub async fn page(
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<InvitationRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let status = match filter {
         StatusFilter::Only(s) => s.as_str(),
         StatusFilter::All => "all",
@@ -123,7 +123,7 @@ pub async fn page(
 }
 
 pub fn one_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InvitationRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!("{SELECT} WHERE i.org_id = ?1 AND i.id = ?2"),
         args![org, id],
@@ -131,12 +131,13 @@ pub fn one_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<Invitatio
 }
 
 pub async fn one(store: &OrgStore, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(one_stmt(store, id)?).await
 }
 
 /// The invitation a link belongs to (any status; the caller decides what the link says).
-pub async fn by_link(db: &Db, token_hash: &str) -> ApiResult<Option<InvitationRow>> {
+pub async fn by_link(store: &Store, token_hash: &str) -> ApiResult<Option<InvitationRow>> {
+    let db = &store.db;
     db.first(
         &format!(
             "{SELECT} WHERE i.id = (SELECT invitation_id FROM invitation_links WHERE token_hash = ?1)"
@@ -148,10 +149,11 @@ pub async fn by_link(db: &Db, token_hash: &str) -> ApiResult<Option<InvitationRo
 
 /// An invitation addressed to `email` (the in-app inbox).
 pub async fn addressed_to(
-    db: &Db,
+    store: &Store,
     id: InvitationId,
     email: &str,
 ) -> ApiResult<Option<InvitationRow>> {
+    let db = &store.db;
     db.first(
         &format!("{SELECT} WHERE i.id = ?1 AND i.email = ?2"),
         args![id, email],
@@ -161,12 +163,13 @@ pub async fn addressed_to(
 
 /// Pending, unexpired invitations to `email`, newest first.
 pub async fn inbox(
-    db: &Db,
+    store: &Store,
     email: &str,
     now: Timestamp,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<InvitationRow>> {
+    let db = &store.db;
     db.all(
         &format!(
             "{SELECT} WHERE i.email = ?1 AND i.status = 'pending' AND i.expires_at > ?2 \
@@ -209,7 +212,7 @@ impl InviteeStanding {
 
 /// Always one row (`InviteeStanding`).
 pub fn invitee_standing_stmt(store: &OrgStore, email: &str) -> ApiResult<Query<InviteeStanding>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         "SELECT (SELECT id FROM users WHERE email = ?2) AS account_id, \
                 EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
@@ -223,7 +226,7 @@ pub fn invitee_standing_stmt(store: &OrgStore, email: &str) -> ApiResult<Query<I
 
 /// Whether invitation `id`'s invitee is a member of the org by now (`InviteeMember`).
 pub fn invitee_member_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<InviteeMember>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id \
            WHERE m.org_id = ?1 AND u.email = (SELECT email FROM invitations WHERE id = ?2)) AS member",
@@ -257,7 +260,7 @@ pub struct NewInvitation<'a> {
 /// batch with `capacity_exceeded` when none is free). A second pending invitation to the
 /// same email fails on the partial unique index (`invitation_exists`).
 pub fn insert(store: &OrgStore, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let groups = serde_json::to_string(n.groups).unwrap_or_else(|_| "[]".into());
     let mut stmts = vec![db.stmt(
         "INSERT INTO invitations (id, org_id, email, role, groups, message, invited_by, status, \
@@ -323,7 +326,7 @@ pub struct Send<'a> {
 /// re-armed; back to `pending` if it had expired, in which case it needs a seat again.
 /// Fails with `GuardFailed` if the invitation was answered or withdrawn meanwhile.
 pub fn resend(store: &OrgStore, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec<Stmt>> {
-    let db = &store.db;
+    let db = &store.global.db;
     let Send {
         token_hash,
         email_id,
@@ -380,7 +383,8 @@ fn end(
 
 /// Withdraws a pending invitation whose invitee joined by another way (no request gate:
 /// it is part of that other batch, and a no-op if the invitation ended meanwhile).
-pub fn supersede(db: &Db, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn supersede(store: &Store, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 WHERE id = ?1 AND status = 'pending'",
@@ -392,7 +396,13 @@ pub fn supersede(db: &Db, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stm
 
 const LIVE: &str = "status = 'pending' AND expires_at > ?2";
 
-pub fn withdraw(db: &Db, id: InvitationId, request: &str, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn withdraw(
+    store: &Store,
+    id: InvitationId,
+    request: &str,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     end(
         db,
         id,
@@ -403,7 +413,13 @@ pub fn withdraw(db: &Db, id: InvitationId, request: &str, now: Timestamp) -> Api
     )
 }
 
-pub fn decline(db: &Db, id: InvitationId, request: &str, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn decline(
+    store: &Store,
+    id: InvitationId,
+    request: &str,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     end(db, id, InvitationStatus::Declined, LIVE, request, now)
 }
 
@@ -413,13 +429,14 @@ pub fn decline(db: &Db, id: InvitationId, request: &str, now: Timestamp) -> ApiR
 /// `new_account` (the statement creating `user`) runs after the guard, so racing sign-ups
 /// through one link fail on the guard rather than on the email's uniqueness.
 pub fn accept(
-    db: &Db,
+    store: &Store,
     id: InvitationId,
     user: UserId,
     new_account: Option<Stmt>,
     request: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     let mut stmts = end(db, id, InvitationStatus::Accepted, LIVE, request, now)?;
     stmts.extend(new_account);
     stmts.extend([
@@ -452,7 +469,8 @@ pub fn accept(
 }
 
 /// Ids of pending invitations past their expiry, oldest expiry first (the cron's work).
-pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<InvitationId>> {
+pub async fn overdue(store: &Store, now: Timestamp, limit: i64) -> ApiResult<Vec<InvitationId>> {
+    let db = &store.db;
     #[derive(Deserialize)]
     struct Id {
         id: InvitationId,
@@ -478,7 +496,8 @@ pub async fn overdue(db: &Db, now: Timestamp, limit: i64) -> ApiResult<Vec<Invit
 /// Records the expiry of the given invitations (those still pending and overdue when the
 /// batch runs: idempotent, and safe against a concurrent resend) with one
 /// `invitation.expired` event each. Two statements whatever the count.
-pub fn expire(db: &Db, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn expire(store: &Store, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     let items: Vec<serde_json::Value> = ids
         .iter()
         .map(|id| serde_json::json!({"id": id, "event": EventId::new().to_string()}))
@@ -506,11 +525,12 @@ pub fn expire(db: &Db, ids: &[InvitationId], now: Timestamp) -> ApiResult<Vec<St
 /// since the last send, and sent longer than the window before expiry (a short-lived
 /// invitation is not "reminded" right after it was sent).
 pub async fn due_reminders(
-    db: &Db,
+    store: &Store,
     now: Timestamp,
     window_ms: i64,
     limit: i64,
 ) -> ApiResult<Vec<InvitationRow>> {
+    let db = &store.db;
     db.all(
         &format!(
             "{SELECT} WHERE i.status = 'pending' AND i.expires_at > ?1 AND i.expires_at <= ?1 + ?2 \
@@ -532,7 +552,12 @@ pub struct Reminder {
 /// Records reminders for the invitations still due when the batch runs: an extra link
 /// each, an outbox row each (returned, so only those are queued), and `reminded_at`.
 /// Three statements whatever the count; a concurrent run finds them reminded already.
-pub fn record_reminders(db: &Db, reminders: &[Reminder], now: Timestamp) -> ApiResult<Vec<Stmt>> {
+pub fn record_reminders(
+    store: &Store,
+    reminders: &[Reminder],
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     let items: Vec<serde_json::Value> = reminders
         .iter()
         .map(|r| serde_json::json!({"id": r.invitation, "hash": r.token_hash, "mail": r.mail_id}))

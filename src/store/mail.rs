@@ -1,19 +1,20 @@
 //! The outbox (one row per email, keyed by its idempotency key) and the dev mailbox.
 
-use super::{Db, Stmt};
+use super::{Stmt, Store};
 use crate::args;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
 
 pub fn insert_queued(
-    db: &Db,
+    store: &Store,
     id: &str,
     kind: &str,
     recipient: &str,
     reference: Option<(&str, &str)>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "INSERT INTO outbox (id, kind, recipient, status, ref_type, ref_id, created_at, updated_at) \
          VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6)",
@@ -23,7 +24,13 @@ pub fn insert_queued(
 
 /// A consumer's claim on a message: succeeds for one consumer at a time, and never for a
 /// message already sent or failed. Returns the attempt number.
-pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult<Option<i64>> {
+pub async fn claim(
+    store: &Store,
+    id: &str,
+    now: Timestamp,
+    hold_ms: i64,
+) -> ApiResult<Option<i64>> {
+    let db = &store.db;
     #[derive(Deserialize)]
     struct Attempt {
         attempts: i64,
@@ -39,7 +46,8 @@ pub async fn claim(db: &Db, id: &str, now: Timestamp, hold_ms: i64) -> ApiResult
     Ok(row.map(|r| r.attempts))
 }
 
-pub async fn status(db: &Db, id: &str) -> ApiResult<Option<String>> {
+pub async fn status(store: &Store, id: &str) -> ApiResult<Option<String>> {
+    let db = &store.db;
     #[derive(Deserialize)]
     struct S {
         status: String,
@@ -50,7 +58,8 @@ pub async fn status(db: &Db, id: &str) -> ApiResult<Option<String>> {
         .map(|s| s.status))
 }
 
-pub async fn mark_sent(db: &Db, id: &str, now: Timestamp) -> ApiResult<usize> {
+pub async fn mark_sent(store: &Store, id: &str, now: Timestamp) -> ApiResult<usize> {
+    let db = &store.db;
     db.run(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, updated_at = ?2, claimed_until = NULL, last_error = NULL WHERE id = ?1",
         args![id, now],
@@ -60,12 +69,13 @@ pub async fn mark_sent(db: &Db, id: &str, now: Timestamp) -> ApiResult<usize> {
 
 /// After a failed attempt: back to `queued` for a retry, or `failed` for good.
 pub async fn mark_attempt_failed(
-    db: &Db,
+    store: &Store,
     id: &str,
     error: &str,
     final_attempt: bool,
     now: Timestamp,
 ) -> ApiResult<usize> {
+    let db = &store.db;
     db.run(
         "UPDATE outbox SET status = ?2, last_error = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1",
         args![id, if final_attempt { "failed" } else { "queued" }, error, now],
@@ -74,7 +84,7 @@ pub async fn mark_attempt_failed(
 }
 
 pub fn keep_in_dev_mailbox(
-    db: &Db,
+    store: &Store,
     id: &str,
     recipient: &str,
     subject: &str,
@@ -82,6 +92,7 @@ pub fn keep_in_dev_mailbox(
     html: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "INSERT OR IGNORE INTO dev_mailbox (id, recipient, subject, text_body, html_body, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -100,11 +111,12 @@ pub struct MailboxRow {
 }
 
 pub async fn dev_mailbox(
-    db: &Db,
+    store: &Store,
     to: Option<&str>,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<MailboxRow>> {
+    let db = &store.db;
     // One statement per case: `(?1 IS NULL OR recipient = ?1)` cannot use the recipient's index.
     let sql = match to {
         Some(_) => {

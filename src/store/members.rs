@@ -64,7 +64,7 @@ pub struct RenderedMember {
 /// patterns are capped at 50 bytes in D1). One statement, for the caller's batch (it rides
 /// in the credential check's round trip), or on its own when a held page turned out stale.
 pub fn page_stmt(store: &OrgStore, query: &PageQuery) -> ApiResult<Query<RenderedMember>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view \
@@ -154,7 +154,7 @@ pub fn keep_page(org: OrgId, query: &PageQuery, page: CachedPage) {
 /// statements (so it sees them): a write and its response are then one round trip. Read back
 /// with `read_view`.
 pub fn view_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<RenderedMember>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!(
             "SELECT m.user_id, {MEMBER_JSON} AS view FROM org_members m JOIN users u ON u.id = m.user_id \
@@ -178,7 +178,7 @@ pub fn read_view(
 }
 
 pub fn one_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<MemberRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
                 (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
@@ -188,13 +188,13 @@ pub fn one_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<MemberRow>> {
 }
 
 pub async fn one(store: &OrgStore, user: UserId) -> ApiResult<Option<MemberRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(one_stmt(store, user)?).await
 }
 
 /// A guard: `user` is still a member of `org` with `role` when the batch runs.
 pub fn role_still(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role = ?3)",
@@ -204,7 +204,7 @@ pub fn role_still(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<St
 
 /// Sets a member's role; never touches the owner (that changes only by transfer).
 pub fn set_role(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2 AND role <> 'owner'",
         args![org, user, role.as_str()],
@@ -214,7 +214,7 @@ pub fn set_role(store: &OrgStore, user: UserId, role: OrgRole) -> ApiResult<Stmt
 /// Once a user is no longer in the org, their group memberships and grants there go too
 /// (a no-op while they still are, so it can follow a conditional removal).
 pub fn forget_outside_org(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "DELETE FROM group_members WHERE org_id = ?1 AND user_id = ?2 \
          AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
@@ -223,7 +223,7 @@ pub fn forget_outside_org(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
 }
 
 pub fn forget_grants_outside_org(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "DELETE FROM grants WHERE org_id = ?1 AND principal_type = 'user' AND principal_id = ?2 \
          AND NOT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
@@ -234,7 +234,7 @@ pub fn forget_grants_outside_org(store: &OrgStore, user: UserId) -> ApiResult<St
 /// The same for everyone no longer in the org, after a statement that may remove several
 /// (deleting a workspace drops its workspace-only members).
 pub fn forget_all_outside_org(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "DELETE FROM group_members WHERE org_id = ?1 AND NOT EXISTS \
@@ -251,7 +251,7 @@ pub fn forget_all_outside_org(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
 
 /// Removes a member from the org and all its workspaces; never the owner.
 pub fn remove(store: &OrgStore, user: UserId) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         super::guard(
             db,
@@ -275,7 +275,7 @@ const SEATS_USED: &str = "(SELECT COUNT(*) FROM org_members WHERE org_id = ?1) +
 /// It writes to `seat_guards` (see the migration), so the failure maps to
 /// `409 capacity_exceeded` by itself, distinct from any other guard in the batch.
 pub fn seat_guard(store: &OrgStore, now: Timestamp) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         &format!(
             "INSERT INTO seat_guards (ok) SELECT NULL WHERE NOT \
@@ -287,7 +287,7 @@ pub fn seat_guard(store: &OrgStore, now: Timestamp) -> ApiResult<Stmt> {
 
 /// Members and pending invitations of the org, for the usage overview.
 pub async fn seats(store: &OrgStore, now: Timestamp) -> ApiResult<(i64, i64)> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     #[derive(Deserialize)]
     struct Seats {
         members: i64,
@@ -312,7 +312,7 @@ pub fn add(
     workspaces: &[WorkspaceAssignment],
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let mut stmts = vec![
         db.stmt(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
@@ -346,7 +346,7 @@ pub fn existing_workspaces_stmt(
     store: &OrgStore,
     ids: &[WorkspaceId],
 ) -> ApiResult<Query<NamedWorkspace>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let list = serde_json::to_string(ids).unwrap_or_default();
     db.query(
         "SELECT id, name FROM workspaces WHERE org_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
@@ -358,7 +358,7 @@ pub async fn existing_workspaces(
     store: &OrgStore,
     ids: &[WorkspaceId],
 ) -> ApiResult<Vec<(WorkspaceId, String)>> {
-    let db = &store.db;
+    let db = &store.global.db;
     Ok(db
         .all_of::<NamedWorkspace>(existing_workspaces_stmt(store, ids)?)
         .await?
@@ -371,7 +371,7 @@ pub async fn existing_workspaces(
 /// batch runs: an account the org may delete permanently.
 pub fn guard_belongs_to_this_org_alone(store: &OrgStore, user: UserId) -> ApiResult<Stmt> {
     super::guard(
-        &store.db,
+        &store.global.db,
         "NOT EXISTS (SELECT 1 FROM org_members WHERE user_id = ?1 AND org_id <> ?2) \
          AND NOT EXISTS (SELECT 1 FROM orgs WHERE owner_id = ?1)",
         args![user, store.org],

@@ -377,7 +377,7 @@ impl Db {
     ) -> ApiResult<Option<(P, Vec<T>)>> {
         let mut reads = Together::default();
         let (p, l) = (reads.add(parent), reads.add(list));
-        let results = reads.run(self).await?;
+        let results = reads.run_on(self).await?;
         match results.first(p)? {
             Some(parent) => Ok(Some((parent, results.rows(l)?))),
             None => Ok(None),
@@ -411,28 +411,83 @@ fn trace_line(sql: &str, args: &[Arg]) -> serde_json::Value {
     serde_json::json!({"sql": sql, "args": args})
 }
 
+/// The store outside any one org: accounts, sessions, emailed tokens, rate limits, mail,
+/// and the lookups that lead into an org by a secret (an invitation's token). Handlers
+/// reach the database only through it or an `OrgStore`; it cannot open an org's store (that
+/// takes the raw `Db`, which only the pipeline, the cron and the queue consumer hold).
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn open(db: &Db) -> Store {
+        Store { db: db.clone() }
+    }
+
+    /// The store of an org being created: its id is new, so it can name no existing org.
+    pub fn create_org(&self) -> OrgStore {
+        OrgStore {
+            global: self.clone(),
+            org: OrgId::new(),
+        }
+    }
+
+    /// Runs statements as one transaction: all of them take effect or none.
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<Outcome>> {
+        self.db.batch(stmts).await
+    }
+
+    /// `stmts` as one transaction with `read` last (see `Db::batch_then_first`).
+    pub async fn batch_then_first<T: DeserializeOwned>(
+        &self,
+        stmts: Vec<Stmt>,
+        read: Query<T>,
+    ) -> ApiResult<Option<T>> {
+        self.db.batch_then_first(stmts, read).await
+    }
+
+    pub async fn first_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Option<T>> {
+        self.db.first_of(read).await
+    }
+
+    pub async fn all_of<T: DeserializeOwned>(&self, read: Query<T>) -> ApiResult<Vec<T>> {
+        self.db.all_of(read).await
+    }
+
+    /// Runs one prepared write and returns how many rows it changed.
+    pub async fn run_stmt(&self, stmt: Stmt) -> ApiResult<usize> {
+        self.db.run_stmt(stmt).await
+    }
+}
+
 /// One org's data. Admission to the org (`http::access`) opens it, and every org-scoped
 /// statement of the store takes one instead of an org id: a handler admitted to org A
 /// holds no handle that reaches org B.
 #[derive(Clone)]
 pub struct OrgStore {
-    db: Db,
+    global: Store,
     org: OrgId,
 }
 
 impl OrgStore {
-    /// The org's store. Called where the org was established for the caller: the access
-    /// gate, a creation (the new org), an invitation's token (the org it invites to), the
-    /// operator's route and the cron.
+    /// The org's store. Opened where the org was established for the caller: the access
+    /// gate, the operator's route and the cron (holders of the raw `Db`), and, through
+    /// `Store`, a new org being created and the org an invitation's token leads to.
     pub fn open(db: &Db, org: OrgId) -> OrgStore {
         OrgStore {
-            db: db.clone(),
+            global: Store::open(db),
             org,
         }
     }
 
     pub fn org(&self) -> OrgId {
         self.org
+    }
+
+    /// The store outside the org, for the account-level statements of the same batch.
+    pub fn global(&self) -> &Store {
+        &self.global
     }
 }
 
@@ -475,7 +530,12 @@ impl Together {
         self.rider.take()
     }
 
-    pub async fn run(self, db: &Db) -> ApiResult<Results> {
+    pub async fn run(self, store: &Store) -> ApiResult<Results> {
+        self.run_on(&store.db).await
+    }
+
+    /// `run` inside the store, which holds the raw `Db`.
+    pub(in crate::store) async fn run_on(self, db: &Db) -> ApiResult<Results> {
         if self.rider.is_some() {
             // A read nobody carried would be silently missing from the results.
             return Err(ApiError::internal(

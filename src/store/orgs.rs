@@ -1,7 +1,7 @@
 //! Organizations, workspaces and memberships (the part the identity routes need; the
 //! tenancy routes extend it).
 
-use super::{Db, OrgStore, Query, Stmt};
+use super::{OrgStore, Query, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -21,7 +21,8 @@ pub struct NewOrg<'a> {
 }
 
 /// The org, its owner's membership: one unit.
-pub fn insert(db: &Db, o: &NewOrg<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &Store, o: &NewOrg<'_>) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "INSERT INTO orgs (id, name, description, logo_url, owner_id, member_limit, created_at, updated_at) \
@@ -41,7 +42,7 @@ pub fn insert_workspace(
     name: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         args![id, org, name, now],
@@ -60,11 +61,13 @@ pub struct MembershipRow {
     pub workspace_role: Option<WorkspaceRole>,
 }
 
-pub async fn memberships(db: &Db, user: UserId) -> ApiResult<Vec<MembershipRow>> {
-    db.all_of(memberships_stmt(db, user)?).await
+pub async fn memberships(store: &Store, user: UserId) -> ApiResult<Vec<MembershipRow>> {
+    let db = &store.db;
+    db.all_of(memberships_stmt(store, user)?).await
 }
 
-pub fn memberships_stmt(db: &Db, user: UserId) -> ApiResult<Query<MembershipRow>> {
+pub fn memberships_stmt(store: &Store, user: UserId) -> ApiResult<Query<MembershipRow>> {
+    let db = &store.db;
     db.query(
         "SELECT m.org_id, o.name AS org_name, m.role, w.id AS workspace_id, w.name AS workspace_name, \
                 wm.role AS workspace_role \
@@ -104,7 +107,7 @@ pub const ORG_COLUMNS: &str =
 
 /// The access gate's one read: the org and the user's role, if the user belongs to it.
 pub async fn with_role(store: &OrgStore, user: UserId) -> ApiResult<Option<OrgWithRole>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.first(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM orgs o JOIN org_members m ON m.org_id = o.id \
@@ -117,11 +120,12 @@ pub async fn with_role(store: &OrgStore, user: UserId) -> ApiResult<Option<OrgWi
 
 /// The user's orgs in creation order, one page.
 pub async fn list_for_user(
-    db: &Db,
+    store: &Store,
     user: UserId,
     after: &str,
     limit: u32,
 ) -> ApiResult<Vec<OrgWithRole>> {
+    let db = &store.db;
     db.all(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id \
@@ -140,7 +144,7 @@ pub struct OrgChange<'a> {
 }
 
 pub fn update(store: &OrgStore, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "UPDATE orgs SET name = COALESCE(?2, name), \
          description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, \
@@ -161,7 +165,7 @@ pub fn update(store: &OrgStore, c: &OrgChange<'_>, now: Timestamp) -> ApiResult<
 /// managed-account mark on accounts that live on elsewhere, and the org row, whose deletion
 /// cascades to workspaces and memberships.
 pub fn delete(store: &OrgStore) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM audit_events WHERE org_id = ?1", args![org])?,
         // Accounts the org created and that belong to no other org are the org's data too.
@@ -187,7 +191,7 @@ pub fn transfer(
     to: UserId,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
             "UPDATE orgs SET owner_id = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2 \
@@ -217,7 +221,7 @@ pub struct RoleCount {
 }
 
 pub async fn role_counts(store: &OrgStore) -> ApiResult<Vec<RoleCount>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.all(
         "SELECT role, COUNT(*) AS n FROM org_members WHERE org_id = ?1 GROUP BY role",
         args![org],
@@ -226,7 +230,7 @@ pub async fn role_counts(store: &OrgStore) -> ApiResult<Vec<RoleCount>> {
 }
 
 pub fn set_member_limit(store: &OrgStore, limit: i64, now: Timestamp) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "UPDATE orgs SET member_limit = ?2, updated_at = ?3 WHERE id = ?1",
         args![org, limit, now],
@@ -235,7 +239,7 @@ pub fn set_member_limit(store: &OrgStore, limit: i64, now: Timestamp) -> ApiResu
 
 /// An org by id, for the operator (no membership involved).
 pub fn by_id_stmt(store: &OrgStore) -> ApiResult<Query<OrgRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!("SELECT {ORG_COLUMNS} FROM orgs o WHERE o.id = ?1"),
         args![org],
@@ -243,6 +247,6 @@ pub fn by_id_stmt(store: &OrgStore) -> ApiResult<Query<OrgRow>> {
 }
 
 pub async fn by_id(store: &OrgStore) -> ApiResult<Option<OrgRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(by_id_stmt(store)?).await
 }

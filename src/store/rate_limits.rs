@@ -1,7 +1,7 @@
 //! Fixed one-minute windows counted in D1: an upsert is atomic, so racing requests each get
 //! their own count and the limit holds exactly.
 
-use super::{Db, Query};
+use super::{Query, Store};
 use crate::args;
 use crate::domain::ids::InvitationId;
 use crate::domain::time::Timestamp;
@@ -12,7 +12,8 @@ pub const WINDOW_MS: i64 = 60_000;
 
 /// One hit on `bucket` in the current window; the statement returns the window's count
 /// (`Hits`), so it can ride in a batch with a handler's other checks.
-pub fn hit_stmt(db: &Db, bucket: &str, now: Timestamp) -> ApiResult<Query<Hits>> {
+pub fn hit_stmt(store: &Store, bucket: &str, now: Timestamp) -> ApiResult<Query<Hits>> {
+    let db = &store.db;
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
     db.query(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
@@ -25,11 +26,12 @@ pub fn hit_stmt(db: &Db, bucket: &str, now: Timestamp) -> ApiResult<Query<Hits>>
 /// resolved in SQL so the hit rides in the same batch as the invitation's lookup. No such
 /// invitation: no hit (and no row returned).
 pub fn hit_invitee_stmt(
-    db: &Db,
+    store: &Store,
     action: &str,
     invitation: InvitationId,
     now: Timestamp,
 ) -> ApiResult<Query<Hits>> {
+    let db = &store.db;
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
     db.query(
         "INSERT INTO rate_limits (bucket, window_start, hits) \
@@ -52,7 +54,8 @@ pub fn retry_after(now: Timestamp) -> i64 {
 }
 
 /// Cron: forget windows that ended.
-pub async fn purge(db: &Db, now: Timestamp, limit: i64) -> ApiResult<usize> {
+pub async fn purge(store: &Store, now: Timestamp, limit: i64) -> ApiResult<usize> {
+    let db = &store.db;
     db.run(
         "DELETE FROM rate_limits WHERE rowid IN (SELECT rowid FROM rate_limits WHERE window_start < ?1 LIMIT ?2)",
         args![now.millis() - WINDOW_MS, limit],

@@ -1,6 +1,6 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{json_column, Db, Found, OrgStore, Query, Rider, Stmt, Together};
+use super::{json_column, Found, OrgStore, Query, Rider, Stmt, Store, Together};
 use crate::args;
 use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
@@ -43,7 +43,7 @@ pub fn put(
     by: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "INSERT INTO grants (id, org_id, workspace_id, principal_type, principal_id, resource_type, \
          resource_id, permission, created_by, created_at, updated_at) \
@@ -65,7 +65,8 @@ pub fn put(
     )
 }
 
-pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
+pub fn find_stmt(store: &Store, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
+    let db = &store.db;
     db.query(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
@@ -84,7 +85,7 @@ pub fn find_stmt(db: &Db, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
 /// The grant of `k` in a workspace of `org`: `None` as well when the workspace is not the
 /// org's (one read answers both).
 pub async fn find_in(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.first(
         &format!(
             "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
@@ -109,7 +110,7 @@ pub async fn put_context(
     store: &OrgStore,
     k: &GrantKey<'_>,
 ) -> ApiResult<Option<(bool, Option<GrantRow>)>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let principal_sql = match k.principal_type {
         "user" => "SELECT 1 AS found FROM org_members WHERE org_id = ?1 AND user_id = ?2",
         _ => "SELECT 1 AS found FROM groups WHERE org_id = ?1 AND id = ?2",
@@ -120,8 +121,8 @@ pub async fn put_context(
         args![k.workspace, org],
     )?);
     let principal = reads.add(db.query(principal_sql, args![org, k.principal_id])?);
-    let grant = reads.add(find_stmt(db, k)?);
-    let results = reads.run(db).await?;
+    let grant = reads.add(find_stmt(&store.global, k)?);
+    let results = reads.run_on(db).await?;
     if results.first::<Found>(workspace)?.is_none() {
         return Ok(None);
     }
@@ -130,7 +131,8 @@ pub async fn put_context(
     Ok(Some((principal, grant)))
 }
 
-pub fn delete(db: &Db, k: &GrantKey<'_>) -> ApiResult<Stmt> {
+pub fn delete(store: &Store, k: &GrantKey<'_>) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "DELETE FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 AND resource_id = ?3 \
          AND principal_type = ?4 AND principal_id = ?5",
@@ -163,7 +165,7 @@ pub async fn page(
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<Vec<GrantRow>>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let found = db
         .parent_and_list::<Found, GrantRow>(
             db.query(

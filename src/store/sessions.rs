@@ -1,6 +1,6 @@
 //! Sessions and their rotating refresh tokens.
 
-use super::{json_column, Db, Query, Rider, Stmt};
+use super::{json_column, Query, Rider, Stmt, Store};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, SessionId, UserId};
@@ -23,7 +23,8 @@ pub struct NewSession<'a> {
 }
 
 /// The session row and its first refresh token.
-pub fn insert(db: &Db, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
+pub fn insert(store: &Store, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "INSERT INTO sessions (id, user_id, auth_method, ip, user_agent, created_at, last_used_at, expires_at) \
@@ -74,7 +75,7 @@ impl LiveSession {
 /// not read: a route that needs only whom the caller is (the authz check) saves the
 /// columns, which every call parses, plans and sends back.
 pub fn live_stmt(
-    db: &Db,
+    store: &Store,
     id: SessionId,
     user: UserId,
     now: Timestamp,
@@ -82,6 +83,7 @@ pub fn live_stmt(
     rider: Option<Rider>,
     person: bool,
 ) -> ApiResult<Query<LiveSession>> {
+    let db = &store.db;
     let mut args = args![id, user, now];
     // The org gate's columns and joins only when an org is asked for: a statement's text is
     // parsed and planned on every call, and the joins would only ever find nothing.
@@ -121,7 +123,8 @@ pub fn live_stmt(
     )
 }
 
-pub async fn touch(db: &Db, id: SessionId, now: Timestamp) -> ApiResult<usize> {
+pub async fn touch(store: &Store, id: SessionId, now: Timestamp) -> ApiResult<usize> {
+    let db = &store.db;
     db.run(
         "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
         args![id, now],
@@ -139,7 +142,8 @@ pub struct RefreshLookup {
     pub status: AccountStatus,
 }
 
-pub async fn find_refresh(db: &Db, token_hash: &str) -> ApiResult<Option<RefreshLookup>> {
+pub async fn find_refresh(store: &Store, token_hash: &str) -> ApiResult<Option<RefreshLookup>> {
+    let db = &store.db;
     db.first(
         "SELECT r.session_id, s.user_id, r.rotated_at, s.ended_at, s.expires_at, u.status \
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
@@ -152,13 +156,14 @@ pub async fn find_refresh(db: &Db, token_hash: &str) -> ApiResult<Option<Refresh
 /// Rotation as a batch: retire the presented token (only if still current and the session
 /// live); the guard aborts the batch unless this request retired it; then the successor.
 pub fn rotate(
-    db: &Db,
+    store: &Store,
     session: SessionId,
     old_hash: &str,
     new_hash: &str,
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "UPDATE refresh_tokens SET rotated_at = ?3, rotated_by = ?4 WHERE token_hash = ?1 \
@@ -186,12 +191,13 @@ pub fn rotate(
 /// the batch (`ApiError::GuardFailed`) when another request ended it first, so the caller's
 /// audit event in the same batch is written exactly once.
 pub fn end_once(
-    db: &Db,
+    store: &Store,
     id: SessionId,
     reason: &str,
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "UPDATE sessions SET ended_at = ?2, end_reason = ?3, ended_by = ?4 \
@@ -208,12 +214,13 @@ pub fn end_once(
 
 /// Ends one of `user`'s sessions (never another user's).
 pub fn end_own(
-    db: &Db,
+    store: &Store,
     id: SessionId,
     user: UserId,
     reason: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE sessions SET ended_at = ?3, end_reason = ?4 \
          WHERE id = ?1 AND user_id = ?2 AND ended_at IS NULL",
@@ -223,12 +230,13 @@ pub fn end_own(
 
 /// Ends every live session of the user, except `keep` if given.
 pub fn end_all(
-    db: &Db,
+    store: &Store,
     user: UserId,
     keep: Option<SessionId>,
     reason: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE sessions SET ended_at = ?3, end_reason = ?4 \
          WHERE user_id = ?1 AND ended_at IS NULL AND id IS NOT ?2",
@@ -238,7 +246,8 @@ pub fn end_all(
 
 /// Ends every session of the user if the account is locked now (used in the batch that
 /// counts a failed login, so the lock and the logout happen together).
-pub fn end_all_if_locked(db: &Db, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+pub fn end_all_if_locked(store: &Store, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE sessions SET ended_at = ?2, end_reason = 'locked' WHERE user_id = ?1 \
          AND ended_at IS NULL AND (SELECT status FROM users WHERE id = ?1) = 'locked'",
@@ -259,12 +268,13 @@ pub struct SessionRow {
 
 /// The user's live sessions, newest first, one page.
 pub async fn list_live(
-    db: &Db,
+    store: &Store,
     user: UserId,
     now: Timestamp,
     before: &str,
     limit: u32,
 ) -> ApiResult<Vec<SessionRow>> {
+    let db = &store.db;
     db.all(
         "SELECT id, auth_method, ip, user_agent, created_at, last_used_at, expires_at FROM sessions \
          WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND id < ?3 \
@@ -275,7 +285,8 @@ pub async fn list_live(
 }
 
 /// Cron: deletes sessions ended or expired before `cutoff` (their refresh tokens cascade).
-pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+pub fn purge(store: &Store, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
          WHERE ended_at < ?1 OR expires_at < ?1 LIMIT ?2)",
@@ -285,7 +296,13 @@ pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
 
 /// Fails its batch unless this batch is what revoked the user's session (at `now`):
 /// someone else's or an already-ended session changes nothing.
-pub fn guard_revoked_now(db: &Db, id: SessionId, user: UserId, now: Timestamp) -> ApiResult<Stmt> {
+pub fn guard_revoked_now(
+    store: &Store,
+    id: SessionId,
+    user: UserId,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let db = &store.db;
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND end_reason = 'revoked' AND ended_at = ?3)",

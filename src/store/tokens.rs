@@ -1,7 +1,7 @@
 //! Emailed single-use tokens. Consumption is one conditional UPDATE: of any number of racing
 //! requests exactly one sees a change, and statements gated on it run only in its batch.
 
-use super::{Db, Stmt};
+use super::{Stmt, Store};
 use crate::args;
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
@@ -17,7 +17,12 @@ pub struct TokenRow {
     pub used_at: Option<i64>,
 }
 
-pub async fn find(db: &Db, token_hash: &str, purpose: TokenPurpose) -> ApiResult<Option<TokenRow>> {
+pub async fn find(
+    store: &Store,
+    token_hash: &str,
+    purpose: TokenPurpose,
+) -> ApiResult<Option<TokenRow>> {
+    let db = &store.db;
     db.first(
         "SELECT user_id, new_email, expires_at, used_at FROM user_tokens \
          WHERE token_hash = ?1 AND purpose = ?2",
@@ -27,7 +32,7 @@ pub async fn find(db: &Db, token_hash: &str, purpose: TokenPurpose) -> ApiResult
 }
 
 pub fn insert(
-    db: &Db,
+    store: &Store,
     token_hash: &str,
     user: UserId,
     purpose: TokenPurpose,
@@ -35,6 +40,7 @@ pub fn insert(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "INSERT INTO user_tokens (token_hash, user_id, purpose, new_email, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -44,11 +50,12 @@ pub fn insert(
 
 /// Kills the user's other live tokens of this purpose: only the newest link works.
 pub fn revoke_unused(
-    db: &Db,
+    store: &Store,
     user: UserId,
     purpose: TokenPurpose,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE user_tokens SET used_at = ?3, used_by = 'superseded' \
          WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL",
@@ -60,12 +67,13 @@ pub fn revoke_unused(
 /// if unused and unexpired, then abort the batch unless it was this request that did.
 /// Of any number of racing requests, exactly one batch goes through.
 pub fn consume(
-    db: &Db,
+    store: &Store,
     token_hash: &str,
     purpose: TokenPurpose,
     request_id: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "UPDATE user_tokens SET used_at = ?3, used_by = ?2 \
@@ -82,7 +90,8 @@ pub fn consume(
 
 /// Cron: drops tokens used or expired before `cutoff`, a bounded batch at a time. Kept for a
 /// while after that so a late click still learns "expired" rather than "invalid".
-pub fn purge(db: &Db, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+pub fn purge(store: &Store, cutoff: Timestamp, limit: i64) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "DELETE FROM user_tokens WHERE token_hash IN (SELECT token_hash FROM user_tokens \
          WHERE used_at < ?1 OR expires_at < ?1 LIMIT ?2)",

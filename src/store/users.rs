@@ -1,6 +1,6 @@
 //! Users: the account itself, its status and lockout counter.
 
-use super::{Db, Found, Query, Stmt};
+use super::{Found, Query, Stmt, Store};
 use crate::args;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{OrgId, UserId};
@@ -29,7 +29,8 @@ const COLUMNS: &str =
     "id, email, first_name, last_name, phone, password_hash, must_change_password, \
      status, email_verified, pending_email, failed_logins, created_at, last_login_at";
 
-pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
+pub async fn by_email(store: &Store, email: &str) -> ApiResult<Option<UserRow>> {
+    let db = &store.db;
     db.first(
         &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
         args![email],
@@ -37,34 +38,39 @@ pub async fn by_email(db: &Db, email: &str) -> ApiResult<Option<UserRow>> {
     .await
 }
 
-pub fn by_id_stmt(db: &Db, id: UserId) -> ApiResult<Query<UserRow>> {
+pub fn by_id_stmt(store: &Store, id: UserId) -> ApiResult<Query<UserRow>> {
+    let db = &store.db;
     db.query(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         args![id],
     )
 }
 
-pub async fn by_id(db: &Db, id: UserId) -> ApiResult<Option<UserRow>> {
-    db.first_of(by_id_stmt(db, id)?).await
+pub async fn by_id(store: &Store, id: UserId) -> ApiResult<Option<UserRow>> {
+    let db = &store.db;
+    db.first_of(by_id_stmt(store, id)?).await
 }
 
 /// A row (`Found`) if an account has this email.
-pub fn email_exists_stmt(db: &Db, email: &str) -> ApiResult<Query<Found>> {
+pub fn email_exists_stmt(store: &Store, email: &str) -> ApiResult<Query<Found>> {
+    let db = &store.db;
     db.query(
         "SELECT 1 AS found FROM users WHERE email = ?1",
         args![email],
     )
 }
 
-pub async fn email_exists(db: &Db, email: &str) -> ApiResult<bool> {
+pub async fn email_exists(store: &Store, email: &str) -> ApiResult<bool> {
+    let db = &store.db;
     Ok(db
-        .first_of::<Found>(email_exists_stmt(db, email)?)
+        .first_of::<Found>(email_exists_stmt(store, email)?)
         .await?
         .is_some())
 }
 
 /// One primary-key lookup (of an id that never exists): proves D1 answers.
-pub async fn probe(db: &Db) -> ApiResult<()> {
+pub async fn probe(store: &Store) -> ApiResult<()> {
+    let db = &store.db;
     db.first::<Found>(
         "SELECT 1 AS found FROM users WHERE id = ?1",
         args!["00000000-0000-0000-0000-000000000000"],
@@ -89,7 +95,8 @@ pub struct NewUser<'a> {
     pub now: Timestamp,
 }
 
-pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
+pub fn insert(store: &Store, u: &NewUser<'_>) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "INSERT INTO users (id, email, first_name, last_name, phone, password_hash, status, \
          email_verified, created_by_org_id, must_change_password, created_at, updated_at) \
@@ -112,7 +119,13 @@ pub fn insert(db: &Db, u: &NewUser<'_>) -> ApiResult<Stmt> {
 
 /// Counts one failed login atomically and locks at the threshold, whatever races it.
 /// The statement returns the new counter (`FailedLogins`), read from its batch result.
-pub fn record_failed_login(db: &Db, id: UserId, threshold: i64, now: Timestamp) -> ApiResult<Stmt> {
+pub fn record_failed_login(
+    store: &Store,
+    id: UserId,
+    threshold: i64,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET failed_logins = failed_logins + 1, \
          status = CASE WHEN status = 'active' AND failed_logins + 1 >= ?2 THEN 'locked' ELSE status END, \
@@ -129,11 +142,12 @@ pub struct FailedLogins {
 /// A successful login: resets the counter, only while the account is still active (a lock
 /// that raced in wins). Optionally stores a re-hashed password.
 pub fn record_successful_login(
-    db: &Db,
+    store: &Store,
     id: UserId,
     rehash: Option<&str>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET failed_logins = 0, last_login_at = ?2, updated_at = ?2, \
          password_hash = COALESCE(?3, password_hash) WHERE id = ?1 AND status = 'active'",
@@ -143,7 +157,13 @@ pub fn record_successful_login(
 
 /// A password reset: new password, unlocked; a pending account becomes active (the emailed
 /// link proved the address).
-pub fn reset_password(db: &Db, id: UserId, password_hash: &str, now: Timestamp) -> ApiResult<Stmt> {
+pub fn reset_password(
+    store: &Store,
+    id: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET password_hash = ?2, must_change_password = 0, failed_logins = 0, \
          status = 'active', email_verified = 1, updated_at = ?3 WHERE id = ?1",
@@ -153,11 +173,12 @@ pub fn reset_password(db: &Db, id: UserId, password_hash: &str, now: Timestamp) 
 
 /// Activation: pending → active, email verified, password set if given.
 pub fn activate(
-    db: &Db,
+    store: &Store,
     id: UserId,
     password_hash: Option<&str>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET status = 'active', email_verified = 1, failed_logins = 0, \
          password_hash = COALESCE(?2, password_hash), updated_at = ?3 \
@@ -167,7 +188,13 @@ pub fn activate(
 }
 
 /// A verified email change: the pending address becomes the login.
-pub fn apply_email_change(db: &Db, id: UserId, new_email: &str, now: Timestamp) -> ApiResult<Stmt> {
+pub fn apply_email_change(
+    store: &Store,
+    id: UserId,
+    new_email: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET email = ?2, pending_email = NULL, email_verified = 1, updated_at = ?3 \
          WHERE id = ?1",
@@ -177,14 +204,16 @@ pub fn apply_email_change(db: &Db, id: UserId, new_email: &str, now: Timestamp) 
 
 /// Guard: the account is active (a lock that raced in makes the batch fail).
 /// Marks the address verified, if it is still the account's address.
-pub fn mark_email_verified(db: &Db, id: UserId, email: &str) -> ApiResult<Stmt> {
+pub fn mark_email_verified(store: &Store, id: UserId, email: &str) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2",
         args![id, email],
     )
 }
 
-pub fn guard_active(db: &Db, id: UserId) -> ApiResult<Stmt> {
+pub fn guard_active(store: &Store, id: UserId) -> ApiResult<Stmt> {
+    let db = &store.db;
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND status = 'active')",
@@ -192,7 +221,13 @@ pub fn guard_active(db: &Db, id: UserId) -> ApiResult<Stmt> {
     )
 }
 
-pub fn set_pending_email(db: &Db, id: UserId, email: &str, now: Timestamp) -> ApiResult<Stmt> {
+pub fn set_pending_email(
+    store: &Store,
+    id: UserId,
+    email: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET pending_email = ?2, updated_at = ?3 WHERE id = ?1",
         args![id, email, now],
@@ -201,12 +236,13 @@ pub fn set_pending_email(db: &Db, id: UserId, email: &str, now: Timestamp) -> Ap
 
 /// A password change by the user. `expected_hash` guards against a concurrent change.
 pub fn change_password(
-    db: &Db,
+    store: &Store,
     id: UserId,
     expected_hash: &str,
     password_hash: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET password_hash = ?3, must_change_password = 0, updated_at = ?4 \
          WHERE id = ?1 AND password_hash = ?2 AND status = 'active'",
@@ -222,11 +258,12 @@ pub struct ProfileChange<'a> {
 }
 
 pub fn update_profile(
-    db: &Db,
+    store: &Store,
     id: UserId,
     c: &ProfileChange<'_>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET first_name = COALESCE(?2, first_name), last_name = COALESCE(?3, last_name), \
          phone = CASE WHEN ?4 = 1 THEN ?5 ELSE phone END, updated_at = ?6 WHERE id = ?1",
@@ -243,11 +280,12 @@ pub fn update_profile(
 
 /// An admin-issued single-use password: active, unlocked, must be changed at next login.
 pub fn set_single_use_password(
-    db: &Db,
+    store: &Store,
     id: UserId,
     password_hash: &str,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE users SET password_hash = ?2, must_change_password = 1, failed_logins = 0, \
          status = 'active', updated_at = ?3 WHERE id = ?1",
@@ -257,7 +295,8 @@ pub fn set_single_use_password(
 
 /// The account; its memberships go by cascade, its grants (no foreign key: a principal is
 /// a user or a group) explicitly.
-pub fn delete(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
+pub fn delete(store: &Store, id: UserId) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "DELETE FROM grants WHERE principal_type = 'user' AND principal_id = ?1",
@@ -275,7 +314,8 @@ pub struct OwnedOrg {
     pub other_members: i64,
 }
 
-pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {
+pub async fn owned_orgs(store: &Store, id: UserId) -> ApiResult<Vec<OwnedOrg>> {
+    let db = &store.db;
     db.all(
         "SELECT o.id, o.name, \
            (SELECT COUNT(*) FROM org_members m WHERE m.org_id = o.id AND m.user_id <> o.owner_id) AS other_members \
@@ -287,7 +327,8 @@ pub async fn owned_orgs(db: &Db, id: UserId) -> ApiResult<Vec<OwnedOrg>> {
 
 /// Deletes the account and the orgs it alone makes up (owned, no other member). Guarded so
 /// that an org gaining a member meanwhile makes the whole batch fail rather than orphan it.
-pub fn delete_with_solo_orgs(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
+pub fn delete_with_solo_orgs(store: &Store, id: UserId) -> ApiResult<Vec<Stmt>> {
+    let db = &store.db;
     Ok(vec![
         db.stmt(
             "DELETE FROM orgs WHERE owner_id = ?1 AND NOT EXISTS \
@@ -300,7 +341,8 @@ pub fn delete_with_solo_orgs(db: &Db, id: UserId) -> ApiResult<Vec<Stmt>> {
 
 /// Fails its batch unless the account's password hash is `hash` when the batch runs: a
 /// concurrent change of the same password loses instead of silently overwriting.
-pub fn guard_password_is(db: &Db, id: UserId, hash: &str) -> ApiResult<Stmt> {
+pub fn guard_password_is(store: &Store, id: UserId, hash: &str) -> ApiResult<Stmt> {
+    let db = &store.db;
     super::guard(
         db,
         "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password_hash = ?2)",

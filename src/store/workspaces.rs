@@ -1,6 +1,6 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use super::{Db, OrgStore, Query, Stmt, Together};
+use super::{OrgStore, Query, Stmt, Store, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -51,7 +51,7 @@ pub fn one_stmt(
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Query<WorkspaceRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
         args![org, viewer, now, ws],
@@ -64,7 +64,7 @@ pub async fn one(
     viewer: Option<UserId>,
     now: Timestamp,
 ) -> ApiResult<Option<WorkspaceRow>> {
-    let db = &store.db;
+    let db = &store.global.db;
     db.first_of(one_stmt(store, ws, viewer, now)?).await
 }
 
@@ -88,7 +88,7 @@ pub async fn page(
     limit: u32,
     now: Timestamp,
 ) -> ApiResult<Vec<WorkspaceRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let (viewer, member, token) = match visible {
         Visible::All { viewer } => (viewer, None, None),
         Visible::MemberOf(user) => (Some(user), Some(user), None),
@@ -115,7 +115,7 @@ pub fn insert(
     description: Option<&str>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "INSERT INTO workspaces (id, org_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         args![id, org, name, description, now],
@@ -123,12 +123,13 @@ pub fn insert(
 }
 
 pub fn update(
-    db: &Db,
+    store: &Store,
     ws: WorkspaceId,
     name: Option<&str>,
     description: Option<Option<&str>>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     db.stmt(
         "UPDATE workspaces SET name = COALESCE(?2, name), \
          description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, updated_at = ?5 WHERE id = ?1",
@@ -139,7 +140,7 @@ pub fn update(
 /// The workspace and its memberships; workspace-only members who thereby lose their last
 /// workspace leave the org too (their `member` role meant nothing else).
 pub fn delete(store: &OrgStore, ws: WorkspaceId) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let mut stmts = vec![
         db.stmt(
             "DELETE FROM org_members WHERE org_id = ?1 AND role = 'member' AND user_id IN \
@@ -179,7 +180,7 @@ pub async fn with_members(
     after: &str,
     limit: u32,
 ) -> ApiResult<Option<(WorkspaceRow, Vec<WorkspaceMemberRow>)>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.parent_and_list(
         db.query(
             &format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?4"),
@@ -204,7 +205,7 @@ pub fn member_stmt(
     ws: WorkspaceId,
     user: UserId,
 ) -> ApiResult<Query<WorkspaceMemberRow>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     db.query(
         "SELECT u.id AS user_id, u.email, u.first_name, u.last_name, m.role AS org_role, \
            x.role AS workspace_role, \
@@ -220,11 +221,12 @@ pub fn member_stmt(
 /// A guard: `user`'s explicit role in workspace `ws` is still `role` (`None`: none) when the
 /// batch runs.
 pub fn workspace_role_still(
-    db: &Db,
+    store: &Store,
     ws: WorkspaceId,
     user: UserId,
     role: Option<WorkspaceRole>,
 ) -> ApiResult<Stmt> {
+    let db = &store.db;
     super::guard(
         db,
         "(SELECT role FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2) IS ?3",
@@ -240,11 +242,11 @@ pub async fn with_member(
     now: Timestamp,
     user: UserId,
 ) -> ApiResult<(Option<WorkspaceRow>, Option<WorkspaceMemberRow>)> {
-    let db = &store.db;
+    let db = &store.global.db;
     let mut reads = Together::default();
     let workspace = reads.add(one_stmt(store, ws, viewer, now)?);
     let member = reads.add(member_stmt(store, ws, user)?);
-    let results = reads.run(db).await?;
+    let results = reads.run_on(db).await?;
     let (workspace, member) = (results.first(workspace)?, results.first(member)?);
     Ok((workspace, member))
 }
@@ -259,7 +261,7 @@ pub fn put_member(
     joins_org: bool,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     let mut stmts = Vec::new();
     if joins_org {
         stmts.push(db.stmt(
@@ -280,7 +282,7 @@ pub fn put_member(
 /// Removes an explicit workspace role; a workspace-only member left with no workspace
 /// leaves the org.
 pub fn remove_member(store: &OrgStore, ws: WorkspaceId, user: UserId) -> ApiResult<Vec<Stmt>> {
-    let (db, org) = (&store.db, store.org);
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt("DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2", args![ws, user])?,
         db.stmt(

@@ -1,21 +1,21 @@
-//! What a new member receives — an org role and workspace roles — as both ways in (an
-//! admin-created account and an invitation) validate it: shape, the caller's ceiling, and
-//! that the workspaces are the org's.
+//! Admitting a newcomer: what a new member receives (an org role, workspace roles, groups)
+//! as every way in validates it (an admin-created account, an invitation, a workspace
+//! admin's addition; SSO and SCIM next): shape, the actor's ceiling, that the workspaces
+//! and groups are the org's, where the email stands with the org, and the pending
+//! invitation that joining otherwise closes.
 
 use serde::Deserialize;
 
+use super::Acting;
 use crate::domain::ids::{GroupId, InvitationId, WorkspaceId};
 use crate::domain::permissions::may_grant;
 use crate::domain::roles::{OrgRole, WorkspaceAssignment, WorkspaceRole};
-use crate::domain::time::Timestamp;
 use crate::domain::validation::FieldErrors;
 use crate::error::{ApiError, ApiResult};
-use crate::http::access::OrgAccess;
-use crate::http::Ctx;
 use crate::store::groups::GroupRef;
 use crate::store::invitations::InviteeStanding;
 use crate::store::members::NamedWorkspace;
-use crate::store::{self, Results, Stmt, Ticket, Together};
+use crate::store::{self, OrgStore, Results, Stmt, Ticket, Together};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +71,7 @@ pub fn org_role(raw: &str, errs: &mut FieldErrors) -> Option<OrgRole> {
 /// A workspace-only `member` needs a workspace; a role never grants more than the caller
 /// holds, in the org or (through inheritance) in a workspace: 403 otherwise.
 pub fn check_ceiling(
-    access: &OrgAccess,
+    actor_role: OrgRole,
     role: OrgRole,
     grants: &[WorkspaceAssignment],
 ) -> ApiResult<()> {
@@ -81,8 +81,8 @@ pub fn check_ceiling(
             "a member needs at least one workspace",
         ));
     }
-    let ceiling = access.role().inherited_workspace_role();
-    if !may_grant(access.role(), role)
+    let ceiling = actor_role.inherited_workspace_role();
+    if !may_grant(actor_role, role)
         || grants
             .iter()
             .any(|g| !ceiling.is_some_and(|c| c.at_least(g.role)))
@@ -98,7 +98,7 @@ pub struct WorkspaceCheck {
 }
 
 fn plan_workspaces(
-    access: &OrgAccess,
+    org: &OrgStore,
     grants: &[WorkspaceAssignment],
     reads: &mut Together,
 ) -> ApiResult<WorkspaceCheck> {
@@ -107,10 +107,7 @@ fn plan_workspaces(
     }
     let ids: Vec<WorkspaceId> = grants.iter().map(|g| g.workspace).collect();
     Ok(WorkspaceCheck {
-        read: Some(reads.add(store::members::existing_workspaces_stmt(
-            access.store(),
-            &ids,
-        )?)),
+        read: Some(reads.add(store::members::existing_workspaces_stmt(org, &ids)?)),
     })
 }
 
@@ -159,19 +156,16 @@ pub struct NewcomerChecks {
 pub type Newcomer = (Vec<String>, Vec<GroupId>, InviteeStanding);
 
 pub fn plan_newcomer(
-    access: &OrgAccess,
+    org: &OrgStore,
     granted: &[WorkspaceAssignment],
     groups: &[String],
     email: &str,
     reads: &mut Together,
 ) -> ApiResult<NewcomerChecks> {
     Ok(NewcomerChecks {
-        workspaces: plan_workspaces(access, granted, reads)?,
-        groups: plan_groups(access, groups, reads)?,
-        standing: reads.add(store::invitations::invitee_standing_stmt(
-            access.store(),
-            email,
-        )?),
+        workspaces: plan_workspaces(org, granted, reads)?,
+        groups: plan_groups(org, groups, reads)?,
+        standing: reads.add(store::invitations::invitee_standing_stmt(org, email)?),
     })
 }
 
@@ -193,20 +187,13 @@ impl NewcomerChecks {
 /// them in) ends their pending invitation (`pending`, its id) in the same batch, so they
 /// never hold two seats and the invitation cannot be accepted on top. Put these statements
 /// before the seat guard.
-pub fn close_invitation(
-    ctx: &Ctx,
-    access: &OrgAccess,
-    email: &str,
-    id: InvitationId,
-    now: Timestamp,
-) -> ApiResult<Vec<Stmt>> {
-    let mut stmts = store::invitations::supersede(&ctx.db, id, now)?;
+pub fn close_invitation(acting: &Acting, email: &str, id: InvitationId) -> ApiResult<Vec<Stmt>> {
+    let mut stmts = store::invitations::supersede(acting.org.global(), id, acting.now)?;
     stmts.push(
-        ctx.audit(
-            &access
+        acting.audit(
+            &acting
                 .event("invitation.withdrawn", ("invitation", id.to_string()))
                 .meta(crate::object!({ "email": email, "reason": "joined_otherwise" })),
-            now,
         )?,
     );
     Ok(stmts)
@@ -222,7 +209,7 @@ pub struct GroupCheck {
     wanted: Vec<GroupId>,
 }
 
-fn plan_groups(access: &OrgAccess, ids: &[String], reads: &mut Together) -> ApiResult<GroupCheck> {
+fn plan_groups(org: &OrgStore, ids: &[String], reads: &mut Together) -> ApiResult<GroupCheck> {
     let mut errs = FieldErrors::default();
     let mut canonical: Vec<GroupId> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -243,7 +230,7 @@ fn plan_groups(access: &OrgAccess, ids: &[String], reads: &mut Together) -> ApiR
     let read = if wanted.is_empty() {
         None
     } else {
-        Some(reads.add(store::groups::existing_stmt(access.store(), &wanted)?))
+        Some(reads.add(store::groups::existing_stmt(org, &wanted)?))
     };
     Ok(GroupCheck {
         read,

@@ -715,10 +715,21 @@ impl Outcome {
 
 /// One row from JS, read by `T`'s derived `Deserialize`: column names are field names;
 /// ids, roles and statuses parse as they are read. A column of the wrong type (or a value
-/// no domain type accepts) makes the row an internal error naming the column.
+/// no domain type accepts) makes the row an internal error naming the column: the row is
+/// read again with its path tracked, which costs every read ~1 % of a hot request
+/// (BENCHMARKS.md), so only a failed one pays it.
 fn decode_row<T: DeserializeOwned>(row: JsValue) -> ApiResult<T> {
-    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(row))
-        .map_err(|e| ApiError::internal(format!("D1 row: {}: {}", e.path(), e.inner())))
+    match serde_wasm_bindgen::from_value(row.clone()) {
+        Ok(decoded) => Ok(decoded),
+        Err(plain) => Err(ApiError::internal(
+            match serde_path_to_error::deserialize::<_, T>(serde_wasm_bindgen::Deserializer::from(
+                row,
+            )) {
+                Err(e) => format!("D1 row: {}: {}", e.path(), e.inner()),
+                Ok(_) => format!("D1 row: {plain}"),
+            },
+        )),
+    }
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error

@@ -48,13 +48,6 @@ pub struct Query<T> {
     rows: PhantomData<fn() -> T>,
 }
 
-impl<T> Query<T> {
-    /// The statement, to run inside a write's batch where its rows are not read.
-    pub fn into_stmt(self) -> Stmt {
-        self.stmt
-    }
-}
-
 /// Where a read planned into a `Together` comes back in its `Results`, and as what.
 pub struct Ticket<T> {
     index: usize,
@@ -171,9 +164,25 @@ macro_rules! args {
 /// A row kept as JSON text in one column (`json_object(…)`, `json_group_array(…)`), read
 /// like any row.
 pub fn json_column<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
-    let mut json = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut json)
-        .map_err(|e| ApiError::internal(format!("a JSON column: {}: {}", e.path(), e.inner())))
+    read_naming_failures("a JSON column", serde_json::from_str(text), || {
+        serde_path_to_error::deserialize::<_, T>(&mut serde_json::Deserializer::from_str(text))
+    })
+}
+
+/// `fast`, a read without path tracking; when it failed, the error names the column or
+/// element by reading the input again with its path tracked (`tracked`). Tracking every
+/// read cost ~1 % of a hot request (BENCHMARKS.md), so only a failed read pays it.
+fn read_naming_failures<T, E: std::fmt::Display, D: std::fmt::Display>(
+    what: &str,
+    fast: Result<T, E>,
+    tracked: impl FnOnce() -> Result<T, serde_path_to_error::Error<D>>,
+) -> ApiResult<T> {
+    fast.map_err(|plain| {
+        ApiError::internal(match tracked() {
+            Err(e) => format!("{what}: {}: {}", e.path(), e.inner()),
+            Ok(_) => format!("{what}: {plain}"),
+        })
+    })
 }
 
 /// The one place a D1 failure becomes an API error: unique-constraint violations the
@@ -715,21 +724,13 @@ impl Outcome {
 
 /// One row from JS, read by `T`'s derived `Deserialize`: column names are field names;
 /// ids, roles and statuses parse as they are read. A column of the wrong type (or a value
-/// no domain type accepts) makes the row an internal error naming the column: the row is
-/// read again with its path tracked, which costs every read ~1 % of a hot request
-/// (BENCHMARKS.md), so only a failed one pays it.
+/// no domain type accepts) makes the row an internal error naming the column.
 fn decode_row<T: DeserializeOwned>(row: JsValue) -> ApiResult<T> {
-    match serde_wasm_bindgen::from_value(row.clone()) {
-        Ok(decoded) => Ok(decoded),
-        Err(plain) => Err(ApiError::internal(
-            match serde_path_to_error::deserialize::<_, T>(serde_wasm_bindgen::Deserializer::from(
-                row,
-            )) {
-                Err(e) => format!("D1 row: {}: {}", e.path(), e.inner()),
-                Ok(_) => format!("D1 row: {plain}"),
-            },
-        )),
-    }
+    read_naming_failures(
+        "D1 row",
+        serde_wasm_bindgen::from_value(row.clone()),
+        || serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(row)),
+    )
 }
 
 /// The text of a rejected D1 call: the error's message and, when D1 wraps the SQLite error
@@ -789,7 +790,9 @@ mod tests {
             "ended_at": 1700000000000_i64}))
         .unwrap();
         assert_eq!(row.role, Some(OrgRole::Admin));
+        assert_eq!(row.note.as_deref(), Some("n"));
         assert_eq!(row.ended_at, Some(1_700_000_000_000));
+        assert_eq!(row.count, -7);
     }
 
     #[test]
@@ -803,6 +806,8 @@ mod tests {
             (json!({"id": null, "count": 3}), "id"),
             (json!({"id": ADA, "count": 3, "role": "emperor"}), "role"),
             (json!({"id": ADA, "count": 3, "note": 5}), "note"),
+            // A row is an object; a list reads positionally, and "a" is no id.
+            (json!(["a", 3]), "[0]"),
         ] {
             match sample(bad.clone()) {
                 Err(ApiError::Internal(msg)) => {
@@ -813,6 +818,13 @@ mod tests {
                 }
                 other => panic!("{bad}: {other:?}"),
             }
+        }
+        // The first offending column, in the row's order, is named.
+        match json_column::<Sample>(r#"{"id": 1, "count": "x"}"#) {
+            Err(ApiError::Internal(msg)) => {
+                assert!(msg.starts_with("a JSON column: id: "), "{msg}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 
@@ -828,10 +840,37 @@ mod tests {
         for bad in ["{}", "not json", r#"[{"id":"x"}]"#, "null"] {
             assert!(json_column::<Vec<Sample>>(bad).is_err(), "{bad}");
         }
-        let names: Vec<String> = json_column(r#"["a", "[1]"]"#).unwrap();
-        assert_eq!(names, vec!["a".to_string(), "[1]".to_string()]);
-        for bad in [r#"[1]"#, r#""a""#, r#"[["a"]]"#, "null"] {
-            assert!(json_column::<Vec<String>>(bad).is_err(), "{bad}");
+    }
+
+    #[test]
+    fn json_columns_read_as_one_row() {
+        let row: Sample =
+            json_column(&format!(r#"{{"id":"{ADA}","count":2,"note":null}}"#)).unwrap();
+        assert_eq!((row.count, row.note), (2, None));
+        assert_eq!(row.id, ADA.parse().unwrap());
+        for bad in ["[]", "not json", r#"{"id":1,"count":2}"#, "null"] {
+            assert!(json_column::<Sample>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Texts {
+        names: Vec<String>,
+    }
+
+    #[test]
+    fn text_list_columns_take_only_texts() {
+        let row: Texts = json_column(r#"{"names": ["a", "[1]"]}"#).unwrap();
+        assert_eq!(row.names, vec!["a".to_string(), "[1]".to_string()]);
+        let empty: Texts = json_column(r#"{"names": []}"#).unwrap();
+        assert!(empty.names.is_empty());
+        for bad in [
+            r#"{"names": [1]}"#,
+            r#"{"names": "a"}"#,
+            r#"{"names": [["a"]]}"#,
+            r#"{"names": null}"#,
+        ] {
+            assert!(json_column::<Texts>(bad).is_err(), "{bad}");
         }
     }
 

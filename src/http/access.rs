@@ -26,7 +26,6 @@ use crate::store::{OrgStore, Results, Together};
 pub struct OrgAccess {
     principal: Principal,
     org: OrgRow,
-    org_id: OrgId,
     /// The org role the caller acts with.
     role: OrgRole,
     /// The org's data: admission is the only way a handler reaches it.
@@ -76,7 +75,6 @@ pub async fn org_access_with<P>(
     let access = OrgAccess {
         principal: a.principal,
         org,
-        org_id,
         role,
         store,
         _sealed: (),
@@ -96,7 +94,7 @@ impl OrgAccess {
     }
 
     pub fn org_id(&self) -> OrgId {
-        self.org_id
+        self.store.org()
     }
 
     /// The org role the caller acts with.
@@ -187,6 +185,6 @@ impl OrgAccess {
 
     /// An event in this org's audit trail, by the caller, about `target`.
     pub fn event(&self, action: &'static str, target: (&'static str, String)) -> Event {
-        Event::by(self.org_id, self.actor(), action, target)
+        Event::by(self.org_id(), self.actor(), action, target)
     }
 }

@@ -25,7 +25,6 @@ const TOUCH_AFTER_MS: i64 = 5 * 60 * 1000;
 pub struct Caller {
     user_id: UserId,
     session_id: SessionId,
-    email: String,
     /// The account as read with the liveness check.
     user: UserRow,
 }
@@ -40,7 +39,7 @@ impl Caller {
     }
 
     pub fn email(&self) -> &str {
-        &self.email
+        &self.user.email
     }
 
     /// The account as read with the liveness check.
@@ -206,7 +205,6 @@ pub async fn authenticate_with<P>(
         } => Ok(Principal::User(Box::new(Caller {
             user_id,
             session_id,
-            email: user.email.clone(),
             user: *user,
         }))),
         Live::Session { user: None, .. } => {

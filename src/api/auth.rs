@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::views;
-use super::{enqueue, rate_limit, rate_limit_account, Limits};
+use super::{rate_limit, rate_limit_account, Limits};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
 use crate::domain::ids::{SessionId, UserId, WorkspaceId};
 use crate::domain::password::{self, Verification};
@@ -291,7 +291,7 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
         .batch_then_first(batch, store::users::by_id_stmt(ctx.store(), user_id)?)
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after signup"))?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::created(crate::object!({
         "user": views::user(&user),
         "organization": {
@@ -479,7 +479,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 ctx.store()
                     .run_stmt(mail.outbox_row(ctx.store(), now)?)
                     .await?;
-                enqueue(ctx, vec![mail]).await;
+                ctx.enqueue_mail(vec![mail]).await;
             }
             Err(ApiError::InvalidCredentials)
         }
@@ -694,7 +694,7 @@ pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
     );
     batch.push(mail.outbox_row(ctx.store(), now)?);
     ctx.store().batch(batch).await?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::accepted(accepted))
 }
 

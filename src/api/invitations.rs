@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash};
 use super::views::{opt_time, time};
-use super::{enqueue, rate_limit, rate_limit_account, Limits};
+use super::{rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -292,7 +292,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
         .await?
         .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::created(view(&row, now)))
 }
 
@@ -422,7 +422,7 @@ pub async fn resend(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .await
         .map_err(|e| e.on_guard(not_pending()))?
         .ok_or(ApiError::NotFound)?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::ok(view(&row, now)))
 }
 
@@ -502,7 +502,7 @@ async fn join(
         .batch(accepted.batch)
         .await
         .map_err(|e| e.on_guard(lost))?;
-    enqueue(ctx, accepted.mails).await;
+    ctx.enqueue_mail(accepted.mails).await;
     Ok(membership(row))
 }
 

@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::enqueue;
 use super::views::{self, time};
 use crate::domain::ids::{OrgId, SessionId};
 use crate::domain::password::{self, Verification};
@@ -265,7 +264,7 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
             ApiError::conflict("conflict", "The password was changed concurrently; retry.")
         })
     })?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::no_content())
 }
 
@@ -346,7 +345,7 @@ pub async fn change_email(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
         notice.outbox_row(ctx.store(), now)?,
     ];
     ctx.store().batch(batch).await?;
-    enqueue(ctx, vec![verification, notice]).await;
+    ctx.enqueue_mail(vec![verification, notice]).await;
     Ok(Reply::accepted(
         crate::object!({ "pending_email": new_email }),
     ))

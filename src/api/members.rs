@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{acting, enqueue};
+use super::acting;
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::UserId;
 use crate::domain::password;
@@ -397,7 +397,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             ),
             other => other,
         })?;
-    enqueue(ctx, created.mails).await;
+    ctx.enqueue_mail(created.mails).await;
     body["created_account"] = json!(created.created_account);
     if let Some(p) = created.single_use_password {
         body["single_use_password"] = json!(p);
@@ -461,7 +461,7 @@ pub async fn resend_activation(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply>
             )?,
         ])
         .await?;
-    enqueue(ctx, vec![mail]).await;
+    ctx.enqueue_mail(vec![mail]).await;
     Ok(Reply::accepted(
         crate::object!({ "status": "accepted", "expires_at": expires }),
     ))
@@ -535,7 +535,7 @@ pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     ctx.audit(&event("user.password_reset_requested"), now)?,
                 ])
                 .await?;
-            enqueue(ctx, vec![mail]).await;
+            ctx.enqueue_mail(vec![mail]).await;
             Ok(Reply::accepted(
                 crate::object!({ "status": "accepted", "expires_at": expires }),
             ))

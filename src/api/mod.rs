@@ -19,7 +19,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::access::OrgAccess;
 use crate::http::router::Route;
 use crate::http::Ctx;
-use crate::mail::{MailMessage, Outgoing};
 use crate::ops;
 use crate::store::{self, Results, Ticket, Together};
 
@@ -45,7 +44,7 @@ pub const ROUTES: &[&[Route]] = &[
 /// Rate-limit hits planned into a `Together` batch: checked once the batch has run, so the
 /// counting shares its round trip with the handler's other checks.
 pub struct Limits {
-    /// (index in the batch, limit) per bucket.
+    /// (its read in the batch, limit) per bucket.
     hits: Vec<(Ticket<store::rate_limits::Hits>, i64)>,
 }
 
@@ -104,9 +103,7 @@ impl Limits {
     /// 429 with `retry-after` once any bucket is over its limit in the current minute.
     pub fn check(&self, ctx: &Ctx, results: &Results) -> ApiResult<()> {
         for (i, max) in &self.hits {
-            let count = results
-                .first::<store::rate_limits::Hits>(*i)?
-                .map_or(0, |h| h.hits);
+            let count = results.first(*i)?.map_or(0, |h| h.hits);
             if count > *max {
                 return Err(ApiError::RateLimited {
                     retry_after_seconds: store::rate_limits::retry_after(ctx.now()),
@@ -152,12 +149,6 @@ pub fn acting<'a>(ctx: &'a Ctx, access: &'a OrgAccess) -> ops::Acting<'a> {
         origin: ctx.origin(),
         now: ctx.now(),
     }
-}
-
-/// Hands committed messages to the queue (see `mail::enqueue`).
-pub async fn enqueue(ctx: &Ctx, outgoing: Vec<Outgoing>) {
-    let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
-    ctx.enqueue_mail(messages).await;
 }
 
 #[cfg(test)]

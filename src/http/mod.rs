@@ -20,9 +20,10 @@ use worker::{console_error, js_sys, web_sys, Env, Headers, Response, ResponseBod
 
 use crate::config::Config;
 use crate::domain::ids::new_uuid_v7;
+use crate::domain::jwt::KeySet;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::mail::MailMessage;
+use crate::mail::{MailMessage, Outgoing};
 use crate::store::audit::{Event, Origin};
 use crate::store::{D1Usage, Db, Stmt, Store};
 use pagination::PageRequest;
@@ -129,12 +130,13 @@ impl Ctx {
     }
 
     /// The JWT signing and verification keys.
-    pub async fn keys(&self) -> ApiResult<std::rc::Rc<crate::domain::jwt::KeySet>> {
+    pub async fn keys(&self) -> ApiResult<Rc<KeySet>> {
         keys::keys(&self.env, &self.cfg).await
     }
 
-    /// Hands committed messages to the mail queue (see `mail::enqueue`).
-    pub async fn enqueue_mail(&self, messages: Vec<MailMessage>) {
+    /// Hands the messages of a committed batch to the mail queue (see `mail::enqueue`).
+    pub async fn enqueue_mail(&self, outgoing: Vec<Outgoing>) {
+        let messages: Vec<MailMessage> = outgoing.into_iter().map(|o| o.message).collect();
         crate::mail::enqueue(&self.env, &self.store, &self.request_id, messages).await;
     }
 

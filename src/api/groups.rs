@@ -332,7 +332,7 @@ pub async fn remove_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     ctx.store()
         .batch(vec![
-            store::groups::remove_member(ctx.store(), id, user)?,
+            store::groups::remove_member(access.store(), id, user)?,
             ctx.audit(
                 &member_event(&access, "group.member_removed", &id, user),
                 now,

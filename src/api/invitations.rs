@@ -433,7 +433,7 @@ pub async fn withdraw(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     if !row.effective_status(now).may_withdraw() {
         return Err(not_pending());
     }
-    let mut batch = store::invitations::withdraw(ctx.store(), id, &ctx.request_id, now)?;
+    let mut batch = store::invitations::withdraw(access.store(), id, &ctx.request_id, now)?;
     batch.push(
         ctx.audit(
             &invitation_event(&access, "invitation.withdrawn", &row.id)

@@ -191,7 +191,7 @@ pub async fn put(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
                     now,
                 )?,
             ],
-            store::resource_grants::find_stmt(ctx.store(), &key)?,
+            store::resource_grants::find_stmt(access.store(), &key)?,
         )
         .await?
         .ok_or_else(|| ApiError::internal("grant vanished after put"))?;
@@ -259,7 +259,7 @@ pub async fn delete(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let now = ctx.now();
     ctx.store()
         .batch(vec![
-            store::resource_grants::delete(ctx.store(), &key)?,
+            store::resource_grants::delete(access.store(), &key)?,
             ctx.audit(
                 &{
                     let mut e = grant_event(&access, "grant.revoked", ws, &key);

@@ -191,7 +191,7 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         .batch_then_first(
             vec![
                 store::workspaces::update(
-                    ctx.store(),
+                    access.store(),
                     id,
                     name.as_deref(),
                     description.as_ref().map(|d| d.as_deref()),
@@ -310,7 +310,7 @@ pub async fn put_member(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     // Compare-and-set: the explicit workspace role is still the one this request read, so
     // racing additions of the same member record one event (the others answer 409).
     let mut batch = vec![store::workspaces::workspace_role_still(
-        ctx.store(),
+        access.store(),
         id,
         user,
         current.workspace_role,

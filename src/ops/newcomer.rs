@@ -188,7 +188,7 @@ impl NewcomerChecks {
 /// never hold two seats and the invitation cannot be accepted on top. Put these statements
 /// before the seat guard.
 pub fn close_invitation(acting: &Acting, email: &str, id: InvitationId) -> ApiResult<Vec<Stmt>> {
-    let mut stmts = store::invitations::supersede(acting.org.global(), id, acting.now)?;
+    let mut stmts = store::invitations::supersede(acting.org, id, acting.now)?;
     stmts.push(
         acting.audit(
             &acting

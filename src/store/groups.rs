@@ -1,6 +1,6 @@
 //! Groups of org members, their restrictions, and their members.
 
-use super::{Db, Found, OrgStore, Query, Stmt, Store};
+use super::{Db, Found, OrgStore, Query, Stmt};
 use crate::args;
 use crate::domain::ids::{GroupId, OrgId, UserId};
 use crate::domain::roles::OrgRole;
@@ -159,11 +159,11 @@ pub async fn membership_standing(
     .await
 }
 
-pub fn remove_member(store: &Store, id: GroupId, user: UserId) -> ApiResult<Stmt> {
-    let db = &store.db;
+pub fn remove_member(store: &OrgStore, id: GroupId, user: UserId) -> ApiResult<Stmt> {
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
-        "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-        args![id, user],
+        "DELETE FROM group_members WHERE org_id = ?3 AND group_id = ?1 AND user_id = ?2",
+        args![id, user, org],
     )
 }
 

@@ -357,9 +357,12 @@ pub fn resend(store: &OrgStore, id: InvitationId, s: &Send<'_>) -> ApiResult<Vec
 
 /// Moves an invitation out of `pending` (or `expired`, for a withdrawal) to `to`, gated on
 /// this request having made the move: `GuardFailed` if another request got there first.
+/// Ends invitation `id` (of `org`, when the caller was admitted to one: another org's
+/// invitation then changes nothing and the guard fails the batch).
 fn end(
     db: &Db,
     id: InvitationId,
+    org: Option<OrgId>,
     to: InvitationStatus,
     condition: &str,
     request: &str,
@@ -368,9 +371,10 @@ fn end(
     Ok(vec![
         db.stmt(
             &format!(
-                "UPDATE invitations SET status = ?3, ended_at = ?2, ended_by = ?4 WHERE id = ?1 AND {condition}"
+                "UPDATE invitations SET status = ?3, ended_at = ?2, ended_by = ?4 \
+                 WHERE id = ?1 AND (?5 IS NULL OR org_id = ?5) AND {condition}"
             ),
-            args![id, now, to.as_str(), request],
+            args![id, now, to.as_str(), request, org],
         )?,
         super::guard(
             db,
@@ -383,29 +387,34 @@ fn end(
 
 /// Withdraws a pending invitation whose invitee joined by another way (no request gate:
 /// it is part of that other batch, and a no-op if the invitation ended meanwhile).
-pub fn supersede(store: &Store, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
-    let db = &store.db;
+pub fn supersede(store: &OrgStore, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
+    let (db, org) = (&store.global.db, store.org);
     Ok(vec![
         db.stmt(
-            "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 WHERE id = ?1 AND status = 'pending'",
-            args![id, now],
+            "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 \
+             WHERE id = ?1 AND org_id = ?3 AND status = 'pending'",
+            args![id, now, org],
         )?,
-        delete_links(db, id)?,
+        db.stmt(
+            "DELETE FROM invitation_links WHERE invitation_id = ?1 \
+             AND EXISTS (SELECT 1 FROM invitations WHERE id = ?1 AND org_id = ?2)",
+            args![id, org],
+        )?,
     ])
 }
 
 const LIVE: &str = "status = 'pending' AND expires_at > ?2";
 
 pub fn withdraw(
-    store: &Store,
+    store: &OrgStore,
     id: InvitationId,
     request: &str,
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
-    let db = &store.db;
     end(
-        db,
+        &store.global.db,
         id,
+        Some(store.org),
         InvitationStatus::Withdrawn,
         "status IN ('pending', 'expired')",
         request,
@@ -420,7 +429,7 @@ pub fn decline(
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
     let db = &store.db;
-    end(db, id, InvitationStatus::Declined, LIVE, request, now)
+    end(db, id, None, InvitationStatus::Declined, LIVE, request, now)
 }
 
 /// Accepting: the invitation leaves `pending` (exactly once), and `user` joins the org with
@@ -437,7 +446,7 @@ pub fn accept(
     now: Timestamp,
 ) -> ApiResult<Vec<Stmt>> {
     let db = &store.db;
-    let mut stmts = end(db, id, InvitationStatus::Accepted, LIVE, request, now)?;
+    let mut stmts = end(db, id, None, InvitationStatus::Accepted, LIVE, request, now)?;
     stmts.extend(new_account);
     stmts.extend([
         db.stmt(

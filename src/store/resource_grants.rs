@@ -1,10 +1,10 @@
 //! Resource grants of a workspace, and the facts the authorization check decides on.
 
-use super::{json_column, Found, OrgStore, Query, Rider, Stmt, Store, Together};
+use super::{json_column, Arg, Found, OrgStore, Query, Rider, Stmt, Together};
 use crate::args;
 use crate::domain::authz::Permission;
 use crate::domain::authz::Resource;
-use crate::domain::ids::{GrantId, UserId, WorkspaceId};
+use crate::domain::ids::{GrantId, OrgId, UserId, WorkspaceId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
@@ -65,20 +65,26 @@ pub fn put(
     )
 }
 
-pub fn find_stmt(store: &Store, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
-    let db = &store.db;
+/// One grant's key, matched in its org: placeholders ?1–?6 (`key_args`).
+const KEY_MATCH: &str = "org_id = ?6 AND workspace_id = ?1 AND resource_type = ?2 \
+     AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5";
+
+fn key_args(org: OrgId, k: &GrantKey<'_>) -> Vec<Arg> {
+    args![
+        k.workspace,
+        k.resource_type,
+        k.resource_id,
+        k.principal_type,
+        k.principal_id,
+        org
+    ]
+}
+
+pub fn find_stmt(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow>> {
+    let (db, org) = (&store.global.db, store.org);
     db.query(
-        &format!(
-            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
-             AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5"
-        ),
-        args![
-            k.workspace,
-            k.resource_type,
-            k.resource_id,
-            k.principal_type,
-            k.principal_id
-        ],
+        &format!("SELECT {COLUMNS} FROM grants WHERE {KEY_MATCH}"),
+        key_args(org, k),
     )
 }
 
@@ -121,7 +127,7 @@ pub async fn put_context(
         args![k.workspace, org],
     )?);
     let principal = reads.add(db.query(principal_sql, args![org, k.principal_id])?);
-    let grant = reads.add(find_stmt(&store.global, k)?);
+    let grant = reads.add(find_stmt(store, k)?);
     let results = reads.run_on(db).await?;
     if results.first::<Found>(workspace)?.is_none() {
         return Ok(None);
@@ -131,18 +137,11 @@ pub async fn put_context(
     Ok(Some((principal, grant)))
 }
 
-pub fn delete(store: &Store, k: &GrantKey<'_>) -> ApiResult<Stmt> {
-    let db = &store.db;
+pub fn delete(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Stmt> {
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
-        "DELETE FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 AND resource_id = ?3 \
-         AND principal_type = ?4 AND principal_id = ?5",
-        args![
-            k.workspace,
-            k.resource_type,
-            k.resource_id,
-            k.principal_type,
-            k.principal_id
-        ],
+        &format!("DELETE FROM grants WHERE {KEY_MATCH}"),
+        key_args(org, k),
     )
 }
 

@@ -1,6 +1,6 @@
 //! Workspaces, their metrics, and workspace memberships.
 
-use super::{OrgStore, Query, Stmt, Store, Together};
+use super::{OrgStore, Query, Stmt, Together};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, InvitationId, OrgId, UserId, WorkspaceId};
 use crate::domain::roles::OrgRole;
@@ -123,17 +123,25 @@ pub fn insert(
 }
 
 pub fn update(
-    store: &Store,
+    store: &OrgStore,
     ws: WorkspaceId,
     name: Option<&str>,
     description: Option<Option<&str>>,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
-    let db = &store.db;
+    let (db, org) = (&store.global.db, store.org);
     db.stmt(
         "UPDATE workspaces SET name = COALESCE(?2, name), \
-         description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, updated_at = ?5 WHERE id = ?1",
-        args![ws, name, description.is_some(), description.flatten(), now],
+         description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END, updated_at = ?5 \
+         WHERE id = ?1 AND org_id = ?6",
+        args![
+            ws,
+            name,
+            description.is_some(),
+            description.flatten(),
+            now,
+            org
+        ],
     )
 }
 
@@ -221,16 +229,17 @@ pub fn member_stmt(
 /// A guard: `user`'s explicit role in workspace `ws` is still `role` (`None`: none) when the
 /// batch runs.
 pub fn workspace_role_still(
-    store: &Store,
+    store: &OrgStore,
     ws: WorkspaceId,
     user: UserId,
     role: Option<WorkspaceRole>,
 ) -> ApiResult<Stmt> {
-    let db = &store.db;
+    let (db, org) = (&store.global.db, store.org);
     super::guard(
         db,
-        "(SELECT role FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2) IS ?3",
-        args![ws, user, role],
+        "(SELECT role FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2 \
+          AND org_id = ?4) IS ?3",
+        args![ws, user, role, org],
     )
 }
 

@@ -421,7 +421,8 @@ fn trace_line(sql: &str, args: &[Arg]) -> serde_json::Value {
 }
 
 /// The store outside any one org: accounts, sessions, emailed tokens, rate limits, mail,
-/// and the lookups that lead into an org by a secret (an invitation's token). Handlers
+/// and what leads into an org as its invitee (an invitation by its emailed token, or
+/// addressed to the signed-in person: accepting, declining). Handlers
 /// reach the database only through it or an `OrgStore`; it cannot open an org's store (that
 /// takes the raw `Db`, which only the pipeline, the cron and the queue consumer hold).
 #[derive(Clone)]

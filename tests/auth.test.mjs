@@ -927,6 +927,10 @@ test("single-use password: 403 with change_token, good only (once) for POST /v1/
   assertProblem(await me(change), 401, "unauthorized");
   assertProblem(await w.post("/v1/auth/logout-all", undefined, { token: change }), 401, "unauthorized");
   assertProblem(await w.post("/v1/me/email", { new_email: freshEmail(), password: PASSWORD }, { token: change }), 401, "unauthorized");
+  assertProblem(await w.get(`/v1/orgs/${u.organization.id}/members`, { token: change }), 401, "unauthorized");
+  for (const body of [{ workspace_id: u.workspace.id, action: "view" }, { workspace_id: u.workspace.id, action: "view", user_id: u.user.id }]) {
+    assertProblem(await w.post("/v1/authz/check", body, { token: change }), 401, "unauthorized");
+  }
 
   const ch = await w.post("/v1/me/password", { current_password: PASSWORD, new_password: NEW_PASSWORD }, { token: change });
   assert.equal(ch.status, 204, JSON.stringify(ch.body));

@@ -47,6 +47,22 @@ test("everyone else is refused alike, and nothing changes", async () => {
   assert.equal((await w.one("SELECT member_limit FROM orgs WHERE id = ?", orgId)).member_limit, 3);
 });
 
+test("the operator's secret opens no other route, and no other credential opens the operator's", async () => {
+  // A person's route, an org's route, the authorization check: 401, as for any non-credential.
+  assertProblem(await w.get("/v1/me", { token: SECRET }), 401, "unauthorized");
+  assertProblem(await w.get(`/v1/orgs/${orgId}/members`, { token: SECRET }), 401, "unauthorized");
+  assertProblem(await w.get("/v1/orgs/not-an-id/members", { token: SECRET }), 401, "unauthorized");
+  assertProblem(await w.post("/v1/authz/check", { workspace_id: owner.workspace.id, action: "view" }, { token: SECRET }), 401, "unauthorized");
+  // Naming a user plans the facts' read into the credential's row, which only a session's
+  // or a token's row carries: refused, not a failure.
+  assertProblem(await w.post("/v1/authz/check", { workspace_id: owner.workspace.id, action: "view", user_id: owner.user.id }, { token: SECRET }), 401, "unauthorized");
+  // A live API token of the org (an admin's) is refused by the operator's route alike.
+  const created = await w.post(`/v1/orgs/${orgId}/api-tokens`, { name: "ops", role: "admin" }, { token: owner.access_token });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assertProblem(await put({ member_limit: 999 }, created.body.token), 401, "unauthorized");
+  assert.equal((await w.one("SELECT member_limit FROM orgs WHERE id = ?", orgId)).member_limit, 3);
+});
+
 test("bad bodies 422, unknown orgs 404", async () => {
   for (const body of [{ member_limit: 0 }, { member_limit: 1000001 }, { member_limit: "10" }, { member_limit: 1.5 }, {}, { member_limit: 5, extra: 1 }]) {
     assertProblem(await put(body, SECRET), 422, "validation_failed");

@@ -11,9 +11,7 @@ use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::validation::FieldErrors;
 use crate::error::{refusal_first, ApiError, ApiResult};
-use crate::http::auth::{
-    authenticate_presence_with, authenticate_principal, Authenticated, Presence, Presented,
-};
+use crate::http::auth::{authenticate, authenticate_with, Authenticated, Presented, Principal};
 use crate::http::{Ctx, Reply};
 use crate::store::{self, Together};
 
@@ -107,8 +105,8 @@ pub type FactsPlan = Option<UserId>;
 
 pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPlan {
     let user = match (req.user, who) {
-        (Some(user), _) | (None, Presented::User(user)) => user,
-        (None, Presented::Token) => return None,
+        (Some(user), _) | (None, Presented::Person(user)) => user,
+        (None, Presented::Other) => return None,
     };
     let named: Vec<&Resource> = req.resources.iter().flatten().collect();
     reads.ride(store::resource_grants::facts_rider(req.ws, user, &named));
@@ -117,16 +115,16 @@ pub fn plan(req: &CheckRequest, who: Presented, reads: &mut Together) -> FactsPl
 
 /// Asked by a person about themselves, or by an API token of the org about any user (a
 /// scoped token only inside its listed workspaces). One statement in all: the facts were
-/// read in the credential's row, which for a person is their session alone (no account
-/// row: the check needs only whom they are).
+/// read in the credential's row.
 pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
     // A bad request still authenticates first: 401 before 415/422.
-    let req = refusal_first(parse(ctx), authenticate_principal(ctx)).await?;
-    let a = authenticate_presence_with(ctx, |who, reads| Ok(plan(&req, who, reads))).await?;
+    let req = refusal_first(parse(ctx), async { authenticate(ctx).await?.may_ask() }).await?;
+    let a = authenticate_with(ctx, None, |who, reads| Ok(plan(&req, who, reads))).await?;
+    a.principal.may_ask()?;
     answer(req, a)
 }
 
-fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult<Reply> {
+fn answer(req: CheckRequest, a: Authenticated<FactsPlan>) -> ApiResult<Reply> {
     let Some(user) = a.plan else {
         return Err(ApiError::field(
             "user_id",
@@ -135,8 +133,8 @@ fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult
     };
     let ws = req.ws;
     match &a.principal {
-        Presence::User(asker) if *asker != user => return Err(ApiError::Forbidden),
-        Presence::Token(token) if token.workspaces().is_some_and(|list| !list.contains(&ws)) => {
+        Principal::Person(asker) if asker.user_id() != user => return Err(ApiError::Forbidden),
+        Principal::Token(token) if token.workspaces().is_some_and(|list| !list.contains(&ws)) => {
             return Err(ApiError::Forbidden)
         }
         _ => {}
@@ -147,7 +145,7 @@ fn answer(req: CheckRequest, a: Authenticated<FactsPlan, Presence>) -> ApiResult
     ) {
         // A token answers inside its org only: another org's workspace is as unknown as a
         // missing one (`not_a_member`), so nothing leaks.
-        (Some(s), Presence::Token(token)) if s.org_id != token.org_id().to_string() => None,
+        (Some(s), Principal::Token(token)) if s.org_id != token.org_id().to_string() => None,
         (standing, _) => standing,
     };
     let (action, batch, resources) = (req.action, req.batch, req.resources);

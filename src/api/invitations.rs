@@ -538,7 +538,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         if !errs.is_empty() {
             return Err(ApiError::Validation(errs.0));
         }
-        let caller = authenticate(ctx).await?;
+        let caller = authenticate(ctx).await?.person()?;
         if caller.user_id() != user.id {
             return Err(ApiError::Forbidden);
         }

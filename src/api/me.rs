@@ -10,7 +10,7 @@ use crate::domain::roles::effective_workspace_role;
 use crate::domain::token::TokenPurpose;
 use crate::domain::validation::{self as v, FieldErrors};
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::{authenticate_with, Caller, PasswordChanger, Presented, Principal};
+use crate::http::auth::{authenticate_with, Caller, PasswordChanger, Presented};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
 use crate::mail::{link, MailContent, Outgoing};
@@ -79,19 +79,20 @@ pub fn plan_get(
     reads: &mut Together,
 ) -> ApiResult<Option<Ticket<MembershipRow>>> {
     match who {
-        Presented::User(user) => Ok(Some(
+        Presented::Person(user) => Ok(Some(
             reads.add(store::orgs::memberships_stmt(ctx.store(), user)?),
         )),
-        Presented::Token => Ok(None),
+        Presented::Other => Ok(None),
     }
 }
 
 /// `GET /v1/me`: the memberships read in the session check's round trip.
 pub async fn get(ctx: &Ctx) -> ApiResult<Reply> {
     let a = authenticate_with(ctx, None, |who, reads| plan_get(ctx, who, reads)).await?;
-    let (Principal::User(caller), Some(read)) = (&a.principal, a.plan) else {
-        return Err(ApiError::Forbidden);
-    };
+    let caller = a.principal.person()?;
+    let read = a
+        .plan
+        .ok_or_else(|| ApiError::internal("a person's memberships were not planned"))?;
     let rows: Vec<MembershipRow> = a.results.rows(read)?;
     Ok(Reply::ok(profile(caller.user(), &rows)))
 }
@@ -190,10 +191,9 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
     let body: ChangePasswordBody = ctx.json()?;
     let (user_id, keep_session, change_token) = match &changer {
         PasswordChanger::Session(c) => (c.user_id(), Some(c.session_id()), None),
-        PasswordChanger::ChangeToken {
-            user_id,
-            token_hash,
-        } => (*user_id, None, Some(token_hash.clone())),
+        PasswordChanger::ChangeToken(token) => {
+            (token.user_id(), None, Some(token.token_hash().to_string()))
+        }
     };
     let user = store::users::by_id(ctx.store(), user_id)
         .await?

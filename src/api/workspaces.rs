@@ -155,7 +155,7 @@ pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 pub async fn list(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let page = ctx.page()?;
     let visible = match (access.role(), &access.principal()) {
-        (OrgRole::Member, Principal::User(caller)) => Visible::MemberOf(caller.user_id()),
+        (OrgRole::Member, Principal::Person(caller)) => Visible::MemberOf(caller.user_id()),
         (OrgRole::Member, Principal::Token(token)) => Visible::ListedFor(token.id()),
         _ => Visible::All {
             viewer: access.user_id(),

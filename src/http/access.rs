@@ -10,7 +10,7 @@
 //! listed workspaces (`domain::api_token::acting`), so every permission rule applies to it
 //! unchanged.
 
-use super::auth::{authenticate_for_org, authenticate_with, Caller, Principal, TokenCaller};
+use super::auth::{authenticate, authenticate_with, Caller, Principal, TokenCaller};
 use super::Ctx;
 use crate::domain::ids::{ApiTokenId, OrgId, UserId, WorkspaceId};
 use crate::domain::permissions::{org_allows, OrgAction};
@@ -53,22 +53,11 @@ pub async fn org_access_with<P>(
 ) -> ApiResult<(OrgAccess, P, Results)> {
     // An `{org}` that is not an id still authenticates first (401 before 404).
     let Ok(org_id) = ctx.path_id::<OrgId>("org") else {
-        authenticate_for_org(ctx, None).await?;
-        return Err(ApiError::NotFound);
+        return Err(authenticate(ctx).await?.admit_nowhere());
     };
     let store = OrgStore::open(&ctx.db, org_id);
     let a = authenticate_with(ctx, Some(org_id), |_, reads| plan(&store, reads)).await?;
-    let (org, role) = match &a.principal {
-        Principal::User(_) => {
-            let found = a.membership.ok_or(ApiError::NotFound)?;
-            (found.org, found.role)
-        }
-        // A token reaches its own org only; any other is as unknown as a missing one.
-        Principal::Token(token) if token.org_id() == org_id => {
-            (token.org().clone(), token.acting().org_role)
-        }
-        Principal::Token(_) => return Err(ApiError::NotFound),
-    };
+    let (org, role) = a.principal.admit(org_id, a.membership)?;
     if !org_allows(role, action) {
         return Err(ApiError::Forbidden);
     }
@@ -109,10 +98,7 @@ impl OrgAccess {
 
     /// The person calling, if it is one.
     pub fn user(&self) -> Option<&Caller> {
-        match &self.principal {
-            Principal::User(caller) => Some(caller),
-            Principal::Token(_) => None,
-        }
+        self.principal.as_person()
     }
 
     pub fn user_id(&self) -> Option<UserId> {
@@ -120,10 +106,7 @@ impl OrgAccess {
     }
 
     pub fn token(&self) -> Option<&TokenCaller> {
-        match &self.principal {
-            Principal::Token(token) => Some(token),
-            Principal::User(_) => None,
-        }
+        self.principal.as_token()
     }
 
     pub fn token_id(&self) -> Option<ApiTokenId> {
@@ -142,20 +125,18 @@ impl OrgAccess {
         ws: WorkspaceId,
         stored: Option<WorkspaceRole>,
     ) -> Option<WorkspaceRole> {
-        match &self.principal {
-            Principal::User(_) => stored,
-            Principal::Token(token) => token.workspace_role(ws),
+        match self.token() {
+            None => stored,
+            Some(token) => token.workspace_role(ws),
         }
     }
 
     /// How the caller is named to people (an invitation email): the person's name, or the
     /// org for a token.
     pub fn display_name(&self) -> String {
-        match &self.principal {
-            Principal::User(caller) => {
-                format!("{} {}", caller.user().first_name, caller.user().last_name)
-            }
-            Principal::Token(_) => self.org.name.clone(),
+        match self.user() {
+            Some(caller) => format!("{} {}", caller.user().first_name, caller.user().last_name),
+            None => self.org.name.clone(),
         }
     }
 
@@ -174,13 +155,7 @@ impl OrgAccess {
 
     /// Who acts, for the audit trail.
     pub fn actor(&self) -> Actor {
-        match &self.principal {
-            Principal::User(caller) => Actor::user(caller.user_id(), caller.email()),
-            Principal::Token(token) => Actor::Token {
-                id: token.id(),
-                name: token.name().to_string(),
-            },
-        }
+        self.principal.actor()
     }
 
     /// An event in this org's audit trail, by the caller, about `target`.

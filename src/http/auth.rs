@@ -1,5 +1,6 @@
-//! Who is calling. Handlers that need a caller take a `Caller` argument, which only
-//! `authenticate` makes: a handler cannot run without the check.
+//! Who is calling: one `Principal` for every kind of caller (a person's session, an API
+//! token, a change token, the operator), which only `authenticate` makes. A route's guard
+//! asks it for the capability the route needs, so a handler cannot run without the check.
 
 use super::keys::keys;
 use super::Ctx;
@@ -8,10 +9,11 @@ use crate::domain::ids::{ApiTokenId, OrgId, SessionId, UserId, WorkspaceId};
 use crate::domain::jwt::VerifiedAccess;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
-use crate::domain::token::{hash_secret, looks_like_secret, TokenPurpose};
+use crate::domain::token::{hash_secret, looks_like_secret, secrets_equal, TokenPurpose};
 use crate::error::{ApiError, ApiResult};
 use crate::store;
 use crate::store::api_tokens::LiveToken;
+use crate::store::audit::Actor;
 use crate::store::orgs::{OrgRow, OrgWithRole};
 use crate::store::sessions::LiveSession;
 use crate::store::users::UserRow;
@@ -101,36 +103,175 @@ impl TokenCaller {
     }
 }
 
-/// Whoever presented the bearer credential: a person on a live session or an API token.
+/// A single-use password's change token, live (unused, unexpired): it lets its holder set
+/// a password and nothing else.
 #[derive(Debug, Clone)]
-pub enum Principal {
-    User(Box<Caller>),
-    Token(Box<TokenCaller>),
+pub struct ChangeToken {
+    user_id: UserId,
+    token_hash: String,
 }
 
-/// Routes that act as a person (their own account, their orgs, their inbox) refuse API
-/// tokens: 403 for a live one (it is valid, just not for this), 401 for anything else.
-pub async fn authenticate(ctx: &Ctx) -> ApiResult<Caller> {
-    match authenticate_principal(ctx).await? {
-        Principal::User(caller) => Ok(*caller),
-        Principal::Token(_) => Err(ApiError::Forbidden),
+impl ChangeToken {
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// The token's hash, to consume it in the batch that sets the password.
+    pub fn token_hash(&self) -> &str {
+        &self.token_hash
     }
 }
 
-/// Either kind of caller. An API token is one indexed read (the token with its org); a JWT
-/// is verified and then its session checked live (one indexed read).
-pub async fn authenticate_principal(ctx: &Ctx) -> ApiResult<Principal> {
-    authenticate_for_org(ctx, None).await.map(|(p, _)| p)
+/// The platform operator (the `OPERATOR_TOKEN` secret), for operator-only routes.
+pub struct Operator {
+    db: Db,
 }
 
-/// The caller and, for a person, their membership in `org` read in the same round trip
-/// (the org gate's question; a token's org comes with the token).
-pub async fn authenticate_for_org(
-    ctx: &Ctx,
-    org: Option<OrgId>,
-) -> ApiResult<(Principal, Option<OrgWithRole>)> {
-    let a = authenticate_with(ctx, org, |_, _| Ok(())).await?;
-    Ok((a.principal, a.membership))
+impl Operator {
+    /// The operator is admitted to every org.
+    pub fn open_org(&self, org: OrgId) -> OrgStore {
+        OrgStore::open(&self.db, org)
+    }
+}
+
+/// Whoever presented a live credential: one type for every kind of caller. A route asks
+/// it for the capability it needs (`person`, `password_changer`, `operator`, `may_ask`,
+/// `admit` to an org), and each kind answers for itself there; a new kind of caller is
+/// one variant, the check that recognises its credential (`present`, `confirm`) and its
+/// answer in each capability (the compiler lists them).
+pub enum Principal {
+    /// A person on a live session.
+    Person(Box<Caller>),
+    /// An API token of one org.
+    Token(Box<TokenCaller>),
+    /// The change token a single-use-password login handed out.
+    ChangeToken(ChangeToken),
+    /// The platform operator.
+    Operator(Operator),
+}
+
+/// Who may change a password: a person on a live session (who gives their current password)
+/// or the holder of a change token.
+pub enum PasswordChanger {
+    Session(Box<Caller>),
+    ChangeToken(ChangeToken),
+}
+
+impl Principal {
+    /// What a route answers a caller it is not for: an API token is valid, just not for
+    /// this (403); a change token or the operator's secret is no credential there (401),
+    /// as they were before they had a kind of their own.
+    fn refused(&self) -> ApiError {
+        match self {
+            Principal::Token(_) => ApiError::Forbidden,
+            Principal::Person(_) | Principal::ChangeToken(_) | Principal::Operator(_) => {
+                ApiError::Unauthorized
+            }
+        }
+    }
+
+    /// For routes that act as a person (their own account, their orgs, their inbox).
+    pub fn person(self) -> ApiResult<Caller> {
+        match self {
+            Principal::Person(caller) => Ok(*caller),
+            other => Err(other.refused()),
+        }
+    }
+
+    /// For the password change: a person, or a change token's holder.
+    pub fn password_changer(self) -> ApiResult<PasswordChanger> {
+        match self {
+            Principal::Person(caller) => Ok(PasswordChanger::Session(caller)),
+            Principal::ChangeToken(token) => Ok(PasswordChanger::ChangeToken(token)),
+            other => Err(other.refused()),
+        }
+    }
+
+    /// For the operator's routes. Every other credential is refused alike (401).
+    pub fn operator(self) -> ApiResult<Operator> {
+        match self {
+            Principal::Operator(operator) => Ok(operator),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
+    /// For the authorization check: a person (about themselves) or an API token (about its
+    /// org's users) may ask.
+    pub fn may_ask(&self) -> ApiResult<()> {
+        match self {
+            Principal::Person(_) | Principal::Token(_) => Ok(()),
+            other => Err(other.refused()),
+        }
+    }
+
+    /// Admission to `org`: the org and the role the caller acts with there. A person by
+    /// their `membership` (read with the session); a token in its own org only, any other
+    /// as unknown as a missing one (404); other kinds of caller never act in an org.
+    pub fn admit(
+        &self,
+        org: OrgId,
+        membership: Option<OrgWithRole>,
+    ) -> ApiResult<(OrgRow, OrgRole)> {
+        match self {
+            Principal::Person(_) => {
+                let found = membership.ok_or(ApiError::NotFound)?;
+                Ok((found.org, found.role))
+            }
+            Principal::Token(token) if token.org_id() == org => {
+                Ok((token.org().clone(), token.acting().org_role))
+            }
+            Principal::Token(_) => Err(ApiError::NotFound),
+            other => Err(other.refused()),
+        }
+    }
+
+    /// What admission to an `{org}` that is no org id answers: 404, as for any org the
+    /// caller is not in, to those who could be admitted to one.
+    pub fn admit_nowhere(&self) -> ApiError {
+        match self {
+            Principal::Person(_) | Principal::Token(_) => ApiError::NotFound,
+            other => other.refused(),
+        }
+    }
+
+    /// The person, if the caller is one.
+    pub fn as_person(&self) -> Option<&Caller> {
+        match self {
+            Principal::Person(caller) => Some(caller),
+            _ => None,
+        }
+    }
+
+    /// The API token, if the caller is one.
+    pub fn as_token(&self) -> Option<&TokenCaller> {
+        match self {
+            Principal::Token(token) => Some(token),
+            _ => None,
+        }
+    }
+
+    /// Who acts, for the audit trail.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Person(caller) => Actor::user(caller.user_id(), caller.email()),
+            Principal::Token(token) => Actor::Token {
+                id: token.id(),
+                name: token.name().to_string(),
+            },
+            Principal::ChangeToken(token) => Actor::User {
+                id: token.user_id(),
+                email: None,
+            },
+            Principal::Operator(_) => Actor::Operator,
+        }
+    }
+}
+
+/// The caller, whatever its kind; the route's guard then asks it for a capability.
+pub async fn authenticate(ctx: &Ctx) -> ApiResult<Principal> {
+    authenticate_with(ctx, None, |_, _| Ok(()))
+        .await
+        .map(|a| a.principal)
 }
 
 /// Whom a bearer credential names before D1 says whether it is live: what a handler may
@@ -138,131 +279,51 @@ pub async fn authenticate_for_org(
 #[derive(Debug, Clone, Copy)]
 pub enum Presented {
     /// A JWT that verified: its user (the session is not checked yet).
-    User(UserId),
-    /// An API token (not looked up yet).
-    Token,
+    Person(UserId),
+    /// Any other credential (not looked up yet).
+    Other,
 }
 
-/// Whom a live credential names, for a route that needs nothing of the person's account
-/// (the authz check): no account row is read with the session.
-#[derive(Debug, Clone)]
-pub enum Presence {
-    User(UserId),
-    Token(Box<TokenCaller>),
-}
-
-/// A caller authenticated together with reads that a handler planned: `W` is what the
-/// route learns of the caller (`Principal`, or `Presence` without the account row).
+/// A caller authenticated together with reads that a handler planned.
 // Sealed like `OrgAccess`: a handler taking one cannot have skipped authentication.
 #[allow(clippy::manual_non_exhaustive)]
-pub struct Authenticated<P, W = Principal> {
-    pub principal: W,
+pub struct Authenticated<P> {
+    pub principal: Principal,
     /// A person's membership in the asked-for org.
     pub membership: Option<OrgWithRole>,
-    /// What `plan` returned (the indexes of its reads).
+    /// What `plan` returned (the tickets of its reads).
     pub plan: P,
     /// The results of the whole batch, the planned reads among them.
     pub results: Results,
     /// The row of the read that `plan` had ride on the credential's (`Together::ride`), as
     /// JSON text; `None` without one or when it found no row.
     pub rider: Option<String>,
-    /// Only `authenticate_with` and `authenticate_presence_with` build one.
+    /// Only `authenticate_with` builds one.
     _sealed: (),
 }
 
-impl<P, W> Authenticated<P, W> {
-    /// The same authentication, with the caller as the route needs to know them.
-    fn map_principal<V>(self, f: impl FnOnce(W) -> ApiResult<V>) -> ApiResult<Authenticated<P, V>> {
-        Ok(Authenticated {
-            principal: f(self.principal)?,
-            membership: self.membership,
-            plan: self.plan,
-            results: self.results,
-            rider: self.rider,
-            _sealed: (),
-        })
-    }
-}
-
 /// Authenticates and runs the handler's own reads in the same round trip: `plan` adds them
-/// to the batch that checks the credential (a verified JWT's session, or the API token), so
-/// an authorized read costs one round trip; a one-row read may instead ride in the
-/// credential's own row (`Together::ride`), one statement fewer. The planned reads run
-/// before the credential is known to be live; they must only read, and their results are
-/// used only once it is (a dead session or token answers 401 and they are dropped).
+/// to the batch that checks the credential (a verified JWT's session, an API token, a
+/// change token), so an authorized read costs one round trip; a one-row read may instead
+/// ride in the credential's own row (`Together::ride`), one statement fewer. The planned
+/// reads run before the credential is known to be live; they must only read, and their
+/// results are used only once it is (a dead credential answers 401 and they are dropped).
+/// With `org`, a person's membership in it is read with the session.
 pub async fn authenticate_with<P>(
     ctx: &Ctx,
     org: Option<OrgId>,
     plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
 ) -> ApiResult<Authenticated<P>> {
-    let a = authenticate_core(ctx, org, true, plan).await?;
-    a.map_principal(|live| match live {
-        Live::Token(token) => Ok(Principal::Token(token)),
-        Live::Session {
-            user_id,
-            session_id,
-            user: Some(user),
-        } => Ok(Principal::User(Box::new(Caller {
-            user_id,
-            session_id,
-            user: *user,
-        }))),
-        Live::Session { user: None, .. } => {
-            Err(ApiError::internal("the session's read had no account row"))
-        }
-    })
-}
-
-/// `authenticate_with` for a route that needs only whom the caller is: the session's
-/// user is checked (active) but their account row is not read.
-pub async fn authenticate_presence_with<P>(
-    ctx: &Ctx,
-    plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
-) -> ApiResult<Authenticated<P, Presence>> {
-    let a = authenticate_core(ctx, None, false, plan).await?;
-    a.map_principal(|live| {
-        Ok(match live {
-            Live::Token(token) => Presence::Token(token),
-            Live::Session { user_id, .. } => Presence::User(user_id),
-        })
-    })
-}
-
-/// A live credential as the read found it.
-enum Live {
-    Token(Box<TokenCaller>),
-    Session {
-        user_id: UserId,
-        session_id: SessionId,
-        /// The account row, when it was asked for.
-        user: Option<Box<UserRow>>,
-    },
-}
-
-/// A bearer credential that passed the checks needing no read.
-enum Bearer {
-    ApiToken(String),
-    Jwt(VerifiedAccess),
-}
-
-// The generic part is only the handler's `plan`; what comes before and after it is one
-// copy for every route (`present`, `confirm`).
-async fn authenticate_core<P>(
-    ctx: &Ctx,
-    org: Option<OrgId>,
-    person: bool,
-    plan: impl FnOnce(Presented, &mut Together) -> ApiResult<P>,
-) -> ApiResult<Authenticated<P, Live>> {
     let bearer = present(ctx).await?;
     let mut reads = Together::default();
     let plan = plan(
         match &bearer {
-            Bearer::ApiToken(_) => Presented::Token,
-            Bearer::Jwt(claims) => Presented::User(claims.user_id),
+            Bearer::Jwt(claims) => Presented::Person(claims.user_id),
+            _ => Presented::Other,
         },
         &mut reads,
     )?;
-    let (principal, membership, results, rider) = confirm(ctx, bearer, org, person, reads).await?;
+    let (principal, membership, results, rider) = confirm(ctx, bearer, org, reads).await?;
     Ok(Authenticated {
         principal,
         membership,
@@ -273,15 +334,33 @@ async fn authenticate_core<P>(
     })
 }
 
-/// The bearer credential, checked as far as it can be without D1: a well-formed API
-/// token, or a JWT whose signature, issuer and expiry hold.
+/// A bearer credential that passed the checks needing no read: its kind is known by its
+/// shape (or, for the operator, by the secret it equals).
+enum Bearer {
+    Operator,
+    ApiToken(String),
+    ChangeToken(String),
+    Jwt(VerifiedAccess),
+}
+
+/// The bearer credential, checked as far as it can be without D1: the operator's secret, a
+/// well-formed API token, a change token's shape, or a JWT whose signature, issuer and
+/// expiry hold.
 async fn present(ctx: &Ctx) -> ApiResult<Bearer> {
     let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
+    if let Some(expected) = ctx.cfg.operator_token.as_deref() {
+        if secrets_equal(&token, expected) {
+            return Ok(Bearer::Operator);
+        }
+    }
     if api_token::is_api_token(&token) {
         if !api_token::well_formed(&token) {
             return Err(ApiError::Unauthorized);
         }
         return Ok(Bearer::ApiToken(token));
+    }
+    if looks_like_secret(&token) {
+        return Ok(Bearer::ChangeToken(token));
     }
     let keys = keys(&ctx.env, &ctx.cfg).await?;
     keys.verify(&token, &ctx.cfg.jwt_issuer, ctx.now().to_utc())
@@ -294,12 +373,18 @@ async fn confirm(
     ctx: &Ctx,
     bearer: Bearer,
     org: Option<OrgId>,
-    person: bool,
     mut reads: Together,
-) -> ApiResult<(Live, Option<OrgWithRole>, Results, Option<String>)> {
+) -> ApiResult<(Principal, Option<OrgWithRole>, Results, Option<String>)> {
     let now = ctx.now();
+    // Only a session's or an API token's row carries a rider: the routes that plan one
+    // refuse the other kinds, so for them it is dropped unread.
     let rider = reads.take_rider();
-    let claims = match bearer {
+    match bearer {
+        Bearer::Operator => {
+            let results = reads.run(&ctx.store).await?;
+            let operator = Operator { db: ctx.db.clone() };
+            Ok((Principal::Operator(operator), None, results, None))
+        }
         Bearer::ApiToken(token) => {
             let read = reads.add(store::api_tokens::live_stmt(
                 &ctx.store,
@@ -311,35 +396,58 @@ async fn confirm(
             let mut live: LiveToken = results.first(read)?.ok_or(ApiError::Unauthorized)?;
             let rider = live.rider.take();
             let caller = token_caller(ctx, live, now)?;
-            return Ok((Live::Token(Box::new(caller)), None, results, rider));
+            Ok((Principal::Token(Box::new(caller)), None, results, rider))
         }
-        Bearer::Jwt(claims) => claims,
-    };
-    let read = reads.add(store::sessions::live_stmt(
-        &ctx.store,
-        claims.session_id,
-        claims.user_id,
-        now,
-        org,
-        rider,
-        person,
-    )?);
-    let results = reads.run(&ctx.store).await?;
-    let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
-    let membership = live.org()?;
-    if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
-        let db = ctx.store.clone();
-        let sid = claims.session_id;
-        ctx.in_background(async move {
-            let _ = store::sessions::touch(&db, sid, now).await;
-        });
+        Bearer::ChangeToken(token) => {
+            let token_hash = hash_secret(&token);
+            let read = reads.add(store::tokens::find_stmt(
+                &ctx.store,
+                &token_hash,
+                TokenPurpose::PasswordChange,
+            )?);
+            let results = reads.run(&ctx.store).await?;
+            let row = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+            if row.used_at.is_some() || Timestamp(row.expires_at) <= now {
+                return Err(ApiError::Unauthorized);
+            }
+            let token = ChangeToken {
+                user_id: row.user_id,
+                token_hash,
+            };
+            Ok((Principal::ChangeToken(token), None, results, None))
+        }
+        Bearer::Jwt(claims) => {
+            let read = reads.add(store::sessions::live_stmt(
+                &ctx.store,
+                claims.session_id,
+                claims.user_id,
+                now,
+                org,
+                rider,
+            )?);
+            let results = reads.run(&ctx.store).await?;
+            let live: LiveSession = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+            let membership = live.org()?;
+            if now.millis() - live.session_last_used_at > TOUCH_AFTER_MS {
+                let db = ctx.store.clone();
+                let sid = claims.session_id;
+                ctx.in_background(async move {
+                    let _ = store::sessions::touch(&db, sid, now).await;
+                });
+            }
+            let caller = Caller {
+                user_id: claims.user_id,
+                session_id: claims.session_id,
+                user: live.user()?,
+            };
+            Ok((
+                Principal::Person(Box::new(caller)),
+                membership,
+                results,
+                live.rider,
+            ))
+        }
     }
-    let session = Live::Session {
-        user_id: claims.user_id,
-        session_id: claims.session_id,
-        user: live.user.map(Box::new),
-    };
-    Ok((session, membership, results, live.rider))
 }
 
 /// `last_used_at` of a token is refreshed at most this often, off the response path.
@@ -366,65 +474,13 @@ fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCa
             let _ = store::api_tokens::touch(&db, id, now).await;
         });
     }
-    let org_id = live.org.id;
+    let org = live.org()?;
     Ok(TokenCaller {
         id,
         name: live.token_name,
         role,
         workspaces,
-        org_id,
-        org: live.org,
+        org_id: org.id,
+        org,
     })
-}
-
-/// Who may change a password: a logged-in user, or the holder of the `change_token` that a
-/// single-use-password login handed out (good for nothing else).
-pub enum PasswordChanger {
-    Session(Box<Caller>),
-    ChangeToken { user_id: UserId, token_hash: String },
-}
-
-pub async fn authenticate_password_change(ctx: &Ctx) -> ApiResult<PasswordChanger> {
-    let token = ctx.bearer().ok_or(ApiError::Unauthorized)?;
-    if !looks_like_secret(&token) {
-        return authenticate(ctx)
-            .await
-            .map(|c| PasswordChanger::Session(Box::new(c)));
-    }
-    let token_hash = hash_secret(&token);
-    let row = store::tokens::find(&ctx.store, &token_hash, TokenPurpose::PasswordChange)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    if row.used_at.is_some() || Timestamp(row.expires_at) <= ctx.now() {
-        return Err(ApiError::Unauthorized);
-    }
-    let user_id = row.user_id;
-    Ok(PasswordChanger::ChangeToken {
-        user_id,
-        token_hash,
-    })
-}
-
-/// The platform operator (the `OPERATOR_TOKEN` secret), for operator-only routes. Every
-/// other credential, and every request while the secret is unset, is refused alike.
-pub struct Operator {
-    db: Db,
-}
-
-impl Operator {
-    /// The operator is admitted to every org.
-    pub fn open_org(&self, org: OrgId) -> OrgStore {
-        OrgStore::open(&self.db, org)
-    }
-}
-
-pub fn authenticate_operator(ctx: &Ctx) -> ApiResult<Operator> {
-    match (ctx.bearer(), ctx.cfg.operator_token.as_deref()) {
-        (Some(presented), Some(expected))
-            if crate::domain::token::secrets_equal(&presented, expected) =>
-        {
-            Ok(Operator { db: ctx.db.clone() })
-        }
-        _ => Err(ApiError::Unauthorized),
-    }
 }

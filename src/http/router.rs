@@ -41,9 +41,10 @@ pub struct Route {
 
 /// `routes! { GET "/v1/orgs/{org}" => org(ViewOrg) get; … }`: the module's `ROUTES`.
 ///
-/// Guards: `public h` calls `h(ctx)`; `person h` calls `h(ctx, caller)`; `password_change h`
-/// calls `h(ctx, changer)`; `org(Action) h` calls `h(ctx, access)` with the caller admitted
-/// to `{org}` for `OrgAction::Action`; `operator h` calls `h(ctx, operator)`. A handler in
+/// Guards: `public h` calls `h(ctx)`; the others authenticate the caller (`Principal`) and
+/// ask it for a capability: `person h` calls `h(ctx, caller)`; `password_change h` calls
+/// `h(ctx, changer)`; `org(Action) h` calls `h(ctx, access)` with the caller admitted to
+/// `{org}` for `OrgAction::Action`; `operator h` calls `h(ctx, operator)`. A handler in
 /// brackets (`org(ViewDirectory) [list]`) plans its own reads into the gate's round trip and
 /// runs the gate itself (`org_access_with`, `authenticate_with`): it is called `h(ctx,
 /// OrgAction::Action)` for an org guard, `h(ctx)` otherwise.
@@ -82,13 +83,13 @@ macro_rules! routes {
     (@call $ctx:ident, $kind:ident, [$planned:path], ) => { $planned($ctx).await };
     (@call $ctx:ident, public, [], $h:path) => { $h($ctx).await };
     (@call $ctx:ident, person, [], $h:path) => {
-        $h($ctx, $crate::http::auth::authenticate($ctx).await?).await
+        $h($ctx, $crate::http::auth::authenticate($ctx).await?.person()?).await
     };
     (@call $ctx:ident, password_change, [], $h:path) => {
-        $h($ctx, $crate::http::auth::authenticate_password_change($ctx).await?).await
+        $h($ctx, $crate::http::auth::authenticate($ctx).await?.password_changer()?).await
     };
     (@call $ctx:ident, operator, [], $h:path) => {
-        $h($ctx, $crate::http::auth::authenticate_operator($ctx)?).await
+        $h($ctx, $crate::http::auth::authenticate($ctx).await?.operator()?).await
     };
     (@call $ctx:ident, org($action:ident), [], $h:path) => {
         $h(

@@ -1,6 +1,7 @@
 //! API tokens and their workspace lists.
 
-use super::orgs::{OrgRow, ORG_COLUMNS};
+use super::json_column;
+use super::orgs::{OrgRow, ORG_JSON};
 use super::{OrgStore, Query, Rider, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{ApiTokenId, UserId, WorkspaceId};
@@ -19,11 +20,18 @@ pub struct LiveToken {
     /// JSON array of the listed workspace ids (scoped tokens).
     pub token_workspaces: String,
     pub token_last_used_at: Option<i64>,
-    /// The org's columns in the same row.
-    #[serde(flatten)]
-    pub org: OrgRow,
+    /// The org's row (`ORG_JSON`) in the same row: one JSON column rather than the org's
+    /// columns beside the token's, which serde's `flatten` buffered on this hot read.
+    pub org_json: String,
     /// The row of the read that rode along (`Rider`), as JSON text.
     pub rider: Option<String>,
+}
+
+impl LiveToken {
+    /// The token's org.
+    pub fn org(&self) -> ApiResult<OrgRow> {
+        json_column(&self.org_json)
+    }
 }
 
 /// One indexed read: the token must be unrevoked and unexpired. A handler's one-row read
@@ -42,7 +50,7 @@ pub fn live_stmt(
             "SELECT {rider}t.id AS token_id, t.name AS token_name, t.role AS token_role, \
                t.scoped AS token_scoped, t.last_used_at AS token_last_used_at, \
                (SELECT json_group_array(workspace_id) FROM api_token_workspaces \
-                  WHERE token_id = t.id) AS token_workspaces, {ORG_COLUMNS} \
+                  WHERE token_id = t.id) AS token_workspaces, {ORG_JSON} AS org_json \
              FROM api_tokens t JOIN orgs o ON o.id = t.org_id \
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL \
                AND (t.expires_at IS NULL OR t.expires_at > ?2)"

@@ -101,6 +101,13 @@ pub struct OrgWithRole {
     pub role: OrgRole,
 }
 
+/// The org row as one JSON column (`json_column::<OrgRow>`), for reads whose row is
+/// something else (the credential's).
+pub const ORG_JSON: &str = "json_object('id', o.id, 'name', o.name, 'description', o.description, \
+     'logo_url', o.logo_url, 'owner_id', o.owner_id, 'member_limit', o.member_limit, \
+     'created_at', o.created_at, 'updated_at', o.updated_at, \
+     'directory_version', o.directory_version)";
+
 pub const ORG_COLUMNS: &str =
     "o.id, o.name, o.description, o.logo_url, o.owner_id, o.member_limit, \
      o.created_at, o.updated_at, o.directory_version";

@@ -7,8 +7,8 @@ use crate::domain::ids::{OrgId, SessionId, UserId};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::store::orgs::{OrgRow, OrgWithRole};
-use crate::store::users::UserRow;
+use crate::store::orgs::{OrgRow, OrgWithRole, ORG_JSON};
+use crate::store::users::{UserRow, USER_JSON};
 use serde::Deserialize;
 
 pub struct NewSession<'a> {
@@ -42,10 +42,10 @@ pub fn insert(store: &Store, s: &NewSession<'_>) -> ApiResult<Vec<Stmt>> {
 /// org-scoped route also the caller's role in that org and the org itself.
 #[derive(Debug, Deserialize)]
 pub struct LiveSession {
-    /// The session's user, read in the same row: handlers about the caller need no second
-    /// read. `None` when the read was for liveness alone (`live_stmt`'s `person`).
-    #[serde(flatten)]
-    pub user: Option<UserRow>,
+    /// The session's user (`USER_JSON`), read in the same row: handlers about the caller
+    /// need no second read. One JSON column rather than the row's columns beside the
+    /// session's: serde's `flatten` buffered every column of this hot read.
+    pub user_json: String,
     pub session_last_used_at: i64,
     /// The caller's role in the asked-for org (`None`: not a member, or no org asked).
     pub org_role: Option<OrgRole>,
@@ -56,6 +56,11 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
+    /// The session's account.
+    pub fn user(&self) -> ApiResult<UserRow> {
+        json_column(&self.user_json)
+    }
+
     /// The asked-for org with the caller's role, if the caller belongs to it.
     pub fn org(&self) -> ApiResult<Option<OrgWithRole>> {
         match (&self.org_role, &self.org_json) {
@@ -68,12 +73,10 @@ impl LiveSession {
     }
 }
 
-/// One indexed read: the session must be unended and unexpired and its user active. With
-/// `org`, the same read also answers the org gate (the caller's membership and the org),
-/// so an org-scoped request costs one round trip before its own work; a handler's one-row
-/// read may ride along (`rider`). Without `person` the user's row is checked (active) but
-/// not read: a route that needs only whom the caller is (the authz check) saves the
-/// columns, which every call parses, plans and sends back.
+/// One indexed read: the session must be unended and unexpired and its user active; the
+/// row carries the account. With `org`, the same read also answers the org gate (the
+/// caller's membership and the org), so an org-scoped request costs one round trip before
+/// its own work; a handler's one-row read may ride along (`rider`).
 pub fn live_stmt(
     store: &Store,
     id: SessionId,
@@ -81,7 +84,6 @@ pub fn live_stmt(
     now: Timestamp,
     org: Option<OrgId>,
     rider: Option<Rider>,
-    person: bool,
 ) -> ApiResult<Query<LiveSession>> {
     let db = &store.db;
     let mut args = args![id, user, now];
@@ -91,30 +93,22 @@ pub fn live_stmt(
         Some(org) => {
             args.push(org.into());
             (
-                ", m.role AS org_role, \
-                 CASE WHEN m.role IS NULL THEN NULL ELSE json_object('id', o.id, 'name', o.name, \
-                   'description', o.description, 'logo_url', o.logo_url, 'owner_id', o.owner_id, \
-                   'member_limit', o.member_limit, 'created_at', o.created_at, \
-                   'updated_at', o.updated_at, 'directory_version', o.directory_version) \
-                 END AS org_json",
+                format!(
+                    ", m.role AS org_role, \
+                     CASE WHEN m.role IS NULL THEN NULL ELSE {ORG_JSON} END AS org_json"
+                ),
                 " LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
                  LEFT JOIN orgs o ON o.id = m.org_id",
             )
         }
-        None => ("", ""),
+        None => (String::new(), ""),
     };
     // After the statement's own arguments, so its placeholders stay as written.
     let rider = Rider::column(rider, &mut args);
-    let person_columns = if person {
-        "u.id, u.email, u.first_name, u.last_name, u.phone, u.password_hash, \
-         u.must_change_password, u.status, u.email_verified, u.pending_email, \
-         u.failed_logins, u.created_at, u.last_login_at, "
-    } else {
-        ""
-    };
     db.query(
         &format!(
-            "SELECT {rider}{person_columns}s.last_used_at AS session_last_used_at{gate_columns} \
+            "SELECT {rider}{USER_JSON} AS user_json, \
+             s.last_used_at AS session_last_used_at{gate_columns} \
              FROM sessions s JOIN users u ON u.id = s.user_id{gate_joins} \
              WHERE s.id = ?1 AND s.user_id = ?2 AND s.ended_at IS NULL AND s.expires_at > ?3 \
              AND u.status = 'active'"

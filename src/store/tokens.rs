@@ -1,7 +1,7 @@
 //! Emailed single-use tokens. Consumption is one conditional UPDATE: of any number of racing
 //! requests exactly one sees a change, and statements gated on it run only in its batch.
 
-use super::{Stmt, Store};
+use super::{Query, Stmt, Store};
 use crate::args;
 use crate::domain::ids::UserId;
 use crate::domain::time::Timestamp;
@@ -22,13 +22,21 @@ pub async fn find(
     token_hash: &str,
     purpose: TokenPurpose,
 ) -> ApiResult<Option<TokenRow>> {
+    store.first_of(find_stmt(store, token_hash, purpose)?).await
+}
+
+/// `find` as a read to batch (a change token is checked with a handler's planned reads).
+pub fn find_stmt(
+    store: &Store,
+    token_hash: &str,
+    purpose: TokenPurpose,
+) -> ApiResult<Query<TokenRow>> {
     let db = &store.db;
-    db.first(
+    db.query(
         "SELECT user_id, new_email, expires_at, used_at FROM user_tokens \
          WHERE token_hash = ?1 AND purpose = ?2",
         args![token_hash, purpose.as_str()],
     )
-    .await
 }
 
 pub fn insert(

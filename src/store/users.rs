@@ -25,6 +25,15 @@ pub struct UserRow {
     pub last_login_at: Option<i64>,
 }
 
+/// The account row of `u` as one JSON column (`json_column::<UserRow>`), for reads whose
+/// row is something else (the session's).
+pub const USER_JSON: &str = "json_object('id', u.id, 'email', u.email, \
+     'first_name', u.first_name, 'last_name', u.last_name, 'phone', u.phone, \
+     'password_hash', u.password_hash, 'must_change_password', u.must_change_password, \
+     'status', u.status, 'email_verified', u.email_verified, 'pending_email', u.pending_email, \
+     'failed_logins', u.failed_logins, 'created_at', u.created_at, \
+     'last_login_at', u.last_login_at)";
+
 const COLUMNS: &str =
     "id, email, first_name, last_name, phone, password_hash, must_change_password, \
      status, email_verified, pending_email, failed_logins, created_at, last_login_at";

@@ -181,6 +181,19 @@ impl Config {
     }
 }
 
+/// Development's defaults under an https `APP_URL`, for host tests that need a config.
+#[cfg(test)]
+impl Config {
+    pub fn for_tests() -> Config {
+        Config::load(|name| match name {
+            "ENVIRONMENT" => Some("development".into()),
+            "APP_URL" => Some("https://app.example".into()),
+            _ => None,
+        })
+        .expect("development defaults load")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

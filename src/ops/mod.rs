@@ -8,6 +8,8 @@ pub mod invitations;
 pub mod members;
 pub mod newcomer;
 pub mod sessions;
+#[cfg(test)]
+mod testing;
 
 use crate::domain::roles::OrgRole;
 use crate::domain::time::Timestamp;

@@ -267,3 +267,234 @@ impl GroupCheck {
         Ok(self.wanted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::validation::FieldError;
+    use crate::ops::testing::*;
+    use crate::store::Arg;
+
+    const EMAIL: &str = "ada@example.com";
+
+    fn grant(role: WorkspaceRole) -> WorkspaceAssignment {
+        WorkspaceAssignment {
+            workspace: WorkspaceId::new(),
+            role,
+        }
+    }
+
+    /// The fields a 422 names, in order.
+    fn fields<T: std::fmt::Debug>(result: ApiResult<T>) -> Vec<(String, String)> {
+        match result {
+            Err(ApiError::Validation(errors)) => errors
+                .into_iter()
+                .map(|FieldError { field, message }| (field, message))
+                .collect(),
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Ceiling {
+        Allowed,
+        Forbidden,
+        NeedsWorkspace,
+    }
+
+    #[test]
+    fn the_ceiling_grants_no_more_than_the_actor_holds_and_a_member_a_workspace() {
+        use Ceiling::*;
+        use OrgRole as O;
+        use WorkspaceRole as W;
+        let cases: &[(OrgRole, OrgRole, &[WorkspaceRole], Ceiling)] = &[
+            (O::Owner, O::Admin, &[W::Admin], Allowed),
+            (O::Owner, O::Owner, &[], Forbidden),
+            (O::Admin, O::Admin, &[], Allowed),
+            (O::Admin, O::Owner, &[], Forbidden),
+            (O::Admin, O::Member, &[W::Admin], Allowed),
+            (O::Admin, O::Member, &[], NeedsWorkspace),
+            (O::Editor, O::Editor, &[W::Editor], Allowed),
+            (O::Editor, O::Admin, &[], Forbidden),
+            (O::Editor, O::Viewer, &[W::Viewer, W::Editor], Allowed),
+            (O::Editor, O::Member, &[W::Viewer, W::Admin], Forbidden),
+            (O::Viewer, O::Viewer, &[], Forbidden),
+            (O::Viewer, O::Member, &[W::Viewer], Forbidden),
+            (O::Member, O::Member, &[W::Viewer], Forbidden),
+            // The workspace is asked for before the actor's rank is looked at.
+            (O::Viewer, O::Member, &[], NeedsWorkspace),
+        ];
+        for (actor, role, workspace_roles, expected) in cases {
+            let grants: Vec<_> = workspace_roles.iter().map(|r| grant(*r)).collect();
+            let got = match check_ceiling(*actor, *role, &grants) {
+                Ok(()) => Allowed,
+                Err(ApiError::Forbidden) => Forbidden,
+                Err(ApiError::Validation(e)) if e[0].field == "workspaces" => NeedsWorkspace,
+                Err(other) => panic!("{other:?}"),
+            };
+            assert_eq!(
+                got, *expected,
+                "{actor:?} giving {role:?} {workspace_roles:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn workspace_grants_are_parsed_with_each_bad_entry_named_and_none_listed_twice() {
+        let ws = WorkspaceId::new();
+        let list: Vec<WorkspaceGrant> = serde_json::from_value(json!([
+            {"workspace_id": ws, "role": "editor"},
+            {"workspace_id": "not-a-uuid", "role": "boss"},
+            {"workspace_id": ws.to_string().to_uppercase(), "role": "viewer"},
+        ]))
+        .unwrap();
+        let mut errs = FieldErrors::default();
+        let grants = parse(&list, &mut errs);
+        assert_eq!(
+            grants,
+            [WorkspaceAssignment {
+                workspace: ws,
+                role: WorkspaceRole::Editor
+            }]
+        );
+        let named: Vec<&str> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "workspaces[1].workspace_id",
+                "workspaces[1].role",
+                "workspaces[2].workspace_id"
+            ]
+        );
+        assert_eq!(errs.0[2].message, "names a workspace already listed");
+    }
+
+    #[test]
+    fn the_org_role_given_is_never_owner() {
+        for (raw, expected) in [
+            ("admin", Some(OrgRole::Admin)),
+            ("member", Some(OrgRole::Member)),
+            ("owner", None),
+            ("Admin", None),
+            ("", None),
+        ] {
+            let mut errs = FieldErrors::default();
+            assert_eq!(org_role(raw, &mut errs), expected, "{raw}");
+            assert_eq!(errs.is_empty(), expected.is_some(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_checks_read_the_workspaces_the_groups_and_the_standing_in_the_org() {
+        let org = Org::new();
+        let grants = [grant(WorkspaceRole::Viewer), grant(WorkspaceRole::Editor)];
+        let (g1, g2) = (GroupId::new(), GroupId::new());
+        // Two spellings of one group: read (and joined) once.
+        let groups = [
+            g1.to_string().to_uppercase(),
+            g2.to_string(),
+            g1.to_string(),
+        ];
+        let mut reads = Together::default();
+        plan_newcomer(&org.store, &grants, &groups, EMAIL, &mut reads).unwrap();
+        let [workspaces, found_groups, standing] = reads.planned() else {
+            panic!("three reads: {}", reads.planned().len())
+        };
+        let ids = serde_json::to_string(&[grants[0].workspace, grants[1].workspace]).unwrap();
+        assert!(workspaces
+            .sql()
+            .contains("FROM workspaces WHERE org_id = ?1"));
+        assert_eq!(workspaces.args(), [text(org.id()), text(ids)]);
+        assert!(found_groups.sql().contains("FROM groups WHERE org_id = ?1"));
+        let wanted = serde_json::to_string(&[g1, g2]).unwrap();
+        assert_eq!(found_groups.args(), [text(org.id()), text(wanted)]);
+        assert_eq!(standing.args(), [text(org.id()), text(EMAIL)]);
+
+        // Neither workspaces nor groups: the standing alone.
+        let mut reads = Together::default();
+        plan_newcomer(&org.store, &[], &[], EMAIL, &mut reads).unwrap();
+        assert_eq!(reads.planned().len(), 1);
+        assert_eq!(reads.planned()[0].args(), [text(org.id()), text(EMAIL)]);
+    }
+
+    #[test]
+    fn group_ids_that_are_not_uuids_are_refused_before_any_group_is_read() {
+        let org = Org::new();
+        let groups = ["g1".to_string(), GroupId::new().to_string(), "".to_string()];
+        let mut reads = Together::default();
+        let refused = plan_newcomer(&org.store, &[], &groups, EMAIL, &mut reads);
+        assert_eq!(
+            fields(refused.map(|_| ())),
+            [
+                ("groups[0]".to_string(), "must be a UUID".to_string()),
+                ("groups[2]".to_string(), "must be a UUID".to_string())
+            ]
+        );
+        assert!(reads
+            .planned()
+            .iter()
+            .all(|s| !s.sql().contains("FROM groups")));
+    }
+
+    #[test]
+    fn what_the_org_does_not_have_is_named_by_its_entry() {
+        let org = Org::new();
+        let grants = [grant(WorkspaceRole::Viewer)];
+        let nothing = Results::nothing_found();
+
+        let mut reads = Together::default();
+        let checks = plan_newcomer(&org.store, &grants, &[], EMAIL, &mut reads).unwrap();
+        assert_eq!(
+            fields(checks.check(&nothing, &grants, OrgRole::Editor)),
+            [(
+                "workspaces[0].workspace_id".to_string(),
+                "is not a workspace of this organization".to_string()
+            )]
+        );
+
+        let g = GroupId::new().to_string();
+        let mut reads = Together::default();
+        let checks = plan_newcomer(&org.store, &[], &[g.clone(), g], EMAIL, &mut reads).unwrap();
+        let named: Vec<String> = fields(checks.check(&nothing, &[], OrgRole::Editor))
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+        assert_eq!(named, ["groups[0]", "groups[1]"]);
+
+        // Nothing asked for: nothing to refuse, and an email nobody has.
+        let mut reads = Together::default();
+        let checks = plan_newcomer(&org.store, &[], &[], EMAIL, &mut reads).unwrap();
+        let (names, groups, standing) = checks.check(&nothing, &[], OrgRole::Editor).unwrap();
+        assert!(names.is_empty() && groups.is_empty());
+        assert!(standing.account_id.is_none() && standing.member == 0);
+        assert!(standing.pending().is_none());
+    }
+
+    #[test]
+    fn closing_an_invitation_withdraws_it_in_the_org_and_records_why() {
+        let org = Org::new();
+        let id = InvitationId::new();
+        let stmts = close_invitation(&org.acting(OrgRole::Admin), EMAIL, id).unwrap();
+        assert_eq!(
+            effects(&stmts),
+            [
+                "UPDATE invitations",
+                "DELETE invitation_links",
+                "INSERT audit_events"
+            ]
+        );
+        assert_eq!(value_of(&stmts[0], "status"), text("withdrawn"));
+        assert_eq!(value_of(&stmts[0], "ended_at"), Arg::Int(NOW.millis()));
+        assert!(binds(&stmts[0], &text(id)) && binds(&stmts[1], &text(id)));
+        let withdrawn = event(&stmts, "invitation.withdrawn");
+        assert_eq!(value_of(withdrawn, "target_type"), text("invitation"));
+        assert_eq!(value_of(withdrawn, "target_id"), text(id));
+        assert_eq!(
+            metadata(withdrawn),
+            json!({"email": EMAIL, "reason": "joined_otherwise"})
+        );
+        assert_org_scoped(&stmts, org.id());
+    }
+}

@@ -1,6 +1,6 @@
 //! Every SQL statement of the service, one module per aggregate. Functions either run a
-//! query or return a prepared statement, so that a handler can compose one atomic D1 batch
-//! (D1 has no BEGIN; a batch is one transaction).
+//! query or return a statement (`Stmt`, sent later), so that a handler can compose one
+//! atomic D1 batch (D1 has no BEGIN; a batch is one transaction).
 
 pub mod api_tokens;
 pub mod audit;
@@ -38,7 +38,25 @@ use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
 
-pub type Stmt = D1PreparedStatement;
+/// A statement and its bound values, not yet given to D1: it becomes a D1 prepared
+/// statement only where it is sent (`Db::one`, `Db::batch`). Built without the Worker
+/// runtime, so what the store and the operations plan can be inspected on the host.
+#[derive(Debug)]
+pub struct Stmt {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+#[cfg(test)]
+impl Stmt {
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+}
 
 /// A read: a statement and the type each of its rows is read as. The store's read
 /// functions return one, so whoever runs it (alone, or in a `Together` batch) gets rows of
@@ -63,7 +81,7 @@ impl<T> Clone for Ticket<T> {
 impl<T> Copy for Ticket<T> {}
 
 /// A bound argument. D1 takes JS values; integers travel as f64 (exact below 2^53).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Text(String),
     Int(i64),
@@ -257,6 +275,15 @@ impl Db {
         Self::counted(d1, Rc::default())
     }
 
+    /// A handle with no database behind it, for host tests of the statements the store and
+    /// the operations plan (building one touches no D1; sending one would call a JS import
+    /// the host lacks, and panic). `undefined` is one of wasm-bindgen's reserved values,
+    /// which are never released through an import, so the handle can be dropped on the host.
+    #[cfg(test)]
+    pub fn detached() -> Self {
+        Self::new(D1Database::unchecked_from_js(JsValue::UNDEFINED))
+    }
+
     /// A handle whose round trips are added to `usage` (the request's).
     pub fn counted(d1: D1Database, usage: Rc<Cell<D1Usage>>) -> Self {
         Db {
@@ -304,20 +331,31 @@ impl Db {
 
     /// One statement: its rows (a read) or what it changed (a write).
     async fn one(&self, stmt: Stmt) -> ApiResult<Outcome> {
-        let mut out = self.round_trip(stmt.inner().all()).await?;
+        let prepared = self.prepare(stmt)?;
+        let mut out = self.round_trip(prepared.inner().all()).await?;
         out.pop()
             .ok_or_else(|| ApiError::internal("D1 returned no result"))
     }
 
-    /// Every statement of the service is prepared here (batches and riders included: a
-    /// rider is part of its carrier's text, a guard is a statement like any other).
+    /// Every statement of the service is made here (batches and riders included: a rider
+    /// is part of its carrier's text, a guard is a statement like any other). It cannot fail
+    /// (D1 sees the statement only when it is sent, `prepare`), but stays an `ApiResult`: the
+    /// store's statement functions compose it with `?` and are unchanged by where D1 binds.
     pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<Stmt> {
         if self.trace {
             trace(sql, &args);
         }
-        let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
+        Ok(Stmt {
+            sql: sql.to_string(),
+            args,
+        })
+    }
+
+    /// `stmt` as D1's prepared statement, its values bound: only as it is sent.
+    fn prepare(&self, stmt: Stmt) -> ApiResult<D1PreparedStatement> {
+        let values: Vec<JsValue> = stmt.args.iter().map(JsValue::from).collect();
         self.d1
-            .prepare(sql)
+            .prepare(stmt.sql)
             .bind(&values)
             .map_err(|e| map_d1_error(&e.to_string()))
     }
@@ -395,7 +433,10 @@ impl Db {
 
     /// Runs statements as one transaction: all of them take effect or none.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> ApiResult<Vec<Outcome>> {
-        let list: Array = stmts.iter().map(|s| JsValue::from(s.inner())).collect();
+        let list = Array::new();
+        for stmt in stmts {
+            list.push(self.prepare(stmt)?.inner());
+        }
         let js: &JsValue = (*self.d1).as_ref();
         let d1: &worker::worker_sys::D1Database = js.unchecked_ref();
         self.round_trip(d1.batch(list)).await
@@ -540,6 +581,12 @@ impl Together {
         self.rider.take()
     }
 
+    /// The statements planned so far, in order.
+    #[cfg(test)]
+    pub fn planned(&self) -> &[Stmt] {
+        &self.stmts
+    }
+
     pub async fn run(self, store: &Store) -> ApiResult<Results> {
         self.run_on(&store.db).await
     }
@@ -647,6 +694,13 @@ fn rebase_placeholders(sql: &str, by: usize) -> String {
 pub struct Results(Vec<Outcome>);
 
 impl Results {
+    /// Results as if every read had found no row (a ticket past the end reads as none),
+    /// for host tests: a row can only come from JS.
+    #[cfg(test)]
+    pub fn nothing_found() -> Results {
+        Results(Vec::new())
+    }
+
     pub fn rows<T: DeserializeOwned>(&self, read: Ticket<T>) -> ApiResult<Vec<T>> {
         match self.0.get(read.index) {
             Some(r) => r.rows(),

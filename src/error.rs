@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use crate::domain::invitation::InvitationStatus;
 use crate::domain::validation::FieldError;
 
 #[derive(Debug)]
@@ -25,6 +26,9 @@ pub enum ApiError {
         detail: String,
     },
     InvalidToken,
+    /// An invitation link whose invitation is over (accepted, declined, withdrawn): an
+    /// invalid token like any used one, which also says what became of the invitation.
+    InvitationClosed(InvitationStatus),
     TokenExpired,
     RateLimited {
         retry_after_seconds: i64,
@@ -87,7 +91,7 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict { .. } | ApiError::GuardFailed => 409,
-            ApiError::InvalidToken => 400,
+            ApiError::InvalidToken | ApiError::InvitationClosed(_) => 400,
             ApiError::TokenExpired => 410,
             ApiError::RateLimited { .. } => 429,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -109,7 +113,9 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
-            ApiError::InvalidToken | ApiError::InvalidRefreshToken => "invalid_token",
+            ApiError::InvalidToken
+            | ApiError::InvitationClosed(_)
+            | ApiError::InvalidRefreshToken => "invalid_token",
             ApiError::GuardFailed => "conflict",
             ApiError::TokenExpired => "token_expired",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -132,7 +138,9 @@ impl ApiError {
             ApiError::NotFound => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Conflict { .. } => "Conflict",
-            ApiError::InvalidToken | ApiError::InvalidRefreshToken => "Invalid token",
+            ApiError::InvalidToken
+            | ApiError::InvitationClosed(_)
+            | ApiError::InvalidRefreshToken => "Invalid token",
             ApiError::GuardFailed => "Conflict",
             ApiError::TokenExpired => "Token expired",
             ApiError::RateLimited { .. } => "Too many requests",
@@ -169,6 +177,16 @@ impl ApiError {
             }
             ApiError::Conflict { detail, .. } => detail.clone(),
             ApiError::InvalidToken => "The token is invalid or has already been used.".into(),
+            ApiError::InvitationClosed(status) => match status {
+                InvitationStatus::Accepted => "This invitation was already accepted.".into(),
+                InvitationStatus::Declined => "This invitation was declined.".into(),
+                InvitationStatus::Withdrawn => {
+                    "This invitation was withdrawn, or replaced by a newer one.".into()
+                }
+                InvitationStatus::Pending | InvitationStatus::Expired => {
+                    "The invitation link is no longer valid.".into()
+                }
+            },
             ApiError::InvalidRefreshToken => {
                 "The refresh token is invalid, already used, or its session has ended; log in again."
                     .into()
@@ -205,6 +223,7 @@ impl ApiError {
             ApiError::PasswordChangeRequired { change_token } => {
                 body["change_token"] = json!(change_token)
             }
+            ApiError::InvitationClosed(status) => body["invitation_status"] = json!(status),
             _ => {}
         }
         body

@@ -173,7 +173,8 @@ test("accept: 8 concurrent accepts of one link (new email) → one 201, one acco
   assert.equal(await n("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?", winner.user.id), 1);
   const row = await w.one("SELECT status, accepted_by FROM invitations WHERE id = ?", inv.id);
   assert.deepEqual({ ...row }, { status: "accepted", accepted_by: winner.user.id });
-  assert.equal(await n("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 0);
+  // The link stays (it answers that the invitation was accepted), but is used up.
+  assert.equal(await n("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 1);
   assert.equal(await orgEvents(org.orgId, "invitation.accepted", inv.id), 1);
   assert.equal(await orgEvents(org.orgId, "member.added", winner.user.id), 1);
   assert.equal(await n("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.signed_up' AND subject_user_id = ?", winner.user.id), 1);
@@ -209,7 +210,7 @@ test("accept vs withdraw of one invitation, 8 rounds: exactly one wins and the s
     const row = await w.one("SELECT status, accepted_by FROM invitations WHERE id = ?", inv.id);
     const users = await w.rows("SELECT id FROM users WHERE email = ?", email);
     const after = await seats(org.orgId);
-    assert.equal(await n("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 0);
+    assert.equal(await n("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 1);
     if (accepted) {
       assertProblem(wd, 409, "conflict");
       assert.equal(row.status, "accepted");

@@ -4,20 +4,30 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { parse as parseToml } from "smol-toml";
 import assert from "node:assert/strict";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** wrangler.toml, parsed: the tests run the Worker with the settings `wrangler dev` uses. */
+const wrangler = parseToml(readFileSync(path.join(root, "wrangler.toml"), "utf8"));
+
 function wranglerVars() {
-  // [vars] of wrangler.toml: the same defaults the local server runs with.
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-  const section = toml.split(/^\[vars\]\s*$/m)[1].split(/^\[/m)[0];
-  const vars = {};
-  for (const line of section.split("\n")) {
-    const m = line.match(/^([A-Z0-9_]+)\s*=\s*"(.*)"\s*$/);
-    if (m) vars[m[1]] = m[2];
-  }
-  return vars;
+  return { ...wrangler.vars };
+}
+
+/**
+ * wrangler.toml's [assets] as Miniflare takes them: the built console in front of the
+ * Worker, which runs first only for `run_worker_first`'s paths, as deployed.
+ */
+export function wranglerAssets() {
+  const a = wrangler.assets;
+  return {
+    directory: path.join(root, a.directory),
+    run_worker_first: a.run_worker_first,
+    routerConfig: { has_user_worker: true },
+    assetConfig: { not_found_handling: a.not_found_handling },
+  };
 }
 
 /** The SQL of every migration, in order, split into statements. */
@@ -100,6 +110,7 @@ export async function startWorker({ vars = {}, outbound, port, inspectorPort, on
           ...vars,
         },
         outboundService: outbound,
+        assets: wranglerAssets(),
       },
       {
         name: "dlq-sink",

@@ -163,7 +163,9 @@ test("preview: account_exists true for an existing account (invited case-insensi
 });
 
 test("preview: malformed and unknown tokens are 400 invalid_token; an expired one 410 token_expired", async () => {
-  assertProblem(await preview(w, "abc"), 400, "invalid_token");
+  const malformed = await preview(w, "abc");
+  assertProblem(malformed, 400, "invalid_token");
+  assert.equal(malformed.body.invitation_status, undefined, "no invitation is named by an unknown token");
   const unknown = randomBytes(32).toString("base64url");
   assert.equal(unknown.length, 43);
   assertProblem(await preview(w, unknown), 400, "invalid_token");
@@ -253,7 +255,7 @@ test("accept (new email): 201 tokens + active user + membership; D1, audit, invi
   assert.equal(row.status, "accepted");
   assert.ok(row.ended_at && row.ended_at >= row.created_at);
   assert.equal(row.accepted_by, userId);
-  assert.equal(await linkCount(w, inv.id), 0, "every link of the invitation is gone");
+  assert.equal(await linkCount(w, inv.id), 1, "the link stays, to say later that it was accepted");
 
   // Audit: invitation.accepted and member.added in the org's trail, user.signed_up for the account.
   const acc = await auditsOf(w, "invitation.accepted", inv.id);
@@ -285,7 +287,10 @@ test("accept (new email): 201 tokens + active user + membership; D1, audit, invi
   // The link is spent.
   assertProblem(await accept(w, newAccount(token)), 400, "invalid_token");
   assertProblem(await accept(w, { token }, { token: r.body.access_token }), 400, "invalid_token");
-  assertProblem(await preview(w, token), 400, "invalid_token");
+  const spent = await preview(w, token);
+  assertProblem(spent, 400, "invalid_token");
+  assert.equal(spent.body.invitation_status, "accepted");
+  assert.equal(spent.body.detail, "This invitation was already accepted.");
   assert.equal(await count(w, "SELECT COUNT(*) AS n FROM users WHERE email = ?", email), 1);
   assert.equal((await auditsOf(w, "invitation.accepted", inv.id)).length, 1);
   // The listed invitation shows the outcome.
@@ -333,7 +338,7 @@ test("accept (existing account): no bearer 401, another account 403, password/na
   assert.equal(row.status, "accepted");
   assert.equal(row.accepted_by, invitee.user.id);
   assert.ok(row.ended_at);
-  assert.equal(await linkCount(w, inv.id), 0);
+  assert.equal(await linkCount(w, inv.id), 1);
   const acc = await auditsOf(w, "invitation.accepted", inv.id);
   assert.equal(acc.length, 1);
   assert.equal(acc[0].actor_id, invitee.user.id);
@@ -361,7 +366,7 @@ test("joining another way (an admin adds them) withdraws the pending invitation:
   const row = await invRow(w, inv.id);
   assert.equal(row.status, "withdrawn");
   assert.ok(row.ended_at);
-  assert.equal(await linkCount(w, inv.id), 0);
+  assert.equal(await linkCount(w, inv.id), 1);
   const events = await auditsOf(w, "invitation.withdrawn", inv.id);
   assert.equal(events.length, 1);
   assert.equal(JSON.parse(events[0].metadata).reason, "joined_otherwise");
@@ -369,7 +374,9 @@ test("joining another way (an admin adds them) withdraws the pending invitation:
   const after = await usage(org);
   assert.equal(after.members, before.members + 1);
   assert.equal(after.pending_invitations, before.pending_invitations - 1, "the person holds one seat, not two");
-  assertProblem(await accept(w, { token }, { token: invitee.access_token }), 400, "invalid_token");
+  const late = await accept(w, { token }, { token: invitee.access_token });
+  assertProblem(late, 400, "invalid_token");
+  assert.equal(late.body.invitation_status, "withdrawn");
   assert.equal((await membershipRow(w, org.orgId, invitee.user.id)).role, "editor", "the membership is untouched");
 });
 
@@ -525,7 +532,9 @@ test("inbox accept: 200 {membership}; again 404; someone else's 404; no token 40
   await w.mail(org.owner.email, ACCEPTED);
 
   assertProblem(await w.post(path, undefined, { token: u.access_token }), 404, "not_found");
-  assertProblem(await preview(w, token), 400, "invalid_token"); // the emailed link died with it
+  const died = await preview(w, token); // the emailed link died with it
+  assertProblem(died, 400, "invalid_token");
+  assert.equal(died.body.invitation_status, "accepted");
   assert.deepEqual((await w.get("/v1/me/invitations", { token: u.access_token })).body.data.filter((i) => i.id === inv.id), []);
 
   // Past its expiry: 410, and nothing changes.
@@ -570,7 +579,9 @@ test("inbox decline: 204 declined, seat freed, audited; its link then 400 invali
   assert.equal(ev[0].actor_id, u.user.id);
   assert.equal((await getInvitation(org, inv.id)).body.status, "declined");
 
-  assertProblem(await preview(w, token), 400, "invalid_token");
+  const declined = await preview(w, token);
+  assertProblem(declined, 400, "invalid_token");
+  assert.equal(declined.body.invitation_status, "declined");
   assertProblem(await accept(w, { token }, { token: u.access_token }), 400, "invalid_token");
   assertProblem(await w.post(path, undefined, { token: u.access_token }), 404, "not_found");
   assertProblem(await w.post(`/v1/me/invitations/${inv.id}/accept`, undefined, { token: u.access_token }), 404, "not_found");

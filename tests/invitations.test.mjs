@@ -701,7 +701,7 @@ test("resend revives an expired invitation when a seat is free, 409 capacity_exc
 // ---------------------------------------------------------------------------------------
 // 8. Withdraw
 
-test("withdraw: 204; withdrawn with ended_at, links gone (preview and accept 400), seat freed; audited; again 409", async () => {
+test("withdraw: 204; withdrawn with ended_at, its link answers 400 saying so (preview and accept), seat freed; audited; again 409", async () => {
   const email = freshEmail("withdrawn");
   const inv = await invited(owner, { email, role: "viewer", workspaces: [{ workspace_id: wsId, role: "viewer" }] });
   const token = await newToken(email);
@@ -714,12 +714,15 @@ test("withdraw: 204; withdrawn with ended_at, links gone (preview and accept 400
   const stored = await row(inv.id);
   assert.equal(stored.status, "withdrawn");
   assert.ok(stored.ended_at >= t0 - 1000 && stored.ended_at <= Date.now() + 1000, `ended_at ${stored.ended_at}`);
-  assert.equal(await count("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 0);
+  // The link stays, so that opening it says the invitation was withdrawn.
+  assert.equal(await count("SELECT COUNT(*) AS n FROM invitation_links WHERE invitation_id = ?", inv.id), 1);
   const shown = await getInv(owner, inv.id);
   assert.equal(shown.body.status, "withdrawn");
   assert.equal(Date.parse(shown.body.ended_at), stored.ended_at);
 
-  assertProblem(await preview(token), 400, "invalid_token");
+  const opened = await preview(token);
+  assertProblem(opened, 400, "invalid_token");
+  assert.equal(opened.body.invitation_status, "withdrawn");
   assertProblem(await w.post("/v1/invitations/accept", { token, password: PASSWORD, first_name: "Late", last_name: "Comer" }), 400, "invalid_token");
   assert.equal(await count("SELECT COUNT(*) AS n FROM users WHERE email = ?", email), 0, "no account was made");
 

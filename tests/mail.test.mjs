@@ -382,7 +382,7 @@ test("production without JWT_PRIVATE_KEY: every route answers 503 service_miscon
       ["POST", "/v1/auth/login", { body: { email: "a@example.com", password: PASSWORD } }],
       ["POST", "/v1/auth/signup", { body: { email: "a@example.com", password: PASSWORD, first_name: "A", last_name: "B", organization: { name: "O" }, workspace: { name: "W" } } }],
       ["POST", "/v1/auth/password/forgot", { body: { email: "a@example.com" } }],
-      ["GET", "/nope"],
+      ["GET", "/v1/nope"],
     ];
     for (const [method, path, opts] of routes) {
       const r = await p.request(method, path, opts ?? {});

@@ -65,8 +65,9 @@ function assertValidation(res, field) {
 
 function assertOrgView(o) {
   assert.deepEqual(Object.keys(o).sort(),
-    ["created_at", "description", "id", "logo_url", "member_limit", "name", "owner_id", "role", "updated_at"]);
+    ["created_at", "description", "id", "logo_url", "member_limit", "name", "owner_id", "permissions", "role", "updated_at"]);
   assert.match(o.id, UUID);
+  assert.ok(Array.isArray(o.permissions) && o.permissions.includes("org.view"), JSON.stringify(o.permissions));
   assert.match(o.created_at, RFC3339);
   assert.match(o.updated_at, RFC3339);
   assert.equal(typeof o.member_limit, "number");
@@ -294,14 +295,20 @@ test("permission matrix: every role on every org route", async () => {
   const { org, byRole } = await team();
   const tok = (role) => byRole[role].access_token;
 
-  // GET the org: every member, each seeing their own role.
+  // GET the org: every member, each seeing their own role and exactly the permissions
+  // the role overview lists for it.
+  const overview = await w.get(`/v1/orgs/${org.id}/roles`, { token: tok("owner") });
+  const permissionsOf = Object.fromEntries(overview.body.data.map((d) => [d.role, d.permissions]));
   for (const role of ROLES) {
     const r = await w.get(`/v1/orgs/${org.id}`, { token: tok(role) });
     assert.equal(r.status, 200, `${role}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.id, org.id);
     assert.equal(r.body.role, role);
     assert.equal(r.body.owner_id, byRole.owner.user.id);
+    assert.deepEqual(r.body.permissions, permissionsOf[role], role);
   }
+  assert.ok(permissionsOf.owner.includes("org.delete") && !permissionsOf.admin.includes("org.delete"));
+  assert.deepEqual(permissionsOf.member, ["org.view"]);
 
   // PATCH: owner, admin, editor.
   for (const role of ROLES) {

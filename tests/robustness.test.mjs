@@ -358,17 +358,40 @@ test("duplicate keys and lone surrogates are 422, not 500", async () => {
 // ---------------------------------------------------------------------------------------
 // Routing
 
-test("unknown routes are 404 not_found problems", async () => {
+test("unknown API routes are 404 not_found problems", async () => {
   for (const [method, path] of [
-    ["GET", "/nope"], ["GET", "/v1"], ["GET", "/v1/unknown"], ["POST", "/v1/auth/nope"],
-    ["GET", "/v2/me"], ["GET", "/v1/me/sessions/x/y"], ["GET", "/V1/ME"], ["DELETE", "/v1/me/sessions//x"],
-    ["GET", "/v1/me/../../etc/passwd"], ["GET", "//v1/me"], ["GET", "/v1/me%00"],
-    // Data compiled into the Worker (once static assets) is never served by path.
-    ["GET", "/common-passwords.txt"], ["GET", "/assets/openapi.json"],
+    ["GET", "/v1/unknown"], ["POST", "/v1/auth/nope"], ["GET", "/v1/me/sessions/x/y"],
+    ["DELETE", "/v1/me/sessions//x"], ["GET", "/v1/me%00"],
+    ["GET", "/health/nope"], ["GET", "/.well-known/nope"],
   ]) {
     const res = await w.request(method, path, { token: u.access_token });
     assertProblem(res, 404, "not_found");
   }
+});
+
+test("every other path is the console (index.html with its CSP), never the API and never data compiled into the Worker", async () => {
+  const index = await w.get("/");
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get("content-type"), /text\/html/);
+  assert.match(index.headers.get("content-security-policy"), /default-src 'self'/);
+  assert.match(index.headers.get("content-security-policy"), /frame-ancestors 'none'/);
+  assert.equal(index.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(index.headers.get("referrer-policy"), "no-referrer");
+  // (`/v1/me/../../etc/passwd` is `/etc/passwd` once the URL is parsed.)
+  for (const path of ["/nope", "/v1", "/v2/me", "/V1/ME", "/v1/me/../../etc/passwd", "/activate", "/orgs/x/members",
+    "/common-passwords.txt", "/assets/openapi.json"]) {
+    const res = await w.request("GET", path, { token: u.access_token });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.body, index.body, `${path} is the console's index.html`);
+    assert.equal(res.headers.get("x-request-id"), null, `${path} never ran the Worker`);
+  }
+  // Its script and stylesheet are content-hashed files, cached for good.
+  const script = index.body.match(/src="(\/assets\/app-[A-Z0-9]+\.js)"/)?.[1];
+  assert.ok(script, index.body);
+  const js = await w.get(script);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get("content-type"), /javascript/);
+  assert.match(js.headers.get("cache-control"), /immutable/);
 });
 
 test("a wrong method is 405 with an allow header", async () => {
@@ -418,12 +441,12 @@ test("x-request-id: a sane incoming id is echoed, an insane one replaced; ids ar
   for (const id of ["abc-123", "trace_01:span.02", "a".repeat(64), "0190c8a0-0000-7000-8000-00000000000a"]) {
     const r = await w.get("/health", { headers: { "x-request-id": id } });
     assert.equal(r.headers.get("x-request-id"), id);
-    const p = await w.get("/nope", { headers: { "x-request-id": id } });
+    const p = await w.get("/v1/nope", { headers: { "x-request-id": id } });
     assert.equal(p.headers.get("x-request-id"), id);
     assert.equal(p.body.instance, `urn:request:${id}`);
   }
   for (const id of ["a".repeat(200), "a".repeat(65), "has spaces in it", "semi;colon", "<script>", "quote\"d", "x\ty"]) {
-    const r = await w.get("/nope", { headers: { "x-request-id": id } });
+    const r = await w.get("/v1/nope", { headers: { "x-request-id": id } });
     const got = r.headers.get("x-request-id");
     assert.ok(got, "a replacement id is set");
     assert.notEqual(got, id);

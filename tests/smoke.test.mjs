@@ -27,5 +27,5 @@ test("signup, activate by mail, login, me", async () => {
 });
 
 test("unknown route is a 404 problem", async () => {
-  assertProblem(await w.get("/nope"), 404, "not_found");
+  assertProblem(await w.get("/v1/nope"), 404, "not_found");
 });

@@ -458,10 +458,11 @@ async fn by_link(ctx: &Ctx, token: &str) -> ApiResult<InvitationRow> {
         .await?
         .ok_or(ApiError::InvalidToken)?;
     rate_limit_account(ctx, "invitation", &row.email).await?;
-    match link_state(row.effective_status(ctx.now())) {
+    let status = row.effective_status(ctx.now());
+    match link_state(status) {
         LinkState::Usable => Ok(row),
         LinkState::Expired => Err(ApiError::TokenExpired),
-        LinkState::Dead => Err(ApiError::InvalidToken),
+        LinkState::Dead => Err(ApiError::InvitationClosed(status)),
     }
 }
 

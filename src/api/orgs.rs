@@ -43,6 +43,9 @@ pub fn view(org: &OrgRow, role: OrgRole) -> Value {
         "created_at": time(org.created_at),
         "updated_at": time(org.updated_at),
         "role": role,
+        // What the caller's role may do here, so a front end offers only those actions
+        // (the API still decides every request).
+        "permissions": org_permissions(role),
     })
 }
 

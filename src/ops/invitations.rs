@@ -161,7 +161,6 @@ mod tests {
             [
                 "UPDATE invitations",
                 "INSERT batch_guards",
-                "DELETE invitation_links",
                 "INSERT users",
                 "UPDATE invitations",
                 "INSERT org_members",
@@ -181,7 +180,7 @@ mod tests {
         assert_eq!(value_of(ended, "ended_at"), Arg::Int(NOW.millis()));
         assert!(binds(ended, &text(row.id)));
         assert!(binds(&batch[1], &text(row.id)) && binds(&batch[1], &text(REQUEST)));
-        assert_eq!(value_of(&batch[4], "accepted_by"), text(user));
+        assert_eq!(value_of(&batch[3], "accepted_by"), text(user));
         for joined in [
             "INSERT org_members",
             "INSERT workspace_members",
@@ -230,18 +229,13 @@ mod tests {
             all_of(&accepted.batch, "INSERT users").is_empty(),
             "{all:?}"
         );
+        assert_eq!(all[..2], ["UPDATE invitations", "INSERT batch_guards"]);
         assert_eq!(
-            all[..3],
-            [
-                "UPDATE invitations",
-                "INSERT batch_guards",
-                "DELETE invitation_links"
-            ]
-        );
-        assert_eq!(
-            all[3], "UPDATE invitations",
+            all[2], "UPDATE invitations",
             "the acceptance follows the guard"
         );
+        // The link stays, to say later that the invitation was accepted.
+        assert!(all_of(&accepted.batch, "DELETE invitation_links").is_empty());
         assert!(position(&all, "UPDATE users") > position(&all, "INSERT group_members"));
         assert_eq!(
             value_of(one_of(&accepted.batch, "INSERT org_members"), "user_id"),

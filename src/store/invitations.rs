@@ -381,7 +381,9 @@ fn end(
             "EXISTS (SELECT 1 FROM invitations WHERE id = ?1 AND ended_by = ?2)",
             args![id, request],
         )?,
-        delete_links(db, id)?,
+        // The links stay: a link of an ended invitation then says what became of it
+        // (accepted, declined, withdrawn) instead of being merely unknown. Only a resend,
+        // which replaces the emailed secret, deletes the old ones.
     ])
 }
 
@@ -389,18 +391,12 @@ fn end(
 /// it is part of that other batch, and a no-op if the invitation ended meanwhile).
 pub fn supersede(store: &OrgStore, id: InvitationId, now: Timestamp) -> ApiResult<Vec<Stmt>> {
     let (db, org) = (&store.global.db, store.org);
-    Ok(vec![
-        db.stmt(
-            "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 \
-             WHERE id = ?1 AND org_id = ?3 AND status = 'pending'",
-            args![id, now, org],
-        )?,
-        db.stmt(
-            "DELETE FROM invitation_links WHERE invitation_id = ?1 \
-             AND EXISTS (SELECT 1 FROM invitations WHERE id = ?1 AND org_id = ?2)",
-            args![id, org],
-        )?,
-    ])
+    // Its links stay, as for every ended invitation (`end`).
+    Ok(vec![db.stmt(
+        "UPDATE invitations SET status = 'withdrawn', ended_at = ?2 \
+         WHERE id = ?1 AND org_id = ?3 AND status = 'pending'",
+        args![id, now, org],
+    )?])
 }
 
 const LIVE: &str = "status = 'pending' AND expires_at > ?2";

@@ -1,0 +1,127 @@
+// The console's one way to the API: same origin, JSON both ways. A failure becomes an
+// `ApiError` carrying the problem+json (status, code, detail, field errors, the wait of a
+// 429). The access token lives in this module's memory only; the refresh token is an
+// HttpOnly cookie the page never sees (README, "Browser sessions"), so a script injected
+// into the page could use the session while the page is open but cannot carry it away.
+
+let accessToken = null;
+let refreshing = null;
+const signedOutListeners = new Set();
+
+export class ApiError extends Error {
+  constructor(status, problem = {}, headers) {
+    super(problem.detail || problem.title || `The request failed (${status}).`);
+    this.status = status;
+    this.code = problem.code || (status === 0 ? "network_error" : "error");
+    this.problem = problem;
+    /** Field name → message, for errors shown next to their fields. */
+    this.fields = Object.fromEntries((problem.errors || []).map((e) => [e.field, e.message]));
+    const wait = Number(headers?.get?.("retry-after"));
+    this.retryAfter = Number.isFinite(wait) && wait > 0 ? wait : null;
+  }
+}
+
+async function send(method, path, { body, token, query, signal } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+  }
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (token) headers.authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      signal,
+    });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError(0, { detail: "The service cannot be reached. Check your connection and try again." });
+  }
+  const type = res.headers.get("content-type") || "";
+  const data = res.status === 204 ? null : type.includes("json") ? await res.json().catch(() => null) : await res.text();
+  if (!res.ok) throw new ApiError(res.status, data && typeof data === "object" ? data : {}, res.headers);
+  return { data, headers: res.headers };
+}
+
+/** The access token from the session cookie (one refresh shared by concurrent callers). */
+export function refreshSession() {
+  refreshing ??= send("POST", "/v1/auth/refresh", { body: {} })
+    .then(({ data }) => {
+      accessToken = data.access_token;
+      return true;
+    })
+    .catch((e) => {
+      if (e.status === 401) {
+        accessToken = null;
+        return false;
+      }
+      throw e;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+export function adoptLogin(body) {
+  accessToken = body.access_token;
+}
+
+export function hasSession() {
+  return accessToken !== null;
+}
+
+export function onSignedOut(listener) {
+  signedOutListeners.add(listener);
+  return () => signedOutListeners.delete(listener);
+}
+
+function signedOut() {
+  accessToken = null;
+  for (const l of signedOutListeners) l();
+}
+
+/**
+ * An authenticated call: the access token is renewed from the cookie once when it has
+ * expired (401); when that fails too, the session is over and the console signs out.
+ */
+export async function api(method, path, opts = {}) {
+  if (accessToken === null && !(await refreshSession())) {
+    signedOut();
+    throw new ApiError(401, { code: "unauthorized", detail: "Your session has ended. Sign in again." });
+  }
+  try {
+    return (await send(method, path, { ...opts, token: accessToken })).data;
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    if (!(await refreshSession())) {
+      signedOut();
+      throw e;
+    }
+    return (await send(method, path, { ...opts, token: accessToken })).data;
+  }
+}
+
+/** A call that needs no session (sign-in, sign-up, the emailed links' pages). */
+export async function publicApi(method, path, opts = {}) {
+  return (await send(method, path, opts)).data;
+}
+
+export async function signIn(email, password) {
+  const data = await publicApi("POST", "/v1/auth/login", { body: { email, password, session_cookie: true } });
+  adoptLogin(data);
+  return data;
+}
+
+export async function signOut() {
+  try {
+    await send("POST", "/v1/auth/logout", { body: {} });
+  } finally {
+    signedOut();
+  }
+}

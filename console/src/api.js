@@ -21,12 +21,16 @@ export class ApiError extends Error {
   }
 }
 
-async function send(method, path, { body, token, query, signal } = {}) {
+/**
+ * One request. `as: "blob"` reads a successful answer as a file (the audit export), with
+ * `accept` naming its type; otherwise JSON is parsed (problem+json on failure either way).
+ */
+async function send(method, path, { body, token, query, signal, accept = "application/json", as } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
-  const headers = { accept: "application/json" };
+  const headers = { accept };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
   let res;
@@ -48,6 +52,7 @@ async function send(method, path, { body, token, query, signal } = {}) {
     throw new ApiError(0, { detail: "The service cannot be reached. Check your connection and try again." });
   }
   const type = res.headers.get("content-type") || "";
+  if (res.ok && as === "blob") return { data: await res.blob(), headers: res.headers };
   const data = res.status === 204 ? null : type.includes("json") ? await res.json().catch(() => null) : await res.text();
   if (!res.ok) throw new ApiError(res.status, data && typeof data === "object" ? data : {}, res.headers);
   return { data, headers: res.headers };

@@ -3,7 +3,7 @@
 // one event per line). Owners and admins only (`governance`).
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
-import { ApiError } from "../api.js";
+import { ApiError, api } from "../api.js";
 import { Badge, Button, Empty, ErrorAlert, Field, Page, Spinner, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
 import { Governed } from "./usage.js";
@@ -44,40 +44,13 @@ function details(metadata) {
     .map(([k, v]) => html`<span class="chip">${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}</span>`);
 }
 
-/**
- * A fresh access token for a request `api()` cannot make: `api()` parses the body as JSON,
- * and the export is NDJSON. It is renewed from the session cookie as api.js renews its own
- * (a POST with no body, carrying its Origin), under api.js's Web Lock: a refresh token is
- * single-use, and two renewals at once (this one and api.js's, or another tab's) would look
- * like a stolen token replayed and end the session. api.js keeps its own token, which stays
- * valid. (Belongs in api.js: a variant of `api()` that hands back the raw response.)
- */
-export function freshAccessToken() {
-  const renew = async () => {
-    const res = await fetch("/v1/auth/refresh", {
-      method: "POST",
-      headers: { accept: "application/json" },
-      credentials: "same-origin",
-      referrerPolicy: "same-origin",
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new ApiError(res.status, body, res.headers);
-    return body.access_token;
-  };
-  return navigator.locks ? navigator.locks.request("ums-session-refresh", renew) : renew();
-}
-
 /** Downloads the export of `filters` as a file, through a Blob (nothing leaves the page's origin). */
 async function exportNdjson(org, filters) {
-  const url = new URL(`/v1/orgs/${org.id}/audit-events`, location.origin);
-  for (const [k, v] of Object.entries({ ...filters, format: "ndjson" })) if (v) url.searchParams.set(k, v);
-  const res = await fetch(url, {
-    headers: { accept: "application/x-ndjson", authorization: `Bearer ${await freshAccessToken()}` },
-    credentials: "same-origin",
-    referrerPolicy: "same-origin",
+  const blob = await api("GET", `/v1/orgs/${org.id}/audit-events`, {
+    query: { ...filters, format: "ndjson" },
+    accept: "application/x-ndjson",
+    as: "blob",
   });
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})), res.headers);
-  const blob = await res.blob();
   const href = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = href;

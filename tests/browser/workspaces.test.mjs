@@ -84,9 +84,10 @@ test("1. an owner creates a workspace, opens it, adds a member with a workspace 
   assert.equal(await explicitRole(wsId, r.member), "editor");
 
   // Change it to admin.
-  await memberRow.getByRole("button", { name: /Change the role/ }).click();
+  await memberRow.getByRole("button", { name: /Change role of/ }).click();
   const change = await dialogNamed(page, /Change the role of/);
   assert.equal(await change.getByLabel("Workspace role").inputValue(), "editor");
+  await expectAccessible(page, "change workspace role dialog");
   await change.getByLabel("Workspace role").selectOption("admin");
   await change.getByRole("button", { name: "Save role" }).click();
   await memberRow.getByText("Admin given here").waitFor();
@@ -123,6 +124,7 @@ test("2. an owner edits a workspace and deletes it by typing its name", async ()
   await page.getByRole("button", { name: "Edit Scratch" }).click();
   const edit = await dialogNamed(page, "Edit Scratch");
   assert.equal(await edit.getByLabel("Name").inputValue(), "Scratch");
+  await expectAccessible(page, "edit workspace dialog");
   await edit.getByLabel("Name").fill("Scratch pad");
   await edit.getByLabel("Description").fill("Trials");
   await edit.getByRole("button", { name: "Save workspace" }).click();
@@ -232,6 +234,7 @@ test("3. an owner creates a restricting group with a member and gives it edit on
   // Lowered to view, the group's grant no longer reaches edit.
   await grantRow.getByRole("button", { name: /Change the permission/ }).click();
   const change = await dialogNamed(page, "Change a permission");
+  await expectAccessible(page, "change permission dialog");
   await change.getByLabel("Permission").selectOption("view");
   await change.getByRole("button", { name: "Save permission" }).click();
   await grantRow.getByText("View: see it").waitFor();
@@ -240,7 +243,9 @@ test("3. an owner creates a restricting group with a member and gives it edit on
 
   // Revoked, the grant is gone.
   await grantRow.getByRole("button", { name: /Revoke/ }).click();
-  await (await dialogNamed(page, "Revoke the permission")).getByRole("button", { name: "Revoke" }).click();
+  const revoke = await dialogNamed(page, "Revoke the permission");
+  await expectAccessible(page, "revoke permission dialog");
+  await revoke.getByRole("button", { name: "Revoke" }).click();
   await page.getByRole("heading", { name: "No permissions given in this workspace" }).waitFor();
   assert.equal(await w.one("SELECT id FROM grants WHERE workspace_id = ?", r.wsId), undefined);
   assertNoProblems(page);
@@ -304,7 +309,9 @@ test("6. a workspace-only member sees only their own workspace", async () => {
   const r = await w.orgRoster();
   const hidden = await newWorkspace(r, "Back office");
   const page = await signedIn(r.member);
-  // Workspaces is the one screen of their role, so the org opens on it.
+  // Workspaces is the one screen of their role, so the org opens on it. (The roster's
+  // member owns the org of their own signup too, so it is opened by its address.)
+  await page.goto(`/orgs/${r.orgId}`);
   await page.waitForURL(new RegExp(`/orgs/${r.orgId}/workspaces$`));
   const nav = page.getByRole("navigation", { name: /navigation/ });
   assert.deepEqual(await nav.getByRole("link").allTextContents(), ["Workspaces"]);
@@ -334,8 +341,9 @@ test("7. an editor edits but does not delete, and gives at most editor", async (
   assert.equal(await memberRow.getByRole("button").count(), 0);
 
   // The viewer can be lifted to editor, not to admin.
-  await page.getByRole("row", { name: new RegExp(r.viewer.email) }).getByRole("button", { name: /Give .* a role here/ }).click();
+  await page.getByRole("row", { name: new RegExp(r.viewer.email) }).getByRole("button", { name: /Give a role here to/ }).click();
   const give = await dialogNamed(page, /Give .* a role in Main/);
+  await expectAccessible(page, "give a role here dialog");
   assert.deepEqual(await give.getByLabel("Workspace role").locator("option").allTextContents(), ["Editor"]);
   await give.getByRole("button", { name: "Add to workspace" }).click();
   await page.getByRole("row", { name: new RegExp(r.viewer.email) }).getByText("Editor given here").waitFor();
@@ -344,7 +352,69 @@ test("7. an editor edits but does not delete, and gives at most editor", async (
   await page.context().close();
 });
 
-test("8. at 375 px the workspace page fits, and adding a person works by keyboard", async () => {
+test("8. an owner edits a group (restricting it is refused while an admin is in it), removes a member and deletes it by typing its name", async () => {
+  const r = await w.orgRoster();
+  const t = r.owner.access_token;
+  const created = await w.post(`/v1/orgs/${r.orgId}/groups`, { name: "Ops" }, { token: t });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const groupId = created.body.id;
+  for (const u of [r.admin, r.viewer]) {
+    assert.equal((await w.request("PUT", `/v1/orgs/${r.orgId}/groups/${groupId}/members/${u.user.id}`, { token: t })).status, 204);
+  }
+  const granted = await w.request("PUT", `/v1/orgs/${r.orgId}/workspaces/${r.wsId}/grants`, { token: t,
+    body: { principal: { type: "group", id: groupId }, resource: { type: "device", id: "d-1" }, permission: "view" } });
+  assert.equal(granted.status, 201, JSON.stringify(granted.body));
+
+  const page = await signedIn(r.owner);
+  await page.goto(`/orgs/${r.orgId}/groups`);
+  const row = page.getByRole("row", { name: /Ops/ });
+  await row.getByText("None").waitFor();
+  assert.equal((await row.locator("td").nth(1).textContent()).trim(), "2");
+  await expectAccessible(page, "groups list");
+  await row.getByRole("link", { name: "Ops" }).click();
+  await page.getByRole("heading", { name: "Members (2)" }).waitFor();
+
+  // Restricting the group while an admin is in it: the API's reason shows in the restrictions.
+  await page.getByRole("button", { name: "Edit group" }).click();
+  const edit = await dialogNamed(page, "Edit Ops");
+  await edit.getByRole("button", { name: "Add a resource" }).click();
+  await edit.getByLabel("Type").fill("device");
+  await edit.getByLabel("ID").fill("d-1");
+  await edit.getByRole("button", { name: "Save group" }).click();
+  await edit.getByRole("group", { name: "Restrictions" }).getByText("owners and admins can never be in a restricting group").waitFor();
+  await expectAccessible(page, "edit group dialog with the restrictions refused");
+  assert.equal((await w.one("SELECT restricting FROM groups WHERE id = ?", groupId)).restricting, 0);
+  await edit.getByRole("button", { name: "Remove resource 1" }).click();
+  await edit.getByLabel("Name").fill("Operations");
+  await edit.getByRole("button", { name: "Save group" }).click();
+  await page.getByRole("heading", { name: "Operations" }).waitFor();
+  const stored = await w.one("SELECT name, restricting, restrictions FROM groups WHERE id = ?", groupId);
+  assert.deepEqual({ ...stored }, { name: "Operations", restricting: 0, restrictions: "[]" });
+
+  // Take the admin out.
+  await page.getByRole("row", { name: new RegExp(r.admin.email) }).getByRole("button", { name: /Remove/ }).click();
+  const remove = await dialogNamed(page, "Remove from the group");
+  await expectAccessible(page, "remove from group dialog");
+  await remove.getByRole("button", { name: "Remove" }).click();
+  await page.getByRole("heading", { name: "Members (1)" }).waitFor();
+  assert.equal(await w.one("SELECT 1 AS x FROM group_members WHERE group_id = ? AND user_id = ?", groupId, r.admin.user.id), undefined);
+
+  // Delete it: the name must be typed; its grant goes with it.
+  await page.getByRole("button", { name: "Delete group" }).click();
+  const del = await dialogNamed(page, "Delete Operations");
+  await expectAccessible(page, "delete group dialog");
+  assert.equal(await del.getByRole("button", { name: "Delete group" }).isDisabled(), true);
+  await del.getByLabel("Type “Operations” to confirm").fill("Operations");
+  await del.getByRole("button", { name: "Delete group" }).click();
+  await page.waitForURL(new RegExp(`/orgs/${r.orgId}/groups$`));
+  await page.getByRole("heading", { name: "No groups yet" }).waitFor();
+  assert.equal(await w.one("SELECT id FROM groups WHERE id = ?", groupId), undefined);
+  assert.equal(await w.one("SELECT id FROM grants WHERE principal_id = ?", groupId), undefined);
+  assertNoProblems(page);
+  await page.context().close();
+});
+
+test("9. at 375 px the workspace page fits, and adding a person works by keyboard", async () => {
   const r = await w.orgRoster();
   const page = await signedIn(r.owner, { width: 375, height: 800 });
   await page.goto(`/orgs/${r.orgId}/workspaces/${r.wsId}`);

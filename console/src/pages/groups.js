@@ -125,7 +125,7 @@ function GroupForm({ org, group, onClose, onDone }) {
   return html`<form onSubmit=${save} novalidate>
       <${ErrorAlert} error=${submit.error} />
       <${Field} label="Name" value=${name} onInput=${setName} error=${submit.fields.name} maxLength="100" autocomplete="off" required />
-      <${Field} label="Description" value=${description} onInput=${setDescription} error=${submit.fields.description} maxLength="1000" autocomplete="off" />
+      <${Field} label="Description (optional)" value=${description} onInput=${setDescription} error=${submit.fields.description} maxLength="1000" autocomplete="off" />
       <${RestrictionsEditor} list=${restrictions} onChange=${setRestrictions} fields=${submit.fields} />
       <div class="actions">
         <${Button} kind="secondary" type="button" onClick=${onClose}>Cancel</${Button}>

@@ -60,7 +60,7 @@ function WorkspaceForm({ org, ws, onClose, onDone }) {
   return html`<form onSubmit=${save} novalidate>
       <${ErrorAlert} error=${submit.error} />
       <${Field} label="Name" value=${name} onInput=${setName} error=${submit.fields.name} maxLength="100" autocomplete="off" required />
-      <${Field} label="Description" value=${description} onInput=${setDescription} error=${submit.fields.description} maxLength="1000" autocomplete="off"
+      <${Field} label="Description (optional)" value=${description} onInput=${setDescription} error=${submit.fields.description} maxLength="1000" autocomplete="off"
         hint="What this workspace is for: a site, a project, a customer." />
       <div class="actions">
         <${Button} kind="secondary" type="button" onClick=${onClose}>Cancel</${Button}>
@@ -104,7 +104,7 @@ export function Workspaces({ org }) {
     ${!list.rows ? !list.error && html`<${Spinner} />` : list.rows.length === 0
       ? html`<${Empty} title=${mayCreate ? "No workspaces yet" : "No workspaces for you yet"} action=${create}>
           ${mayCreate ? "A workspace is an environment or project of the organization." : "Someone who administers a workspace can add you to it."}</${Empty}>`
-      : html`<div class="table-wrap"><table>
+      : html`<div class="table-wrap"><table class="ws-list">
         <caption class="visually-hidden">Workspaces</caption>
         <thead><tr><th scope="col">Workspace</th><th scope="col">Your role</th>
           ${METRICS.map(([, label]) => html`<th scope="col" class="num">${label}</th>`)}
@@ -181,12 +181,12 @@ function WorkspaceUsers({ org, ws, onChange }) {
   const rowActions = (m) => {
     if (m.user.id === me.id) return null; // nobody changes their own workspace role (409)
     if (m.explicit_workspace_role) {
-      return mayChange && html`<${Button} kind="secondary" onClick=${() => setDialog(m)} aria-label=${`Change the role of ${fullName(m.user)}`}>Change role</${Button}>
+      return mayChange && html`<${Button} kind="secondary" onClick=${() => setDialog(m)} aria-label=${`Change role of ${fullName(m.user)}`}>Change role</${Button}>
         <${Button} kind="danger-ghost" onClick=${() => setRemoving(m)} aria-label=${`Remove ${fullName(m.user)} from the workspace`}>Remove</${Button}>`;
     }
     // Only inherited access: a role given here helps if it can lift them above it.
     const lifts = grantable(ws.role).some((r) => rank(r) > rank(m.workspace_role));
-    return lifts && html`<${Button} kind="secondary" onClick=${() => setDialog(m)} aria-label=${`Give ${fullName(m.user)} a role here`}>Give a role here</${Button}>`;
+    return lifts && html`<${Button} kind="secondary" onClick=${() => setDialog(m)} aria-label=${`Give a role here to ${fullName(m.user)}`}>Give a role here</${Button}>`;
   };
   const add = mayAdd && html`<${Button} onClick=${() => setDialog("add")}>Add a person</${Button}>`;
   const actions = list.rows?.map(rowActions);
@@ -271,12 +271,13 @@ function GrantForm({ org, ws, grant, groups, names, onClose, onDone }) {
 
 /**
  * Who a grant is to, by name where the console knows it: a grant names its principal by id
- * only, so groups are named from the group list and people from this workspace's users (or
- * the person just chosen); anyone else shows by id.
+ * only, so groups are named from the group list and people (`names`: id → user) from this
+ * workspace's users or the person just chosen; anyone else shows by id.
  */
 function principalName(p, groups, names) {
   if (p.type === "group") return groups.find((g) => g.id === p.id)?.name || `Group ${p.id}`;
-  return names.get(p.id) || `Person ${p.id}`;
+  const user = names.get(p.id);
+  return user ? fullName(user) : `Person ${p.id}`;
 }
 
 function WorkspaceGrants({ org, ws, onChange }) {
@@ -289,13 +290,13 @@ function WorkspaceGrants({ org, ws, onChange }) {
       api("GET", `/v1/orgs/${org.id}/groups`, { query: { limit: 200 } }),
       api("GET", `/v1/orgs/${org.id}/workspaces/${ws.id}/members`, { query: { limit: 200 } }),
     ]).then(
-      ([groups, people]) => setKnown({ groups: groups.data, names: new Map(people.data.map((m) => [m.user.id, fullName(m.user)])), error: null }),
+      ([groups, people]) => setKnown({ groups: groups.data, names: new Map(people.data.map((m) => [m.user.id, m.user])), error: null }),
       (error) => setKnown((k) => ({ ...k, error })),
     );
   }, [org.id, ws.id]);
   const done = (person) => {
     // A person just given a permission is named in the list even without access here.
-    if (person) setKnown((k) => ({ ...k, names: new Map(k.names).set(person.user.id, fullName(person.user)) }));
+    if (person) setKnown((k) => ({ ...k, names: new Map(k.names).set(person.user.id, person.user) }));
     setDialog(null);
     setRevoking(null);
     list.reload();
@@ -314,7 +315,8 @@ function WorkspaceGrants({ org, ws, onChange }) {
         <caption class="visually-hidden">Permissions in ${ws.name}</caption>
         <thead><tr><th scope="col">Given to</th><th scope="col">Resource</th><th scope="col">Permission</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${list.rows.map((g) => html`<tr>
-          <th scope="row"><span class="name">${principalName(g.principal, known.groups, known.names)}</span> <${Badge}>${g.principal.type === "group" ? "group" : "person"}</${Badge}></th>
+          <th scope="row"><span class="name">${principalName(g.principal, known.groups, known.names)}</span> <${Badge}>${g.principal.type === "group" ? "group" : "person"}</${Badge}>
+            ${g.principal.type === "user" && known.names.get(g.principal.id) && html`<span class="muted block">${known.names.get(g.principal.id).email}</span>`}</th>
           <td><span class="chip">${g.resource.type}</span> <code>${g.resource.id}</code></td>
           <td>${label(g.permission)}</td>
           <td class="row-actions">

@@ -309,12 +309,13 @@ test("6. a workspace-only member sees only their own workspace", async () => {
   const r = await w.orgRoster();
   const hidden = await newWorkspace(r, "Back office");
   const page = await signedIn(r.member);
-  // Workspaces is the one screen of their role, so the org opens on it. (The roster's
-  // member owns the org of their own signup too, so it is opened by its address.)
+  // Workspaces and the (read-only) settings are the screens of their role, and the org
+  // opens on the first. (The roster's member owns the org of their own signup too, so it
+  // is opened by its address.)
   await page.goto(`/orgs/${r.orgId}`);
   await page.waitForURL(new RegExp(`/orgs/${r.orgId}/workspaces$`));
   const nav = page.getByRole("navigation", { name: /navigation/ });
-  assert.deepEqual(await nav.getByRole("link").allTextContents(), ["Workspaces"]);
+  assert.deepEqual(await nav.getByRole("link").allTextContents(), ["Workspaces", "Settings"]);
   await page.getByRole("row", { name: /Main/ }).waitFor();
   assert.equal(await page.getByRole("row", { name: /Back office/ }).count(), 0);
   assert.equal(await page.getByRole("button", { name: "Create a workspace" }).count(), 0);

@@ -110,6 +110,9 @@ export function Dialog({ open, title, onClose, children, wide }) {
     if (open && !d.open) d.showModal();
     if (!open && d.open) d.close();
   }, [open]);
+  // A dialog taken out of the page while open (a screen renders it only while needed)
+  // closes first, so the browser gives focus back to what opened it, not to the body.
+  useEffect(() => () => ref.current?.open && ref.current.close(), []);
   return html`<dialog ref=${ref} class=${wide ? "wide" : ""} aria-labelledby=${titleId}
       onCancel=${(e) => { e.preventDefault(); onClose(); }}>
     ${open && html`<div class="dialog-head">

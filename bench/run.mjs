@@ -11,6 +11,8 @@
 //    router (as the service is served: wrangler.toml's `[assets]` with `run_worker_first`);
 //  - cold starts (bench/coldstart.mjs): a fresh isolate to the first 200 of /health,
 //    /v1/me and the bare Worker's route;
+//  - the web console in Chromium (bench/console.mjs): first-load gzip bytes, the sign-in
+//    page's first paint and interactive time, the members screen at 10,000 members;
 //  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
 //    for: the readiness probe, a login with an unknown email (PBKDF2-SHA512 210k on a dummy
 //    hash), a wrong-password login against a PBKDF2-SHA256 600k hash, a successful login;
@@ -35,6 +37,7 @@ import autocannon from "autocannon";
 import { startWorker, freshEmail, PASSWORD } from "../tests/helpers.mjs";
 import { httpClient, seedMembers, ensureFloorBuilt, startFloor, workerdCpuSeconds } from "./fixtures.mjs";
 import { coldStarts, printColdStarts } from "./coldstart.mjs";
+import { consoleFigures, printConsoleFigures } from "./console.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -103,8 +106,10 @@ if (size.named) console.error("build/ keeps the wasm's function names (KEEP_WASM
 // The 400 KB budget is retired; the budget is now 1 MB gzip (BENCHMARKS.md).
 const SIZE_BUDGET_GZIP = 1_000_000;
 
-// Cold starts first, while nothing else runs on the machine's cores.
+// Cold starts first, while nothing else runs on the machine's cores; then the console in
+// Chromium (its own server, gone before the load runs start).
 const cold = await coldStarts(COLD_SAMPLES);
+const consoleRun = await consoleFigures(COLD_SAMPLES);
 
 const floor = await startFloor({ port: FLOOR_PORT });
 const routedFloor = await startFloor({ port: ROUTED_FLOOR_PORT, assetRouter: true });
@@ -349,6 +354,7 @@ try {
       trivial_over_bare_logged_cpu: loggedRatios, bare_logged_behind_asset_router: routed,
       trivial_over_routed_bare_logged_cpu: routedRatios },
     cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns,
+    console: consoleRun,
   };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
@@ -358,6 +364,7 @@ try {
   console.log(`| bare workers-rs Worker | ${kb(floorSize.raw_bytes)} | ${kb(floorSize.gzip_bytes)} |`);
   if (size.gzip_bytes > SIZE_BUDGET_GZIP) console.log(`The service's wasm is over the ${kb(SIZE_BUDGET_GZIP)} gzip budget.`);
   printColdStarts(cold);
+  printConsoleFigures(consoleRun);
   console.log(`\n## The floor: workerd CPU per request and throughput (16 connections)\n` +
     "| route | workerd CPU µs/request | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|---|");
   for (const r of floorTable) {

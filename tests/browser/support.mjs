@@ -26,11 +26,12 @@ async function freePort() {
  * The service on http://127.0.0.1:<free port>, with APP_URL pointing there so every
  * emailed link opens the console, and a headless Chromium.
  */
-export async function startConsole({ vars = {} } = {}) {
+export async function startConsole({ vars = {}, quiet = false } = {}) {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: run bash scripts/setup.sh --browser`);
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const w = await startWorker({ port, vars: { APP_URL: origin, ...vars } });
+  // `quiet`: the Worker's log lines are dropped (the benchmark's thousands of requests).
+  const w = await startWorker({ port, vars: { APP_URL: origin, ...vars }, ...(quiet ? { onLog: () => {} } : {}) });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   return {
     w,

@@ -233,7 +233,7 @@ function InvitationList({ org }) {
 
   return html`<${Page} title="Invitations" description=${`People invited to ${org.name}, and what became of their invitations.`}
     actions=${html`<${Button} onClick=${openInvite}>Invite people</${Button}>`}>
-    <div class="filters">
+    <div class="filters invitation-filters">
       <${Select} label="Status" name="status" value=${status} onInput=${setStatus} options=${STATUSES} />
     </div>
     ${notice && html`<${Alert} kind="success">${notice}</${Alert}>`}
@@ -247,19 +247,18 @@ function InvitationList({ org }) {
       : html`<div class="table-wrap"><table class="invitations">
         <caption class="visually-hidden">Invitations</caption>
         <thead><tr>
-          <th scope="col">Email</th><th scope="col">Invited</th><th scope="col">Role</th><th scope="col">Message</th>
-          <th scope="col">Invited by</th><th scope="col">Expires</th><th scope="col">Email delivery</th><th scope="col">Status</th>
+          <th scope="col">Email</th><th scope="col">Role</th><th scope="col">Message</th>
+          <th scope="col">Invited by</th><th scope="col">Email delivery</th><th scope="col">Status</th>
           ${anyActions && html`<th scope="col"><span class="visually-hidden">Actions</span></th>`}
         </tr></thead>
         <tbody>${list.rows.map((inv) => html`<tr>
-          <th scope="row"><span class="name">${inv.email}</span></th>
-          <td>${when(inv.created_at)}</td>
+          <th scope="row"><span class="name">${inv.email}</span><span class="muted block">invited ${when(inv.created_at)}</span></th>
           <td><${Roles} inv=${inv} /></td>
           <td class="message">${inv.message || html`<span class="muted">—</span>`}</td>
           <td><${Inviter} inv=${inv} /></td>
-          <td>${inv.ended_at ? html`<span class="muted">ended ${when(inv.ended_at)}</span>` : when(inv.expires_at)}</td>
           <td><${Delivery} inv=${inv} /></td>
-          <td><${Badge} tone=${STATUS_TONE[inv.status] || "neutral"}>${inv.status}</${Badge}></td>
+          <td><${Badge} tone=${STATUS_TONE[inv.status] || "neutral"}>${inv.status}</${Badge}>
+            <span class="muted block">${inv.ended_at ? `ended ${when(inv.ended_at)}` : `expires ${when(inv.expires_at)}`}</span></td>
           ${anyActions && html`<td class="row-actions">${mayManage(inv) && html`
             <${Button} kind="secondary" busy=${resend.busy} onClick=${() => doResend(inv)} aria-label=${`Resend the invitation to ${inv.email}`}>Resend</${Button}>
             <${Button} kind="danger-ghost" onClick=${() => setWithdrawing(inv)} aria-label=${`Withdraw the invitation to ${inv.email}`}>Withdraw</${Button}>`}</td>`}

@@ -288,6 +288,12 @@ async function workload() {
   await w.db.prepare("UPDATE invitations SET expires_at = ? WHERE id = ?").bind(Date.now() - 1000, inv5.id).run();
   await call("POST", `${O}/invitations/${inv5.id}/resend`, undefined, 200, T); // revives it
   const inv6 = await call("POST", `${O}/invitations`, { email: freshEmail("i6"), role: "viewer" }, 201, T);
+  // several at once: one invited afresh after its invitation lapsed, one member, one pending
+  const lapsed = freshEmail("i7");
+  const inv7 = await call("POST", `${O}/invitations`, { email: lapsed, role: "viewer" }, 201, T);
+  await w.db.prepare("UPDATE invitations SET expires_at = ? WHERE id = ?").bind(Date.now() - 1000, inv7.id).run();
+  await call("POST", `${O}/invitations/batch`, { emails: [freshEmail("i8"), lapsed, z.email, inv6.email], role: "viewer",
+    workspaces: [{ workspace_id: ws2.id, role: "viewer" }], groups: [g.id], message: "all of you" }, 200, T);
   for (const status of ["", "pending", "expired", "accepted", "declined", "withdrawn"]) {
     await w.walk(`${O}/invitations${status ? `?status=${status}` : ""}`, o.access_token, 1);
   }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::{start_session, token_hash, TokenDelivery};
 use super::views::{opt_time, time};
-use super::{rate_limit, rate_limit_account, Limits};
+use super::{acting, rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
 use crate::domain::ids::{InvitationId, UserId};
 use crate::domain::invitation::{
@@ -22,15 +22,17 @@ use crate::http::access::OrgAccess;
 use crate::http::auth::{authenticate, Caller};
 use crate::http::pagination::Page;
 use crate::http::{Ctx, Reply};
-use crate::mail::{link, InvitationMail, MailContent, MailWorkspace, Outgoing};
+use crate::mail::{link, InvitationMail, MailContent, Outgoing};
+use crate::ops::invitations::{Offer, Outcome};
 use crate::ops::{self, newcomer};
 use crate::store::audit::{Actor, Event};
-use crate::store::invitations::{InvitationRow, NewInvitation, Send};
+use crate::store::invitations::{InvitationRow, InviteeStanding, Send};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{self, Stmt, Together};
 
 crate::routes! {
     POST "/v1/orgs/{org}/invitations" => org(InviteUsers) create;
+    POST "/v1/orgs/{org}/invitations/batch" => org(InviteUsers) create_batch;
     GET "/v1/orgs/{org}/invitations" => org(InviteUsers) list;
     GET "/v1/orgs/{org}/invitations/{invitation}" => org(InviteUsers) get;
     // Editors pass the gate; resend and withdraw then let them act only on their own
@@ -138,27 +140,6 @@ fn membership(row: &InvitationRow) -> Value {
     })
 }
 
-/// The invitation email: the inviter, the org, the role(s), the message, the link.
-fn invitation_mail(
-    org_name: &str,
-    role: &str,
-    workspaces: Vec<MailWorkspace>,
-    inviter: String,
-    message: Option<String>,
-    link: String,
-    expires: Timestamp,
-) -> MailContent {
-    MailContent::Invitation(InvitationMail {
-        inviter,
-        org_name: org_name.to_string(),
-        role: role.to_string(),
-        workspaces,
-        message,
-        link,
-        expires_at: expires.to_rfc3339(),
-    })
-}
-
 fn invitation_event(access: &OrgAccess, action: &'static str, id: &InvitationId) -> Event {
     access.event(action, ("invitation", id.to_string()))
 }
@@ -187,113 +168,179 @@ pub struct CreateBody {
 pub async fn create(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: CreateBody = ctx.json()?;
     let mut errs = FieldErrors::default();
-    let email = errs.check("email", v::normalize_email(&body.email));
-    let role = body
-        .role
-        .as_deref()
-        .map(|r| newcomer::org_role(r, &mut errs));
-    let granted = newcomer::parse(&body.workspaces, &mut errs);
-    let message = errs.check_optional("message", body.message.as_deref(), |m| {
-        v::text(m, MAX_MESSAGE, false)
-    });
-    if body.role.is_none() && body.workspaces.is_empty() {
+    let emails: Vec<String> = errs
+        .check("email", v::normalize_email(&body.email))
+        .into_iter()
+        .collect();
+    let offer = Asked {
+        role: body.role.as_deref(),
+        workspaces: &body.workspaces,
+        groups: &body.groups,
+        message: body.message.as_deref(),
+    };
+    let (outcomes, rows) = invite(ctx, &access, &emails, &offer, errs).await?;
+    if let Some(refusal) = outcomes.first().and_then(|o| o.refusal()) {
+        return Err(refusal);
+    }
+    let row = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
+    Ok(Reply::created(view(&row, ctx.now())))
+}
+
+/// Emails one batch may invite.
+const MAX_BATCH: usize = 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    emails: Vec<String>,
+    role: Option<String>,
+    #[serde(default)]
+    workspaces: Vec<newcomer::WorkspaceGrant>,
+    #[serde(default)]
+    groups: Vec<String>,
+    message: Option<String>,
+}
+
+/// Invites several emails with the same offer in one request: a result per email, in the
+/// order given. Members and emails with a pending invitation are reported and skipped (as
+/// the single route's 409s would); everyone else is invited in one batch that takes their
+/// seats together or not at all (`409 capacity_exceeded`, nothing sent), so the inviter,
+/// not the order of the list, decides who is left out of a full org.
+pub async fn create_batch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
+    let body: BatchBody = ctx.json()?;
+    let mut errs = FieldErrors::default();
+    let mut emails: Vec<String> = Vec::new();
+    if body.emails.is_empty() || body.emails.len() > MAX_BATCH {
+        errs.add("emails", format!("give 1 to {MAX_BATCH} emails"));
+    } else {
+        for (i, raw) in body.emails.iter().enumerate() {
+            let field = format!("emails[{i}]");
+            match errs.check(&field, v::normalize_email(raw)) {
+                Some(email) if emails.contains(&email) => errs.add(&field, "is listed already"),
+                Some(email) => emails.push(email),
+                None => {}
+            }
+        }
+    }
+    let offer = Asked {
+        role: body.role.as_deref(),
+        workspaces: &body.workspaces,
+        groups: &body.groups,
+        message: body.message.as_deref(),
+    };
+    let (outcomes, rows) = invite(ctx, &access, &emails, &offer, errs)
+        .await
+        .map_err(|e| match e {
+            ApiError::Conflict {
+                code: "invitation_exists",
+                ..
+            } => ApiError::conflict(
+                "invitation_exists",
+                "One of these emails was invited meanwhile by another request; nothing was sent. Try again.",
+            ),
+            other => other,
+        })?;
+    let now = ctx.now();
+    let results: Vec<Value> = emails
+        .iter()
+        .zip(&outcomes)
+        .map(|(email, outcome)| match outcome {
+            Outcome::Invited(id) => crate::object!({
+                "email": email,
+                "result": "invited",
+                "invitation": rows.iter().find(|r| r.id == *id).map(|r| view(r, now)),
+            }),
+            Outcome::AlreadyMember => crate::object!({
+                "email": email,
+                "result": "already_member",
+            }),
+            Outcome::InvitationExists(id) => crate::object!({
+                "email": email,
+                "result": "invitation_exists",
+                "invitation_id": id,
+            }),
+        })
+        .collect();
+    Ok(Reply::ok(crate::object!({
+        "results": results,
+        "invited": rows.len(),
+    })))
+}
+
+/// What an invitation offers, as both create routes take it.
+struct Asked<'a> {
+    role: Option<&'a str>,
+    workspaces: &'a [newcomer::WorkspaceGrant],
+    groups: &'a [String],
+    message: Option<&'a str>,
+}
+
+/// Invites `emails` (normalised; their errors already in `errs`) with the offer `asked`:
+/// validates it, reads everything the decision needs in one round trip (the rate-limit hits,
+/// the workspaces, the groups, each email's standing, the free seats), and runs the
+/// invitations' batch with their rows read back in it. The outcome of each email, in order,
+/// and the rows of the invitations made.
+async fn invite(
+    ctx: &Ctx,
+    access: &OrgAccess,
+    emails: &[String],
+    asked: &Asked<'_>,
+    mut errs: FieldErrors,
+) -> ApiResult<(Vec<Outcome>, Vec<InvitationRow>)> {
+    let role = asked.role.map(|r| newcomer::org_role(r, &mut errs));
+    let granted = newcomer::parse(asked.workspaces, &mut errs);
+    let message = errs.check_optional("message", asked.message, |m| v::text(m, MAX_MESSAGE, false));
+    if asked.role.is_none() && asked.workspaces.is_empty() {
         errs.add("role", "give a role, workspaces, or both");
     }
-    let (Some(email), true) = (email, errs.is_empty()) else {
+    if !errs.is_empty() {
         return Err(ApiError::Validation(errs.0));
-    };
+    }
     // No role with workspaces: a workspace-only member.
     let role = role.flatten().unwrap_or(OrgRole::Member);
     newcomer::check_ceiling(access.role(), role, &granted)?;
-    // Every check before the write in one round trip: the rate-limit hits, the workspaces,
-    // the groups and where the email stands with the org.
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
     let mut reads = Together::default();
-    let limits = Limits::plan(ctx, &mut reads, "invite", Some(&email))?;
+    let limits = Limits::plan_each(ctx, &mut reads, "invite", &emails)?;
     let checks =
-        newcomer::plan_newcomer(access.store(), &granted, &body.groups, &email, &mut reads)?;
+        newcomer::plan_newcomers(access.store(), &granted, asked.groups, &emails, &mut reads)?;
+    let seats = reads.add(store::members::free_seats_stmt(access.store(), ctx.now())?);
     let results = reads.run(ctx.store()).await?;
     limits.check(ctx, &results)?;
-    let (names, groups, standing) = checks.check(&results, &granted, role)?;
-    if standing.member != 0 {
-        return Err(ApiError::conflict(
-            "already_member",
-            "This person is already a member of the organization.",
-        ));
-    }
-    let now = ctx.now();
-    let mut batch = Vec::new();
-    match standing.pending() {
-        Some(p) if Timestamp(p.expires_at) > now => {
-            return Err(ApiError::conflict(
-                "invitation_exists",
-                "A pending invitation to this email already exists; resend it instead.",
-            ))
-        }
-        // Overdue but not yet recorded by the cron: record it now, then invite afresh.
-        Some(p) => batch.extend(store::invitations::expire(ctx.store(), &[p.id], now)?),
-        None => {}
-    }
-    let id = InvitationId::new();
-    let secret = new_secret();
-    let expires = now.plus_seconds(ctx.cfg.invitation_ttl);
-    let ws_mail: Vec<MailWorkspace> = names
-        .iter()
-        .zip(&granted)
-        .map(|(name, g)| MailWorkspace {
-            name: name.clone(),
-            role: g.role.as_str().to_string(),
-        })
-        .collect();
-    let mail = Outgoing::new(
-        &email,
-        invitation_mail(
-            &access.org().name,
-            role.as_str(),
-            ws_mail,
-            access.display_name(),
-            message.clone(),
-            link(&ctx.cfg.app_url, "invitations/accept", &secret),
-            expires,
-        ),
-    )
-    .about("invitation", id.to_string());
-    batch.extend(store::invitations::insert(
-        access.store(),
-        &NewInvitation {
-            id,
-            email: &email,
+    let (names, groups, standings) = checks.check_all(&results, &granted, role)?;
+    let free_seats = results.first(seats)?.map_or(0, |s| s.free);
+    let inviter_name = access.display_name();
+    let invitees: Vec<(&str, &InviteeStanding)> = emails.iter().copied().zip(&standings).collect();
+    let planned = ops::invitations::invite(
+        &acting(ctx, access),
+        &ctx.cfg,
+        &Offer {
             role,
             workspaces: &granted,
+            workspace_names: &names,
             groups: &groups,
             message: message.as_deref(),
-            invited_by: access.user_id(),
-            invited_by_token: access.token_id(),
-            token_hash: &hash_secret(&secret),
-            email_id: &mail.message.id,
-            now,
-            expires_at: expires,
+            inviter_name: &inviter_name,
+            org_name: &access.org().name,
         },
-    )?);
-    batch.push(mail.outbox_row(ctx.store(), now)?);
-    batch.push(
-        ctx.audit(
-            &invitation_event(&access, "invitation.created", &id).meta(crate::object!({
-                "email": email,
-                "role": role,
-                "workspaces": granted.iter().map(|g| crate::object!({"workspace_id": g.workspace, "role": g.role})).collect::<Vec<_>>(),
-            })),
-            now,
-        )?,
-    );
-    // Seats (`capacity_exceeded`) and a concurrent invitation to the same email
+        &invitees,
+        free_seats,
+    )?;
+    let invited = planned.invited();
+    if invited.is_empty() {
+        return Ok((planned.outcomes, Vec::new()));
+    }
+    // Seats (`capacity_exceeded`) and a concurrent invitation to one of the emails
     // (`invitation_exists`) fail the batch in D1 (store::map_d1_error).
-    let row: InvitationRow = ctx
-        .store()
-        .batch_then_first(batch, store::invitations::one_stmt(access.store(), id)?)
-        .await?
-        .ok_or_else(|| ApiError::internal("invitation vanished after create"))?;
-    ctx.enqueue_mail(vec![mail]).await;
-    Ok(Reply::created(view(&row, now)))
+    let mut write = Together::default();
+    write.extend(planned.batch);
+    let made = write.add(store::invitations::several_stmt(access.store(), &invited)?);
+    let rows = write.run(ctx.store()).await?.rows(made)?;
+    ctx.enqueue_mail(planned.mails).await;
+    Ok((planned.outcomes, rows))
 }
 
 /// `?status=&limit=&cursor=`: newest first; the pending list by default.

@@ -57,16 +57,40 @@ impl Limits {
         action: &str,
         account: Option<&str>,
     ) -> ApiResult<Self> {
+        Self::counted(ctx, reads, action, 1, account.as_slice())
+    }
+
+    /// Like `plan` for a request acting on several accounts at once (invitations sent
+    /// together): the per-IP bucket counts one hit per account, as if each had been asked
+    /// alone, and each account's bucket one.
+    pub fn plan_each(
+        ctx: &Ctx,
+        reads: &mut Together,
+        action: &str,
+        accounts: &[&str],
+    ) -> ApiResult<Self> {
+        let ip_hits = i64::try_from(accounts.len()).unwrap_or(i64::MAX);
+        Self::counted(ctx, reads, action, ip_hits, accounts)
+    }
+
+    fn counted(
+        ctx: &Ctx,
+        reads: &mut Together,
+        action: &str,
+        ip_hits: i64,
+        accounts: &[&str],
+    ) -> ApiResult<Self> {
         let now = ctx.now();
         let mut hits = vec![(
-            reads.add(store::rate_limits::hit_stmt(
+            reads.add(store::rate_limits::hits_stmt(
                 ctx.store(),
                 &format!("{action}:ip:{}", ctx.origin().ip),
+                ip_hits,
                 now,
             )?),
             ctx.cfg.rate_limit_per_ip,
         )];
-        if let Some(account) = account {
+        for account in accounts {
             hits.push((
                 reads.add(store::rate_limits::hit_stmt(
                     ctx.store(),

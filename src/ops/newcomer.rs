@@ -142,13 +142,13 @@ impl WorkspaceCheck {
     }
 }
 
-/// What adding a newcomer (an admin-created member, an invitation) must know before it
+/// What adding newcomers (an admin-created member, invitations) must know before it
 /// writes, planned into the handler's `Together` batch: the granted workspaces, the groups,
-/// and where the email stands with the org.
+/// and where each email stands with the org.
 pub struct NewcomerChecks {
     workspaces: WorkspaceCheck,
     groups: GroupCheck,
-    standing: Ticket<InviteeStanding>,
+    standings: Vec<Ticket<InviteeStanding>>,
 }
 
 /// What `NewcomerChecks::check` found: the workspaces' names, the groups to join, the
@@ -162,24 +162,58 @@ pub fn plan_newcomer(
     email: &str,
     reads: &mut Together,
 ) -> ApiResult<NewcomerChecks> {
+    plan_newcomers(org, granted, groups, &[email], reads)
+}
+
+/// `plan_newcomer` for several emails offered the same workspaces and groups (invitations
+/// sent together): those are read once, each email's standing once.
+pub fn plan_newcomers(
+    org: &OrgStore,
+    granted: &[WorkspaceAssignment],
+    groups: &[String],
+    emails: &[&str],
+    reads: &mut Together,
+) -> ApiResult<NewcomerChecks> {
+    let workspaces = plan_workspaces(org, granted, reads)?;
+    let groups = plan_groups(org, groups, reads)?;
+    let standings = emails
+        .iter()
+        .map(|email| Ok(reads.add(store::invitations::invitee_standing_stmt(org, email)?)))
+        .collect::<ApiResult<_>>()?;
     Ok(NewcomerChecks {
-        workspaces: plan_workspaces(org, granted, reads)?,
-        groups: plan_groups(org, groups, reads)?,
-        standing: reads.add(store::invitations::invitee_standing_stmt(org, email)?),
+        workspaces,
+        groups,
+        standings,
     })
 }
 
 impl NewcomerChecks {
+    /// The one email's findings (`plan_newcomer`).
     pub fn check(
         self,
         results: &Results,
         granted: &[WorkspaceAssignment],
         role: OrgRole,
     ) -> ApiResult<Newcomer> {
+        let (names, groups, mut standings) = self.check_all(results, granted, role)?;
+        Ok((names, groups, standings.pop().unwrap_or_default()))
+    }
+
+    /// The workspaces' names, the groups, and each email's standing in the order planned.
+    pub fn check_all(
+        self,
+        results: &Results,
+        granted: &[WorkspaceAssignment],
+        role: OrgRole,
+    ) -> ApiResult<(Vec<String>, Vec<GroupId>, Vec<InviteeStanding>)> {
         let names = self.workspaces.names(results, granted)?;
         let groups = self.groups.check(results, role)?;
-        let standing = results.first(self.standing)?.unwrap_or_default();
-        Ok((names, groups, standing))
+        let standings = self
+            .standings
+            .into_iter()
+            .map(|t| Ok(results.first(t)?.unwrap_or_default()))
+            .collect::<ApiResult<_>>()?;
+        Ok((names, groups, standings))
     }
 }
 

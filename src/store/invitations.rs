@@ -130,6 +130,19 @@ pub fn one_stmt(store: &OrgStore, id: InvitationId) -> ApiResult<Query<Invitatio
     )
 }
 
+/// The org's invitations of `ids`, newest first (what a batch of invitations shows).
+pub fn several_stmt(store: &OrgStore, ids: &[InvitationId]) -> ApiResult<Query<InvitationRow>> {
+    let (db, org) = (&store.global.db, store.org);
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    db.query(
+        &format!(
+            "{SELECT} WHERE i.org_id = ?1 AND i.id IN (SELECT value FROM json_each(?2)) \
+             ORDER BY i.id DESC"
+        ),
+        args![org, list],
+    )
+}
+
 pub async fn one(store: &OrgStore, id: InvitationId) -> ApiResult<Option<InvitationRow>> {
     let db = &store.global.db;
     db.first_of(one_stmt(store, id)?).await
@@ -256,9 +269,10 @@ pub struct NewInvitation<'a> {
     pub expires_at: Timestamp,
 }
 
-/// The invitation, its workspaces, its link, and the seat it takes (the guard fails the
-/// batch with `capacity_exceeded` when none is free). A second pending invitation to the
-/// same email fails on the partial unique index (`invitation_exists`).
+/// The invitation, its workspaces and its link. The batch must end with the seat guard
+/// (`members::seat_guard`, after every invitation it creates), which fails it with
+/// `capacity_exceeded` when the org has no seat for them. A second pending invitation to
+/// the same email fails on the partial unique index (`invitation_exists`).
 pub fn insert(store: &OrgStore, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
     let (db, org) = (&store.global.db, store.org);
     let groups = serde_json::to_string(n.groups).unwrap_or_else(|_| "[]".into());
@@ -292,7 +306,6 @@ pub fn insert(store: &OrgStore, n: &NewInvitation<'_>) -> ApiResult<Vec<Stmt>> {
         )?);
     }
     stmts.push(insert_link(db, n.token_hash, n.id, n.now)?);
-    stmts.push(super::members::seat_guard(store, n.now)?);
     Ok(stmts)
 }
 

@@ -285,6 +285,24 @@ pub fn seat_guard(store: &OrgStore, now: Timestamp) -> ApiResult<Stmt> {
     )
 }
 
+/// Seats the org has free now (`member_limit` less the seats in use, never below 0).
+#[derive(Debug, Deserialize)]
+pub struct FreeSeats {
+    pub free: i64,
+}
+
+/// Always one row (`FreeSeats`); read before seats are taken, to say how many are missing
+/// (the seat guard still decides under concurrency).
+pub fn free_seats_stmt(store: &OrgStore, now: Timestamp) -> ApiResult<Query<FreeSeats>> {
+    let (db, org) = (&store.global.db, store.org);
+    db.query(
+        &format!(
+            "SELECT MAX(0, (SELECT member_limit FROM orgs WHERE id = ?1) - ({SEATS_USED})) AS free"
+        ),
+        args![org, now],
+    )
+}
+
 /// Members and pending invitations of the org, for the usage overview.
 pub async fn seats(store: &OrgStore, now: Timestamp) -> ApiResult<(i64, i64)> {
     let (db, org) = (&store.global.db, store.org);

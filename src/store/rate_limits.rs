@@ -13,12 +13,23 @@ pub const WINDOW_MS: i64 = 60_000;
 /// One hit on `bucket` in the current window; the statement returns the window's count
 /// (`Hits`), so it can ride in a batch with a handler's other checks.
 pub fn hit_stmt(store: &Store, bucket: &str, now: Timestamp) -> ApiResult<Query<Hits>> {
+    hits_stmt(store, bucket, 1, now)
+}
+
+/// `count` hits at once (a request that does the work of several, as invitations sent
+/// together count like as many single ones).
+pub fn hits_stmt(
+    store: &Store,
+    bucket: &str,
+    count: i64,
+    now: Timestamp,
+) -> ApiResult<Query<Hits>> {
     let db = &store.db;
     let window = now.millis() - now.millis().rem_euclid(WINDOW_MS);
     db.query(
-        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
-         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
-        args![bucket, window],
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + ?3 RETURNING hits",
+        args![bucket, window, count],
     )
 }
 

@@ -9,6 +9,7 @@ const groups = () => import("./groups.js");
 
 export const ORG_SCREENS = [
   { nav: "members", label: "Members", permission: "org.directory.view", routes: [["/members", lazy(members, "Members")]] },
+  { nav: "invitations", label: "Invitations", permission: "users.invite", routes: [["/invitations", lazy(() => import("./invitations.js"), "Invitations")]] },
   { nav: "roles", label: "Roles", permission: "org.directory.view", routes: [["/roles", lazy(() => import("./roles.js"), "Roles")]] },
   {
     nav: "workspaces", label: "Workspaces", permission: "org.view", routes: [

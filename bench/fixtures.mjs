@@ -54,8 +54,9 @@ export function ensureFloorBuilt() {
 /**
  * The floor Worker in Miniflare, alone (no bindings), on `port` if given; `inspectorPort`
  * for the CPU profiler (bench/profile.mjs). `assetRouter`: behind Miniflare's static-asset
- * router, as a Worker with `[assets]` and `run_worker_first` is (an empty asset directory):
- * what that configuration alone costs per request.
+ * router, as a Worker with `[assets]` and `run_worker_first` is (an empty asset directory;
+ * the same pattern-list form of `run_worker_first` as wrangler.toml's): what that
+ * configuration alone costs per request, the floor of the service as it is now served.
  */
 export async function startFloor({ port, inspectorPort, assetRouter } = {}) {
   const build = fileURLToPath(new URL("build/", floorDir));
@@ -75,8 +76,8 @@ export async function startFloor({ port, inspectorPort, assetRouter } = {}) {
       ],
       // The service's (wrangler.toml), so both run on the same runtime behaviour.
       compatibilityDate: "2026-11-01",
-      ...(assetRouter ? { assets: { directory: mkdtempSync(path.join(tmpdir(), "floor-assets-")), binding: "ASSETS",
-        routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } } } : {}),
+      ...(assetRouter ? { assets: { directory: mkdtempSync(path.join(tmpdir(), "floor-assets-")),
+        run_worker_first: ["/", "/logged"], routerConfig: { has_user_worker: true } } } : {}),
     }],
   }));
   await mf.ready;

@@ -43,6 +43,11 @@ pub enum ApiError {
     GuardFailed,
     /// A refresh token that is unknown, rotated away or of an ended session.
     InvalidRefreshToken,
+    /// A request that uses or asks for the session cookie without this service's own
+    /// `Origin` (`http::browser::check_origin`): missing, or another origin.
+    CrossOriginRequest {
+        origin_missing: bool,
+    },
     /// Anything unexpected: the cause is logged, the client sees a generic body.
     Internal(String),
 }
@@ -87,7 +92,8 @@ impl ApiError {
             ApiError::AccountLocked => 423,
             ApiError::AccountNotActive
             | ApiError::PasswordChangeRequired { .. }
-            | ApiError::Forbidden => 403,
+            | ApiError::Forbidden
+            | ApiError::CrossOriginRequest { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict { .. } | ApiError::GuardFailed => 409,
@@ -110,6 +116,7 @@ impl ApiError {
             ApiError::AccountNotActive => "account_not_active",
             ApiError::PasswordChangeRequired { .. } => "password_change_required",
             ApiError::Forbidden => "forbidden",
+            ApiError::CrossOriginRequest { .. } => "cross_origin_request",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
@@ -135,6 +142,7 @@ impl ApiError {
             ApiError::AccountNotActive => "Account not activated",
             ApiError::PasswordChangeRequired { .. } => "Password change required",
             ApiError::Forbidden => "Forbidden",
+            ApiError::CrossOriginRequest { .. } => "Cross-origin request refused",
             ApiError::NotFound => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Conflict { .. } => "Conflict",
@@ -171,6 +179,14 @@ impl ApiError {
                     .into()
             }
             ApiError::Forbidden => "Your role does not allow this action.".into(),
+            ApiError::CrossOriginRequest { origin_missing } => format!(
+                "Requests that use or ask for the session cookie must come from this service's own pages: {}.",
+                if *origin_missing {
+                    "the Origin header is missing"
+                } else {
+                    "the Origin header names another origin"
+                }
+            ),
             ApiError::NotFound => "The resource does not exist or is not visible to you.".into(),
             ApiError::MethodNotAllowed { allowed } => {
                 format!("Allowed methods: {}.", allowed.join(", "))
@@ -316,6 +332,13 @@ mod tests {
                 "password_change_required",
             ),
             (ApiError::Forbidden, 403, "forbidden"),
+            (
+                ApiError::CrossOriginRequest {
+                    origin_missing: true,
+                },
+                403,
+                "cross_origin_request",
+            ),
             (ApiError::NotFound, 404, "not_found"),
             (ApiError::conflict("email_taken", "x"), 409, "email_taken"),
             (ApiError::InvalidToken, 400, "invalid_token"),

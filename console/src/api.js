@@ -36,6 +36,11 @@ async function send(method, path, { body, token, query, signal } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
+      // The pages' own policy is no-referrer (their URLs may carry emailed tokens), under
+      // which a browser sends `Origin: null` even to its own origin, and the API refuses
+      // cookie requests without their true Origin (CSRF). Calls to the API say where they
+      // come from; the token has left the address bar before any call (router.takeToken).
+      referrerPolicy: "same-origin",
       signal,
     });
   } catch (e) {
@@ -48,9 +53,21 @@ async function send(method, path, { body, token, query, signal } = {}) {
   return { data, headers: res.headers };
 }
 
-/** The access token from the session cookie (one refresh shared by concurrent callers). */
+/**
+ * Runs `fn` while no other tab of the console runs it: a refresh token is single-use, and
+ * two tabs presenting the same cookie at once would look like a stolen token replayed,
+ * which ends the session. After one tab rotated it, the next sends the new cookie.
+ */
+function oneTabAtATime(fn) {
+  return navigator.locks ? navigator.locks.request("ums-session-refresh", fn) : fn();
+}
+
+/**
+ * The access token from the session cookie (one refresh shared by concurrent callers). A
+ * request with no body at all asks the API to use the cookie.
+ */
 export function refreshSession() {
-  refreshing ??= send("POST", "/v1/auth/refresh", { body: {} })
+  refreshing ??= oneTabAtATime(() => send("POST", "/v1/auth/refresh"))
     .then(({ data }) => {
       accessToken = data.access_token;
       return true;
@@ -120,7 +137,7 @@ export async function signIn(email, password) {
 
 export async function signOut() {
   try {
-    await send("POST", "/v1/auth/logout", { body: {} });
+    await send("POST", "/v1/auth/logout");
   } finally {
     signedOut();
   }

@@ -7,6 +7,10 @@ import { ApiError } from "./api.js";
 
 let fieldIds = 0;
 
+/**
+ * A labelled input with its hint and its error. Most fields are required (the API says
+ * which were missing); optional ones say so in their label, as "(optional)".
+ */
 export function Field({ label, name, type = "text", value, onInput, error, hint, required, autocomplete, children, ...rest }) {
   const id = useRef(`f${++fieldIds}`).current;
   const described = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(" ") || undefined;
@@ -16,7 +20,7 @@ export function Field({ label, name, type = "text", value, onInput, error, hint,
         autocomplete=${autocomplete} aria-describedby=${described} aria-invalid=${error ? "true" : undefined}
         onInput=${(e) => onInput?.(e.currentTarget.value)} ...${rest} />`;
   return html`<div class="field">
-    <label for=${id}>${label}${required ? html`<span aria-hidden="true"> *</span>` : null}</label>
+    <label for=${id}>${label}</label>
     ${control}
     ${hint && html`<p class="hint" id=${`${id}-hint`}>${hint}</p>`}
     ${error && html`<p class="field-error" id=${`${id}-error`}>${error}</p>`}

@@ -8,6 +8,7 @@ use super::{rate_limit, rate_limit_account, Limits};
 use crate::domain::account::{decide_login, failure_locks, AccountStatus, LoginDecision};
 use crate::domain::ids::{SessionId, UserId, WorkspaceId};
 use crate::domain::password::{self, Verification};
+use crate::domain::session_cookie;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, new_secret, TokenPurpose};
 use crate::domain::validation::{self as v, FieldErrors};
@@ -41,17 +42,78 @@ fn hash_password(pw: &str) -> ApiResult<String> {
     password::hash(pw).map_err(|_| ApiError::internal("password hashing failed"))
 }
 
-/// A new session: its rows (for the caller's batch) and the token response body.
-pub struct NewLogin {
-    pub stmts: Vec<Stmt>,
-    pub body: Value,
+/// Where a session's refresh token goes: into the response body (API clients, apps), or
+/// into the session cookie, where the web console's page scripts never see it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TokenDelivery {
+    Body,
+    Cookie,
 }
 
-/// Starts a session (`ops::sessions::start`) and renders the token response.
+impl TokenDelivery {
+    /// What a token-issuing body's `session_cookie` asks for. The cookie only for this
+    /// service's own pages (403 `cross_origin_request`), refused before anything is read
+    /// or written.
+    pub fn asked(ctx: &Ctx, session_cookie: bool) -> ApiResult<Self> {
+        if !session_cookie {
+            return Ok(TokenDelivery::Body);
+        }
+        ctx.require_own_origin()?;
+        Ok(TokenDelivery::Cookie)
+    }
+}
+
+/// A token response: its body, and the session cookie when the refresh token went there.
+pub struct TokenReply {
+    pub body: Value,
+    cookie: Option<String>,
+}
+
+impl TokenReply {
+    /// `body` with `refresh_token` delivered as asked: a member of the body, or the session
+    /// cookie, living as long as the session (until `expires_at`).
+    fn new(
+        mut body: Value,
+        delivery: TokenDelivery,
+        refresh_token: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> ApiResult<Self> {
+        let cookie = match delivery {
+            TokenDelivery::Body => {
+                body["refresh_token"] = Value::from(refresh_token);
+                None
+            }
+            TokenDelivery::Cookie => Some(
+                session_cookie::set(refresh_token, session_cookie::max_age(expires_at, now))
+                    .ok_or_else(|| ApiError::internal("a refresh token is not a cookie value"))?,
+            ),
+        };
+        Ok(TokenReply { body, cookie })
+    }
+
+    pub fn reply(self, status: u16) -> Reply {
+        let reply = Reply::json(status, self.body);
+        match self.cookie {
+            Some(cookie) => reply.with_cookie(cookie),
+            None => reply,
+        }
+    }
+}
+
+/// A new session: its rows (for the caller's batch) and the token response.
+pub struct NewLogin {
+    pub stmts: Vec<Stmt>,
+    pub tokens: TokenReply,
+}
+
+/// Starts a session (`ops::sessions::start`) and renders the token response, its refresh
+/// token delivered as asked.
 pub async fn start_session(
     ctx: &Ctx,
     user: &UserRow,
     method: &'static str,
+    delivery: TokenDelivery,
     now: Timestamp,
 ) -> ApiResult<NewLogin> {
     let keys = ctx.keys().await?;
@@ -64,15 +126,21 @@ pub async fn start_session(
         method,
         now,
     )?;
+    let body = crate::object!({
+        "access_token": started.access_token,
+        "token_type": "Bearer",
+        "expires_in": ctx.cfg.access_token_ttl,
+        "user": views::user(user),
+    });
     Ok(NewLogin {
         stmts: started.stmts,
-        body: crate::object!({
-            "access_token": started.access_token,
-            "token_type": "Bearer",
-            "expires_in": ctx.cfg.access_token_ttl,
-            "refresh_token": started.refresh_token,
-            "user": views::user(user),
-        }),
+        tokens: TokenReply::new(
+            body,
+            delivery,
+            &started.refresh_token,
+            started.expires_at,
+            now,
+        )?,
     })
 }
 
@@ -318,10 +386,14 @@ pub async fn signup(ctx: &Ctx) -> ApiResult<Reply> {
 pub struct ActivateBody {
     token: String,
     password: Option<String>,
+    /// The web console's sign-in: the refresh token in the session cookie, not the body.
+    #[serde(default)]
+    session_cookie: bool,
 }
 
 pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     let body: ActivateBody = ctx.json()?;
+    let delivery = TokenDelivery::asked(ctx, body.session_cookie)?;
     rate_limit(ctx, "activate", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::Activation).await?;
     rate_limit_account(ctx, "activate", &user.email).await?;
@@ -375,7 +447,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         last_login_at: Some(now.millis()),
         ..user
     };
-    let login = start_session(ctx, &activated, "password", now).await?;
+    let login = start_session(ctx, &activated, "password", delivery, now).await?;
     batch.extend(login.stmts);
     batch.push(store::users::record_successful_login(
         ctx.store(),
@@ -387,7 +459,7 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
         .batch(batch)
         .await
         .map_err(|e| e.on_guard(ApiError::InvalidToken))?;
-    Ok(Reply::ok(login.body))
+    Ok(login.tokens.reply(200))
 }
 
 #[derive(Deserialize)]
@@ -395,10 +467,14 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
 pub struct LoginBody {
     email: String,
     password: String,
+    /// The web console's sign-in: the refresh token in the session cookie, not the body.
+    #[serde(default)]
+    session_cookie: bool,
 }
 
 pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
     let body: LoginBody = ctx.json()?;
+    let delivery = TokenDelivery::asked(ctx, body.session_cookie)?;
     let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
     if body.password.is_empty() || body.password.chars().count() > v::MAX_PASSWORD_LEN {
         return Err(ApiError::field("password", "must be 1 to 128 characters"));
@@ -531,7 +607,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 failed_logins: 0,
                 ..user.clone()
             };
-            let login = start_session(ctx, &logged_in, "password", now).await?;
+            let login = start_session(ctx, &logged_in, "password", delivery, now).await?;
             let mut batch = vec![store::users::guard_active(ctx.store(), user_id)?];
             batch.push(store::users::record_successful_login(
                 ctx.store(),
@@ -549,7 +625,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 .batch(batch)
                 .await
                 .map_err(|e| e.on_guard(ApiError::AccountLocked))?;
-            Ok(Reply::ok(login.body))
+            Ok(login.tokens.reply(200))
         }
     }
 }
@@ -558,6 +634,19 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     refresh_token: String,
+}
+
+/// The refresh token a refresh or logout presents, and where its successor goes: the
+/// body's (API clients, exactly as before); or, for a request with no body at all, the
+/// session cookie's, and only from this service's own pages (403 `cross_origin_request`).
+fn presented_refresh_token(ctx: &Ctx) -> ApiResult<(Option<String>, TokenDelivery)> {
+    match ctx.json_or_nothing::<RefreshBody>()? {
+        Some(body) => Ok((Some(body.refresh_token), TokenDelivery::Body)),
+        None => {
+            ctx.require_own_origin()?;
+            Ok((ctx.cookie(session_cookie::NAME), TokenDelivery::Cookie))
+        }
+    }
 }
 
 async fn end_session(
@@ -583,11 +672,13 @@ async fn end_session(
 }
 
 pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
-    let body: RefreshBody = ctx.json()?;
-    if !looks_like_secret(&body.refresh_token) {
+    let (presented, delivery) = presented_refresh_token(ctx)?;
+    // No cookie is answered like a bad token.
+    let presented = presented.ok_or(ApiError::InvalidRefreshToken)?;
+    if !looks_like_secret(&presented) {
         return Err(ApiError::InvalidRefreshToken);
     }
-    let old_hash = hash_secret(&body.refresh_token);
+    let old_hash = hash_secret(&presented);
     let found = store::sessions::find_refresh(ctx.store(), &old_hash)
         .await?
         .ok_or(ApiError::InvalidRefreshToken)?;
@@ -624,27 +715,40 @@ pub async fn refresh(ctx: &Ctx) -> ApiResult<Reply> {
         };
     }
     let access = ops::sessions::access_token(&*ctx.keys().await?, &ctx.cfg, user, session, now);
-    Ok(Reply::ok(crate::object!({
+    let body = crate::object!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ctx.cfg.access_token_ttl,
-        "refresh_token": new_refresh,
-    })))
+    });
+    // Rotation keeps the session's expiry: the rotated cookie lives as long as it has left.
+    let tokens = TokenReply::new(
+        body,
+        delivery,
+        &new_refresh,
+        Timestamp(found.expires_at),
+        now,
+    )?;
+    Ok(tokens.reply(200))
 }
 
 pub async fn logout(ctx: &Ctx) -> ApiResult<Reply> {
-    let body: RefreshBody = ctx.json()?;
-    // Unknown or already-ended tokens log out nothing; the answer is the same either way.
-    if looks_like_secret(&body.refresh_token) {
+    let (presented, delivery) = presented_refresh_token(ctx)?;
+    // Unknown or already-ended tokens (or no cookie) log out nothing; the answer is the
+    // same either way.
+    if let Some(presented) = presented.filter(|t| looks_like_secret(t)) {
         if let Some(found) =
-            store::sessions::find_refresh(ctx.store(), &hash_secret(&body.refresh_token)).await?
+            store::sessions::find_refresh(ctx.store(), &hash_secret(&presented)).await?
         {
             if found.ended_at.is_none() {
                 end_session(ctx, found.session_id, found.user_id, "logout").await?;
             }
         }
     }
-    Ok(Reply::no_content())
+    Ok(match delivery {
+        // The browser drops the cookie whatever became of its session.
+        TokenDelivery::Cookie => Reply::no_content().with_cookie(session_cookie::clear()),
+        TokenDelivery::Body => Reply::no_content(),
+    })
 }
 
 pub async fn logout_all(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{start_session, token_hash};
+use super::auth::{start_session, token_hash, TokenDelivery};
 use super::views::{opt_time, time};
 use super::{rate_limit, rate_limit_account, Limits};
 use crate::domain::account::AccountStatus;
@@ -514,12 +514,17 @@ pub struct AcceptBody {
     password: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
+    /// For a new account, the web console's sign-in: the refresh token in the session
+    /// cookie, not the body.
+    #[serde(default)]
+    session_cookie: bool,
 }
 
 /// Accepting through the emailed link. A new email gets an active account (the link proves
 /// the address) and a session; an existing account must be the caller.
 pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
     let body: AcceptBody = ctx.json()?;
+    let delivery = TokenDelivery::asked(ctx, body.session_cookie)?;
     let row = by_link(ctx, &body.token).await?;
     let existing = store::users::by_email(ctx.store(), &row.email).await?;
     if let Some(user) = existing {
@@ -528,6 +533,8 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
             ("password", body.password.is_some()),
             ("first_name", body.first_name.is_some()),
             ("last_name", body.last_name.is_some()),
+            // No session starts here: the caller already has one.
+            ("session_cookie", body.session_cookie),
         ] {
             if given {
                 errs.add(
@@ -612,7 +619,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         created_at: now.millis(),
         last_login_at: Some(now.millis()),
     };
-    let login = start_session(ctx, &account, "password", now).await?;
+    let login = start_session(ctx, &account, "password", delivery, now).await?;
     let mut extra = login.stmts;
     extra.push(store::users::record_successful_login(
         ctx.store(),
@@ -643,9 +650,9 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         ApiError::InvalidToken,
     )
     .await?;
-    let mut body = login.body;
-    body["membership"] = membership;
-    Ok(Reply::created(body))
+    let mut tokens = login.tokens;
+    tokens.body["membership"] = membership;
+    Ok(tokens.reply(201))
 }
 
 /// Pending invitations to the caller's email, once that email is verified (an unverified

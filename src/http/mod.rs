@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod body;
+pub mod browser;
 pub mod keys;
 pub mod pagination;
 pub mod router;
@@ -42,6 +43,9 @@ pub struct Ctx {
     /// Where the request came from, read from its headers when first asked for: most
     /// requests never need it (two header reads, each a call into JS).
     origin: OnceCell<Origin>,
+    /// The request URL's own origin (`scheme://host[:port]`), cut from the URL the pipeline
+    /// already holds: what the session cookie's Origin check compares with.
+    url_origin: String,
     /// The request's instant, read once: every expiry, lockout window and stored time of
     /// one request agrees (Workers clocks only advance across I/O anyway).
     now: Timestamp,
@@ -56,6 +60,16 @@ impl Ctx {
     pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
         self.json_content_type()?;
         body::parse_json(&self.body)
+    }
+
+    /// The body as `T` (strictly, as `json`), or `None` for a request with no body at all:
+    /// no bytes and no content type, as `fetch(url, {method: "POST"})` sends it. How the
+    /// web console lets the session cookie stand in for a body's refresh token.
+    pub fn json_or_nothing<T: DeserializeOwned>(&self) -> ApiResult<Option<T>> {
+        if self.body.is_empty() && self.header("content-type").is_none() {
+            return Ok(None);
+        }
+        self.json().map(Some)
     }
 
     /// Not generic, so the ~45 body types share it.
@@ -108,6 +122,22 @@ impl Ctx {
             .filter(|t| !t.is_empty())
     }
 
+    /// The value of the request's cookie `name` (read from the `Cookie` header when asked).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let header = self.header("cookie")?;
+        browser::cookie(&header, name).map(str::to_string)
+    }
+
+    /// Refuses (403 `cross_origin_request`) a request that uses or asks for the session
+    /// cookie unless its `Origin` is this service's own (`browser::check_origin`).
+    pub fn require_own_origin(&self) -> ApiResult<()> {
+        browser::check_origin(self.header("origin").as_deref(), &self.url_origin).map_err(|e| {
+            ApiError::CrossOriginRequest {
+                origin_missing: e == browser::CrossOrigin::Missing,
+            }
+        })
+    }
+
     pub fn now(&self) -> Timestamp {
         self.now
     }
@@ -151,11 +181,14 @@ impl Ctx {
     }
 }
 
-/// A successful reply: status, body, and the body's content type.
+/// A successful reply: status, body, the body's content type, and cookies to set.
 pub struct Reply {
     pub status: u16,
     pub body: Body,
     pub content_type: &'static str,
+    /// `Set-Cookie` values (the session cookie); empty for almost every reply, which then
+    /// costs the pipeline nothing.
+    pub cookies: Vec<String>,
 }
 
 /// What a reply carries.
@@ -177,6 +210,7 @@ impl Reply {
             status,
             body: Body::Json(body),
             content_type: "application/json",
+            cookies: Vec::new(),
         }
     }
 
@@ -186,6 +220,7 @@ impl Reply {
             status: 200,
             body: Body::Rendered(json),
             content_type: "application/json",
+            cookies: Vec::new(),
         }
     }
 
@@ -195,6 +230,7 @@ impl Reply {
             status: 200,
             body: Body::Stream(stream),
             content_type,
+            cookies: Vec::new(),
         }
     }
 
@@ -215,7 +251,14 @@ impl Reply {
             status: 204,
             body: Body::Empty,
             content_type: "application/json",
+            cookies: Vec::new(),
         }
+    }
+
+    /// The same reply, also setting a cookie (`Set-Cookie: <cookie>`).
+    pub fn with_cookie(mut self, cookie: String) -> Self {
+        self.cookies.push(cookie);
+        self
     }
 }
 
@@ -261,6 +304,7 @@ struct Incoming<'a> {
     req: &'a web_sys::Request,
     headers: &'a Headers,
     method: &'a str,
+    url: &'a str,
     path: &'a str,
     query: &'a str,
     request_id: &'a str,
@@ -279,6 +323,7 @@ async fn serve(
         req,
         headers,
         method,
+        url,
         path,
         query,
         request_id,
@@ -298,6 +343,7 @@ async fn serve(
     .traced(cfg.sql_trace);
     let ctx = Ctx {
         origin: OnceCell::new(),
+        url_origin: browser::url_origin(url),
         query: query_pairs(query),
         headers: headers.clone(),
         request_id: request_id.to_string(),
@@ -339,6 +385,8 @@ fn set(headers: &mut Headers, name: &str, value: &str) {
     let _ = headers.set(name, value);
 }
 
+/// Never `access-control-allow-credentials`: the web console is same-origin, and no other
+/// origin may make the browser send the session cookie and read what it answers.
 fn cors_headers(headers: &mut Headers, cfg: Option<&Config>, origin: Option<&str>) {
     if let (Some(cfg), Some(origin)) = (cfg, origin) {
         if let Some(allowed) = cfg.cors_origin(origin) {
@@ -403,6 +451,7 @@ pub async fn handle(
                 req: &req,
                 headers: &headers,
                 method: &method,
+                url: &url,
                 path,
                 query,
                 request_id: &request_id,
@@ -425,6 +474,7 @@ pub async fn handle(
     let (status, mut response) = match outcome {
         Ok(reply) => {
             let status = reply.status;
+            let cookies = reply.cookies;
             let has_body = !matches!(reply.body, Body::Empty);
             // `from_body`, not `from_bytes`: the latter sets a content type that would be
             // replaced at once (a call into JS each). JSON is written straight into bytes.
@@ -440,6 +490,10 @@ pub async fn handle(
             let mut response = response.unwrap_or_else(|_| fallback());
             if has_body || status != 204 {
                 set(response.headers_mut(), "content-type", reply.content_type);
+            }
+            for cookie in &cookies {
+                // Appended, not set: each cookie is a header line of its own.
+                let _ = response.headers_mut().append("set-cookie", cookie);
             }
             (status, response)
         }

@@ -19,6 +19,8 @@ pub struct Started {
     pub access_token: String,
     /// The session's first refresh token (only its hash is stored).
     pub refresh_token: String,
+    /// When the session ends at the latest (`SESSION_TTL_SECONDS` after it started).
+    pub expires_at: Timestamp,
 }
 
 /// Starts a session for `user`, signed in by `method` (`password`, …), from `origin`.
@@ -33,6 +35,7 @@ pub fn start(
 ) -> ApiResult<Started> {
     let session = SessionId::new();
     let refresh_token = new_secret();
+    let expires_at = now.plus_seconds(cfg.session_ttl);
     let stmts = store::sessions::insert(
         store,
         &NewSession {
@@ -42,7 +45,7 @@ pub fn start(
             ip: &origin.ip,
             user_agent: origin.user_agent.as_deref(),
             now,
-            expires_at: now.plus_seconds(cfg.session_ttl),
+            expires_at,
             refresh_hash: &hash_secret(&refresh_token),
         },
     )?;
@@ -51,6 +54,7 @@ pub fn start(
         stmts,
         access_token: access_token(keys, cfg, user, session, now),
         refresh_token,
+        expires_at,
     })
 }
 

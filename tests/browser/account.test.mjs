@@ -44,8 +44,16 @@ test("1. sign up → the activation link from the mailbox → signed in: the org
   await page.waitForURL(/\/orgs\/[^/]+\/members$/);
   await page.getByRole("heading", { name: "Members" }).waitFor();
   await page.getByRole("combobox", { name: "Organization" }).filter({ hasText: "Analytical Engines" }).waitFor();
-  await page.getByRole("row", { name: /Ada Lovelace/ }).getByText("Mill: owner").waitFor();
+  await page.getByRole("row", { name: /Ada Lovelace/ }).getByText("Owner").waitFor();
   assert.equal((await w.one("SELECT status FROM users WHERE email = ?", email)).status, "active");
+  // The account's organizations: the new org, its owner, its first workspace.
+  await page.getByRole("link", { name: "Ada Lovelace" }).click();
+  await page.getByRole("link", { name: "Organizations" }).click();
+  const orgRow = page.getByRole("row", { name: /Analytical Engines/ });
+  await orgRow.getByText("owner").waitFor();
+  await orgRow.getByText("Mill (admin)").waitFor();
+  await expectAccessible(page, "my organizations");
+  await orgRow.getByRole("link", { name: "Analytical Engines" }).click();
 
   // The session is a cookie scripts cannot read; the page holds no refresh token.
   const cookie = await cookieNamed(page, "__Host-session");

@@ -38,7 +38,7 @@ function WorkspaceRoles({ org, grants, setGrants, sent, fields }) {
   const list = usePaged(`/v1/orgs/${org.id}/workspaces`, { limit: 100 });
   const roles = grantableWorkspaceRoles(org.role);
   return html`<fieldset>
-    <legend>Workspaces</legend>
+    <legend>Workspaces (optional)</legend>
     <p class="hint">Besides these, the access level reaches every workspace (admins as admin, editors as editor, viewers as viewer); a member reaches only the workspaces given here.</p>
     ${fields.workspaces && html`<p class="field-error">${fields.workspaces}</p>`}
     <${ErrorAlert} error=${list.error} />
@@ -65,7 +65,7 @@ function GroupChoices({ org, role, groups, setGroups, sent, fields }) {
     setGroups(next);
   };
   return html`<fieldset>
-    <legend>Groups</legend>
+    <legend>Groups (optional)</legend>
     <p class="hint">Groups carry access to dashboards and other resources of the workspaces.</p>
     <${ErrorAlert} error=${list.error} />
     ${!list.rows ? html`<${Spinner} />` : list.rows.length === 0 ? html`<p class="muted">The organization has no group yet.</p>` : list.rows.map((g) => {
@@ -164,7 +164,7 @@ export function CreateUser({ org }) {
         ${singleUse && html`<${Choice} name="credential" value="single_use_password" checked=${form.credential === "single_use_password"}
           onChange=${() => set("credential")("single_use_password")}
           label="Set a single-use password" hint="For people without email access now: shown once after creating, replaced at their first sign-in." />`}
-        ${form.credential === "single_use_password" && html`<${Field} label="Single-use password" type="password" value=${form.password}
+        ${form.credential === "single_use_password" && html`<${Field} label="Single-use password (optional)" type="password" value=${form.password}
           onInput=${set("password")} error=${f.password} autocomplete="new-password"
           hint="Leave empty to have one generated. At least 8 characters; not a common password." />`}
       </fieldset>

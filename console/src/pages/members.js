@@ -288,7 +288,7 @@ export function Members({ org }) {
           const may = powers(org, me, m);
           const name = fullName(m.user);
           return html`<tr key=${m.user.id}>
-          <th scope="row"><a class="name" href=${`${base}/${m.user.id}`}>${fullName(m.user)}</a><span class="muted block">${m.user.email}</span>${m.managed && html`<${Badge}>managed</${Badge}>`}</th>
+          <th scope="row"><span class="name">${name}</span><a class="block" href=${`${base}/${m.user.id}`}>${m.user.email}</a>${m.managed && html`<${Badge}>managed</${Badge}>`}</th>
           <td><${Status} org=${org} member=${m} may=${may} onNotice=${setNotice}
             onUnlock=${() => setDialog({ kind: "unlock", member: m })} /></td>
           <td>${ROLE_LABELS[m.role] || m.role}</td>

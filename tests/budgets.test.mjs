@@ -95,6 +95,7 @@ test("the hot reads are one round trip: the credential check carries the route's
     ["GET /v1/me", () => w.get("/v1/me", { token })],
     ["GET /v1/orgs/{org}/members", () => w.get(`/v1/orgs/${org}/members?limit=2`, { token })],
     ["GET /v1/orgs/{org}/members with an API token", () => w.get(`/v1/orgs/${org}/members`, { token: apiToken.token })],
+    ["GET /v1/orgs/{org}/members/{user}", () => w.get(`/v1/orgs/${org}/members/${viewer.user.id}`, { token })],
     ["POST /v1/authz/check", () => w.post("/v1/authz/check", { workspace_id: ws, action: "view" }, { token })],
     ["POST /v1/authz/check with an API token", () => w.post("/v1/authz/check",
       { user_id: owner.user.id, workspace_id: ws, action: "edit", resources: [{ type: "dashboard", id: "a" }] },

@@ -186,3 +186,46 @@ test("the member view (rendered by SQLite): exact shape, instants, ordering, esc
   const after = await w.get(`/v1/orgs/${org}/members?role=viewer`, { token: outsider.access_token });
   assert.deepEqual(after.body.data.find((d) => d.user.id === newcomer.user.id), changed.body);
 });
+
+test("one member by id: the directory's view, the caller included; one round trip; gone once removed; 401/404/403", async () => {
+  // Its own workspace-only member (the one above was removed by an earlier test).
+  const mem = await w.activeUser();
+  await join(mem, "member");
+  await w.db.prepare("INSERT INTO workspace_members (workspace_id, user_id, org_id, role, added_at) VALUES (?, ?, ?, 'editor', ?)")
+    .bind(ws(), mem.user.id, orgId, Date.now()).run();
+  const one = (id, token) => w.get(path(`/${id}`), token === undefined ? {} : { token });
+
+  const r = await one(mem.user.id, viewer.access_token);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const listed = (await w.get(path(`?q=${encodeURIComponent(mem.email)}`), { token: viewer.access_token })).body.data;
+  assert.equal(listed.length, 1);
+  assert.deepEqual(r.body, listed[0]);
+  assert.equal(r.body.role, "member");
+  assert.equal(r.body.managed, false);
+  assert.deepEqual(r.body.user, { id: mem.user.id, email: mem.email, first_name: "Ada", last_name: "Lovelace", phone: null, status: "active" });
+  assert.deepEqual(r.body.workspaces, [{ id: ws(), name: "Main", role: "editor" }]);
+  // The read rides in the access check's round trip.
+  assert.match(r.headers.get("server-timing"), /d1;dur=\d+;desc="1 round trips"/);
+  // Reading oneself is not an admin action.
+  const self = await one(viewer.user.id, viewer.access_token);
+  assert.equal(self.status, 200, JSON.stringify(self.body));
+  assert.equal(self.body.role, "viewer");
+  // A role change shows on the next read.
+  assert.equal((await w.patch(path(`/${mem.user.id}`), { role: "viewer" }, { token: admin.access_token })).status, 200);
+  assert.equal((await one(mem.user.id, editor.access_token)).body.role, "viewer");
+  assert.equal((await w.patch(path(`/${mem.user.id}`), { role: "member" }, { token: admin.access_token })).status, 200);
+
+  assertProblem(await one(mem.user.id), 401, "unauthorized");
+  assertProblem(await one(viewer.user.id, mem.access_token), 403, "forbidden");
+  assertProblem(await one(mem.user.id, outsider.access_token), 404, "not_found");
+  // The gate answers before the id is looked at.
+  assertProblem(await one("not-a-uuid"), 401, "unauthorized");
+  assertProblem(await one("not-a-uuid", mem.access_token), 403, "forbidden");
+  assertProblem(await one("not-a-uuid", viewer.access_token), 404, "not_found");
+  // Someone of another org is not found here, nor is this org's member through another org.
+  assertProblem(await one(outsider.user.id, viewer.access_token), 404, "not_found");
+  assertProblem(await w.get(`/v1/orgs/${outsider.organization.id}/members/${mem.user.id}`, { token: outsider.access_token }), 404, "not_found");
+  // Removed: not found any more.
+  assert.equal((await w.del(path(`/${mem.user.id}`), { token: admin.access_token })).status, 204);
+  assertProblem(await one(mem.user.id, viewer.access_token), 404, "not_found");
+});

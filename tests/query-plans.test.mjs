@@ -236,6 +236,7 @@ async function workload() {
   await w.walk(`${O}/members`, o.access_token, 2);
   await call("GET", `${O}/members?role=viewer`, undefined, 200, T);
   await call("GET", `${O}/members?q=hopper`, undefined, 200, T);
+  await call("GET", `${O}/members/${y.user.id}`, undefined, 200, T);
   await call("PATCH", `${O}/members/${y.user.id}`, { role: "editor" }, 200, T);
   await call("GET", `${O}/members?limit=2`, undefined, 200, T);
 

@@ -28,6 +28,7 @@ use crate::store::{self, OrgStore, Results, Stmt, Ticket, Together};
 
 crate::routes! {
     GET "/v1/orgs/{org}/members" => org(ViewDirectory) [list];
+    GET "/v1/orgs/{org}/members/{user}" => org(ViewDirectory) [get];
     POST "/v1/orgs/{org}/members/{user}/resend-activation" => org(AdminAccountActions) resend_activation;
     POST "/v1/orgs/{org}/members/{user}/reset-password" => org(AdminAccountActions) reset_password;
     DELETE "/v1/orgs/{org}/users/{user}" => org(AdminAccountActions) delete_account;
@@ -138,6 +139,21 @@ async fn send_page(
         },
     );
     Ok(Reply::ok_rendered(body))
+}
+
+/// One member as the directory shows them (a person's page opens by id, from a link or a
+/// reload, and needs no page of the directory), read in the gate's round trip. The caller
+/// may read themself: this is the directory, not an admin action.
+pub async fn get(ctx: &Ctx, action: OrgAction) -> ApiResult<Reply> {
+    // An id that cannot be one is as unknown as a missing member, after the gate's own
+    // refusals (401, 404, 403).
+    let user: UserId = refusal_first(ctx.path_id("user"), org_access(ctx, action)).await?;
+    let (_, read, results) = org_access_with(ctx, action, |org, reads| {
+        Ok(reads.add(store::members::view_stmt(org, user)?))
+    })
+    .await?;
+    let member = store::members::read_view(&results, read)?.ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(member))
 }
 
 /// Runs the change `batch` and reads the member as the directory shows them after it, in

@@ -8,7 +8,13 @@ const workspaces = () => import("./workspaces.js");
 const groups = () => import("./groups.js");
 
 export const ORG_SCREENS = [
-  { nav: "members", label: "Members", permission: "org.directory.view", routes: [["/members", lazy(members, "Members")]] },
+  {
+    nav: "members", label: "Members", permission: "org.directory.view", routes: [
+      ["/members", lazy(members, "Members")],
+      ["/members/new", lazy(() => import("./create-user.js"), "CreateUser")],
+      ["/members/:user", lazy(members, "MemberDetail")],
+    ],
+  },
   { nav: "invitations", label: "Invitations", permission: "users.invite", routes: [["/invitations", lazy(() => import("./invitations.js"), "Invitations")]] },
   { nav: "roles", label: "Roles", permission: "org.directory.view", routes: [["/roles", lazy(() => import("./roles.js"), "Roles")]] },
   {

@@ -199,3 +199,13 @@ export function when(value) {
 export function fullName(u) {
   return [u?.first_name, u?.last_name].filter(Boolean).join(" ") || u?.email || "—";
 }
+
+/** A value that settles before it is used: a search box asks once per pause, not per key. */
+export function useDebounced(value, ms = 250) {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value]);
+  return settled;
+}

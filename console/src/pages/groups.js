@@ -8,21 +8,11 @@ import { html } from "../html.js";
 import { api } from "../api.js";
 import { navigate } from "../router.js";
 import { can } from "../session.js";
-import { Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, fullName, useSubmit, when } from "../ui.js";
+import { Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, fullName, useDebounced, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
 import { ROLE_LABELS } from "./members.js";
 
 let ids = 0;
-
-/** A value that settles before it is used (one directory search per pause, not per key). */
-export function useDebounced(value, ms = 250) {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(t);
-  }, [value]);
-  return settled;
-}
 
 /** What a grant's permission lets its holder do to the resource (src/domain/authz.rs). */
 export const PERMISSIONS = [

@@ -10,21 +10,11 @@ import { api, ApiError } from "../api.js";
 import { navigate } from "../router.js";
 import { useSession, can } from "../session.js";
 import { PhoneFields, splitPhone } from "../phone.js";
-import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Secret, Select, Spinner, fullName, useSubmit, when } from "../ui.js";
+import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Secret, Select, Spinner, fullName, useDebounced, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
 
 export const ROLE_LABELS = { owner: "Owner", admin: "Admin", editor: "Editor", viewer: "Viewer", member: "Member" };
 const STATUS_TONE = { active: "success", pending: "warning", locked: "danger" };
-
-/** A search box that settles before it asks (one request per pause, not per key). */
-function useDebounced(value, ms = 250) {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(t);
-  }, [value]);
-  return settled;
-}
 
 /** Roles the caller may give: never owner (transfer only), never above admin, never above their own. */
 export function grantableRoles(callerRole) {

@@ -14,6 +14,8 @@ import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, 
 import { MoreButton, usePaged } from "./account.js";
 
 export const ROLE_LABELS = { owner: "Owner", admin: "Admin", editor: "Editor", viewer: "Viewer", member: "Member" };
+/** The workspace role an org role reaches every workspace with (domain::roles); a member has none. */
+const INHERITED = { owner: "admin", admin: "admin", editor: "editor", viewer: "viewer" };
 const STATUS_TONE = { active: "success", pending: "warning", locked: "danger" };
 
 /** Roles the caller may give: never owner (transfer only), never above admin, never above their own. */
@@ -282,7 +284,7 @@ export function Members({ org }) {
           <td><${Status} org=${org} member=${m} may=${may} onNotice=${setNotice}
             onUnlock=${() => setDialog({ kind: "unlock", member: m })} /></td>
           <td>${ROLE_LABELS[m.role] || m.role}</td>
-          <td>${m.workspaces.map((w) => html`<span class="chip">${w.name}: ${w.role}</span>`)}</td>
+          <td>${INHERITED[m.role] && html`<span class="muted block">All: ${INHERITED[m.role]}</span>`}${m.workspaces.map((w) => html`<span class="chip">${w.name}: ${w.role}</span>`)}</td>
           <td>${m.groups.map((g) => html`<span class="chip">${g.name}</span>`)}</td>
           ${manage && html`<td class="row-actions">${may.manage && html`
             <${Button} kind="secondary" onClick=${() => setDialog({ kind: "role", member: m })}>Change role${hidden(` of ${name}`)}</${Button}>

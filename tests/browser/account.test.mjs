@@ -229,3 +229,34 @@ test("3. an invitation link opened by a new person → account created → a mem
   assertNoProblems(page);
   await page.context().close();
 });
+
+test("an account an admin created with an activation email: the link's page asks for a password, then signs in", async () => {
+  const admin = await w.activeUser();
+  const email = freshEmail("activate-me");
+  const created = await w.post(`/v1/orgs/${admin.organization.id}/members`, {
+    email, first_name: "Mary", last_name: "Somerville", role: "viewer", credential: "activation_email",
+  }, { token: admin.access_token });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const link = await mailLink(w, email, /Activate/);
+
+  const page = await newPage(env);
+  await page.goto(link);
+  await page.getByRole("button", { name: "Activate my account" }).click();
+  // The account has no password yet: the page asks for one; the token is still unused.
+  await page.getByRole("button", { name: "Set password and activate" }).waitFor();
+  await expectAccessible(page, "activate, choosing a password");
+  assert.equal((await w.one("SELECT status FROM users WHERE email = ?", email)).status, "pending");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Set password and activate" }).click();
+  await page.getByText("must be at least 8 characters").waitFor();
+  await page.getByLabel("Password").fill("somerville's own passphrase");
+  await page.getByRole("button", { name: "Set password and activate" }).click();
+  await page.waitForURL(/\/orgs\//);
+  const row = await w.one("SELECT status, password_hash FROM users WHERE email = ?", email);
+  assert.equal(row.status, "active");
+  assert.ok(row.password_hash);
+  assert.equal((await w.login(email, "somerville's own passphrase")).status, 200);
+  assertNoProblems(page);
+  await page.context().close();
+});
+

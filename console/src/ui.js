@@ -104,15 +104,27 @@ export function Button({ kind = "primary", busy, children, ...rest }) {
 export function Dialog({ open, title, onClose, children, wide }) {
   const ref = useRef(null);
   const titleId = useRef(`d${++fieldIds}`).current;
+  // What had the focus when the dialog opened (read while rendering: by the time effects
+  // run, the dialog has taken it). Focus goes back there when the dialog closes, and also
+  // when a screen removes it while open (one mounted only while needed), which the
+  // browser's own return does not cover.
+  const opener = useRef(null);
+  if (open && !opener.current) opener.current = document.activeElement;
+  const giveBack = () => {
+    const el = opener.current;
+    opener.current = null;
+    setTimeout(() => el?.isConnected && el.focus());
+  };
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
+    if (!open && d.open) {
+      d.close();
+      giveBack();
+    }
   }, [open]);
-  // A dialog taken out of the page while open (a screen renders it only while needed)
-  // closes first, so the browser gives focus back to what opened it, not to the body.
-  useEffect(() => () => ref.current?.open && ref.current.close(), []);
+  useEffect(() => () => opener.current && giveBack(), []);
   return html`<dialog ref=${ref} class=${wide ? "wide" : ""} aria-labelledby=${titleId}
       onCancel=${(e) => { e.preventDefault(); onClose(); }}>
     ${open && html`<div class="dialog-head">

@@ -88,25 +88,10 @@ pub fn find_stmt(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Query<GrantRow
     )
 }
 
-/// The grant of `k` in a workspace of `org`: `None` as well when the workspace is not the
-/// org's (one read answers both).
+/// The grant of `k` in a workspace of the org: `None` as well when the workspace is not the
+/// org's (one read answers both: `KEY_MATCH` leads with the org).
 pub async fn find_in(store: &OrgStore, k: &GrantKey<'_>) -> ApiResult<Option<GrantRow>> {
-    let (db, org) = (&store.global.db, store.org);
-    db.first(
-        &format!(
-            "SELECT {COLUMNS} FROM grants WHERE workspace_id = ?1 AND resource_type = ?2 \
-             AND resource_id = ?3 AND principal_type = ?4 AND principal_id = ?5 AND org_id = ?6"
-        ),
-        args![
-            k.workspace,
-            k.resource_type,
-            k.resource_id,
-            k.principal_type,
-            k.principal_id,
-            org
-        ],
-    )
-    .await
+    store.global.first_of(find_stmt(store, k)?).await
 }
 
 /// What a grant PUT must know before it writes, in one round trip: whether the workspace

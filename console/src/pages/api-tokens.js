@@ -7,7 +7,7 @@ import { html } from "../html.js";
 import { ApiError, api } from "../api.js";
 import { Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Secret, Select, Spinner, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
-import { ROLE_LABELS, grantableRoles } from "./members.js";
+import { ROLE_LABELS, grantableRoles } from "../roles.js";
 import { Governed } from "./usage.js";
 
 const STATUS_TONE = { active: "success", expired: "warning", revoked: "danger" };

@@ -11,14 +11,8 @@ import { can } from "../session.js";
 import { PhoneFields } from "../phone.js";
 import { Alert, Button, ErrorAlert, Field, Page, Secret, Select, Spinner, fullName, useSubmit } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
-import { Choice, ROLE_LABELS, grantableRoles } from "./members.js";
-
-/** Workspace roles the caller may give: up to the one their org role carries into every workspace. */
-function grantableWorkspaceRoles(callerRole) {
-  const max = { owner: "admin", admin: "admin", editor: "editor" }[callerRole];
-  const order = ["viewer", "editor", "admin"];
-  return max ? order.slice(0, order.indexOf(max) + 1) : [];
-}
+import { Choice } from "./members.js";
+import { ROLE_LABELS, grantableRoles, grantableWorkspaceRoles } from "../roles.js";
 
 const ROLE_HINTS = {
   admin: "Manages members, roles, invitations, workspaces, groups and API tokens.",

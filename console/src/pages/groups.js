@@ -10,7 +10,7 @@ import { navigate } from "../router.js";
 import { can } from "../session.js";
 import { Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, fullName, useDebounced, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
-import { ROLE_LABELS } from "./members.js";
+import { ROLE_LABELS } from "../roles.js";
 
 let ids = 0;
 

@@ -11,7 +11,7 @@ import { navigate } from "../router.js";
 import { useSession, can } from "../session.js";
 import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, explain, when, fullName, useSubmit } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
-import { ROLE_LABELS, grantableRoles } from "./members.js";
+import { ROLE_LABELS, grantableRoles, grantableWorkspaceRoles } from "../roles.js";
 
 /** Emails one request may invite (the batch route's limit). */
 const MAX_EMAILS = 20;
@@ -33,12 +33,6 @@ const RESULT_TEXT = {
 /** The emails typed or pasted, split on commas, semicolons, spaces and line breaks. */
 function splitEmails(text) {
   return text.split(/[\s,;]+/).map((e) => e.trim()).filter(Boolean);
-}
-
-/** The workspace roles the caller may grant: at most the one their org role inherits. */
-function grantableWorkspaceRoles(orgRole) {
-  const ceiling = { owner: 3, admin: 3, editor: 2, viewer: 1 }[orgRole] || 0;
-  return ["viewer", "editor", "admin"].slice(0, ceiling);
 }
 
 /** Every row of a small org-scoped list (workspaces, groups) for a picker; null while loading. */

@@ -12,18 +12,9 @@ import { useSession, can } from "../session.js";
 import { PhoneFields, splitPhone } from "../phone.js";
 import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Secret, Select, Spinner, fullName, useDebounced, useSubmit, when } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
+import { INHERITED, ROLE_LABELS, grantableRoles } from "../roles.js";
 
-export const ROLE_LABELS = { owner: "Owner", admin: "Admin", editor: "Editor", viewer: "Viewer", member: "Member" };
-/** The workspace role an org role reaches every workspace with (domain::roles); a member has none. */
-const INHERITED = { owner: "admin", admin: "admin", editor: "editor", viewer: "viewer" };
 const STATUS_TONE = { active: "success", pending: "warning", locked: "danger" };
-
-/** Roles the caller may give: never owner (transfer only), never above admin, never above their own. */
-export function grantableRoles(callerRole) {
-  const order = ["member", "viewer", "editor", "admin"];
-  const max = callerRole === "owner" ? "admin" : callerRole;
-  return order.slice(0, order.indexOf(max) + 1);
-}
 
 /** A radio button or checkbox with its label (and a hint) beside it. */
 export function Choice({ type = "radio", label, hint, ...input }) {
@@ -53,17 +44,6 @@ const memberPath = (org, m) => `/v1/orgs/${org.id}/members/${m.user.id}`;
 
 /** Words that say which row a button acts on, for those who hear the button alone. */
 const hidden = (text) => html`<span class="visually-hidden">${text}</span>`;
-
-/**
- * A dialog mounted only while open is removed rather than closed, so the browser does not
- * return focus to what opened it: this does, once the dialog has left (its modality made
- * the rest of the page inert until then).
- */
-function useFocusReturn() {
-  // Read while rendering: by the time effects run, the dialog has taken the focus.
-  const [opener] = useState(() => document.activeElement);
-  useEffect(() => () => setTimeout(() => opener?.isConnected && opener.focus()), []);
-}
 
 /** A notice that outlives the screen it was made on (a person's page gives way to the list). */
 let carried = null;
@@ -96,7 +76,6 @@ function Status({ org, member, may, onUnlock, onNotice, explain }) {
 }
 
 function ChangeRole({ org, member, onClose, onDone }) {
-  useFocusReturn();
   const [role, setRole] = useState(member.role);
   const submit = useSubmit();
   const save = (e) => {
@@ -125,7 +104,6 @@ function joinPhone(code, number) {
 
 /** Names and phone of an account the org manages. */
 function EditDetails({ org, member, onClose, onDone }) {
-  useFocusReturn();
   const u = member.user;
   const [first, setFirst] = useState(u.first_name);
   const [last, setLast] = useState(u.last_name);
@@ -165,7 +143,6 @@ function EditDetails({ org, member, onClose, onDone }) {
  * and must be replaced at the next sign-in. Every session of the account ends either way.
  */
 export function ResetPassword({ org, member, unlock, onClose, onDone }) {
-  useFocusReturn();
   const u = member.user;
   const [mode, setMode] = useState("email");
   const [result, setResult] = useState(null);

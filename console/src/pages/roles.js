@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
 import { Badge, ErrorAlert, Page, Spinner } from "../ui.js";
-import { ROLE_LABELS } from "./members.js";
+import { ROLE_LABELS } from "../roles.js";
 
 /** Each permission of the matrix (src/domain/permissions.rs) as a person would say it. */
 export const PERMISSION_WORDS = {

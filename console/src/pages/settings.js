@@ -7,7 +7,7 @@ import { api } from "../api.js";
 import { navigate } from "../router.js";
 import { can, useSession } from "../session.js";
 import { Alert, Button, ConfirmDialog, Dialog, ErrorAlert, Field, Page, Spinner, fullName, useSubmit, when } from "../ui.js";
-import { ROLE_LABELS } from "./members.js";
+import { ROLE_LABELS } from "../roles.js";
 
 /** Only what changed is sent; an emptied description or logo is cleared (`null`). */
 function changes(org, form) {

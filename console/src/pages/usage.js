@@ -5,7 +5,7 @@ import { html } from "../html.js";
 import { api } from "../api.js";
 import { can } from "../session.js";
 import { Alert, ErrorAlert, Page, Spinner } from "../ui.js";
-import { ROLE_LABELS } from "./members.js";
+import { ROLE_LABELS } from "../roles.js";
 
 /**
  * The governance screens (API tokens, audit log, usage) for owners and admins; anyone else

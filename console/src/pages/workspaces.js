@@ -12,13 +12,10 @@ import { navigate } from "../router.js";
 import { can, useSession } from "../session.js";
 import { Alert, Badge, Button, ConfirmDialog, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, fullName, useSubmit } from "../ui.js";
 import { MoreButton, usePaged } from "./account.js";
-import { ROLE_LABELS } from "./members.js";
+import { INHERITED, ROLE_LABELS, WS_ROLE_LABELS } from "../roles.js";
 import { PERMISSIONS, PersonPicker, ResourceFields, partErrors } from "./groups.js";
 
-export const WS_ROLE_LABELS = { admin: "Admin", editor: "Editor", viewer: "Viewer" };
 const WS_ORDER = ["viewer", "editor", "admin"];
-/** The workspace role an org role hands down (README, permission matrix). */
-const INHERITED = { owner: "admin", admin: "admin", editor: "editor", viewer: "viewer", member: null };
 
 const rank = (role) => WS_ORDER.indexOf(role);
 const atLeast = (role, least) => Boolean(role) && rank(role) >= rank(least);

@@ -86,6 +86,7 @@ export function assertCallbackError(cb, code) {
   assert.equal(`${cb.location.origin}${cb.location.pathname}`, `${APP_URL}/sso/callback`, cb.location.href);
   assert.equal(cb.error, code, cb.location.href);
   assert.equal(cb.code, null, "no sign-in code with an error");
+  assertCleared(cb.res.setCookies, FLOW_COOKIE); // "always 302, clearing the flow cookie"
 }
 
 /** Asserts the callback answered the console with a one-time code; returns it. */
@@ -94,6 +95,7 @@ export function assertCallbackCode(cb) {
   assert.equal(cb.error, null, cb.location.href);
   assert.match(cb.code ?? "", B64URL43, cb.location.href);
   assert.deepEqual([...cb.location.searchParams.keys()], ["code"], "nothing but the code in the URL");
+  assertCleared(cb.res.setCookies, FLOW_COOKIE);
   return cb.code;
 }
 
@@ -109,9 +111,18 @@ export async function ssoSignIn(w, idp, authorizeUrl, sub, { jar = new CookieJar
   return { start: s, providerCallback, cb };
 }
 
-/** POST /v1/auth/sso/exchange. */
-export function exchange(w, code, opts = {}) {
-  return w.post("/v1/auth/sso/exchange", { code, ...opts });
+/** POST /v1/auth/sso/exchange `{code, ...body}` (request options such as `ip` in `opts`). */
+export function exchange(w, code, body = {}, opts = {}) {
+  return w.post("/v1/auth/sso/exchange", { code, ...body }, opts);
+}
+
+/** Asserts a Set-Cookie list clears `name` (empty value, Max-Age=0 or an Expires in the past). */
+export function assertCleared(setCookies, name) {
+  const line = setCookies.find((l) => l.startsWith(`${name}=`));
+  assert.ok(line, `${name} is not cleared: ${setCookies}`);
+  assert.equal(cookieValue(setCookies, name), "", line);
+  const exp = /expires=([^;]+)/i.exec(line)?.[1];
+  assert.ok(/max-age=0(;|$)/i.test(line) || (exp && Date.parse(exp) < Date.now()), line);
 }
 
 /** Row counts of what a sign-in may create. */

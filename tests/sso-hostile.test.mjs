@@ -174,8 +174,8 @@ test("an expired flow (past its 10 minutes) → sso_state_invalid", async () => 
   const s = await start(w, startUrl(real));
   const back = await signInAt(idp, s.location.href, sub);
   const state = new URL(back).searchParams.get("state");
-  // Age the flow's row in D1: whichever sso_* table holds a row with an expires_at created
-  // in the last seconds (the flow just started) — found by its state's SHA-256 or the state.
+  // Age the flow's row in D1 (sso_flows, keyed by the state's SHA-256), found generically:
+  // any sso_* table with expires_at and a row keyed by the state or its hash.
   const { createHash } = await import("node:crypto");
   const keys = [state, createHash("sha256").update(state).digest("hex"), createHash("sha256").update(state).digest("base64url")];
   const tables = (await w.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sso%'")).map((t) => t.name);
@@ -183,7 +183,7 @@ test("an expired flow (past its 10 minutes) → sso_state_invalid", async () => 
   for (const t of tables) {
     const cols = (await w.rows(`PRAGMA table_info(${t})`)).map((c) => c.name);
     if (!cols.includes("expires_at")) continue;
-    for (const col of cols.filter((c) => /state/.test(c))) {
+    for (const col of cols.filter((c) => /state|hash/.test(c))) {
       for (const k of keys) {
         aged += (await w.db.prepare(`UPDATE ${t} SET expires_at = ? WHERE ${col} = ?`).bind(Date.now() - 1000, k).run()).meta.changes;
       }
@@ -410,7 +410,7 @@ test("provisioning into a full org → capacity_exceeded, nothing created; a mem
     });
     // An existing member (provisioned earlier) is not a new seat.
     const someone = await w.one(
-      "SELECT i.sub, u.email FROM sso_identities i JOIN users u ON u.id = i.user_id JOIN org_members m ON m.user_id = u.id AND m.org_id = ? LIMIT 1",
+      "SELECT i.subject AS sub, u.email FROM sso_identities i JOIN users u ON u.id = i.user_id JOIN org_members m ON m.user_id = u.id AND m.org_id = ? LIMIT 1",
       scripted.orgId);
     assert.ok(someone, "a provisioned member exists (earlier tests)");
     h.reset();

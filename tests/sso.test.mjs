@@ -232,7 +232,7 @@ test("journey 2: a new person signs in and is provisioned with the default role;
   const ident = await w.one("SELECT * FROM sso_identities WHERE user_id = ?", u.id);
   assert.ok(ident, "sso_identities row");
   assert.equal(ident.connection_id, org.conn.id);
-  assert.equal(ident.sub, sub);
+  assert.equal(ident.subject, sub);
   const sessions = await w.rows("SELECT * FROM sessions WHERE user_id = ?", u.id);
   assert.equal(sessions.length, 1);
   assert.equal(sessions[0].auth_method, "sso");
@@ -330,7 +330,7 @@ test("journey 3: an existing verified account with the same email is linked (use
   assert.equal(await role(org.orgId, existing.user.id), "editor");
   const ident = await w.one("SELECT * FROM sso_identities WHERE user_id = ?", existing.user.id);
   assert.equal(ident.connection_id, org.conn.id);
-  assert.equal(ident.sub, sub);
+  assert.equal(ident.subject, sub);
   const linked = await w.rows(
     "SELECT * FROM audit_events WHERE action = 'user.sso_linked' AND (subject_user_id = ?1 OR target_id = ?1)", existing.user.id);
   assert.equal(linked.length, 1, "user.sso_linked");

@@ -71,7 +71,9 @@ async function signInNew(org, sub, email, { jar, exchangeOpts } = {}) {
   assert.equal(d.status, 200, JSON.stringify(d.body));
   const run = await ssoSignIn(w, idp, d.body.authorize_url, sub, { jar });
   const code = assertCallbackCode(run.cb);
-  const x = await exchange(w, code, exchangeOpts);
+  // With session_cookie the request must come from the service's own page (Origin), as for
+  // login; Miniflare hands the Worker http://localhost/… URLs, so that is the own origin.
+  const x = await exchange(w, code, exchangeOpts, exchangeOpts?.session_cookie ? { headers: { origin: "http://localhost" } } : {});
   assert.equal(x.status, 200, JSON.stringify(x.body));
   return { discover: d.body, ...run, code, session: x };
 }

@@ -316,12 +316,13 @@ test("a test ticket works once; an unknown or used ticket does not start a test"
   const again = await hop(w, "GET", t.body.authorize_url);
   assert.equal(again.status, 302);
   assert.equal(`${again.location.origin}${again.location.pathname}`, `${APP_URL}/sso/callback`, again.location.href);
-  assert.ok(again.location.searchParams.get("error"), again.location.href);
+  assert.equal(again.location.searchParams.get("error"), "sso_state_invalid", again.location.href);
+  assert.equal(again.setCookies.find((l) => l.startsWith("__Host-sso-flow=") && !l.startsWith("__Host-sso-flow=;")), undefined, "no new flow");
   const forged = new URL(t.body.authorize_url);
   forged.searchParams.set("test", "A".repeat(43));
   const f = await hop(w, "GET", forged.href);
   assert.equal(f.status, 302);
-  assert.ok(f.location.searchParams.get("error"), f.location.href);
+  assert.equal(f.location.searchParams.get("error"), "sso_state_invalid", f.location.href);
 });
 
 // ---------------------------------------------------------------------------------------

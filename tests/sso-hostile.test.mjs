@@ -105,7 +105,8 @@ async function scriptedSignIn(plan = {}, { userClaims } = {}) {
 // Claims (real provider)
 
 test("email_verified false or missing → sso_email_unverified, nothing created", async () => {
-  for (const claims of [{ email_verified: false }, {}, { email_verified: "true" }]) {
+  // (The string "true", which some providers send, is accepted by design: not a case here.)
+  for (const claims of [{ email_verified: false }, {}, { email_verified: "false" }, { email_verified: null }]) {
     await nothingCreated(async () => {
       const { cb } = await realSignIn({ email: `${fresh("unverified")}@${real.domain}`, ...claims });
       assertCallbackError(cb, "sso_email_unverified");
@@ -421,4 +422,30 @@ test("provisioning into a full org → capacity_exceeded, nothing created; a mem
   } finally {
     await w.db.prepare("UPDATE orgs SET member_limit = ? WHERE id = ?").bind(limit, scripted.orgId).run();
   }
+});
+
+// ---------------------------------------------------------------------------------------
+// Key rotation (last: it waits for the JWKS re-fetch limit of one minute)
+
+test("key rotation: a token under a new kid is refused while the key set is under a minute old, accepted after one re-fetch", async () => {
+  // Make sure the Worker holds the current key set (a valid sign-in).
+  assertCallbackCode((await scriptedSignIn({})).cb);
+  const newKid = await h.rotate();
+  const lastFetch = () => h.jwksFetchedAt.at(-1) ?? 0;
+  const fetches = h.jwksRequests;
+  if (Date.now() - lastFetch() < 55_000) {
+    await nothingCreated(async () => {
+      const early = await scriptedSignIn({});
+      assertCallbackError(early.cb, "sso_token_invalid");
+    });
+    assert.equal(h.jwksRequests, fetches, "no re-fetch within the minute");
+  }
+  const wait = lastFetch() + 61_000 - Date.now();
+  if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+  const before = await counts(w);
+  const run = await scriptedSignIn({});
+  assertCallbackCode(run.cb);
+  assert.equal(h.jwksRequests, fetches + 1, "exactly one re-fetch");
+  assert.equal((await counts(w)).users, before.users + 1);
+  assert.equal(h.keys.rsaKid, newKid);
 });

@@ -248,8 +248,8 @@ test("journey 2: a new person signs in and is provisioned with the default role;
   // Audit: member.added by SSO, user.login_succeeded with auth_method sso.
   const added = (await audit(w, org.orgId, "member.added")).filter((e) => e.target_id === u.id);
   assert.equal(added.length, 1);
-  const am = meta(added[0]);
-  assert.ok(am.via === "sso" || am.method === "sso" || added[0].auth_method === "sso", `member.added by sso: ${JSON.stringify(added[0])}`);
+  assert.equal(added[0].auth_method, "sso", `member.added by sso: ${JSON.stringify(added[0])}`);
+  assert.equal(added[0].actor_id, null, "no admin added them");
   const login = await w.rows("SELECT * FROM audit_events WHERE action = 'user.login_succeeded' AND subject_user_id = ?", u.id);
   assert.equal(login.length, 1, JSON.stringify(login));
   assert.equal(login[0].auth_method, "sso");
@@ -600,4 +600,45 @@ test("a lapsed or removed domain no longer counts: discovery 404, sign-in refuse
   assert.deepEqual(await counts(w), before);
   assertProblem(await w.post("/v1/auth/sso/discover", { email }), 404, "no_sso_connection");
   assert.equal(local(d.body.authorize_url).startsWith("/v1/auth/sso/start"), true);
+});
+
+test("start: an unknown or missing connection → 302 to the console with sso_connection_inactive, no flow; a connection made draft or deleted mid-flow refuses the callback", async () => {
+  const org = await ssoOrg();
+  const flowsBefore = (await w.one("SELECT COUNT(*) AS n FROM sso_flows")).n;
+  for (const url of [
+    `${APP_URL}/v1/auth/sso/start?connection=00000000-0000-7000-8000-000000000000`,
+    `${APP_URL}/v1/auth/sso/start?connection=nope`,
+    `${APP_URL}/v1/auth/sso/start`,
+  ]) {
+    const s = await start(w, url);
+    assert.equal(`${s.location.origin}${s.location.pathname}`, `${APP_URL}/sso/callback`, s.location.href);
+    assert.equal(s.location.searchParams.get("error"), "sso_connection_inactive", s.location.href);
+    assert.equal(s.flow, undefined, "no flow cookie");
+  }
+  assert.equal((await w.one("SELECT COUNT(*) AS n FROM sso_flows")).n, flowsBefore, "no flow stored");
+
+  // Back to draft while a person is at the provider.
+  const email = `midflow@${org.domain}`;
+  const sub = person({ email });
+  const s1 = await start(w, (await w.post("/v1/auth/sso/discover", { email })).body.authorize_url);
+  const back1 = await signInAt(idp, s1.location.href, sub);
+  const path = `/v1/orgs/${org.orgId}/sso-connections/${org.conn.id}`;
+  assert.equal((await w.patch(path, { status: "draft" }, { token: org.owner.access_token })).status, 200);
+  const before = await counts(w);
+  assertCallbackError(await callback(w, back1, s1.flow), "sso_connection_inactive");
+  assert.deepEqual(await counts(w), before);
+  // A draft connection is not discoverable and does not start.
+  assertProblem(await w.post("/v1/auth/sso/discover", { email }), 404, "no_sso_connection");
+  const s2 = await start(w, `${APP_URL}/v1/auth/sso/start?connection=${org.conn.id}`);
+  assert.equal(s2.location.searchParams.get("error"), "sso_connection_inactive");
+
+  // Active again (its test still stands), then deleted while a person is at the provider.
+  assert.equal((await w.patch(path, { status: "active" }, { token: org.owner.access_token })).status, 200);
+  const s3 = await start(w, `${APP_URL}/v1/auth/sso/start?connection=${org.conn.id}`);
+  const back3 = await signInAt(idp, s3.location.href, sub);
+  assert.equal((await w.del(path, { token: org.owner.access_token })).status, 204);
+  const cb = await callback(w, back3, s3.flow);
+  assert.ok(["sso_state_invalid", "sso_connection_inactive"].includes(cb.error), cb.location.href);
+  assertCallbackError(cb, cb.error);
+  assert.deepEqual(await counts(w), before);
 });

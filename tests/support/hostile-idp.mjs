@@ -41,10 +41,10 @@ export async function startHostileIdp({ client, user = {} } = {}) {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
 
-  const rsa = await generateKeyPair("RS256", { extractable: true });
+  let rsa = await generateKeyPair("RS256", { extractable: true });
   const ec = await generateKeyPair("ES256", { extractable: true });
   const stranger = await generateKeyPair("RS256", { extractable: true }); // never published
-  const rsaKid = `hostile-rsa-${port}`;
+  let rsaKid = `hostile-rsa-${port}`;
   const ecKid = `hostile-ec-${port}`;
   const publicJwks = {
     keys: [
@@ -67,8 +67,21 @@ export async function startHostileIdp({ client, user = {} } = {}) {
     authorizeRequests: [],
     tokenRequests: [],
     jwksRequests: 0,
+    /** When (Date.now()) each JWKS request came. */
+    jwksFetchedAt: [],
     /** The keys, for tests that sign something themselves. */
     keys: { rsa, ec, stranger, rsaKid, ecKid, rsaPublicPem },
+    /**
+     * Key rotation: a new RSA key (new kid) signs RS256 tokens from now on; the JWKS
+     * publishes it alongside the old one. Returns the new kid.
+     */
+    async rotate() {
+      rsa = await generateKeyPair("RS256", { extractable: true });
+      rsaKid = `hostile-rsa-${port}-${randomBytes(3).toString("hex")}`;
+      publicJwks.keys.unshift({ ...(await exportJWK(rsa.publicKey)), kid: rsaKid, alg: "RS256", use: "sig" });
+      this.keys = { ...this.keys, rsa, rsaKid };
+      return rsaKid;
+    },
     reset() {
       this.plan = {};
       this.callbackIss = undefined;
@@ -154,6 +167,7 @@ export async function startHostileIdp({ client, user = {} } = {}) {
       }
       if (req.method === "GET" && u.pathname === "/jwks") {
         idp.jwksRequests += 1;
+        idp.jwksFetchedAt.push(Date.now());
         return json(res, 200, publicJwks, { "content-type": "application/jwk-set+json" });
       }
       if (req.method === "GET" && u.pathname === "/authorize") {

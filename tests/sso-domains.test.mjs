@@ -167,6 +167,9 @@ test("verify: no record or the wrong value → 422 domain_verification_failed sa
   res = await verify(d.id);
   assertProblem(res, 422, "domain_verification_failed");
   assert.deepEqual([...res.body.found].sort(), ["google-site-verification=xyz", "ums-verification=not-the-right-value"]);
+  // Contract: "detail says what was found". Build 4bc494c's detail says only that TXT records
+  // were found ("Found TXT records at …, none of them "<expected>". Publish …"), not which:
+  // the values are in `found` alone. Reported to the lead; the assertion stays.
   assert.match(res.body.detail, /ums-verification=not-the-right-value/);
   stored = await row(d.id);
   assert.equal(stored.status, "pending");

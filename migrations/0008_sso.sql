@@ -23,6 +23,8 @@ CREATE UNIQUE INDEX org_domains_verified ON org_domains(domain) WHERE status = '
 CREATE INDEX org_domains_name ON org_domains(domain, status);
 -- The cron's re-check: verified domains checked longest ago first.
 CREATE INDEX org_domains_recheck ON org_domains(checked_at) WHERE status = 'verified';
+-- Deleting an account clears the domains it added.
+CREATE INDEX org_domains_creator ON org_domains(created_by) WHERE created_by IS NOT NULL;
 
 -- An org's OpenID provider. The client secret is AES-GCM encrypted with SSO_ENCRYPTION_KEY.
 CREATE TABLE sso_connections (

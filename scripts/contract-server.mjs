@@ -15,6 +15,7 @@
 // Stays up until SIGTERM/SIGINT, then disposes Miniflare.
 import { writeFileSync, renameSync } from "node:fs";
 import { startWorker, freshEmail } from "../tests/helpers.mjs";
+import { outboundIdp, ISSUER, CLIENT_ID, CLIENT_SECRET } from "../tests/support/outbound-idp.mjs";
 
 const port = Number(process.argv[2] ?? 8790);
 const out = process.argv[3];
@@ -25,9 +26,13 @@ if (!out) throw new Error("usage: contract-server.mjs <port> <fixtures.json>");
 const PASSWORD = "contract fixture 7Qx-vintage-lantern";
 const OPERATOR_TOKEN = "contract-operator-token-0123456789abcdef";
 
+// The SSO routes' provider and DNS resolver, answered in-process (tests/support/outbound-idp.mjs).
+const idp = await outboundIdp();
 const w = await startWorker({
   port,
+  outbound: idp.outbound,
   vars: {
+    DNS_RESOLVER_URL: "https://dns.example.test/dns-query",
     RATE_LIMIT_PER_IP: "1000000",
     RATE_LIMIT_PER_ACCOUNT: "1000000",
     LOCKOUT_THRESHOLD: "100", // the most config.rs accepts
@@ -109,6 +114,17 @@ async function fixture(label) {
   expect(await w.login(owner.email, PASSWORD), 200, "second login");
   const sessions = expect(await w.get("/v1/me/sessions", opts), 200, "list sessions").data;
   fx.session = sessions.find((s) => !s.current).id;
+
+  // SSO: a domain and a connection shared by the reads and updates, one of each to delete.
+  const domain = async (name) => (await post(`/v1/orgs/${org}/domains`,
+    { domain: `${name}-${label}.contract.example.test` }, "add domain")).id;
+  const connection = async () => (await post(`/v1/orgs/${org}/sso-connections`, {
+    issuer: ISSUER, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, default_role: "viewer", jit: true,
+  }, "create SSO connection")).id;
+  fx.domain = await domain("shared");
+  fx.domain_removed = await domain("doomed");
+  fx.connection = await connection();
+  fx.connection_deleted = await connection();
 
   const apiToken = await post(`/v1/orgs/${org}/api-tokens`, { name: "contract", role: "admin" }, "create api token");
   fx.api_token_id = apiToken.id;

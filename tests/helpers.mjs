@@ -157,7 +157,8 @@ export class Client {
   }
 
   /** One request; returns {status, headers, body (parsed JSON or text or null)}. */
-  async request(method, path, { body, token, headers = {}, ip, raw } = {}) {
+  /** `manual`: answer a redirect as it is (the SSO routes) instead of following it. */
+  async request(method, path, { body, token, headers = {}, ip, raw, manual } = {}) {
     const h = { "cf-connecting-ip": ip ?? "192.0.2.1", ...headers };
     if (token) h.authorization = `Bearer ${token}`;
     let payload;
@@ -166,7 +167,9 @@ export class Client {
       payload = JSON.stringify(body);
       h["content-type"] ??= "application/json";
     }
-    const res = await this.mf.dispatchFetch(`http://localhost${path}`, { method, headers: h, body: payload });
+    const res = await this.mf.dispatchFetch(`http://localhost${path}`, {
+      method, headers: h, body: payload, ...(manual ? { redirect: "manual" } : {}),
+    });
     const text = await res.text();
     let parsed = null;
     if (text) {

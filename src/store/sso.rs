@@ -115,7 +115,7 @@ pub fn record_check(
 }
 
 /// Verified domains whose record was checked longest ago, before `cutoff` (the cron's
-/// re-check; the partial index holds verified domains only).
+/// re-check; the partial index holds verified domains only, and verifying sets `checked_at`).
 pub fn due_for_recheck_stmt(
     store: &Store,
     cutoff: Timestamp,
@@ -125,7 +125,7 @@ pub fn due_for_recheck_stmt(
     db.query(
         &format!(
             "SELECT {DOMAIN_COLUMNS} FROM org_domains \
-             WHERE status = 'verified' AND (checked_at IS NULL OR checked_at < ?1) \
+             WHERE status = 'verified' AND checked_at < ?1 \
              ORDER BY checked_at LIMIT ?2"
         ),
         args![cutoff, limit],

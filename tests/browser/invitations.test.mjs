@@ -204,7 +204,10 @@ test("an editor (375 px wide) invites up to editor without groups, and resends o
 
   await invite.click();
   const form = page.getByRole("dialog", { name: "Invite people" });
-  const roles = await form.getByLabel("Organization role").locator("option").allInnerTexts();
+  // The choices render with the dialog's data: wait for the last one before reading them all.
+  const roleSelect = form.getByLabel("Organization role");
+  await roleSelect.locator("option", { hasText: "Editor" }).waitFor({ state: "attached" });
+  const roles = await roleSelect.locator("option").allInnerTexts();
   assert.deepEqual(roles, ["Member (workspaces only)", "Viewer", "Editor"]);
   assert.equal(await form.getByRole("group", { name: "Groups" }).count(), 0, "groups are for admins");
   await form.getByRole("group", { name: "Workspaces" }).waitFor();

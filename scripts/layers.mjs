@@ -12,14 +12,16 @@ export const ALLOWED = {
   json: [],
   error: ["domain", "json"],
   config: ["domain", "error"],
+  // Outbound calls for SSO (providers, DNS-over-HTTPS) and the platform's WebCrypto.
+  idp: ["domain", "error", "json", "config"],
   store: ["domain", "error", "json"],
   mail: ["domain", "error", "json", "config", "store"],
   ops: ["domain", "error", "json", "config", "store", "mail"],
-  jobs: ["domain", "error", "json", "config", "store", "mail", "ops"],
+  jobs: ["domain", "error", "json", "config", "store", "mail", "ops", "idp"],
   http: ["domain", "error", "json", "config", "store", "mail"],
-  api: ["domain", "error", "json", "config", "store", "mail", "ops", "http"],
+  api: ["domain", "error", "json", "config", "store", "mail", "ops", "http", "idp"],
   // The entry points compose everything.
-  lib: ["domain", "error", "json", "config", "store", "mail", "ops", "jobs", "http", "api"],
+  lib: ["domain", "error", "json", "config", "store", "mail", "ops", "jobs", "http", "api", "idp"],
 };
 
 /** Exported macros by the layer that defines them. */

@@ -81,6 +81,39 @@ pub struct Config {
     /// for the query-plan test. Arguments include emails and token hashes, so a deployment
     /// that asks for it is refused rather than ignored.
     pub sql_trace: bool,
+    /// The DNS-over-HTTPS JSON resolver that proves domain ownership (TXT records).
+    pub dns_resolver_url: String,
+    /// How long a verified domain goes before the cron checks its record again.
+    pub domain_recheck_seconds: i64,
+    /// The AES-256-GCM key that encrypts SSO client secrets at rest (32 bytes). `None`
+    /// outside development when `SSO_ENCRYPTION_KEY` is unset: SSO connections then answer
+    /// 503 naming the secret, and nothing else is affected.
+    pub sso_encryption_key: Option<[u8; 32]>,
+}
+
+/// Development only, and refused everywhere else: the SSO client-secret key used when
+/// `SSO_ENCRYPTION_KEY` is unset, so `npm run dev` works without secrets. Anything encrypted
+/// with it is as good as plain text.
+const DEVELOPMENT_SSO_KEY: [u8; 32] = *b"development-only-sso-key-32bytes";
+
+/// `SSO_ENCRYPTION_KEY`: 32 bytes in base64 (standard or URL-safe, padded or not).
+fn sso_key(value: Option<String>, dev: bool) -> Result<Option<[u8; 32]>, String> {
+    use base64::Engine;
+    let Some(value) = value else {
+        return Ok(dev.then_some(DEVELOPMENT_SSO_KEY));
+    };
+    let trimmed = value.trim().trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed))
+        .map_err(|_| "SSO_ENCRYPTION_KEY must be base64".to_string())?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| {
+        "SSO_ENCRYPTION_KEY must be 32 bytes (base64 of 32 random bytes)".to_string()
+    })?;
+    if key == DEVELOPMENT_SSO_KEY && !dev {
+        return Err("SSO_ENCRYPTION_KEY is the development key; generate a real one".into());
+    }
+    Ok(Some(key))
 }
 
 impl Config {
@@ -163,6 +196,10 @@ impl Config {
             mail_retry_base_seconds: int("MAIL_RETRY_BASE_SECONDS", 30, 0, 3_600)?,
             operator_token: get("OPERATOR_TOKEN"),
             sql_trace,
+            dns_resolver_url: get("DNS_RESOLVER_URL")
+                .unwrap_or_else(|| "https://cloudflare-dns.com/dns-query".into()),
+            domain_recheck_seconds: int("DOMAIN_RECHECK_SECONDS", 86_400, 0, 30 * 86_400)?,
+            sso_encryption_key: sso_key(get("SSO_ENCRYPTION_KEY"), dev)?,
         })
     }
 
@@ -230,6 +267,34 @@ mod tests {
         assert_eq!(c.activation_ttl, 86_400);
         assert!(c.jwt_private_key.is_none());
         assert!(!c.sql_trace);
+        assert_eq!(c.sso_encryption_key, Some(DEVELOPMENT_SSO_KEY));
+        assert_eq!(c.dns_resolver_url, "https://cloudflare-dns.com/dns-query");
+        assert_eq!(c.domain_recheck_seconds, 86_400);
+    }
+
+    #[test]
+    fn the_sso_key_is_32_bytes_and_never_the_development_one_when_deployed() {
+        let production = [
+            ("ENVIRONMENT", "production"),
+            ("APP_URL", "https://id.example.com"),
+            ("JWT_PRIVATE_KEY", "k"),
+            ("EMAIL_PROVIDER", "http"),
+            ("EMAIL_HTTP_URL", "https://mail.example/send"),
+        ];
+        assert_eq!(load(&production).unwrap().sso_encryption_key, None);
+        let with = |key: &str| {
+            let mut pairs = production.to_vec();
+            pairs.push(("SSO_ENCRYPTION_KEY", key));
+            load(&pairs).map(|c| c.sso_encryption_key)
+        };
+        let real = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let expected: Vec<u8> = (0u8..32).collect();
+        assert_eq!(with(real).unwrap().unwrap().to_vec(), expected);
+        assert!(with("AAEC").unwrap_err().contains("32 bytes"));
+        assert!(with("not base64!").unwrap_err().contains("base64"));
+        use base64::Engine;
+        let dev_key = base64::engine::general_purpose::STANDARD.encode(DEVELOPMENT_SSO_KEY);
+        assert!(with(&dev_key).unwrap_err().contains("development key"));
     }
 
     #[test]

@@ -48,6 +48,21 @@ pub enum ApiError {
     CrossOriginRequest {
         origin_missing: bool,
     },
+    /// Password sign-in, reset or change for an account whose org signs in through SSO
+    /// (enforced, or a federated account): the answer says where to go instead.
+    SsoRequired {
+        authorize_url: String,
+    },
+    /// A change a federated account's identity provider owns (names, the password).
+    FederatedAccount(&'static str),
+    /// A refusal of its own kind: status, code, title, detail, and extension members.
+    Problem {
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: String,
+        extra: Option<Value>,
+    },
     /// Anything unexpected: the cause is logged, the client sees a generic body.
     Internal(String),
 }
@@ -75,6 +90,21 @@ impl ApiError {
         }
     }
 
+    pub fn problem(
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError::Problem {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            extra: None,
+        }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
     }
@@ -93,7 +123,10 @@ impl ApiError {
             ApiError::AccountNotActive
             | ApiError::PasswordChangeRequired { .. }
             | ApiError::Forbidden
+            | ApiError::SsoRequired { .. }
+            | ApiError::FederatedAccount(_)
             | ApiError::CrossOriginRequest { .. } => 403,
+            ApiError::Problem { status, .. } => *status,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict { .. } | ApiError::GuardFailed => 409,
@@ -129,6 +162,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Misconfigured(_) => "service_misconfigured",
+            ApiError::SsoRequired { .. } => "sso_required",
+            ApiError::FederatedAccount(_) => "federated_account",
+            ApiError::Problem { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -155,6 +191,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::Misconfigured(_) => "Service misconfigured",
+            ApiError::SsoRequired { .. } => "Single sign-on required",
+            ApiError::FederatedAccount(_) => "Managed by the identity provider",
+            ApiError::Problem { title, .. } => title,
             ApiError::Internal(_) => "Internal server error",
         }
     }
@@ -219,6 +258,13 @@ impl ApiError {
             ApiError::Misconfigured(setting) => {
                 format!("The service is not configured correctly: {setting}.")
             }
+            ApiError::SsoRequired { authorize_url } => format!(
+                "Your organization signs in through its identity provider: continue at {authorize_url}."
+            ),
+            ApiError::FederatedAccount(what) => format!(
+                "This account exists through the organization's identity provider, which manages {what}; change it there."
+            ),
+            ApiError::Problem { detail, .. } => detail.clone(),
             ApiError::Internal(_) => "An unexpected error occurred.".into(),
         }
     }
@@ -240,6 +286,15 @@ impl ApiError {
                 body["change_token"] = json!(change_token)
             }
             ApiError::InvitationClosed(status) => body["invitation_status"] = json!(status),
+            ApiError::SsoRequired { authorize_url } => body["authorize_url"] = json!(authorize_url),
+            ApiError::Problem {
+                extra: Some(Value::Object(extra)),
+                ..
+            } => {
+                for (k, v) in extra {
+                    body[k] = v.clone();
+                }
+            }
             _ => {}
         }
         body

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idp;
 pub mod jobs;
 pub mod json;
 pub mod mail;

@@ -479,8 +479,43 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
     if body.password.is_empty() || body.password.chars().count() > v::MAX_PASSWORD_LEN {
         return Err(ApiError::field("password", "must be 1 to 128 characters"));
     }
-    rate_limit(ctx, "login", Some(&email)).await?;
-    let user = store::users::by_email(ctx.store(), &email).await?;
+    // The rate-limit hits, the account and whether its domain must use SSO: one round trip.
+    let mut reads = Together::default();
+    let limits = Limits::plan(ctx, &mut reads, "login", Some(&email))?;
+    let user_read = reads.add(store::users::by_email_stmt(ctx.store(), &email)?);
+    let sso_read = super::sso::plan_enforcement(ctx, &mut reads, &email)?;
+    let results = reads.run(ctx.store()).await?;
+    limits.check(ctx, &results)?;
+    let user: Option<UserRow> = results.first(user_read)?;
+    // Accounts that sign in through their org's identity provider have no password here:
+    // refused before any verification, counting no failure (no lockout for them).
+    let break_glass =
+        match super::sso::password_refusal(ctx, &email, user.as_ref(), results.first(sso_read)?) {
+            Ok(owner) => owner,
+            Err(refusal) => {
+                let now = ctx.now();
+                let event = match &user {
+                    Some(u) => Event::account("user.login_failed", u.id, &u.email)
+                        .method("password")
+                        .failed()
+                        .meta(crate::object!({ "reason": "sso_required" })),
+                    None => Event {
+                        action: "user.login_failed",
+                        org: None,
+                        subject: None,
+                        actor: Some(Actor::Claimant {
+                            email: email.clone(),
+                        }),
+                        target: None,
+                        auth_method: Some("password"),
+                        success: false,
+                        metadata: Some(crate::object!({ "reason": "sso_required" })),
+                    },
+                };
+                ctx.store().batch(vec![ctx.audit(&event, now)?]).await?;
+                return Err(refusal);
+            }
+        };
     // Always one full hash verification, so unknown emails cost what wrong passwords cost.
     let stored = user
         .as_ref()
@@ -616,10 +651,15 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 now,
             )?);
             batch.extend(login.stmts);
-            batch.push(ctx.audit(
-                &Event::account("user.login_succeeded", user_id, &user.email).method("password"),
-                now,
-            )?);
+            let succeeded =
+                Event::account("user.login_succeeded", user_id, &user.email).method("password");
+            // The owner of an org that enforces SSO keeps password sign-in, on the record.
+            let succeeded = if break_glass {
+                succeeded.meta(crate::object!({ "break_glass": true }))
+            } else {
+                succeeded
+            };
+            batch.push(ctx.audit(&succeeded, now)?);
             // A lock that raced in between the read and this batch wins.
             ctx.store()
                 .batch(batch)
@@ -773,9 +813,17 @@ pub struct ForgotBody {
 pub async fn forgot_password(ctx: &Ctx) -> ApiResult<Reply> {
     let body: ForgotBody = ctx.json()?;
     let email = v::normalize_email(&body.email).map_err(|m| ApiError::field("email", m))?;
-    rate_limit(ctx, "forgot", Some(&email)).await?;
+    let mut reads = Together::default();
+    let limits = Limits::plan(ctx, &mut reads, "forgot", Some(&email))?;
+    let user_read = reads.add(store::users::by_email_stmt(ctx.store(), &email)?);
+    let sso_read = super::sso::plan_enforcement(ctx, &mut reads, &email)?;
+    let results = reads.run(ctx.store()).await?;
+    limits.check(ctx, &results)?;
+    let user: Option<UserRow> = results.first(user_read)?;
+    // An enforced domain's answer does not depend on whether the account exists.
+    super::sso::password_refusal(ctx, &email, user.as_ref(), results.first(sso_read)?)?;
     let accepted = crate::object!({ "status": "accepted" });
-    let Some(user) = store::users::by_email(ctx.store(), &email).await? else {
+    let Some(user) = user else {
         return Ok(Reply::accepted(accepted));
     };
     let now = ctx.now();
@@ -814,6 +862,7 @@ pub async fn reset_password(ctx: &Ctx) -> ApiResult<Reply> {
     rate_limit(ctx, "reset", None).await?;
     let (hash, _, user) = live_token(ctx, &body.token, TokenPurpose::PasswordReset).await?;
     rate_limit_account(ctx, "reset", &user.email).await?;
+    super::sso::check_password_allowed(ctx, &user).await?;
     v::password(&body.new_password, Some(&user.email), v::common_passwords())
         .map_err(|m| ApiError::field("new_password", m))?;
     let new_hash = hash_password(&body.new_password)?;

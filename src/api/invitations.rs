@@ -665,6 +665,7 @@ pub async fn accept(ctx: &Ctx) -> ApiResult<Reply> {
         failed_logins: 0,
         created_at: now.millis(),
         last_login_at: Some(now.millis()),
+        federated_by: None,
     };
     let login = start_session(ctx, &account, "password", delivery, now).await?;
     let mut extra = login.stmts;

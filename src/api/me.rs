@@ -113,6 +113,9 @@ pub struct PatchBody {
 
 pub async fn patch(ctx: &Ctx, caller: Caller) -> ApiResult<Reply> {
     let body: PatchBody = ctx.json()?;
+    if caller.user().federated() && (body.first_name.is_some() || body.last_name.is_some()) {
+        return Err(ApiError::FederatedAccount("your name"));
+    }
     let mut errs = FieldErrors::default();
     // A name can be changed but not removed: an explicit null is refused.
     let first_name = errs.check_set("first_name", &body.first_name, v::name);
@@ -198,6 +201,7 @@ pub async fn change_password(ctx: &Ctx, changer: PasswordChanger) -> ApiResult<R
     let user = store::users::by_id(ctx.store(), user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    super::sso::check_password_allowed(ctx, &user).await?;
     let current_hash = user.password_hash.clone().unwrap_or_default();
     if password::verify(&body.current_password, &current_hash) == Verification::Mismatch {
         return Err(ApiError::field(

@@ -243,6 +243,9 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             "the member is in a restricting group; owners and admins can never be",
         ));
     }
+    if member.federated != 0 && (first_name.is_some() || last_name.is_some()) {
+        return Err(ApiError::FederatedAccount("the person's name"));
+    }
     let details = first_name.is_some() || last_name.is_some() || phone.is_some();
     // Details belong to the person; an org edits them only for accounts it created.
     if details && member.managed == 0 {
@@ -298,7 +301,12 @@ pub async fn patch(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
 
 pub async fn remove(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let (user, member) = target(ctx, &access).await?;
-    let batch = ops::members::remove(&acting(ctx, &access), user, member.role)?;
+    let batch = ops::members::remove(
+        &acting(ctx, &access),
+        user,
+        member.role,
+        member.federated != 0,
+    )?;
     ctx.store()
         .batch(batch)
         .await
@@ -495,6 +503,9 @@ pub struct AdminResetBody {
 pub async fn reset_password(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
     let body: AdminResetBody = ctx.json()?;
     let (user, _, account) = managed_target(ctx, &access).await?;
+    if account.federated() {
+        return Err(ApiError::FederatedAccount("the person's sign-in"));
+    }
     let now = ctx.now();
     let was_locked = account.status == AccountStatus::Locked;
     let event =
@@ -571,6 +582,16 @@ pub async fn delete_account(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             "last_owner",
             "The owner's account cannot be deleted here; transfer ownership first.",
         ));
+    }
+    // The identity provider keeps a federated person: deleting only revokes their access
+    // here (membership and sessions), as removing them does.
+    if account.federated() {
+        let batch = ops::members::remove(&acting(ctx, &access), user, member.role, true)?;
+        ctx.store()
+            .batch(batch)
+            .await
+            .map_err(|e| e.on_guard(ApiError::NotFound))?;
+        return Ok(Reply::no_content());
     }
     let now = ctx.now();
     let mut batch = vec![

@@ -4,6 +4,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod domains;
 pub mod groups;
 pub mod invitations;
 pub mod me;
@@ -12,6 +13,8 @@ pub mod operator;
 pub mod orgs;
 pub mod platform;
 pub mod resource_grants;
+pub mod sso;
+pub mod sso_connections;
 pub mod views;
 pub mod workspaces;
 
@@ -39,6 +42,9 @@ pub const ROUTES: &[&[Route]] = &[
     authz::ROUTES,
     audit::ROUTES,
     api_tokens::ROUTES,
+    domains::ROUTES,
+    sso_connections::ROUTES,
+    sso::ROUTES,
 ];
 
 /// Rate-limit hits planned into a `Together` batch: checked once the batch has run, so the
@@ -172,6 +178,7 @@ pub fn acting<'a>(ctx: &'a Ctx, access: &'a OrgAccess) -> ops::Acting<'a> {
         actor: access.actor(),
         origin: ctx.origin(),
         now: ctx.now(),
+        method: None,
     }
 }
 

@@ -25,5 +25,7 @@ pub fn user(u: &UserRow) -> Value {
         "pending_email": u.pending_email,
         "created_at": time(u.created_at),
         "last_login_at": opt_time(u.last_login_at),
+        // Signs in through an org's identity provider, which owns the name and password.
+        "federated": u.federated(),
     })
 }

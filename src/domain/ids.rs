@@ -93,6 +93,8 @@ id_type!(InvitationId);
 id_type!(GroupId);
 id_type!(GrantId);
 id_type!(ApiTokenId);
+id_type!(DomainId);
+id_type!(ConnectionId);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod pbkdf2_sha512;
 pub mod permissions;
 pub mod roles;
 pub mod session_cookie;
+pub mod sso;
 pub mod time;
 pub mod token;
 pub mod validation;

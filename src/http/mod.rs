@@ -189,6 +189,8 @@ pub struct Reply {
     /// `Set-Cookie` values (the session cookie); empty for almost every reply, which then
     /// costs the pipeline nothing.
     pub cookies: Vec<String>,
+    /// Where a redirect goes (`Location`).
+    pub location: Option<String>,
 }
 
 /// What a reply carries.
@@ -211,6 +213,7 @@ impl Reply {
             body: Body::Json(body),
             content_type: "application/json",
             cookies: Vec::new(),
+            location: None,
         }
     }
 
@@ -221,6 +224,7 @@ impl Reply {
             body: Body::Rendered(json),
             content_type: "application/json",
             cookies: Vec::new(),
+            location: None,
         }
     }
 
@@ -231,6 +235,7 @@ impl Reply {
             body: Body::Stream(stream),
             content_type,
             cookies: Vec::new(),
+            location: None,
         }
     }
 
@@ -252,6 +257,18 @@ impl Reply {
             body: Body::Empty,
             content_type: "application/json",
             cookies: Vec::new(),
+            location: None,
+        }
+    }
+
+    /// 302 to `url`: the browser-facing steps of SSO sign-in.
+    pub fn redirect(url: String) -> Self {
+        Reply {
+            status: 302,
+            body: Body::Empty,
+            content_type: "text/plain",
+            cookies: Vec::new(),
+            location: Some(url),
         }
     }
 
@@ -475,6 +492,7 @@ pub async fn handle(
         Ok(reply) => {
             let status = reply.status;
             let cookies = reply.cookies;
+            let location = reply.location;
             let has_body = !matches!(reply.body, Body::Empty);
             // `from_body`, not `from_bytes`: the latter sets a content type that would be
             // replaced at once (a call into JS each). JSON is written straight into bytes.
@@ -488,8 +506,11 @@ pub async fn handle(
             }
             .map(|r| r.with_status(status));
             let mut response = response.unwrap_or_else(|_| fallback());
-            if has_body || status != 204 {
+            if has_body || !matches!(status, 204 | 302) {
                 set(response.headers_mut(), "content-type", reply.content_type);
+            }
+            if let Some(location) = &location {
+                set(response.headers_mut(), "location", location);
             }
             for cookie in &cookies {
                 // Appended, not set: each cookie is a header line of its own.

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use worker::Env;
 
-use super::invitations;
+use super::{domains, invitations};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::store::{self, Store};
@@ -22,6 +22,7 @@ pub struct SweepReport {
     pub sessions_purged: usize,
     pub tokens_purged: usize,
     pub rate_limit_windows_purged: usize,
+    pub sso_flows_purged: usize,
 }
 
 async fn drain(db: &Store, make: impl Fn() -> ApiResult<store::Stmt>) -> ApiResult<usize> {
@@ -43,6 +44,13 @@ pub async fn sweep(db: &Store, now: Timestamp) -> ApiResult<SweepReport> {
         tokens_purged: drain(db, || store::tokens::purge(db, cutoff, BATCH)).await?,
         rate_limit_windows_purged: store::rate_limits::purge(db, now, BATCH * ROUNDS as i64)
             .await?,
+        // Sign-in flows and exchange codes live minutes; expired ones go at once.
+        sso_flows_purged: db
+            .batch(store::sso::purge_flows(db, now, BATCH)?)
+            .await?
+            .iter()
+            .map(|o| o.changes())
+            .sum(),
     })
 }
 
@@ -54,6 +62,7 @@ pub struct RunReport {
     pub invitations_expired: Option<usize>,
     pub invitation_reminders: Option<usize>,
     pub audit_events_purged: Option<usize>,
+    pub domains: Option<domains::DomainReport>,
     pub errors: Vec<String>,
 }
 
@@ -70,7 +79,7 @@ pub async fn run(env: &Env, db: &Store, now: Timestamp) -> RunReport {
         &mut errors,
         "invitation expiry",
     );
-    let (invitation_reminders, audit_events_purged) = match crate::config::cached(env) {
+    let (invitation_reminders, audit_events_purged, domains) = match crate::config::cached(env) {
         Ok(cfg) => (
             step(
                 invitations::send_reminders(env, &cfg, db, now).await,
@@ -89,8 +98,13 @@ pub async fn run(env: &Env, db: &Store, now: Timestamp) -> RunReport {
                 &mut errors,
                 "audit retention",
             ),
+            step(
+                domains::recheck(&cfg, db, now).await,
+                &mut errors,
+                "domain re-check",
+            ),
         ),
-        Err(e) => (step::<usize>(Err(e), &mut errors, "config"), None),
+        Err(e) => (step::<usize>(Err(e), &mut errors, "config"), None, None),
     };
     let sweep = step(sweep(db, now).await, &mut errors, "sweep");
     RunReport {
@@ -98,6 +112,7 @@ pub async fn run(env: &Env, db: &Store, now: Timestamp) -> RunReport {
         invitations_expired,
         invitation_reminders,
         audit_events_purged,
+        domains,
         errors,
     }
 }

@@ -2,5 +2,6 @@
 //! reminders).
 
 pub mod cron;
+pub mod domains;
 pub mod invitations;
 pub mod mail_consumer;

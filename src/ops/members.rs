@@ -22,6 +22,9 @@ pub enum Credential {
     /// Active with this password (given, or generated when `None`); the first login must
     /// change it.
     SingleUsePassword(Option<String>),
+    /// Active with no password and a verified email: the person exists through the org's
+    /// identity provider, which just vouched for them (SSO just-in-time provisioning).
+    IdentityProvider,
 }
 
 impl Credential {
@@ -29,6 +32,7 @@ impl Credential {
         match self {
             Credential::ActivationEmail => "activation_email",
             Credential::SingleUsePassword(_) => "single_use_password",
+            Credential::IdentityProvider => "identity_provider",
         }
     }
 }
@@ -89,8 +93,9 @@ pub fn create(
                 Credential::SingleUsePassword(given) => {
                     Some(given.clone().unwrap_or_else(generate_password))
                 }
-                Credential::ActivationEmail => None,
+                Credential::ActivationEmail | Credential::IdentityProvider => None,
             };
+            let vouched = member.credential == Credential::IdentityProvider;
             let hash = match &password {
                 Some(p) => {
                     Some(password::hash(p).map_err(|_| ApiError::internal("hashing failed"))?)
@@ -106,12 +111,12 @@ pub fn create(
                     last_name: member.last_name,
                     phone: member.phone,
                     password_hash: hash.as_deref(),
-                    status: if password.is_some() {
+                    status: if password.is_some() || vouched {
                         AccountStatus::Active
                     } else {
                         AccountStatus::Pending
                     },
-                    email_verified: false,
+                    email_verified: vouched,
                     created_by_org: Some(acting.org.org()),
                     must_change_password: password.is_some(),
                     now,
@@ -186,7 +191,17 @@ pub fn create(
 /// Removes a member (whose role, as read, is `role`) from the org, its workspaces and its
 /// groups. Never the owner (`409 last_owner`: ownership moves only by transfer). A member
 /// gone meanwhile fails the batch (`ApiError::GuardFailed`).
-pub fn remove(acting: &Acting, user: UserId, role: OrgRole) -> ApiResult<Vec<Stmt>> {
+///
+/// The person's SSO identities with the org stay (the provider keeps them) but no longer
+/// bring them back at their next sign-in. A federated account (`federated`: it exists only
+/// through this org's identity provider) also loses its sessions: removal revokes its access
+/// now, while the account and its identity stay.
+pub fn remove(
+    acting: &Acting,
+    user: UserId,
+    role: OrgRole,
+    federated: bool,
+) -> ApiResult<Vec<Stmt>> {
     if role == OrgRole::Owner {
         return Err(ApiError::conflict(
             "last_owner",
@@ -194,11 +209,23 @@ pub fn remove(acting: &Acting, user: UserId, role: OrgRole) -> ApiResult<Vec<Stm
         ));
     }
     let mut batch = store::members::remove(acting.org, user)?;
+    batch.push(store::sso::identities_removed(
+        acting.org, user, acting.now,
+    )?);
+    if federated {
+        batch.push(store::sessions::end_all(
+            acting.org.global(),
+            user,
+            None,
+            "removed_from_org",
+            acting.now,
+        )?);
+    }
     batch.push(
         acting.audit(
             &acting
                 .event("member.removed", ("user", user.to_string()))
-                .meta(crate::object!({ "role": role })),
+                .meta(crate::object!({ "role": role, "federated": federated })),
         )?,
     );
     Ok(batch)
@@ -580,7 +607,7 @@ mod tests {
     fn removing_a_member_takes_them_out_of_the_org_and_all_it_holds_for_them() {
         let org = Org::new();
         let user = UserId::new();
-        let batch = remove(&org.acting(OrgRole::Admin), user, OrgRole::Editor).unwrap();
+        let batch = remove(&org.acting(OrgRole::Admin), user, OrgRole::Editor, false).unwrap();
         assert_eq!(
             effects(&batch),
             [
@@ -589,22 +616,38 @@ mod tests {
                 "DELETE org_members",
                 "DELETE group_members",
                 "DELETE grants",
+                "UPDATE sso_identities",
                 "INSERT audit_events"
             ]
         );
-        for stmt in &batch[..5] {
+        for stmt in &batch[..6] {
             assert!(binds(stmt, &text(user)), "{stmt:?}");
         }
         let removed = event(&batch, "member.removed");
         assert_eq!(value_of(removed, "target_id"), text(user));
-        assert_eq!(metadata(removed), json!({"role": "editor"}));
+        assert_eq!(
+            metadata(removed),
+            json!({"role": "editor", "federated": false})
+        );
         assert_org_scoped(&batch, org.id());
+        // A federated account also loses its sessions: its access ends now.
+        let batch = remove(&org.acting(OrgRole::Admin), user, OrgRole::Editor, true).unwrap();
+        let ended = batch
+            .iter()
+            .find(|s| effect(s) == "UPDATE sessions")
+            .expect("sessions end");
+        assert!(binds(ended, &text(user)));
     }
 
     #[test]
     fn the_owner_is_never_removed() {
         let org = Org::new();
-        let refused = remove(&org.acting(OrgRole::Owner), UserId::new(), OrgRole::Owner);
+        let refused = remove(
+            &org.acting(OrgRole::Owner),
+            UserId::new(),
+            OrgRole::Owner,
+            false,
+        );
         assert!(
             matches!(
                 refused,
@@ -622,7 +665,7 @@ mod tests {
             OrgRole::Viewer,
             OrgRole::Member,
         ] {
-            assert!(remove(&org.acting(OrgRole::Owner), UserId::new(), role).is_ok());
+            assert!(remove(&org.acting(OrgRole::Owner), UserId::new(), role, false).is_ok());
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod members;
 pub mod newcomer;
 pub mod sessions;
+pub mod sso;
 #[cfg(test)]
 mod testing;
 
@@ -30,12 +31,19 @@ pub struct Acting<'a> {
     /// Where the request came from, for the audit trail.
     pub origin: &'a Origin,
     pub now: Timestamp,
+    /// How the actor got in, where its kind does not say (`sso`, `scim`); an API token's
+    /// events say `api_token` anyway.
+    pub method: Option<&'static str>,
 }
 
 impl Acting<'_> {
     /// An event in the org's audit trail, by the actor, about `target`.
     pub fn event(&self, action: &'static str, target: (&'static str, String)) -> Event {
-        Event::by(self.org.org(), self.actor.clone(), action, target)
+        let event = Event::by(self.org.org(), self.actor.clone(), action, target);
+        match self.method {
+            Some(method) => event.method(method),
+            None => event,
+        }
     }
 
     /// The statement that records `event`, for the operation's batch.

@@ -53,6 +53,7 @@ impl Org {
             actor: Actor::user(self.actor, ACTOR_EMAIL),
             origin: &self.origin,
             now: NOW,
+            method: None,
         }
     }
 }

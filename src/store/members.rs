@@ -24,6 +24,8 @@ pub struct MemberRow {
     pub role: OrgRole,
     pub joined_at: i64,
     pub managed: i64,
+    /// The account exists through an SSO connection (`users.federated_by`).
+    pub federated: i64,
 }
 
 /// A member as the directory shows them (the `Member` schema of openapi.json), rendered to
@@ -181,7 +183,8 @@ pub fn one_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<MemberRow>> {
     let (db, org) = (&store.global.db, store.org);
     db.query(
         "SELECT m.user_id, u.email, u.first_name, u.last_name, u.phone, u.status, m.role, m.joined_at, \
-                (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
+                (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed, \
+                (u.federated_by IS NOT NULL) AS federated \
          FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 AND m.user_id = ?2",
         args![org, user],
     )

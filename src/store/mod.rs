@@ -12,6 +12,7 @@ pub mod orgs;
 pub mod rate_limits;
 pub mod resource_grants;
 pub mod sessions;
+pub mod sso;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
@@ -31,7 +32,8 @@ use worker::{D1Database, D1PreparedStatement};
 use crate::domain::account::AccountStatus;
 use crate::domain::authz::Permission;
 use crate::domain::ids::{
-    ApiTokenId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId, UserId, WorkspaceId,
+    ApiTokenId, ConnectionId, DomainId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId,
+    UserId, WorkspaceId,
 };
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
@@ -152,7 +154,9 @@ id_args!(
     InvitationId,
     GroupId,
     GrantId,
-    ApiTokenId
+    ApiTokenId,
+    DomainId,
+    ConnectionId
 );
 
 /// Roles, statuses and permissions are stored as their names.
@@ -214,6 +218,19 @@ pub fn map_d1_error(msg: &str) -> ApiError {
         return ApiError::conflict(
             "capacity_exceeded",
             "The organization has no free seat (member_limit); pending invitations hold seats too.",
+        );
+    }
+    if msg.contains("UNIQUE constraint failed: org_domains.org_id") {
+        return ApiError::conflict(
+            "domain_exists",
+            "The organization has already added this domain.",
+        );
+    }
+    // The partial unique index on verified domains.
+    if msg.contains("UNIQUE constraint failed: org_domains.domain") {
+        return ApiError::conflict(
+            "domain_taken",
+            "Another organization has verified this domain.",
         );
     }
     if msg.contains("UNIQUE constraint failed: users.email") {

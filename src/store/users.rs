@@ -3,7 +3,7 @@
 use super::{Found, Query, Stmt, Store};
 use crate::args;
 use crate::domain::account::AccountStatus;
-use crate::domain::ids::{OrgId, UserId};
+use crate::domain::ids::{ConnectionId, OrgId, UserId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
@@ -23,6 +23,16 @@ pub struct UserRow {
     pub failed_logins: i64,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    /// The SSO connection a federated account exists through (`None`: a local account).
+    pub federated_by: Option<ConnectionId>,
+}
+
+impl UserRow {
+    /// An account that exists through an identity provider: no local password, names
+    /// from the claims.
+    pub fn federated(&self) -> bool {
+        self.federated_by.is_some()
+    }
 }
 
 /// The account row of `u` as one JSON column (`json_column::<UserRow>`), for reads whose
@@ -32,19 +42,24 @@ pub const USER_JSON: &str = "json_object('id', u.id, 'email', u.email, \
      'password_hash', u.password_hash, 'must_change_password', u.must_change_password, \
      'status', u.status, 'email_verified', u.email_verified, 'pending_email', u.pending_email, \
      'failed_logins', u.failed_logins, 'created_at', u.created_at, \
-     'last_login_at', u.last_login_at)";
+     'last_login_at', u.last_login_at, 'federated_by', u.federated_by)";
 
 const COLUMNS: &str =
     "id, email, first_name, last_name, phone, password_hash, must_change_password, \
-     status, email_verified, pending_email, failed_logins, created_at, last_login_at";
+     status, email_verified, pending_email, failed_logins, created_at, last_login_at, \
+     federated_by";
 
-pub async fn by_email(store: &Store, email: &str) -> ApiResult<Option<UserRow>> {
+pub fn by_email_stmt(store: &Store, email: &str) -> ApiResult<Query<UserRow>> {
     let db = &store.db;
-    db.first(
+    db.query(
         &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
         args![email],
     )
-    .await
+}
+
+pub async fn by_email(store: &Store, email: &str) -> ApiResult<Option<UserRow>> {
+    let db = &store.db;
+    db.first_of(by_email_stmt(store, email)?).await
 }
 
 pub fn by_id_stmt(store: &Store, id: UserId) -> ApiResult<Query<UserRow>> {

@@ -9,7 +9,7 @@ import { ApiError } from "../console/src/api.js";
 import { discoverableEmail } from "../console/src/pages/signin.js";
 import { SSO_ERRORS, isSsoError, ssoErrorText } from "../console/src/pages/sso-callback.js";
 import {
-  EMPTY_CONNECTION, asFieldError, connectionBody, connectionChanges, connectionForm, groupRoleMap,
+  EMPTY_CONNECTION, asFieldError, testFailure, connectionBody, connectionChanges, connectionForm, groupRoleMap,
 } from "../console/src/pages/sso.js";
 
 test("splitPhone splits an E.164 number at its country calling code (a prefix code)", () => {
@@ -130,4 +130,13 @@ test("asFieldError: the named 409s become the field's error; any other failure p
   assert.equal(asFieldError(other, "domain", ["domain_exists"]), other);
   const plain = new Error("offline");
   assert.equal(asFieldError(plain, "domain", ["domain_exists"]), plain);
+});
+
+test("testFailure: a test sign-in's error shows the API's detail, else the code's explanation", () => {
+  assert.deepEqual(testFailure({ code: "sso_email_unverified", detail: "The provider does not say the email is verified." }),
+    { code: "sso_email_unverified", text: "The provider does not say the email is verified." });
+  assert.deepEqual(testFailure({ code: "sso_token_invalid", detail: "" }), { code: "sso_token_invalid", text: ssoErrorText("sso_token_invalid") });
+  assert.deepEqual(testFailure("capacity_exceeded"), { code: "capacity_exceeded", text: ssoErrorText("capacity_exceeded") });
+  assert.deepEqual(testFailure(null), { code: null, text: "The test sign-in failed." });
+  assert.deepEqual(testFailure({}), { code: null, text: "The test sign-in failed." });
 });

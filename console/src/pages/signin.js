@@ -99,7 +99,7 @@ export function SignIn({ query }) {
           return;
         }
         if (err instanceof ApiError && err.code === "sso_required" && err.problem.authorize_url && discoverableEmail(email)) {
-          sso.learn(discoverableEmail(email), { authorize_url: err.problem.authorize_url, enforced: true });
+          sso.learn(discoverableEmail(email), { authorize_url: err.problem.authorize_url, enforced: true, detail: err.message });
           setWithPassword(false);
           return;
         }
@@ -127,7 +127,7 @@ export function SignIn({ query }) {
       <${Field} label="Email" type="email" autocomplete="username" value=${email} onInput=${setEmail}
         onBlur=${() => sso.ask(email)} error=${submit.fields.email} required />
       ${sso.found && html`<div class="sso-offer" role="status">
-        <p>${ssoOnly
+        <p>${ssoOnly && sso.found.detail ? sso.found.detail : ssoOnly
           ? html`Your organization signs in through single sign-on: accounts at <strong>${domain}</strong> use its identity provider, not a password here.`
           : sso.found.enforced
             ? html`Accounts at <strong>${domain}</strong> sign in through single sign-on. Only the organization's owner may still use a password.`

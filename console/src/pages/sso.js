@@ -11,7 +11,7 @@ import { navigate, useLocation } from "../router.js";
 import { Alert, Badge, Button, ConfirmDialog, CopyButton, Dialog, Empty, ErrorAlert, Field, Page, Select, Spinner, explain, useSubmit, when } from "../ui.js";
 import { ROLE_LABELS } from "../roles.js";
 import { Governed, useResource } from "./usage.js";
-import { isSsoError, ssoErrorText } from "./sso-callback.js";
+import { ssoErrorText } from "./sso-callback.js";
 
 let ids = 0;
 const useId = (prefix) => useRef(`${prefix}${++ids}`).current;
@@ -237,8 +237,8 @@ function GroupRows({ groups, onChange, fields }) {
 function ConnectionFields({ f, set, fields, editing }) {
   const jitHint = useId("jit");
   return html`
-    <${Field} label="Name" value=${f.name} onInput=${set("name")} error=${fields.name} autocomplete="off"
-      hint="How admins tell connections apart, e.g. “Okta” or “Entra ID”." />
+    <${Field} label="Name (optional)" value=${f.name} onInput=${set("name")} error=${fields.name} autocomplete="off"
+      hint="How admins tell connections apart, e.g. “Okta” or “Entra ID”; “OpenID Connect” when left blank." />
     <${Field} label="Issuer URL" type="url" value=${f.issuer} onInput=${set("issuer")} error=${fields.issuer} autocomplete="off"
       placeholder="https://login.example.com" required
       hint="Exactly as the provider names itself in its /.well-known/openid-configuration." />
@@ -325,10 +325,19 @@ function EditConnection({ org, c, onClose, onSaved }) {
   </${Dialog}>`;
 }
 
-/** A test sign-in's error, explained when it is one of the contract's codes. */
+/**
+ * A failed test sign-in's error as `last_test` holds it (`{code, detail}`; a bare code is
+ * read too): the API's detail, which is precise, else the code's plain explanation.
+ */
+export function testFailure(error) {
+  const code = typeof error === "string" ? error : error?.code || null;
+  const detail = typeof error === "object" && error?.detail ? String(error.detail) : null;
+  return { code, text: detail || (code ? ssoErrorText(code) : "The test sign-in failed.") };
+}
+
 function testError(error) {
-  if (!error) return "The test sign-in failed.";
-  return isSsoError(error) ? html`${ssoErrorText(error)} <span class="muted">(${error})</span>` : error;
+  const { code, text } = testFailure(error);
+  return html`${text}${code && html` <span class="muted">(${code})</span>`}`;
 }
 
 /** What the last test sign-in received from the provider and the role it maps to. */

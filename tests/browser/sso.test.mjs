@@ -341,6 +341,15 @@ test("1. an admin verifies a domain, creates a connection, completes the test si
   assertNoProblems(narrow);
   await narrow.context().close();
 
+  // Enforcement off again: said what comes back, then stored.
+  await conn.getByRole("switch", { name: "Enforce SSO" }).click();
+  const relax = page.getByRole("dialog", { name: "Stop enforcing single sign-on" });
+  await relax.getByText("may sign in with their passwords again").waitFor();
+  await relax.getByRole("button", { name: "Stop enforcing" }).click();
+  await conn.getByText("enforced", { exact: true }).waitFor({ state: "detached" });
+  assert.equal(await conn.getByRole("switch", { name: "Enforce SSO" }).isChecked(), false);
+  assert.equal((await w.one("SELECT enforce, status FROM sso_connections WHERE id = ?", row.id)).enforce, 0);
+
   // Delete, after typing its name.
   await conn.getByRole("button", { name: "Delete Acme IdP" }).click();
   const del = page.getByRole("dialog", { name: "Delete connection" });

@@ -140,6 +140,13 @@ export async function signIn(email, password) {
   return data;
 }
 
+/** Ends a single sign-on: the one-time code of `/sso/callback` becomes the session (a cookie, like a password sign-in). */
+export async function exchangeSsoCode(code) {
+  const data = await publicApi("POST", "/v1/auth/sso/exchange", { body: { code, session_cookie: true } });
+  adoptLogin(data);
+  return data;
+}
+
 export async function signOut() {
   try {
     await send("POST", "/v1/auth/logout");

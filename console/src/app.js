@@ -9,6 +9,7 @@ import { Spinner } from "./ui.js";
 import { SignIn, SignUp, ForgotPassword } from "./pages/signin.js";
 import { Activate, ResetPassword, VerifyEmail } from "./pages/links.js";
 import { AcceptInvitation } from "./pages/accept.js";
+import { SsoCallback } from "./pages/sso-callback.js";
 import { Shell } from "./pages/shell.js";
 
 /** Pages that need no session: the emailed links open them whoever is signed in. */
@@ -20,6 +21,7 @@ const PUBLIC = [
   ["/reset-password", ResetPassword],
   ["/verify-email", VerifyEmail],
   ["/invitations/accept", AcceptInvitation],
+  ["/sso/callback", SsoCallback],
 ];
 
 export function App() {

@@ -52,6 +52,8 @@ export function interceptLinks() {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = e.target.closest?.("a[href]");
     if (!a || a.target || a.hasAttribute("download") || a.origin !== location.origin) return;
+    // The API's paths are the Worker's (a single sign-on starts at /v1/auth/sso/start).
+    if (a.pathname.startsWith("/v1/")) return;
     e.preventDefault();
     navigate(a.pathname + a.search + a.hash);
   });

@@ -1,12 +1,13 @@
-// Sign in (with the lockout, rate-limit and forced-password-change answers the API gives),
-// sign up (an account with its first organization and workspace), and the request for a
+// Sign in (with the lockout, rate-limit and forced-password-change answers the API gives,
+// and "Continue with SSO" once the email's domain turns out to sign in through its
+// organization's identity provider), sign up (an account with its first organization and workspace), and the request for a
 // password reset link.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { ApiError, publicApi, signIn } from "../api.js";
 import { navigate } from "../router.js";
 import { useSession } from "../session.js";
-import { Alert, Button, ErrorAlert, Field, useSubmit } from "../ui.js";
+import { Alert, Button, ErrorAlert, Field, useDebounced, useSubmit } from "../ui.js";
 
 export function AuthCard({ title, children, footer }) {
   useEffect(() => { document.title = `${title} · User Management`; }, [title]);
@@ -26,12 +27,51 @@ function nextPath(query) {
   return next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
+/** An address worth asking about single sign-on (lower case), or null while it is not one yet. */
+export function discoverableEmail(value) {
+  const v = String(value ?? "").trim().toLowerCase();
+  return /^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$/.test(v) ? v : null;
+}
+
+/**
+ * Whether `email` signs in through single sign-on (`POST /v1/auth/sso/discover`): asked a
+ * pause after typing, on leaving the field and on submitting (`ask`), once per address.
+ * `found` is `{authorize_url, enforced, …}` for the address in the field now, else null.
+ * Any failure (404: no SSO; a 429 or a network failure) leaves password sign-in as it was.
+ */
+function useSsoDiscovery(email) {
+  const [answer, setAnswer] = useState(null);
+  const asked = useRef(null);
+  const ask = (value) => {
+    const address = discoverableEmail(value);
+    if (!address || address === asked.current) return;
+    asked.current = address;
+    publicApi("POST", "/v1/auth/sso/discover", { body: { email: address } }).then(
+      (found) => asked.current === address && setAnswer({ ...found, email: address }),
+      (e) => {
+        if (asked.current !== address) return;
+        setAnswer(null);
+        if (e.status !== 404) asked.current = null; // asked again on the next occasion
+      },
+    );
+  };
+  const settled = useDebounced(email, 600);
+  useEffect(() => ask(settled), [settled]);
+  // The password sign-in's `sso_required` answer says the same as a discovery.
+  const learn = (address, found) => { asked.current = address; setAnswer({ ...found, email: address }); };
+  const found = answer && answer.email === discoverableEmail(email) ? answer : null;
+  return { found, ask, learn };
+}
+
 export function SignIn({ query }) {
   const session = useSession();
   const [email, setEmail] = useState(query.get("email") || "");
   const [password, setPassword] = useState("");
   const [changeToken, setChangeToken] = useState(null);
+  // An enforced domain's owner keeps password sign-in (break-glass): they ask for the field.
+  const [withPassword, setWithPassword] = useState(false);
   const submit = useSubmit();
+  const sso = useSsoDiscovery(email);
 
   useEffect(() => {
     if (session.me) navigate(nextPath(query), { replace: true });
@@ -42,14 +82,25 @@ export function SignIn({ query }) {
     navigate(nextPath(query), { replace: true });
   };
 
+  const ssoOnly = Boolean(sso.found?.enforced) && !withPassword;
   const onSubmit = (e) => {
     e.preventDefault();
+    if (ssoOnly) {
+      location.assign(sso.found.authorize_url);
+      return;
+    }
+    sso.ask(email);
     submit.run(async () => {
       try {
         await signIn(email.trim(), password);
       } catch (err) {
         if (err instanceof ApiError && err.code === "password_change_required") {
           setChangeToken(err.problem.change_token);
+          return;
+        }
+        if (err instanceof ApiError && err.code === "sso_required" && err.problem.authorize_url && discoverableEmail(email)) {
+          sso.learn(discoverableEmail(email), { authorize_url: err.problem.authorize_url, enforced: true, detail: err.message });
+          setWithPassword(false);
           return;
         }
         throw err;
@@ -63,6 +114,7 @@ export function SignIn({ query }) {
       onDone=${done} onExpired=${() => setChangeToken(null)} />`;
   }
   const err = submit.error;
+  const domain = sso.found?.email.split("@")[1];
   return html`<${AuthCard} title="Sign in" footer=${html`No account yet? <a href="/signup">Create one</a>`}>
     <form onSubmit=${onSubmit} novalidate>
       ${err?.code === "account_locked"
@@ -73,11 +125,22 @@ export function SignIn({ query }) {
             ? html`<${Alert}>This account is not activated yet. Open the activation link in the email you received.</${Alert}>`
             : html`<${ErrorAlert} error=${err} />`}
       <${Field} label="Email" type="email" autocomplete="username" value=${email} onInput=${setEmail}
-        error=${submit.fields.email} required />
-      <${Field} label="Password" type="password" autocomplete="current-password" value=${password}
-        onInput=${setPassword} error=${submit.fields.password} required />
-      <${Button} busy=${submit.busy} type="submit">Sign in</${Button}>
-      <p class="aside"><a href="/forgot-password">Forgot your password?</a></p>
+        onBlur=${() => sso.ask(email)} error=${submit.fields.email} required />
+      ${sso.found && html`<div class="sso-offer" role="status">
+        <p>${ssoOnly && sso.found.detail ? sso.found.detail : ssoOnly
+          ? html`Your organization signs in through single sign-on: accounts at <strong>${domain}</strong> use its identity provider, not a password here.`
+          : sso.found.enforced
+            ? html`Accounts at <strong>${domain}</strong> sign in through single sign-on. Only the organization's owner may still use a password.`
+            : html`Your organization offers single sign-on for <strong>${domain}</strong>.`}</p>
+        <a class=${`btn ${ssoOnly ? "btn-primary" : "btn-secondary"}`} href=${sso.found.authorize_url}>Continue with SSO</a>
+      </div>`}
+      ${ssoOnly
+        ? html`<p class="aside"><button type="button" class="btn btn-ghost" onClick=${() => setWithPassword(true)}>I own the organization: use my password</button></p>`
+        : html`
+          <${Field} label="Password" type="password" autocomplete="current-password" value=${password}
+            onInput=${setPassword} error=${submit.fields.password} required />
+          <${Button} busy=${submit.busy} type="submit">Sign in</${Button}>
+          <p class="aside"><a href="/forgot-password">Forgot your password?</a></p>`}
     </form>
   </${AuthCard}>`;
 }
@@ -183,7 +246,9 @@ export function ForgotPassword({ query }) {
       ? html`<${Alert} kind="success">If an account exists for <strong>${email.trim()}</strong>, we sent it a link to set a new password. It also unlocks a locked account.</${Alert}>`
       : html`<form onSubmit=${onSubmit} novalidate>
           <p>We will email you a link to set a new password.</p>
-          <${ErrorAlert} error=${submit.error} />
+          ${submit.error?.code === "sso_required"
+            ? html`<${Alert}>${submit.error.message} ${submit.error.problem.authorize_url && html`<a href=${submit.error.problem.authorize_url}>Continue with SSO</a>`}</${Alert}>`
+            : html`<${ErrorAlert} error=${submit.error} />`}
           <${Field} label="Email" type="email" autocomplete="username" value=${email} onInput=${setEmail} error=${submit.fields.email} required />
           <${Button} busy=${submit.busy} type="submit">Send reset link</${Button}>
         </form>`}

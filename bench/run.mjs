@@ -13,6 +13,8 @@
 //    /v1/me and the bare Worker's route;
 //  - the web console in Chromium (bench/console.mjs): first-load gzip bytes, the sign-in
 //    page's first paint and interactive time, the members screen at 10,000 members;
+//  - the SSO sign-in (bench/sso.mjs): D1 round trips, rows and workerd CPU of the start, the
+//    callback and the exchange, for a person provisioned just in time and a returning one;
 //  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
 //    for: the readiness probe, a login with an unknown email (PBKDF2-SHA512 210k on a dummy
 //    hash), a wrong-password login against a PBKDF2-SHA256 600k hash, a successful login;
@@ -38,6 +40,7 @@ import { startWorker, freshEmail, PASSWORD } from "../tests/helpers.mjs";
 import { httpClient, seedMembers, ensureFloorBuilt, startFloor, workerdCpuSeconds } from "./fixtures.mjs";
 import { coldStarts, printColdStarts } from "./coldstart.mjs";
 import { consoleFigures, printConsoleFigures } from "./console.mjs";
+import { ssoFigures, printSsoFigures } from "./sso.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -110,6 +113,9 @@ const SIZE_BUDGET_GZIP = 1_000_000;
 // Chromium (its own server, gone before the load runs start).
 const cold = await coldStarts(COLD_SAMPLES);
 const consoleRun = await consoleFigures(COLD_SAMPLES);
+// The SSO sign-in on a Worker of its own (its provider answered in-process), gone before the
+// load runs start.
+const sso = await ssoFigures();
 
 const floor = await startFloor({ port: FLOOR_PORT });
 const routedFloor = await startFloor({ port: ROUTED_FLOOR_PORT, assetRouter: true });
@@ -354,7 +360,7 @@ try {
       trivial_over_bare_logged_cpu: loggedRatios, bare_logged_behind_asset_router: routed,
       trivial_over_routed_bare_logged_cpu: routedRatios },
     cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns,
-    console: consoleRun,
+    console: consoleRun, sso,
   };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
@@ -365,6 +371,7 @@ try {
   if (size.gzip_bytes > SIZE_BUDGET_GZIP) console.log(`The service's wasm is over the ${kb(SIZE_BUDGET_GZIP)} gzip budget.`);
   printColdStarts(cold);
   printConsoleFigures(consoleRun);
+  printSsoFigures(sso);
   console.log(`\n## The floor: workerd CPU per request and throughput (16 connections)\n` +
     "| route | workerd CPU µs/request | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|---|");
   for (const r of floorTable) {

@@ -191,7 +191,18 @@ pub async fn verify(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
         let summary = if found.is_empty() {
             format!("no TXT record at {name}")
         } else {
-            format!("TXT records at {name}, none of them {expected:?}")
+            // What was found, each value cut short: the detail is for a person reading it.
+            let shown: Vec<String> = found
+                .iter()
+                .take(5)
+                .map(|t| format!("{:?}", t.chars().take(100).collect::<String>()))
+                .collect();
+            let more = found.len().saturating_sub(shown.len());
+            format!(
+                "TXT records at {name}: {}{}, none of them {expected:?}",
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            )
         };
         store
             .global()

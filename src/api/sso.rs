@@ -305,11 +305,13 @@ async fn land(ctx: &Ctx) -> ApiResult<Reply> {
         .filter(|s| looks_like_secret(s))
         .ok_or_else(state_invalid)?;
     let binding = ctx.cookie(FLOW_COOKIE).filter(|b| looks_like_secret(b));
+    // The flow used up and its connection read: one round trip.
+    let state_hash = hash_secret(state);
     let mut reads = Together::default();
-    let flow_read = reads.add(sso_store::consume_flow(
+    let flow_read = reads.add(sso_store::consume_flow(ctx.store(), &state_hash, now)?);
+    let conn_read = reads.add(sso_store::connection_of_flow_stmt(
         ctx.store(),
-        &hash_secret(state),
-        now,
+        &state_hash,
     )?);
     let results = reads.run(ctx.store()).await?;
     let flow: FlowRow = results.first(flow_read)?.ok_or_else(state_invalid)?;
@@ -318,14 +320,7 @@ async fn land(ctx: &Ctx) -> ApiResult<Reply> {
     if flow.kind == "ticket" || !bound || flow.expires_at.is_none_or(|e| e <= now.millis()) {
         return Err(state_invalid());
     }
-    let conn: ConnectionRow = ctx
-        .store()
-        .first_of(sso_store::connection_by_id_stmt(
-            ctx.store(),
-            flow.connection_id,
-        )?)
-        .await?
-        .ok_or_else(inactive)?;
+    let conn: ConnectionRow = results.first(conn_read)?.ok_or_else(inactive)?;
     let testing = flow.kind == "test";
     if !testing && conn.status != "active" {
         return Err(inactive());

@@ -322,6 +322,19 @@ pub fn connection_stmt(store: &OrgStore, id: ConnectionId) -> ApiResult<Query<Co
     )
 }
 
+/// The connection of the flow `id_hash` names, for the same batch as `consume_flow` (which
+/// comes first and marks the flow used; the connection is read either way).
+pub fn connection_of_flow_stmt(store: &Store, id_hash: &str) -> ApiResult<Query<ConnectionRow>> {
+    let db = &store.db;
+    db.query(
+        &format!(
+            "SELECT {CONNECTION_COLUMNS} FROM sso_connections \
+             WHERE id = (SELECT connection_id FROM sso_flows WHERE id_hash = ?1)"
+        ),
+        args![id_hash],
+    )
+}
+
 /// A connection by id alone: sign-in knows its connection before it knows the org.
 pub fn connection_by_id_stmt(store: &Store, id: ConnectionId) -> ApiResult<Query<ConnectionRow>> {
     let db = &store.db;

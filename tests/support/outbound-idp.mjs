@@ -9,9 +9,10 @@ export const CLIENT_ID = "ums-client";
 export const CLIENT_SECRET = "ums-client-secret";
 
 /**
- * `{ outbound, txt, signIn }`: `outbound` answers the Worker's fetches; `txt` maps DNS names to
- * their TXT strings; `signIn(worker, startPath, claims)` plays the browser and the provider
- * through start → provider → callback and returns the callback's `Location`.
+ * `{ outbound, txt, signIn, grant }`: `outbound` answers the Worker's fetches; `txt` maps DNS
+ * names to their TXT strings; `signIn(worker, startPath, claims)` plays the browser and the
+ * provider through start → provider → callback and returns the callback's `Location`;
+ * `grant(code, …)` issues a code by hand (the benchmark times the callback alone).
  */
 export async function outboundIdp() {
   const { publicKey, privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
@@ -62,5 +63,7 @@ export async function outboundIdp() {
     const back = await go(`/v1/auth/sso/callback?code=${code}&state=${to.searchParams.get("state")}&iss=${encodeURIComponent(ISSUER)}`, { cookie });
     return back.headers.get("location");
   };
-  return { outbound, txt, signIn };
+  /** Lets the provider redeem `code` (as if it had sent it): `{challenge, nonce, claims}`. */
+  const grant = (code, g) => codes.set(code, g);
+  return { outbound, txt, signIn, grant };
 }

@@ -375,7 +375,6 @@ test("production without JWT_PRIVATE_KEY: every route answers 503 service_miscon
   try {
     const routes = [
       ["GET", "/health"],
-      ["GET", "/openapi.json"],
       ["GET", "/.well-known/jwks.json"],
       ["GET", "/v1/dev/mailbox"],
       ["GET", "/v1/me", { token: "x" }],

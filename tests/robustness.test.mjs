@@ -2,6 +2,7 @@
 // (SPEC §4 conventions, §7); plus the HTTP pipeline: routing, 404/405, request ids, CORS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { startWorker, assertProblem, freshEmail, PASSWORD } from "./helpers.mjs";
 
 let w;
@@ -385,6 +386,14 @@ test("every other path is the console (index.html with its CSP), never the API a
     assert.equal(res.body, index.body, `${path} is the console's index.html`);
     assert.equal(res.headers.get("x-request-id"), null, `${path} never ran the Worker`);
   }
+  // The OpenAPI document is one of the console's files: the source document byte for byte,
+  // without running the Worker.
+  const doc = await w.get("/openapi.json");
+  assert.equal(doc.status, 200);
+  assert.match(doc.headers.get("content-type"), /application\/json/);
+  assert.equal(doc.headers.get("x-request-id"), null);
+  assert.equal(doc.headers.get("access-control-allow-origin"), "*");
+  assert.deepEqual(doc.body, JSON.parse(readFileSync(new URL("../src/openapi.json", import.meta.url), "utf8")));
   // Its script and stylesheet are content-hashed files, cached for good.
   const script = index.body.match(/src="(\/assets\/app-[A-Z0-9]+\.js)"/)?.[1];
   assert.ok(script, index.body);

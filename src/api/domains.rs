@@ -201,7 +201,11 @@ pub async fn verify(ctx: &Ctx, access: OrgAccess) -> ApiResult<Reply> {
             format!(
                 "TXT records at {name}: {}{}, none of them {expected:?}",
                 shown.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )
         };
         store

@@ -34,6 +34,9 @@ fn actor(e: &AuditRow) -> Value {
             crate::object!({"type": "api_token", "id": id, "name": e.actor_name})
         }
         (Some("operator"), _, _) => crate::object!({"type": "operator"}),
+        (Some("scim_token"), id, _) => {
+            crate::object!({"type": "scim_token", "id": id, "name": e.actor_name})
+        }
         (_, None, None) => Value::Null,
         (_, id, email) => crate::object!({"type": "user", "id": id, "email": email}),
     }

@@ -462,6 +462,30 @@ pub async fn activate(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(login.tokens.reply(200))
 }
 
+/// A failed password login's event: in the account's history, or, for an email no account
+/// has, with the claimed email as the actor (for security monitoring).
+fn login_failed(user: Option<&UserRow>, email: &str, reason: &str) -> Event {
+    let event = match user {
+        Some(u) => Event::account("user.login_failed", u.id, &u.email),
+        None => Event {
+            action: "user.login_failed",
+            org: None,
+            subject: None,
+            actor: Some(Actor::Claimant {
+                email: email.to_string(),
+            }),
+            target: None,
+            auth_method: None,
+            success: true,
+            metadata: None,
+        },
+    };
+    event
+        .method("password")
+        .failed()
+        .meta(crate::object!({ "reason": reason }))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -494,24 +518,7 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             Ok(owner) => owner,
             Err(refusal) => {
                 let now = ctx.now();
-                let event = match &user {
-                    Some(u) => Event::account("user.login_failed", u.id, &u.email)
-                        .method("password")
-                        .failed()
-                        .meta(crate::object!({ "reason": "sso_required" })),
-                    None => Event {
-                        action: "user.login_failed",
-                        org: None,
-                        subject: None,
-                        actor: Some(Actor::Claimant {
-                            email: email.clone(),
-                        }),
-                        target: None,
-                        auth_method: Some("password"),
-                        success: false,
-                        metadata: Some(crate::object!({ "reason": "sso_required" })),
-                    },
-                };
+                let event = login_failed(user.as_ref(), &email, "sso_required");
                 ctx.store().batch(vec![ctx.audit(&event, now)?]).await?;
                 return Err(refusal);
             }
@@ -528,28 +535,12 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
     let now = ctx.now();
     let Some(user) = user else {
         // Recorded like a wrong password (one D1 write), so both cost the same time.
-        let event = Event {
-            action: "user.login_failed",
-            org: None,
-            subject: None,
-            actor: Some(Actor::Claimant {
-                email: email.clone(),
-            }),
-            target: None,
-            auth_method: Some("password"),
-            success: false,
-            metadata: Some(crate::object!({ "reason": "unknown_email" })),
-        };
+        let event = login_failed(None, &email, "unknown_email");
         ctx.store().batch(vec![ctx.audit(&event, now)?]).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let user_id = user.id;
-    let failed = |reason: &str| {
-        Event::account("user.login_failed", user_id, &user.email)
-            .method("password")
-            .failed()
-            .meta(crate::object!({ "reason": reason }))
-    };
+    let failed = |reason: &str| login_failed(Some(&user), &email, reason);
     match decision {
         LoginDecision::InvalidCredentials => {
             let threshold = ctx.cfg.lockout_threshold;

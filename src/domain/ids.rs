@@ -95,6 +95,7 @@ id_type!(GrantId);
 id_type!(ApiTokenId);
 id_type!(DomainId);
 id_type!(ConnectionId);
+id_type!(ScimTokenId);
 
 #[cfg(test)]
 mod tests {

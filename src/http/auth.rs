@@ -1,15 +1,16 @@
 //! Who is calling: one `Principal` for every kind of caller (a person's session, an API
-//! token, a change token, the operator), which only `authenticate` makes. A route's guard
+//! token, a change token, the operator, an org's SCIM client), which only `authenticate`
+//! makes. A route's guard
 //! asks it for the capability the route needs, so a handler cannot run without the check.
 
 use super::keys::keys;
 use super::Ctx;
-use crate::domain::api_token;
-use crate::domain::ids::{ApiTokenId, OrgId, SessionId, UserId, WorkspaceId};
+use crate::domain::ids::{ApiTokenId, OrgId, ScimTokenId, SessionId, UserId, WorkspaceId};
 use crate::domain::jwt::VerifiedAccess;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{hash_secret, looks_like_secret, secrets_equal, TokenPurpose};
+use crate::domain::{api_token, scim_token};
 use crate::error::{ApiError, ApiResult};
 use crate::store;
 use crate::store::api_tokens::LiveToken;
@@ -47,6 +48,38 @@ impl Caller {
     /// The account as read with the liveness check.
     pub fn user(&self) -> &UserRow {
         &self.user
+    }
+}
+
+/// An org's SCIM client: its token, live as of this request, and the org's store (the token
+/// names the org; the client acts nowhere else).
+pub struct ScimCaller {
+    id: ScimTokenId,
+    name: String,
+    org: OrgRow,
+    store: OrgStore,
+}
+
+impl ScimCaller {
+    pub fn id(&self) -> ScimTokenId {
+        self.id
+    }
+
+    pub fn org(&self) -> &OrgRow {
+        &self.org
+    }
+
+    /// The org's data: the only handle the SCIM handlers get.
+    pub fn store(&self) -> &OrgStore {
+        &self.store
+    }
+
+    /// Who acts, for the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor::ScimToken {
+            id: self.id,
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -148,6 +181,8 @@ pub enum Principal {
     ChangeToken(ChangeToken),
     /// The platform operator.
     Operator(Operator),
+    /// An org's SCIM client (works only under `/scim/v2`).
+    Scim(Box<ScimCaller>),
 }
 
 /// Who may change a password: a person on a live session (who gives their current password)
@@ -164,9 +199,11 @@ impl Principal {
     fn refused(&self) -> ApiError {
         match self {
             Principal::Token(_) => ApiError::Forbidden,
-            Principal::Person(_) | Principal::ChangeToken(_) | Principal::Operator(_) => {
-                ApiError::Unauthorized
-            }
+            // A SCIM token is no credential outside /scim/v2.
+            Principal::Person(_)
+            | Principal::ChangeToken(_)
+            | Principal::Operator(_)
+            | Principal::Scim(_) => ApiError::Unauthorized,
         }
     }
 
@@ -191,6 +228,15 @@ impl Principal {
     pub fn operator(self) -> ApiResult<Operator> {
         match self {
             Principal::Operator(operator) => Ok(operator),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
+    /// For the SCIM service: the org's provisioning client; every other credential is
+    /// refused alike (401).
+    pub fn scim(self) -> ApiResult<ScimCaller> {
+        match self {
+            Principal::Scim(caller) => Ok(*caller),
             _ => Err(ApiError::Unauthorized),
         }
     }
@@ -263,6 +309,7 @@ impl Principal {
                 email: None,
             },
             Principal::Operator(_) => Actor::Operator,
+            Principal::Scim(caller) => caller.actor(),
         }
     }
 }
@@ -339,6 +386,7 @@ pub async fn authenticate_with<P>(
 enum Bearer {
     Operator,
     ApiToken(String),
+    ScimToken(String),
     ChangeToken(String),
     Jwt(VerifiedAccess),
 }
@@ -358,6 +406,12 @@ async fn present(ctx: &Ctx) -> ApiResult<Bearer> {
             return Err(ApiError::Unauthorized);
         }
         return Ok(Bearer::ApiToken(token));
+    }
+    if scim_token::is_scim_token(&token) {
+        if !scim_token::well_formed(&token) {
+            return Err(ApiError::Unauthorized);
+        }
+        return Ok(Bearer::ScimToken(token));
     }
     if looks_like_secret(&token) {
         return Ok(Bearer::ChangeToken(token));
@@ -397,6 +451,13 @@ async fn confirm(
             let rider = live.rider.take();
             let caller = token_caller(ctx, live, now)?;
             Ok((Principal::Token(Box::new(caller)), None, results, rider))
+        }
+        Bearer::ScimToken(token) => {
+            let read = reads.add(store::scim::live_stmt(&ctx.store, &hash_secret(&token))?);
+            let results = reads.run(&ctx.store).await?;
+            let live = results.first(read)?.ok_or(ApiError::Unauthorized)?;
+            let caller = scim_caller(ctx, live, now)?;
+            Ok((Principal::Scim(Box::new(caller)), None, results, None))
         }
         Bearer::ChangeToken(token) => {
             let token_hash = hash_secret(&token);
@@ -452,6 +513,34 @@ async fn confirm(
 
 /// `last_used_at` of a token is refreshed at most this often, off the response path.
 const TOKEN_TOUCH_AFTER_MS: i64 = 60 * 1000;
+
+/// A live SCIM token's row as the caller it authenticates. Its last use (and the org's last
+/// provisioning request, shown in the console) is written after the response, at most once a
+/// minute.
+fn scim_caller(
+    ctx: &Ctx,
+    live: store::scim::LiveScimToken,
+    now: Timestamp,
+) -> ApiResult<ScimCaller> {
+    let org = live.org()?;
+    let store = OrgStore::open(&ctx.db, org.id);
+    if live
+        .token_last_used_at
+        .is_none_or(|at| now.millis() - at > TOKEN_TOUCH_AFTER_MS)
+    {
+        let touch = store::scim::touch(&store, live.token_id, now)?;
+        let db = ctx.store.clone();
+        ctx.in_background(async move {
+            let _ = db.batch(touch).await;
+        });
+    }
+    Ok(ScimCaller {
+        id: live.token_id,
+        name: live.token_name,
+        org,
+        store,
+    })
+}
 
 /// A live token's row as the caller it authenticates.
 fn token_caller(ctx: &Ctx, live: LiveToken, now: Timestamp) -> ApiResult<TokenCaller> {

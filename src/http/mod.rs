@@ -72,6 +72,19 @@ impl Ctx {
         self.json().map(Some)
     }
 
+    /// The body of a SCIM request as `T`: `application/scim+json` (RFC 7644 §3.1) or plain
+    /// `application/json`, as provisioning clients send either.
+    pub fn scim_json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        let content_type = self.header("content-type").unwrap_or_default();
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        if !(media.eq_ignore_ascii_case("application/json")
+            || media.eq_ignore_ascii_case(SCIM_CONTENT_TYPE))
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        body::parse_json(&self.body)
+    }
+
     /// Not generic, so the ~45 body types share it.
     #[inline(never)]
     fn json_content_type(&self) -> ApiResult<()> {
@@ -256,6 +269,17 @@ impl Reply {
             status: 204,
             body: Body::Empty,
             content_type: "application/json",
+            cookies: Vec::new(),
+            location: None,
+        }
+    }
+
+    /// A SCIM answer: `application/scim+json`.
+    pub fn scim(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: Body::Json(body),
+            content_type: SCIM_CONTENT_TYPE,
             cookies: Vec::new(),
             location: None,
         }
@@ -527,12 +551,21 @@ pub async fn handle(
                 );
             }
             let status = err.status();
-            let body = err.to_problem(&request_id).to_string();
+            // The SCIM service answers in its own error format (RFC 7644 §3.12), whatever
+            // failed: authentication, routing, the body or the handler.
+            let (body, content_type) = if is_scim_path(path) {
+                (scim_error(&err).to_string(), SCIM_CONTENT_TYPE)
+            } else {
+                (
+                    err.to_problem(&request_id).to_string(),
+                    "application/problem+json",
+                )
+            };
             let mut response = Response::from_body(ResponseBody::Body(body.into_bytes()))
                 .map(|r| r.with_status(status))
                 .unwrap_or_else(|_| fallback());
             let headers = response.headers_mut();
-            set(headers, "content-type", "application/problem+json");
+            set(headers, "content-type", content_type);
             for (name, value) in err.headers() {
                 set(headers, name, &value);
             }
@@ -566,6 +599,65 @@ pub async fn handle(
         web_sys::console::log_1(&JsValue::from(text));
     }
     response
+}
+
+/// The SCIM service's media type (RFC 7644 §3.1).
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// Paths of the SCIM service (`/scim/v2/...`).
+pub fn is_scim_path(path: &str) -> bool {
+    path == "/scim" || path.starts_with("/scim/")
+}
+
+/// The SCIM scimType values (RFC 7644 §3.12, table 9) a handler may name as its error code.
+const SCIM_TYPES: [&str; 9] = [
+    "invalidFilter",
+    "tooMany",
+    "uniqueness",
+    "mutability",
+    "invalidSyntax",
+    "invalidPath",
+    "noTarget",
+    "invalidValue",
+    "invalidVers",
+];
+
+/// An error as a SCIM error document: `status` as a string, `scimType` where one applies
+/// (a SCIM handler's own refusals carry it as their code; the service's body checks are
+/// `invalidValue` or `invalidSyntax`), and the detail.
+fn scim_error(err: &ApiError) -> Value {
+    let scim_type = match err {
+        ApiError::Problem { code, .. } if SCIM_TYPES.contains(code) => Some(*code),
+        ApiError::Validation(errors) => Some(if errors.iter().any(|e| e.field == "body") {
+            "invalidSyntax"
+        } else {
+            "invalidValue"
+        }),
+        ApiError::Conflict { code, .. } if *code != "capacity_exceeded" => Some("uniqueness"),
+        _ => None,
+    };
+    let detail = match err {
+        ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => err
+            .to_problem("")
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let mut doc = crate::object!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": err.status().to_string(),
+        "detail": detail,
+    });
+    if let Some(t) = scim_type {
+        doc["scimType"] = Value::from(t);
+    }
+    doc
 }
 
 /// The one log line of every request. Written from a struct rather than built with

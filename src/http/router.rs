@@ -29,6 +29,8 @@ pub enum Guard {
     Org(OrgAction),
     /// The platform operator's secret.
     Operator,
+    /// An org's SCIM client (a SCIM token); the handler acts in the token's org.
+    Scim,
 }
 
 /// One route: pattern, guard and handler, declared where the handler lives.
@@ -44,7 +46,8 @@ pub struct Route {
 /// Guards: `public h` calls `h(ctx)`; the others authenticate the caller (`Principal`) and
 /// ask it for a capability: `person h` calls `h(ctx, caller)`; `password_change h` calls
 /// `h(ctx, changer)`; `org(Action) h` calls `h(ctx, access)` with the caller admitted to
-/// `{org}` for `OrgAction::Action`; `operator h` calls `h(ctx, operator)`. A handler in
+/// `{org}` for `OrgAction::Action`; `operator h` calls `h(ctx, operator)`; `scim h` calls
+/// `h(ctx, client)` with the org's SCIM client. A handler in
 /// brackets (`org(ViewDirectory) [list]`) plans its own reads into the gate's round trip and
 /// runs the gate itself (`org_access_with`, `authenticate_with`): it is called `h(ctx,
 /// OrgAction::Action)` for an org guard, `h(ctx)` otherwise.
@@ -74,6 +77,7 @@ macro_rules! routes {
     (@guard password_change) => { $crate::http::router::Guard::PasswordChange };
     (@guard principal) => { $crate::http::router::Guard::Principal };
     (@guard operator) => { $crate::http::router::Guard::Operator };
+    (@guard scim) => { $crate::http::router::Guard::Scim };
     (@guard org($action:ident)) => {
         $crate::http::router::Guard::Org($crate::domain::permissions::OrgAction::$action)
     };
@@ -90,6 +94,9 @@ macro_rules! routes {
     };
     (@call $ctx:ident, operator, [], $h:path) => {
         $h($ctx, $crate::http::auth::authenticate($ctx).await?.operator()?).await
+    };
+    (@call $ctx:ident, scim, [], $h:path) => {
+        $h($ctx, $crate::http::auth::authenticate($ctx).await?.scim()?).await
     };
     (@call $ctx:ident, org($action:ident), [], $h:path) => {
         $h(

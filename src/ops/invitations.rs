@@ -101,7 +101,7 @@ pub fn invite(
     let (invited_by, invited_by_token): (Option<UserId>, Option<ApiTokenId>) = match &acting.actor {
         Actor::User { id, .. } => (Some(*id), None),
         Actor::Token { id, .. } => (None, Some(*id)),
-        Actor::Claimant { .. } | Actor::Operator => (None, None),
+        Actor::Claimant { .. } | Actor::Operator | Actor::ScimToken { .. } => (None, None),
     };
     let mut overdue = Vec::new();
     let mut writes = Vec::new();

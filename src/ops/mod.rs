@@ -7,6 +7,7 @@
 pub mod invitations;
 pub mod members;
 pub mod newcomer;
+pub mod scim;
 pub mod sessions;
 pub mod sso;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::{OrgStore, Stmt, Store};
 use crate::args;
-use crate::domain::ids::{ApiTokenId, EventId, OrgId, UserId};
+use crate::domain::ids::{ApiTokenId, EventId, OrgId, ScimTokenId, UserId};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
@@ -25,6 +25,8 @@ pub enum Actor {
     Token { id: ApiTokenId, name: String },
     /// The platform operator (the `OPERATOR_TOKEN` secret).
     Operator,
+    /// An org's SCIM provisioning client (its SCIM token).
+    ScimToken { id: ScimTokenId, name: String },
 }
 
 impl Actor {
@@ -53,6 +55,9 @@ impl Actor {
                 (Some("api_token"), Some(id.to_string()), None, Some(name))
             }
             Actor::Operator => (Some("operator"), None, None, None),
+            Actor::ScimToken { id, name } => {
+                (Some("scim_token"), Some(id.to_string()), None, Some(name))
+            }
         }
     }
 }
@@ -94,7 +99,11 @@ impl Event {
         action: &'static str,
         target: (&'static str, String),
     ) -> Self {
-        let auth_method = matches!(actor, Actor::Token { .. }).then_some("api_token");
+        let auth_method = match actor {
+            Actor::Token { .. } => Some("api_token"),
+            Actor::ScimToken { .. } => Some("scim"),
+            _ => None,
+        };
         Event {
             action,
             org: Some(org),

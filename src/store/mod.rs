@@ -11,6 +11,7 @@ pub mod members;
 pub mod orgs;
 pub mod rate_limits;
 pub mod resource_grants;
+pub mod scim;
 pub mod sessions;
 pub mod sso;
 pub mod tokens;
@@ -32,8 +33,8 @@ use worker::{D1Database, D1PreparedStatement};
 use crate::domain::account::AccountStatus;
 use crate::domain::authz::Permission;
 use crate::domain::ids::{
-    ApiTokenId, ConnectionId, DomainId, EventId, GrantId, GroupId, InvitationId, OrgId, SessionId,
-    UserId, WorkspaceId,
+    ApiTokenId, ConnectionId, DomainId, EventId, GrantId, GroupId, InvitationId, OrgId,
+    ScimTokenId, SessionId, UserId, WorkspaceId,
 };
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::roles::{OrgRole, WorkspaceRole};
@@ -156,7 +157,8 @@ id_args!(
     GrantId,
     ApiTokenId,
     DomainId,
-    ConnectionId
+    ConnectionId,
+    ScimTokenId
 );
 
 /// Roles, statuses and permissions are stored as their names.

@@ -74,7 +74,7 @@ pub fn memberships_stmt(store: &Store, user: UserId) -> ApiResult<Query<Membersh
          FROM org_members m JOIN orgs o ON o.id = m.org_id \
          LEFT JOIN workspaces w ON w.org_id = m.org_id \
          LEFT JOIN workspace_members wm ON wm.workspace_id = w.id AND wm.user_id = m.user_id \
-         WHERE m.user_id = ?1 ORDER BY o.name, o.id, w.name, w.id",
+         WHERE m.user_id = ?1 AND m.suspended_at IS NULL ORDER BY o.name, o.id, w.name, w.id",
         args![user],
     )
 }
@@ -118,7 +118,7 @@ pub async fn with_role(store: &OrgStore, user: UserId) -> ApiResult<Option<OrgWi
     db.first(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM orgs o JOIN org_members m ON m.org_id = o.id \
-             WHERE o.id = ?1 AND m.user_id = ?2"
+             WHERE o.id = ?1 AND m.user_id = ?2 AND m.suspended_at IS NULL"
         ),
         args![org, user],
     )
@@ -136,7 +136,7 @@ pub async fn list_for_user(
     db.all(
         &format!(
             "SELECT {ORG_COLUMNS}, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id \
-             WHERE m.user_id = ?1 AND o.id > ?2 ORDER BY o.id LIMIT ?3"
+             WHERE m.user_id = ?1 AND m.suspended_at IS NULL AND o.id > ?2 ORDER BY o.id LIMIT ?3"
         ),
         args![user, after, i64::from(limit)],
     )

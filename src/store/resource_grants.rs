@@ -207,7 +207,8 @@ macro_rules! facts_sql {
     ($on:expr) => {
         concat!(
             "SELECT json_object('org_id', w.org_id, \
-               'org_role', (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2), \
+               'org_role', (SELECT role FROM org_members WHERE org_id = w.org_id AND user_id = ?2 \
+                 AND suspended_at IS NULL), \
                'workspace_role', \
                  (SELECT role FROM workspace_members WHERE workspace_id = w.id AND user_id = ?2), \
                'restrictions', json((SELECT json_group_array(g.restrictions) FROM group_members gm \

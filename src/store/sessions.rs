@@ -97,7 +97,9 @@ pub fn live_stmt(
                     ", m.role AS org_role, \
                      CASE WHEN m.role IS NULL THEN NULL ELSE {ORG_JSON} END AS org_json"
                 ),
+                // A suspended membership (SCIM `active: false`) admits nobody.
                 " LEFT JOIN org_members m ON m.org_id = ?4 AND m.user_id = s.user_id \
+                   AND m.suspended_at IS NULL \
                  LEFT JOIN orgs o ON o.id = m.org_id",
             )
         }

@@ -641,6 +641,15 @@ impl KnownPerson {
     }
 }
 
+/// The columns of a `KnownPerson` over `u` (users) in org `?1`.
+fn person_columns() -> String {
+    format!(
+        "{} AS user_json, \
+         (SELECT role FROM org_members WHERE org_id = ?1 AND user_id = u.id) AS member_role",
+        super::users::USER_JSON
+    )
+}
+
 /// The account of identity (connection, `subject`), with its role in the org.
 pub fn identity_person_stmt(
     store: &OrgStore,
@@ -650,12 +659,10 @@ pub fn identity_person_stmt(
     let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!(
-            "SELECT {} AS user_json, \
-               (SELECT role FROM org_members WHERE org_id = ?1 AND user_id = u.id) AS member_role, \
-               i.removed_at \
+            "SELECT {}, i.removed_at \
              FROM sso_identities i JOIN users u ON u.id = i.user_id \
              WHERE i.connection_id = ?2 AND i.subject = ?3",
-            super::users::USER_JSON
+            person_columns()
         ),
         args![org, connection, subject],
     )
@@ -666,11 +673,8 @@ pub fn email_person_stmt(store: &OrgStore, email: &str) -> ApiResult<Query<Known
     let (db, org) = (&store.global.db, store.org);
     db.query(
         &format!(
-            "SELECT {} AS user_json, \
-               (SELECT role FROM org_members WHERE org_id = ?1 AND user_id = u.id) AS member_role, \
-               NULL AS removed_at \
-             FROM users u WHERE u.email = ?2",
-            super::users::USER_JSON
+            "SELECT {}, NULL AS removed_at FROM users u WHERE u.email = ?2",
+            person_columns()
         ),
         args![org, email],
     )

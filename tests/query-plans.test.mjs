@@ -380,6 +380,14 @@ async function workload() {
     issuer: ISSUER, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, default_role: "member", jit: false,
   }, 201, T);
   await call("DELETE", `${O}/sso-connections/${spareConn.id}`, undefined, 204, T);
+  // SCIM provisioning: a token, the settings
+  const scimToken = await call("POST", `${O}/scim-tokens`, { name: "plans" }, 201, T);
+  await call("GET", `${O}/scim-tokens`, undefined, 200, T);
+  await call("GET", `${O}/scim-settings`, undefined, 200, T);
+  await call("PUT", `${O}/scim-settings`, { default_role: "viewer", group_role_map: { Engineering: "editor" }, activation: null }, 200, T);
+  const doomedScim = await call("POST", `${O}/scim-tokens`, {}, 201, T);
+  await call("DELETE", `${O}/scim-tokens/${doomedScim.id}`, undefined, 204, T);
+  void scimToken;
   await w.db.prepare("UPDATE org_domains SET checked_at = 0 WHERE id = ?").bind(dom.id).run();
   await w.db.prepare("UPDATE sso_flows SET expires_at = 0").run();
 

@@ -468,20 +468,18 @@ enum AttrName<'a> {
 /// Strips the resource's core schema URN, in any case (`urn:ietf:params:scim:schemas:core:
 /// 2.0:User:userName` is `userName`); any other URN is an extension's.
 fn resolve_schema(raw: &str, kind: ResourceKind) -> AttrName<'_> {
-    let prefix_len = kind.schema().len() + 1;
-    if raw.len() > prefix_len
-        && raw.is_char_boundary(prefix_len)
-        && raw[..prefix_len - 1].eq_ignore_ascii_case(kind.schema())
-        && raw.as_bytes()[prefix_len - 1] == b':'
-    {
-        return AttrName::Core(&raw[prefix_len..]);
-    }
-    // The schema's URN alone names no attribute.
-    if raw
-        .trim_end_matches(':')
-        .eq_ignore_ascii_case(kind.schema())
-    {
-        return AttrName::Core("");
+    let schema = kind.schema();
+    if let Some(head) = raw.get(..schema.len()) {
+        if head.eq_ignore_ascii_case(schema) {
+            // `get` succeeded: the rest starts on a character boundary.
+            let rest = &raw[schema.len()..];
+            match rest.strip_prefix(':') {
+                Some(path) => return AttrName::Core(path),
+                // The schema's URN alone names no attribute.
+                None if rest.is_empty() => return AttrName::Core(""),
+                None => {}
+            }
+        }
     }
     if raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         return AttrName::Extension;
@@ -1198,7 +1196,9 @@ pub fn parse_patch_path(raw: &str, kind: ResourceKind) -> Result<ResolvedPath, S
         AttrName::Core(p) => p,
         AttrName::Extension => return Ok(ResolvedPath::Ignored),
     };
-    let attr_end = core.find(['.', '[', ' ']).unwrap_or(core.len());
+    let attr_end = core
+        .find(|c: char| c == '.' || c == '[' || c.is_ascii_whitespace())
+        .unwrap_or(core.len());
     let attr = core[..attr_end].to_ascii_lowercase();
     if matches!(attr.as_str(), "id" | "meta" | "schemas") {
         return Err(ScimError::mutability(format!(
@@ -4605,6 +4605,730 @@ mod tests {
                         "readOnly" => assert_eq!(resolved, ResolvedPath::Ignored, "{path}"),
                         _ => {}
                     }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any text, weighted towards what breaks these parsers: quotes, escapes, brackets,
+    /// keywords, URNs, unicode and controls.
+    fn junk() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ \t\n\"\\\\()\\[\\].:a-zA-Z0-9_$@-]{0,60}",
+            "\\PC{0,200}",
+            prop::collection::vec(
+                prop_oneof![
+                    Just("userName".to_string()),
+                    Just("emails".to_string()),
+                    Just("members".to_string()),
+                    Just("urn:ietf:params:scim:schemas:core:2.0:User:".to_string()),
+                    Just("eq".to_string()),
+                    Just("and".to_string()),
+                    Just("or".to_string()),
+                    Just("not".to_string()),
+                    Just("pr".to_string()),
+                    Just("true".to_string()),
+                    Just("(".to_string()),
+                    Just(")".to_string()),
+                    Just("[".to_string()),
+                    Just("]".to_string()),
+                    Just(".value".to_string()),
+                    Just("type".to_string()),
+                    Just("\"x\"".to_string()),
+                    Just("\"\\u00e9\\\"\"".to_string()),
+                    Just("\"".to_string()),
+                    Just("\\".to_string()),
+                    Just(" ".to_string()),
+                    Just("é".to_string()),
+                ],
+                0..24,
+            )
+            .prop_map(|parts| parts.concat()),
+        ]
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>(), 0..16).prop_map(|c| c.into_iter().collect())
+    }
+
+    fn kind() -> impl Strategy<Value = ResourceKind> {
+        prop_oneof![Just(ResourceKind::User), Just(ResourceKind::Group)]
+    }
+
+    fn filter_attr(kind: ResourceKind) -> BoxedStrategy<FilterAttr> {
+        match kind {
+            ResourceKind::User => prop_oneof![
+                Just(FilterAttr::UserName),
+                Just(FilterAttr::ExternalId),
+                Just(FilterAttr::Id),
+                Just(FilterAttr::DisplayName),
+                (
+                    prop::option::of(any_text()),
+                    prop::option::of(any::<bool>())
+                )
+                    .prop_map(|(type_, primary)| FilterAttr::EmailValue { type_, primary }),
+            ]
+            .boxed(),
+            ResourceKind::Group => prop_oneof![
+                Just(FilterAttr::ExternalId),
+                Just(FilterAttr::Id),
+                Just(FilterAttr::DisplayName),
+                Just(FilterAttr::MemberValue),
+            ]
+            .boxed(),
+        }
+    }
+
+    fn filter_of(kind: ResourceKind) -> impl Strategy<Value = Filter> {
+        prop::collection::vec(
+            (filter_attr(kind), any_text()).prop_map(|(attr, value)| Condition { attr, value }),
+            0..5,
+        )
+        .prop_map(Filter)
+    }
+
+    fn kind_and_filter() -> impl Strategy<Value = (ResourceKind, Filter)> {
+        kind().prop_flat_map(|k| (Just(k), filter_of(k)))
+    }
+
+    /// How a client may spell the same thing: any case, the schema URN, extra whitespace.
+    #[derive(Debug, Clone)]
+    struct Spelling {
+        upper: Vec<bool>,
+        urn: Vec<bool>,
+        parens: Vec<bool>,
+        space: Vec<&'static str>,
+    }
+
+    fn spelling() -> impl Strategy<Value = Spelling> {
+        (
+            prop::collection::vec(any::<bool>(), 12),
+            prop::collection::vec(any::<bool>(), 12),
+            prop::collection::vec(any::<bool>(), 12),
+            prop::collection::vec(prop::sample::select(vec![" ", "  ", "\t", " \n "]), 12),
+        )
+            .prop_map(|(upper, urn, parens, space)| Spelling {
+                upper,
+                urn,
+                parens,
+                space,
+            })
+    }
+
+    impl Spelling {
+        fn case(&self, i: usize, word: &str) -> String {
+            if self.upper[i % 12] {
+                word.to_ascii_uppercase()
+            } else {
+                word.to_string()
+            }
+        }
+
+        fn sp(&self, i: usize) -> &'static str {
+            self.space[i % 12]
+        }
+
+        fn attr(&self, i: usize, kind: ResourceKind, attr: &str) -> String {
+            let urn = if self.urn[i % 12] {
+                format!("{}:", self.case(i + 1, kind.schema()))
+            } else {
+                String::new()
+            };
+            format!("{urn}{}", self.case(i, attr))
+        }
+
+        fn condition(&self, i: usize, kind: ResourceKind, c: &Condition) -> String {
+            let (eq, and) = (self.case(i + 2, "eq"), self.case(i + 3, "and"));
+            let value = json_string(&c.value);
+            let s = self.sp(i);
+            let body = match &c.attr {
+                FilterAttr::EmailValue { type_, primary } => {
+                    let mut inner = Vec::new();
+                    if let Some(t) = type_ {
+                        inner.push(format!(
+                            "{}{s}{eq}{s}{}",
+                            self.case(i + 4, "type"),
+                            json_string(t)
+                        ));
+                    }
+                    if let Some(p) = primary {
+                        inner.push(format!(
+                            "{}{s}{eq}{s}{}",
+                            self.case(i + 5, "primary"),
+                            self.case(i + 6, &p.to_string())
+                        ));
+                    }
+                    let emails = self.attr(i, kind, "emails");
+                    if self.parens[(i + 7) % 12] {
+                        // The value inside the brackets.
+                        inner.push(format!("{}{s}{eq}{s}{value}", self.case(i + 8, "value")));
+                        format!("{emails}[{}]", inner.join(&format!("{s}{and}{s}")))
+                    } else if inner.is_empty() {
+                        format!("{emails}.{}{s}{eq}{s}{value}", self.case(i + 8, "value"))
+                    } else {
+                        format!(
+                            "{emails}[{}].{}{s}{eq}{s}{value}",
+                            inner.join(&format!("{s}{and}{s}")),
+                            self.case(i + 8, "value")
+                        )
+                    }
+                }
+                FilterAttr::MemberValue => {
+                    let members = self.attr(i, kind, "members");
+                    if self.parens[(i + 7) % 12] {
+                        format!("{members}[{}{s}{eq}{s}{value}]", self.case(i + 8, "value"))
+                    } else {
+                        format!("{members}.{}{s}{eq}{s}{value}", self.case(i + 8, "value"))
+                    }
+                }
+                other => format!(
+                    "{}{s}{eq}{s}{value}",
+                    self.attr(i, kind, &other.to_string())
+                ),
+            };
+            if self.parens[i % 12] {
+                format!("({s}{body}{s})")
+            } else {
+                body
+            }
+        }
+
+        fn filter(&self, kind: ResourceKind, f: &Filter) -> String {
+            let parts: Vec<String> =
+                f.0.iter()
+                    .enumerate()
+                    .map(|(i, c)| self.condition(i, kind, c))
+                    .collect();
+            let joined = parts.join(&format!(" {} ", self.case(9, "and")));
+            if self.parens[11] && !parts.is_empty() {
+                format!("({joined})")
+            } else {
+                joined
+            }
+        }
+    }
+
+    fn patch_path_of(kind: ResourceKind) -> BoxedStrategy<PatchPath> {
+        let plain = |attr| PatchPath {
+            attr,
+            filter: Vec::new(),
+            sub: None,
+        };
+        let entry_match = prop_oneof![
+            any_text().prop_map(|s| ValueMatch {
+                sub: SubAttr::Value,
+                value: Literal::Str(s)
+            }),
+            any_text().prop_map(|s| ValueMatch {
+                sub: SubAttr::Type,
+                value: Literal::Str(s)
+            }),
+            any::<bool>().prop_map(|b| ValueMatch {
+                sub: SubAttr::Primary,
+                value: Literal::Bool(b)
+            }),
+        ];
+        let entry_sub = prop::option::of(prop_oneof![
+            Just(SubAttr::Value),
+            Just(SubAttr::Type),
+            Just(SubAttr::Primary)
+        ]);
+        match kind {
+            ResourceKind::User => prop_oneof![
+                Just(plain(PatchAttr::UserName)),
+                Just(plain(PatchAttr::DisplayName)),
+                Just(plain(PatchAttr::Active)),
+                Just(plain(PatchAttr::ExternalId)),
+                prop::option::of(prop_oneof![
+                    Just(SubAttr::GivenName),
+                    Just(SubAttr::FamilyName)
+                ])
+                .prop_map(|sub| PatchPath {
+                    attr: PatchAttr::Name,
+                    filter: Vec::new(),
+                    sub
+                }),
+                (
+                    prop_oneof![Just(PatchAttr::Emails), Just(PatchAttr::PhoneNumbers)],
+                    prop::collection::vec(entry_match, 0..3),
+                    entry_sub
+                )
+                    .prop_map(|(attr, filter, sub)| PatchPath {
+                        attr,
+                        filter,
+                        sub
+                    }),
+            ]
+            .boxed(),
+            ResourceKind::Group => prop_oneof![
+                Just(plain(PatchAttr::DisplayName)),
+                Just(plain(PatchAttr::ExternalId)),
+                (prop::option::of(any_text()), any::<bool>()).prop_map(|(id, sub)| PatchPath {
+                    attr: PatchAttr::Members,
+                    filter: id
+                        .map(|id| ValueMatch {
+                            sub: SubAttr::Value,
+                            value: Literal::Str(id)
+                        })
+                        .into_iter()
+                        .collect(),
+                    sub: sub.then_some(SubAttr::Value),
+                }),
+            ]
+            .boxed(),
+        }
+    }
+
+    /// Values a PATCH may carry: right, wrong and Entra-shaped.
+    fn patch_value() -> impl Strategy<Value = Option<Value>> {
+        let email = "[a-z]{1,6}@[a-z]{1,6}\\.(com|co|example)";
+        let entry = (
+            prop_oneof![
+                email.prop_map(Value::from),
+                any_text().prop_map(Value::from)
+            ],
+            prop::option::of(prop::sample::select(vec![
+                "work", "home", "mobile", "other",
+            ])),
+            prop::option::of(prop_oneof![
+                any::<bool>().prop_map(Value::from),
+                Just(json!("True")),
+                Just(json!("nope"))
+            ]),
+        )
+            .prop_map(|(value, type_, primary)| {
+                let mut o = json!({ "value": value });
+                if let Some(t) = type_ {
+                    o["type"] = json!(t);
+                }
+                if let Some(p) = primary {
+                    o["primary"] = p;
+                }
+                o
+            });
+        prop::option::of(prop_oneof![
+            email.prop_map(Value::from),
+            "\\+[0-9]{8,12}".prop_map(Value::from),
+            any_text().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            prop::sample::select(vec!["True", "false", "FALSE"]).prop_map(Value::from),
+            Just(json!(7)),
+            entry.clone(),
+            prop::collection::vec(entry, 0..4).prop_map(Value::from),
+            (prop::option::of(any_text()), prop::option::of(any_text()))
+                .prop_map(|(g, f)| { json!({"givenName": g, "familyName": f}) }),
+        ])
+    }
+
+    fn op_kind() -> impl Strategy<Value = PatchOpKind> {
+        prop_oneof![
+            Just(PatchOpKind::Add),
+            Just(PatchOpKind::Replace),
+            Just(PatchOpKind::Remove)
+        ]
+    }
+
+    fn user_ops() -> impl Strategy<Value = Vec<PatchOp>> {
+        prop::collection::vec(
+            (op_kind(), patch_path_of(ResourceKind::User), patch_value())
+                .prop_map(|(op, path, value)| PatchOp { op, path, value }),
+            0..8,
+        )
+    }
+
+    fn ascii_email() -> impl Strategy<Value = String> {
+        "[a-z0-9][a-z0-9._+-]{0,10}[a-z0-9]@[a-z0-9]{1,8}\\.(com|org|example)"
+            .prop_filter("no double dots", |e| !e.contains(".."))
+    }
+
+    fn trimmed(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex("([A-Za-zÀ-ÿ'-]{1,8}( [A-Za-zÀ-ÿ'-]{1,8}){0,2})?")
+            .unwrap()
+            .prop_map(move |s| s.chars().take(max).collect::<String>().trim().to_string())
+    }
+
+    fn entries(
+        value: BoxedStrategy<String>,
+        types: Vec<&'static str>,
+    ) -> impl Strategy<Value = Vec<MultiValue>> {
+        (
+            prop::collection::vec((value, prop::option::of(prop::sample::select(types))), 0..4),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(list, which, has_primary)| {
+                let primary = (has_primary && !list.is_empty()).then(|| which.index(list.len()));
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, (value, t))| MultiValue {
+                        value,
+                        type_: t.map(str::to_string),
+                        primary: Some(i) == primary,
+                    })
+                    .collect()
+            })
+    }
+
+    fn user_state() -> impl Strategy<Value = ScimUserState> {
+        (
+            ascii_email(),
+            trimmed(100),
+            trimmed(100),
+            prop::option::of(trimmed(200)).prop_map(|d| d.filter(|d| !d.is_empty())),
+            entries(ascii_email().boxed(), vec!["work", "home", "other"]),
+            entries("\\+?[0-9]{8,14}".boxed(), vec!["work", "mobile", "fax"]),
+            any::<bool>(),
+            prop::option::of("[A-Za-z0-9-]{1,36}"),
+        )
+            .prop_map(
+                |(
+                    user_name,
+                    given_name,
+                    family_name,
+                    display_name,
+                    emails,
+                    phone_numbers,
+                    active,
+                    external_id,
+                )| {
+                    ScimUserState {
+                        user_name,
+                        given_name,
+                        family_name,
+                        display_name,
+                        emails,
+                        phone_numbers,
+                        active,
+                        external_id,
+                    }
+                },
+            )
+    }
+
+    /// Any JSON, with the member names a PatchOp uses so that the parser gets deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            junk().prop_map(Value::from),
+            prop::sample::select(vec![
+                "add",
+                "Replace",
+                "REMOVE",
+                "active",
+                "members",
+                "emails[type eq \"work\"].value",
+                "name.givenName",
+                "userName",
+                "a@b.co",
+                "False",
+                PATCH_OP_SCHEMA,
+                USER_SCHEMA,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ])
+            .prop_map(Value::from),
+        ];
+        let key = prop::sample::select(vec![
+            "schemas",
+            "Operations",
+            "op",
+            "path",
+            "value",
+            "displayName",
+            "active",
+            "members",
+            "name",
+            "givenName",
+            "emails",
+            "type",
+            "primary",
+            "id",
+            "userName",
+            "name.familyName",
+            USER_SCHEMA,
+            "x",
+        ]);
+        leaf.prop_recursive(4, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(key.clone().prop_map(str::to_string), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A group PATCH operation and what it does to a plain set of members.
+    #[derive(Debug, Clone)]
+    enum MemberStep {
+        Add(Vec<String>),
+        RemoveList(Vec<String>),
+        RemoveOne(String),
+        Replace(Vec<String>),
+        RemoveAll,
+    }
+
+    fn member_step() -> impl Strategy<Value = MemberStep> {
+        let id = prop::sample::select(vec!["a", "b", "c", "d", "e"]).prop_map(str::to_string);
+        let ids = prop::collection::vec(id.clone(), 0..4);
+        prop_oneof![
+            ids.clone().prop_map(MemberStep::Add),
+            ids.clone().prop_map(MemberStep::RemoveList),
+            id.prop_map(MemberStep::RemoveOne),
+            ids.prop_map(MemberStep::Replace),
+            Just(MemberStep::RemoveAll),
+        ]
+    }
+
+    impl MemberStep {
+        fn json(&self) -> Value {
+            let list = |ids: &[String]| {
+                ids.iter()
+                    .map(|i| json!({ "value": i }))
+                    .collect::<Vec<_>>()
+            };
+            match self {
+                MemberStep::Add(ids) => json!({"op": "Add", "path": "members", "value": list(ids)}),
+                MemberStep::RemoveList(ids) => {
+                    json!({"op": "Remove", "path": "members", "value": list(ids)})
+                }
+                MemberStep::RemoveOne(id) => {
+                    json!({"op": "remove", "path": format!("members[value eq {}]", json_string(id))})
+                }
+                MemberStep::Replace(ids) => {
+                    json!({"op": "replace", "path": "members", "value": list(ids)})
+                }
+                MemberStep::RemoveAll => json!({"op": "remove", "path": "members"}),
+            }
+        }
+
+        fn model(&self, set: &mut BTreeSet<String>) {
+            match self {
+                MemberStep::Add(ids) => set.extend(ids.iter().cloned()),
+                MemberStep::RemoveList(ids) => ids.iter().for_each(|i| {
+                    set.remove(i);
+                }),
+                MemberStep::RemoveOne(id) => {
+                    set.remove(id);
+                }
+                MemberStep::Replace(ids) => *set = ids.iter().cloned().collect(),
+                MemberStep::RemoveAll => set.clear(),
+            }
+        }
+    }
+
+    const PROJECTED: [&str; 16] = [
+        "userName",
+        "USERNAME",
+        "name",
+        "name.givenName",
+        "emails",
+        "emails.value",
+        "Emails.Type",
+        "phoneNumbers.primary",
+        "urn:ietf:params:scim:schemas:core:2.0:User:displayName",
+        "meta",
+        "meta.created",
+        "meta.resourceType",
+        "id",
+        "schemas",
+        "active",
+        "bogus",
+    ];
+
+    fn projection_list() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            prop::collection::vec(prop::sample::select(PROJECTED.to_vec()), 0..5)
+                .prop_map(|names| names.join(",")),
+            junk(),
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn filter_parsing_never_panics_and_its_output_is_canonical(raw in junk(), kind in kind()) {
+            if let Ok(f) = parse_filter(&raw, kind) {
+                let canonical = f.to_string();
+                prop_assert_eq!(parse_filter(&canonical, kind), Ok(f.clone()), "{}", canonical);
+            }
+        }
+
+        #[test]
+        fn canonical_filters_read_back_to_themselves((kind, f) in kind_and_filter()) {
+            let canonical = f.to_string();
+            prop_assert_eq!(parse_filter(&canonical, kind), Ok(f), "{}", canonical);
+        }
+
+        #[test]
+        fn a_filter_spelled_any_way_reads_the_same(
+            (kind, f) in kind_and_filter(),
+            spelling in spelling(),
+        ) {
+            let spelled = spelling.filter(kind, &f);
+            if spelled.chars().count() <= MAX_FILTER_LEN {
+                prop_assert_eq!(parse_filter(&spelled, kind), Ok(f), "{}", spelled);
+            }
+        }
+
+        #[test]
+        fn filters_with_unsupported_operators_are_always_refused(
+            (kind, f) in kind_and_filter(),
+            op in prop::sample::select(vec!["ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]),
+            joiner in prop::sample::select(vec![" or ", " and not "]),
+        ) {
+            prop_assume!(!f.0.is_empty());
+            let canonical = f.to_string();
+            let swapped = canonical.replacen(" eq ", &format!(" {op} "), 1);
+            prop_assert!(parse_filter(&swapped, kind).is_err(), "{}", swapped);
+            let joined = format!("{canonical}{joiner}({canonical})");
+            let e = parse_filter(&joined, kind).unwrap_err();
+            prop_assert_eq!(e.scim_type, Some("invalidFilter"));
+        }
+
+        #[test]
+        fn patch_path_parsing_never_panics_and_its_output_is_canonical(raw in junk(), kind in kind()) {
+            if let Ok(ResolvedPath::Supported(p)) = parse_patch_path(&raw, kind) {
+                prop_assert_eq!(
+                    parse_patch_path(&p.to_string(), kind),
+                    Ok(ResolvedPath::Supported(p.clone()))
+                );
+            }
+        }
+
+        #[test]
+        fn canonical_patch_paths_read_back_to_themselves(
+            (kind, p) in kind().prop_flat_map(|k| (Just(k), patch_path_of(k))),
+            urn: bool,
+        ) {
+            let canonical = p.to_string();
+            prop_assert_eq!(
+                parse_patch_path(&canonical, kind),
+                Ok(ResolvedPath::Supported(p.clone())),
+                "{}", canonical
+            );
+            let prefixed = if urn { format!("{}:{canonical}", kind.schema().to_uppercase()) } else { canonical.to_uppercase() };
+            // Upper-casing changes string literals inside a filter; only compare without one.
+            if urn || p.filter.is_empty() {
+                prop_assert_eq!(parse_patch_path(&prefixed, kind), Ok(ResolvedPath::Supported(p)), "{}", prefixed);
+            }
+        }
+
+        #[test]
+        fn patch_bodies_never_panic_the_parser_or_the_appliers(body in json_value(), state in user_state()) {
+            for kind in [ResourceKind::User, ResourceKind::Group] {
+                if let Ok(request) = parse_patch(&body, kind) {
+                    let _ = apply_user_patch(&state, &request.ops);
+                    let _ = apply_group_patch("g", None, &request.ops);
+                }
+            }
+            let _ = parse_user(&body);
+            let _ = parse_group(&body);
+        }
+
+        #[test]
+        fn user_patches_keep_the_state_valid(state in user_state(), ops in user_ops()) {
+            match apply_user_patch(&state, &ops) {
+                Ok(next) => {
+                    prop_assert_eq!(validation::normalize_email(&next.user_name), Ok(next.user_name.clone()));
+                    prop_assert!(next.emails.iter().filter(|e| e.primary).count() <= 1);
+                    prop_assert!(next.phone_numbers.iter().filter(|e| e.primary).count() <= 1);
+                    for e in &next.emails {
+                        prop_assert!(validation::normalize_email(&e.value).is_ok(), "{:?}", e);
+                    }
+                    for p in &next.phone_numbers {
+                        prop_assert!(!p.value.is_empty() && p.value.trim() == p.value);
+                    }
+                    prop_assert!(next.given_name.chars().count() <= validation::MAX_NAME_LEN);
+                    // What the service renders, it reads back.
+                    let rendered = user_resource("id", &next, Timestamp(0), Timestamp(0), "https://x");
+                    prop_assert_eq!(parse_user(&rendered), Ok(next));
+                }
+                Err(e) => prop_assert_eq!(e.status, 400),
+            }
+        }
+
+        #[test]
+        fn users_render_and_parse_back_unchanged(state in user_state(), created in 0i64..4_102_444_800_000) {
+            let rendered = user_resource("u", &state, Timestamp(created), Timestamp(created), "https://x/scim/v2");
+            prop_assert_eq!(parse_user(&rendered), Ok(state.clone()));
+            // A PUT of the resource as read is a no-op; so is a path-less replace of it.
+            let body = json!({"Operations": [{"op": "replace", "value": rendered}]});
+            let request = parse_patch(&body, ResourceKind::User).unwrap();
+            prop_assert_eq!(apply_user_patch(&state, &request.ops), Ok(state));
+        }
+
+        #[test]
+        fn member_changes_do_what_the_operations_say(
+            current in prop::collection::btree_set(prop::sample::select(vec!["a", "b", "c", "d", "e"]).prop_map(str::to_string), 0..5),
+            steps in prop::collection::vec(member_step(), 1..8),
+        ) {
+            let body = json!({"Operations": steps.iter().map(MemberStep::json).collect::<Vec<_>>()});
+            let request = parse_patch(&body, ResourceKind::Group).unwrap();
+            let change = apply_group_patch("g", None, &request.ops).unwrap().members;
+            let mut expected = current.clone();
+            steps.iter().for_each(|s| s.model(&mut expected));
+            let mut after: BTreeSet<String> = if change.replace_all { BTreeSet::new() } else { current.clone() };
+            change.remove.iter().for_each(|r| { after.remove(r); });
+            after.extend(change.add.iter().cloned());
+            prop_assert_eq!(&after, &expected);
+            prop_assert!(change.add.iter().all(|a| !change.remove.contains(a)));
+            let now: Vec<String> = current.iter().cloned().collect();
+            let (joined, left) = change.resolve(&now);
+            let mut resolved = current.clone();
+            left.iter().for_each(|l| { resolved.remove(l); });
+            resolved.extend(joined.iter().cloned());
+            prop_assert_eq!(&resolved, &expected);
+            prop_assert!(joined.iter().all(|j| !current.contains(j)));
+            prop_assert!(left.iter().all(|l| current.contains(l)));
+        }
+
+        #[test]
+        fn paging_is_bounded_and_its_output_reads_back(
+            start in prop::option::of(prop_oneof![junk(), any::<i64>().prop_map(|n| n.to_string())]),
+            count in prop::option::of(prop_oneof![junk(), any::<i64>().prop_map(|n| n.to_string())]),
+        ) {
+            if let Ok(p) = parse_paging(start.as_deref(), count.as_deref()) {
+                prop_assert!(p.start_index >= 1 && p.count <= MAX_RESULTS);
+                let again = parse_paging(Some(&p.start_index.to_string()), Some(&p.count.to_string()));
+                prop_assert_eq!(again, Ok(p));
+            }
+        }
+
+        #[test]
+        fn integers_page_as_the_rfc_says(start: i64, count: i64) {
+            let p = parse_paging(Some(&start.to_string()), Some(&count.to_string())).unwrap();
+            prop_assert_eq!(i64::from(p.start_index), start.clamp(1, i64::from(u32::MAX)));
+            prop_assert_eq!(i64::from(p.count), count.clamp(0, i64::from(MAX_RESULTS)));
+        }
+
+        #[test]
+        fn projections_keep_what_is_always_returned_and_are_idempotent(
+            state in user_state(),
+            attributes in projection_list(),
+            excluded in projection_list(),
+        ) {
+            let r = user_resource("u-1", &state, Timestamp(0), Timestamp(0), "https://x");
+            let p = project(&r, attributes.as_deref(), excluded.as_deref());
+            prop_assert_eq!(&p["id"], &json!("u-1"));
+            prop_assert_eq!(&p["schemas"], &json!([USER_SCHEMA]));
+            prop_assert_eq!(&p["meta"]["resourceType"], &json!("User"));
+            prop_assert_eq!(project(&p, attributes.as_deref(), excluded.as_deref()), p.clone());
+            let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+            prop_assert!(keys(&p).is_subset(&keys(&r)));
+            if let Some(names) = attributes.as_deref().filter(|a| a.split(',').any(|n| !n.trim().is_empty())) {
+                let asked = names.to_ascii_lowercase();
+                for k in keys(&p) {
+                    prop_assert!(
+                        ["id", "schemas", "meta"].contains(&k.as_str()) || asked.contains(&k.to_ascii_lowercase()),
+                        "{} not asked for in {}", k, names
+                    );
                 }
             }
         }

@@ -10,6 +10,7 @@ pub mod password;
 pub mod pbkdf2_sha512;
 pub mod permissions;
 pub mod roles;
+pub mod scim;
 pub mod scim_token;
 pub mod session_cookie;
 pub mod sso;

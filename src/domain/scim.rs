@@ -249,13 +249,22 @@ fn boolean(v: &Value, what: &str) -> Result<bool, ScimError> {
     }
 }
 
-/// A `userName`: the person's email, lower-cased as accounts store it.
+/// A `userName`: the directory's login name, kept as sent (trimmed). It is often the
+/// email, but need not be (Entra sends the UPN, conformance tools a UUID): the account's
+/// email comes from `emails` (`ScimUserState::account_email`). Unique in the org
+/// case-insensitively (RFC 7643: `caseExact: false`).
 fn user_name(v: &Value) -> Result<String, ScimError> {
-    let raw = string_of(v, "userName")?;
-    validation::normalize_email(raw).map_err(|m| {
-        ScimError::invalid_value(format!("userName {m} (it is the person's email address)"))
-    })
+    let raw = string_of(v, "userName")?.trim();
+    if raw.is_empty() || raw.chars().count() > MAX_USER_NAME_LEN || raw.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "userName must be 1 to {MAX_USER_NAME_LEN} characters without control characters"
+        )));
+    }
+    Ok(raw.to_string())
 }
+
+/// The longest `userName` kept.
+const MAX_USER_NAME_LEN: usize = 254;
 
 fn json_string(s: &str) -> String {
     Value::String(s.to_string()).to_string()
@@ -1473,6 +1482,7 @@ pub struct MultiValue {
 /// the names are empty when not given (accounts allow that, as SSO does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimUserState {
+    /// As sent (trimmed); compared case-insensitively.
     pub user_name: String,
     pub given_name: String,
     pub family_name: String,
@@ -1481,6 +1491,23 @@ pub struct ScimUserState {
     pub phone_numbers: Vec<MultiValue>,
     pub active: bool,
     pub external_id: Option<String>,
+}
+
+impl ScimUserState {
+    /// The account's email (its login, lower-cased): the primary email, else the first,
+    /// else `userName` when it is an email; `None` when the person has no email at all.
+    pub fn account_email(&self) -> Option<String> {
+        let listed = self
+            .emails
+            .iter()
+            .find(|e| e.primary)
+            .or_else(|| self.emails.first())
+            .map(|e| e.value.as_str());
+        listed
+            .into_iter()
+            .chain(std::iter::once(self.user_name.as_str()))
+            .find_map(|v| validation::normalize_email(v).ok())
+    }
 }
 
 /// How `emails` and `phoneNumbers` differ: their name and how a value is checked.
@@ -3457,7 +3484,7 @@ mod tests {
         assert_eq!(
             u,
             ScimUserState {
-                user_name: "test_user_ab6490ee-1e48-479e-a20b-2d77186b5dd1@testuser.com".into(),
+                user_name: "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@testuser.com".into(),
                 given_name: "givenName".into(),
                 family_name: "familyName".into(),
                 display_name: None,
@@ -3471,16 +3498,16 @@ mod tests {
                 external_id: Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef".into()),
             }
         );
-        // The documentation's own example has a userName that is no email: the contract
-        // makes userName the person's email, so it is refused with a detail that says so.
-        let e = parse_user(&json!({
+        // The documentation's own example has a userName that is no email: it is kept as
+        // sent, and the account's email comes from `emails` (none here).
+        let u = parse_user(&json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1",
             "active": true,
         }))
-        .unwrap_err();
-        assert_eq!(e.scim_type, Some("invalidValue"));
-        assert!(e.detail.contains("email"), "{}", e.detail);
+        .unwrap();
+        assert_eq!(u.user_name, "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1");
+        assert_eq!(u.account_email(), None);
     }
 
     #[test]
@@ -3524,9 +3551,15 @@ mod tests {
             next.user_name,
             "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"
         );
-        let e = patch_user(
+        let next = patch_user(
             &u,
             json!({"Operations": [{"op": "Replace", "path": "userName", "value": "not-an-email"}]}),
+        )
+        .unwrap();
+        assert_eq!(next.user_name, "not-an-email", "a login name, kept as sent");
+        let e = patch_user(
+            &u,
+            json!({"Operations": [{"op": "Replace", "path": "userName", "value": "  "}]}),
         )
         .unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"));
@@ -3535,7 +3568,12 @@ mod tests {
             json!({"Operations": [{"op": "Replace", "path": "userName", "value": "  NEW@Example.COM "}]}),
         )
         .unwrap();
-        assert_eq!(next.user_name, "new@example.com");
+        assert_eq!(next.user_name, "NEW@Example.COM");
+        assert_eq!(
+            next.account_email().as_deref(),
+            Some("test_user_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com"),
+            "the account's email is the primary email, not the userName"
+        );
     }
 
     #[test]
@@ -3776,7 +3814,7 @@ mod tests {
             "invalidValue",
             "userName must be a string",
         );
-        refused(json!({"userName": "ada"}), "invalidValue", "email");
+        refused(json!({"userName": "  "}), "invalidValue", "1 to 254");
         refused(
             json!({"schemas": [GROUP_SCHEMA], "userName": "a@b.co"}),
             "invalidSyntax",
@@ -3837,7 +3875,7 @@ mod tests {
         assert_eq!(
             minimal,
             ScimUserState {
-                user_name: "ada@example.com".into(),
+                user_name: "Ada@Example.com".into(),
                 given_name: String::new(),
                 family_name: String::new(),
                 display_name: None,
@@ -5236,7 +5274,7 @@ mod props {
         fn user_patches_keep_the_state_valid(state in user_state(), ops in user_ops()) {
             match apply_user_patch(&state, &ops) {
                 Ok(next) => {
-                    prop_assert_eq!(validation::normalize_email(&next.user_name), Ok(next.user_name.clone()));
+                    prop_assert!(!next.user_name.is_empty() && next.user_name.trim() == next.user_name);
                     prop_assert!(next.emails.iter().filter(|e| e.primary).count() <= 1);
                     prop_assert!(next.phone_numbers.iter().filter(|e| e.primary).count() <= 1);
                     for e in &next.emails {

@@ -28,15 +28,26 @@ CREATE TABLE scim_settings (
   last_request_at INTEGER
 );
 
--- What the provisioning client knows of a member of the org: its id there (externalId).
+-- A member of the org as the provisioning client wrote it: kept as sent, so that what a
+-- client writes is what it reads back (its login name need not be the email; its names,
+-- emails and phone numbers are the directory's). The account (users) follows it: its email
+-- is the primary email, its names these names.
 CREATE TABLE scim_users (
-  org_id      TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
-  user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  external_id TEXT,
-  created_at  INTEGER NOT NULL,
-  updated_at  INTEGER NOT NULL,
+  org_id        TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  user_name     TEXT NOT NULL,
+  user_name_key TEXT NOT NULL,                           -- lower-cased: unique case-insensitively
+  external_id   TEXT,
+  given_name    TEXT NOT NULL DEFAULT '',
+  family_name   TEXT NOT NULL DEFAULT '',
+  display_name  TEXT,
+  emails        TEXT NOT NULL DEFAULT '[]',              -- JSON [{value, type, primary}]
+  phone_numbers TEXT NOT NULL DEFAULT '[]',              -- JSON [{value, type, primary}]
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
   PRIMARY KEY (org_id, user_id)
 );
+CREATE UNIQUE INDEX scim_users_name ON scim_users(org_id, user_name_key);
 CREATE UNIQUE INDEX scim_users_external ON scim_users(org_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX scim_users_user ON scim_users(user_id);
 

@@ -255,7 +255,10 @@ fn boolean(v: &Value, what: &str) -> Result<bool, ScimError> {
 /// case-insensitively (RFC 7643: `caseExact: false`).
 fn user_name(v: &Value) -> Result<String, ScimError> {
     let raw = string_of(v, "userName")?.trim();
-    if raw.is_empty() || raw.chars().count() > MAX_USER_NAME_LEN || raw.chars().any(char::is_control) {
+    if raw.is_empty()
+        || raw.chars().count() > MAX_USER_NAME_LEN
+        || raw.chars().any(char::is_control)
+    {
         return Err(ScimError::invalid_value(format!(
             "userName must be 1 to {MAX_USER_NAME_LEN} characters without control characters"
         )));
@@ -2268,14 +2271,9 @@ pub fn user_resource(
     if !user.family_name.is_empty() {
         name.insert("familyName".into(), json!(user.family_name));
     }
+    // Only what was sent: a computed `formatted` would not round-trip (a client compares the
+    // whole attribute with what it wrote), and `/Schemas` does not publish it.
     if !name.is_empty() {
-        let formatted = [&user.given_name, &user.family_name]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        name.insert("formatted".into(), json!(formatted));
         r["name"] = Value::Object(name);
     }
     if let Some(d) = &user.display_name {
@@ -2297,8 +2295,6 @@ pub fn user_resource(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMember {
     pub user_id: String,
-    /// The member's email.
-    pub display: String,
 }
 
 /// A Group resource; `members` is always listed (possibly empty) — `project` leaves it out
@@ -2324,9 +2320,10 @@ pub fn group_resource(
         r["members"] = members
             .iter()
             .map(|m| {
+                // `$ref` is the member's `meta.location`; no `display`: it is not stored as
+                // sent, so it would not round-trip, and `/Schemas` does not publish it.
                 json!({
                     "value": m.user_id,
-                    "display": m.display,
                     "$ref": format!("{base}/Users/{}", m.user_id),
                 })
             })
@@ -3145,7 +3142,6 @@ mod tests {
                 external_id: Some("8aa1a0c0"),
                 members: Some(&[GroupMember {
                     user_id: "u-1".into(),
-                    display: "ada@example.com".into(),
                 }]),
             },
             Timestamp(0),
@@ -3167,10 +3163,7 @@ mod tests {
         assert_eq!(p["schemas"], json!([USER_SCHEMA]));
         assert_eq!(p["meta"], json!({"resourceType": "User"}));
         assert_eq!(p["emails"], json!([{"type": "work", "primary": true}]));
-        assert_eq!(
-            p["name"],
-            json!({"familyName": "User", "formatted": "Test User"})
-        );
+        assert_eq!(p["name"], json!({"familyName": "User"}));
         assert!(p.get("active").is_none());
         let p = project(
             &r,
@@ -3506,7 +3499,10 @@ mod tests {
             "active": true,
         }))
         .unwrap();
-        assert_eq!(u.user_name, "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1");
+        assert_eq!(
+            u.user_name,
+            "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1"
+        );
         assert_eq!(u.account_email(), None);
     }
 
@@ -4435,7 +4431,7 @@ mod tests {
                 "id": "u-1",
                 "externalId": "00ujl29u0le5T6Aj10h7",
                 "userName": "test.user@okta.local",
-                "name": {"givenName": "Test", "familyName": "User", "formatted": "Test User"},
+                "name": {"givenName": "Test", "familyName": "User"},
                 "displayName": "Test User",
                 "emails": [{"value": "test.user@okta.local", "type": "work", "primary": true}],
                 "phoneNumbers": [{"value": "+14155550100", "type": "mobile", "primary": false}],
@@ -4472,7 +4468,7 @@ mod tests {
         };
         assert_eq!(
             user_resource("u", &only_family, Timestamp(0), Timestamp(0), BASE)["name"],
-            json!({"familyName": "Lovelace", "formatted": "Lovelace"})
+            json!({"familyName": "Lovelace"})
         );
         let g = group_resource(
             "g-1",
@@ -4481,7 +4477,6 @@ mod tests {
                 external_id: None,
                 members: Some(&[GroupMember {
                     user_id: "u-1".into(),
-                    display: "ada@example.com".into(),
                 }]),
             },
             Timestamp(0),
@@ -4494,7 +4489,7 @@ mod tests {
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                 "id": "g-1",
                 "displayName": "Eng",
-                "members": [{"value": "u-1", "display": "ada@example.com",
+                "members": [{"value": "u-1",
                              "$ref": "https://ums.example/scim/v2/Users/u-1"}],
                 "meta": {
                     "resourceType": "Group",

@@ -11,25 +11,14 @@ use super::Acting;
 use crate::config::Config;
 use crate::domain::ids::{ConnectionId, UserId};
 use crate::domain::roles::OrgRole;
+use crate::domain::scim::ScimUserState;
+use crate::domain::validation;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::Outgoing;
 use crate::store::invitations::InviteeStanding;
 use crate::store::scim::{self as scim_store, ScimUserRow};
 use crate::store::users::ProfileChange;
 use crate::store::{self, Stmt};
-
-/// A person as the client sends them (validated by the handler).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    /// The `userName`: the email, lower-cased.
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    /// E.164.
-    pub phone: Option<String>,
-    pub external_id: Option<String>,
-    pub active: bool,
-}
 
 /// How a provisioned newcomer first signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,35 +37,60 @@ pub struct Provisioned {
     pub mails: Vec<Outgoing>,
 }
 
-/// Provisions `person` with `role`: a new account (or the existing account of the email)
-/// joins the org; the client's id is recorded; an inactive person joins suspended. The seat
-/// guard fails a full org's batch (`capacity_exceeded`).
+/// The account's email of a SCIM user: required (an account signs in with it).
+pub fn account_email(state: &ScimUserState) -> ApiResult<String> {
+    state.account_email().ok_or_else(|| {
+        ApiError::problem(
+            400,
+            "invalidValue",
+            "No email",
+            "A User needs an email address: in emails, or as its userName.",
+        )
+    })
+}
+
+/// The account's phone: the first of the client's numbers that is E.164; the client's own
+/// list is kept as sent either way.
+fn account_phone(state: &ScimUserState) -> Option<String> {
+    state
+        .phone_numbers
+        .iter()
+        .find_map(|p| validation::phone_e164(&p.value).ok())
+}
+
+/// Provisions `state` with `role`: a new account (or the existing account of its email)
+/// joins the org; the member as the client wrote them is kept; an inactive person joins
+/// suspended. The seat guard fails a full org's batch (`capacity_exceeded`).
 pub fn provision(
     acting: &Acting,
     cfg: &Config,
-    person: &Person,
+    state: &ScimUserState,
     role: OrgRole,
     activation: Activation,
     standing: &InviteeStanding,
 ) -> ApiResult<Provisioned> {
+    let email = account_email(state)?;
     if standing.member != 0 {
-        return Err(ApiError::conflict(
-            "already_member",
-            "A member of the organization already has this userName.",
+        return Err(ApiError::problem(
+            409,
+            "uniqueness",
+            "Already a member",
+            "A member of the organization already has this email.",
         ));
     }
     let credential = match activation {
         Activation::Sso(_) => Credential::IdentityProvider,
         Activation::Email => Credential::ActivationEmail,
     };
+    let phone = account_phone(state);
     let created = members::create(
         acting,
         cfg,
         NewMember {
-            email: &person.email,
-            first_name: &person.first_name,
-            last_name: &person.last_name,
-            phone: person.phone.as_deref(),
+            email: &email,
+            first_name: &state.given_name,
+            last_name: &state.family_name,
+            phone: phone.as_deref(),
             role,
             workspaces: &[],
             groups: &[],
@@ -92,13 +106,13 @@ pub fn provision(
             connection,
         )?);
     }
-    batch.push(scim_store::put_external_id(
+    batch.push(scim_store::put_user(
         acting.org,
         created.user,
-        person.external_id.as_deref(),
+        state,
         acting.now,
     )?);
-    if !person.active {
+    if !state.active {
         batch.extend(suspend(acting, created.user, true)?);
     }
     Ok(Provisioned {
@@ -134,10 +148,16 @@ pub fn suspend(acting: &Acting, user: UserId, suspended: bool) -> ApiResult<Vec<
     Ok(batch)
 }
 
-/// The changes that make the member `current` into `wanted` (a PUT, or a PATCH applied).
-/// The client may change the details of accounts this org manages; another org's (or the
-/// person's own) account keeps its details (`mutability` when asked to change them).
-pub fn update(acting: &Acting, current: &ScimUserRow, wanted: &Person) -> ApiResult<Vec<Stmt>> {
+/// The changes that make the member `current` (as read, `was` its SCIM state) into `wanted`
+/// (a PUT, or a PATCH applied). The member as the client wrote them is replaced; the
+/// account follows (email, names, phone) only when this org manages it: another org's, or
+/// the person's own, account keeps its details.
+pub fn update(
+    acting: &Acting,
+    current: &ScimUserRow,
+    was: &ScimUserState,
+    wanted: &ScimUserState,
+) -> ApiResult<Vec<Stmt>> {
     if current.role == OrgRole::Owner && !wanted.active {
         return Err(ApiError::problem(
             400,
@@ -146,47 +166,38 @@ pub fn update(acting: &Acting, current: &ScimUserRow, wanted: &Person) -> ApiRes
             "The organization's owner cannot be deactivated through SCIM; transfer ownership first.",
         ));
     }
+    let email = account_email(wanted)?;
     let mut batch = Vec::new();
-    let details_changed = wanted.email != current.email
-        || wanted.first_name != current.first_name
-        || wanted.last_name != current.last_name
-        || wanted.phone != current.phone;
-    if details_changed {
-        if current.managed == 0 {
-            return Err(ApiError::problem(
-                400,
-                "mutability",
-                "Not this organization's account",
-                "This person's account was not created by this organization: its userName, name and phone are theirs to change.",
-            ));
-        }
+    if wanted != was {
+        batch.push(scim_store::put_user(
+            acting.org, current.id, wanted, acting.now,
+        )?);
+    }
+    let phone = account_phone(wanted);
+    let account_changed = email != current.email
+        || wanted.given_name != current.first_name
+        || wanted.family_name != current.last_name
+        || (phone.is_some() && phone != current.phone);
+    if current.managed != 0 && account_changed {
         batch.push(store::users::update_profile(
             acting.org.global(),
             current.id,
             &ProfileChange {
-                first_name: Some(&wanted.first_name),
-                last_name: Some(&wanted.last_name),
-                phone: Some(wanted.phone.as_deref()),
+                first_name: Some(&wanted.given_name),
+                last_name: Some(&wanted.family_name),
+                phone: phone.as_deref().map(Some),
             },
             acting.now,
         )?);
-        if wanted.email != current.email {
+        if email != current.email {
             batch.push(store::users::apply_email_change(
                 acting.org.global(),
                 current.id,
-                &wanted.email,
+                &email,
                 acting.now,
             )?);
         }
         batch.push(acting.audit(&acting.event("user.updated", ("user", current.id.to_string())))?);
-    }
-    if wanted.external_id != current.external_id {
-        batch.push(scim_store::put_external_id(
-            acting.org,
-            current.id,
-            wanted.external_id.as_deref(),
-            acting.now,
-        )?);
     }
     let suspended = current.suspended_at.is_some();
     if wanted.active == suspended {
@@ -238,17 +249,20 @@ pub fn role_for_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::scim::{parse_user, MultiValue};
     use crate::ops::testing::{effects, Org};
+    use serde_json::json;
 
-    fn person(active: bool) -> Person {
-        Person {
-            email: "ada@example.com".into(),
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            phone: None,
-            external_id: Some("okta-1".into()),
-            active,
-        }
+    fn state(active: bool) -> ScimUserState {
+        parse_user(&json!({
+            "userName": "ada.lovelace",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "Ada@Example.com", "type": "work", "primary": true}],
+            "phoneNumbers": [{"value": "3464191835", "type": "work"}],
+            "externalId": "okta-1",
+            "active": active,
+        }))
+        .unwrap()
     }
 
     fn row(managed: bool, suspended: bool, role: OrgRole) -> ScimUserRow {
@@ -262,19 +276,27 @@ mod tests {
             updated_at: 1,
             role,
             suspended_at: suspended.then_some(5),
-            external_id: Some("okta-1".into()),
             managed: i64::from(managed),
+            user_name: Some("ada.lovelace".into()),
+            external_id: Some("okta-1".into()),
+            given_name: Some("Ada".into()),
+            family_name: Some("Lovelace".into()),
+            display_name: None,
+            emails: None,
+            phone_numbers: None,
+            scim_created_at: Some(1),
+            scim_updated_at: Some(1),
         }
     }
 
     #[test]
-    fn provisioning_creates_the_account_and_records_the_client_id() {
+    fn provisioning_creates_the_account_and_keeps_what_the_client_wrote() {
         let org = Org::new();
         let acting = org.acting(OrgRole::Admin);
         let p = provision(
             &acting,
             &Config::for_tests(),
-            &person(true),
+            &state(true),
             OrgRole::Viewer,
             Activation::Email,
             &InviteeStanding::default(),
@@ -285,11 +307,12 @@ mod tests {
             assert!(e.iter().any(|x| x == want), "{want} in {e:?}");
         }
         assert_eq!(p.mails.len(), 1, "an activation email");
-        // Through SSO: no email, the account exists through the connection.
+        // Through SSO: no email, the account exists through the connection; inactive joins
+        // suspended.
         let p = provision(
             &acting,
             &Config::for_tests(),
-            &person(false),
+            &state(false),
             OrgRole::Viewer,
             Activation::Sso(ConnectionId::new()),
             &InviteeStanding::default(),
@@ -297,15 +320,20 @@ mod tests {
         .unwrap();
         let e = effects(&p.batch);
         assert!(p.mails.is_empty());
-        assert!(
-            e.iter().filter(|x| *x == "UPDATE users").count() == 1,
-            "{e:?}"
-        );
-        assert!(
-            e.contains(&"UPDATE org_members".to_string()),
-            "joins suspended: {e:?}"
-        );
-        // A member already: refused, nothing planned.
+        assert!(e.contains(&"UPDATE org_members".to_string()), "{e:?}");
+        // No email anywhere: refused.
+        let mut nameless = state(true);
+        nameless.emails.clear();
+        assert!(provision(
+            &acting,
+            &Config::for_tests(),
+            &nameless,
+            OrgRole::Viewer,
+            Activation::Email,
+            &InviteeStanding::default()
+        )
+        .is_err());
+        // A member already: refused.
         let standing = InviteeStanding {
             account_id: Some(UserId::new()),
             member: 1,
@@ -314,7 +342,7 @@ mod tests {
         assert!(provision(
             &acting,
             &Config::for_tests(),
-            &person(true),
+            &state(true),
             OrgRole::Viewer,
             Activation::Email,
             &standing
@@ -326,39 +354,76 @@ mod tests {
     fn deactivation_suspends_and_ends_sessions_and_reactivation_restores() {
         let org = Org::new();
         let acting = org.acting(OrgRole::Admin);
-        let b = update(&acting, &row(true, false, OrgRole::Viewer), &person(false)).unwrap();
+        let b = update(
+            &acting,
+            &row(true, false, OrgRole::Viewer),
+            &state(true),
+            &state(false),
+        )
+        .unwrap();
         let e = effects(&b);
         assert!(
             e.contains(&"UPDATE org_members".to_string())
                 && e.contains(&"UPDATE sessions".to_string()),
             "{e:?}"
         );
-        let b = update(&acting, &row(true, true, OrgRole::Viewer), &person(true)).unwrap();
+        let b = update(
+            &acting,
+            &row(true, true, OrgRole::Viewer),
+            &state(false),
+            &state(true),
+        )
+        .unwrap();
         let e = effects(&b);
         assert!(
             e.contains(&"UPDATE org_members".to_string())
                 && !e.contains(&"UPDATE sessions".to_string()),
             "{e:?}"
         );
-        // Nothing asked, nothing written.
-        assert!(
-            update(&acting, &row(true, false, OrgRole::Viewer), &person(true))
-                .unwrap()
-                .is_empty()
-        );
         // The owner is never deactivated.
-        assert!(update(&acting, &row(true, false, OrgRole::Owner), &person(false)).is_err());
+        assert!(update(
+            &acting,
+            &row(true, false, OrgRole::Owner),
+            &state(true),
+            &state(false)
+        )
+        .is_err());
     }
 
     #[test]
-    fn only_the_orgs_own_accounts_change_their_details() {
+    fn the_account_follows_only_when_the_org_manages_it() {
         let org = Org::new();
         let acting = org.acting(OrgRole::Admin);
-        let mut renamed = person(true);
-        renamed.first_name = "Augusta".into();
-        assert!(update(&acting, &row(false, false, OrgRole::Viewer), &renamed).is_err());
-        let b = update(&acting, &row(true, false, OrgRole::Viewer), &renamed).unwrap();
-        assert!(effects(&b).contains(&"UPDATE users".to_string()));
+        let mut renamed = state(true);
+        renamed.given_name = "Augusta".into();
+        renamed.emails = vec![MultiValue {
+            value: "augusta@example.com".into(),
+            type_: Some("work".into()),
+            primary: true,
+        }];
+        let e = effects(
+            &update(
+                &acting,
+                &row(false, false, OrgRole::Viewer),
+                &state(true),
+                &renamed,
+            )
+            .unwrap(),
+        );
+        assert_eq!(e, ["INSERT scim_users"], "only the client's record");
+        let e = effects(
+            &update(
+                &acting,
+                &row(true, false, OrgRole::Viewer),
+                &state(true),
+                &renamed,
+            )
+            .unwrap(),
+        );
+        assert!(
+            e.iter().filter(|x| *x == "UPDATE users").count() == 2,
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -235,6 +235,15 @@ pub fn map_d1_error(msg: &str) -> ApiError {
             "Another organization has verified this domain.",
         );
     }
+    // The org's SCIM users: one login name and one client id per person.
+    if msg.contains("UNIQUE constraint failed: scim_users.") {
+        return ApiError::problem(
+            409,
+            "uniqueness",
+            "Already provisioned",
+            "Another member of the organization already has this userName or externalId.",
+        );
+    }
     if msg.contains("UNIQUE constraint failed: users.email") {
         return ApiError::conflict("email_taken", "An account with this email already exists.");
     }

@@ -7,6 +7,7 @@ use super::{OrgStore, Query, Stmt, Store};
 use crate::args;
 use crate::domain::ids::{ScimTokenId, UserId};
 use crate::domain::roles::OrgRole;
+use crate::domain::scim::ScimUserState;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use serde::Deserialize;
@@ -176,19 +177,46 @@ pub fn set_suspended(
     )
 }
 
-/// Records (or changes) the client's id of a member.
-pub fn put_external_id(
+/// Records (or replaces) the member as the client wrote them. The org's unique indexes on
+/// the login name and the client's id make a duplicate fail the batch (`uniqueness`).
+pub fn put_user(
     store: &OrgStore,
     user: UserId,
-    external_id: Option<&str>,
+    state: &ScimUserState,
     now: Timestamp,
 ) -> ApiResult<Stmt> {
     let (db, org) = (&store.global.db, store.org);
+    let entries = |list: &[crate::domain::scim::MultiValue]| {
+        serde_json::Value::Array(
+            list.iter()
+                .map(|e| {
+                    serde_json::json!({"value": e.value, "type": e.type_, "primary": e.primary})
+                })
+                .collect(),
+        )
+        .to_string()
+    };
     db.stmt(
-        "INSERT INTO scim_users (org_id, user_id, external_id, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (org_id, user_id) DO UPDATE SET \
-           external_id = excluded.external_id, updated_at = excluded.updated_at",
-        args![org, user, external_id, now],
+        "INSERT INTO scim_users (org_id, user_id, user_name, user_name_key, external_id, \
+           given_name, family_name, display_name, emails, phone_numbers, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+         ON CONFLICT (org_id, user_id) DO UPDATE SET user_name = excluded.user_name, \
+           user_name_key = excluded.user_name_key, external_id = excluded.external_id, \
+           given_name = excluded.given_name, family_name = excluded.family_name, \
+           display_name = excluded.display_name, emails = excluded.emails, \
+           phone_numbers = excluded.phone_numbers, updated_at = excluded.updated_at",
+        args![
+            org,
+            user,
+            state.user_name.as_str(),
+            state.external_id.as_deref(),
+            state.given_name.as_str(),
+            state.family_name.as_str(),
+            state.display_name.as_deref(),
+            entries(&state.emails),
+            entries(&state.phone_numbers),
+            now
+        ],
     )
 }
 
@@ -206,14 +234,26 @@ pub struct ScimUserRow {
     pub updated_at: i64,
     pub role: OrgRole,
     pub suspended_at: Option<i64>,
-    pub external_id: Option<String>,
     /// The org created the account (it may delete it).
     pub managed: i64,
+    /// As the client wrote them (`None` for a member the client never wrote).
+    pub user_name: Option<String>,
+    pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    /// JSON arrays of `{value, type, primary}`.
+    pub emails: Option<String>,
+    pub phone_numbers: Option<String>,
+    pub scim_created_at: Option<i64>,
+    pub scim_updated_at: Option<i64>,
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, \
-       u.created_at, u.updated_at, m.role, m.suspended_at, s.external_id, \
-       (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed \
+       u.created_at, u.updated_at, m.role, m.suspended_at, \
+       (u.created_by_org_id IS NOT NULL AND u.created_by_org_id = m.org_id) AS managed, \
+       s.user_name, s.external_id, s.given_name, s.family_name, s.display_name, s.emails, \
+       s.phone_numbers, s.created_at AS scim_created_at, s.updated_at AS scim_updated_at \
      FROM org_members m JOIN users u ON u.id = m.user_id \
      LEFT JOIN scim_users s ON s.org_id = m.org_id AND s.user_id = m.user_id";
 
@@ -221,7 +261,10 @@ const USER_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.ph
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UserQuery {
     pub id: Option<UserId>,
-    /// `userName` or an email value: the account's (lower-cased) email.
+    /// `userName`: the client's login name (case-insensitively), or for a member the client
+    /// never wrote, the account's email.
+    pub user_name: Option<String>,
+    /// An email value: the account's (lower-cased) email.
     pub email: Option<String>,
     pub external_id: Option<String>,
     /// `displayName`: "first last", compared exactly.
@@ -252,6 +295,16 @@ impl UserQuery {
         if let Some(id) = self.id {
             next(&mut sql, " AND m.user_id = ?N", id.into());
         }
+        if let Some(name) = &self.user_name {
+            next(
+                &mut sql,
+                " AND m.user_id IN (SELECT user_id FROM scim_users \
+                   WHERE org_id = ?1 AND user_name_key = lower(?N) \
+                   UNION ALL SELECT id FROM users WHERE email = lower(?N) \
+                   AND NOT EXISTS (SELECT 1 FROM scim_users x WHERE x.org_id = ?1 AND x.user_id = users.id))",
+                name.as_str().into(),
+            );
+        }
         if let Some(email) = &self.email {
             next(
                 &mut sql,
@@ -269,7 +322,7 @@ impl UserQuery {
         if let Some(name) = &self.display_name {
             next(
                 &mut sql,
-                " AND (u.first_name || ' ' || u.last_name) = ?N",
+                " AND COALESCE(s.display_name, u.first_name || ' ' || u.last_name) = ?N",
                 name.as_str().into(),
             );
         }
@@ -322,6 +375,7 @@ pub fn users_total_stmt(store: &OrgStore, q: &UserQuery) -> ApiResult<Query<Tota
     db.query(
         &format!(
             "SELECT COUNT(*) AS n FROM org_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN scim_users s ON s.org_id = m.org_id AND s.user_id = m.user_id \
              WHERE m.org_id = ?1{clause}"
         ),
         args,

@@ -3335,6 +3335,27 @@ mod tests {
         );
     }
 
+    /// Found by the property tests: a character straddling the length of the schema URN
+    /// once made the prefix check slice inside it.
+    #[test]
+    fn multi_byte_text_where_a_schema_urn_would_end_is_not_sliced() {
+        let p = PatchPath {
+            attr: PatchAttr::Emails,
+            filter: vec![ValueMatch {
+                sub: SubAttr::Value,
+                value: Literal::Str("\u{0} #\u{10000}#a\u{0}\u{10000}\u{a1}".into()),
+            }],
+            sub: None,
+        };
+        assert_eq!(
+            parse_patch_path(&p.to_string(), ResourceKind::User),
+            Ok(ResolvedPath::Supported(p))
+        );
+        let junk = "®!!ක®aA#𐢧a#!!aA꯰!!0𞸻A￼ઓaౝ0";
+        assert!(parse_patch_path(junk, ResourceKind::User).is_err());
+        assert!(parse_filter(junk, ResourceKind::Group).is_err());
+    }
+
     #[test]
     fn patch_bodies_are_checked_and_normalised() {
         let u = ResourceKind::User;

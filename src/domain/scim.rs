@@ -885,14 +885,6 @@ fn selection(obj: &Map<String, Value>, list: Option<&str>) -> Vec<(String, Selec
             continue;
         };
         match out.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, Selected::All)) => {}
-            Some((_, sel @ Selected::Subs(_))) => match (sel, sub) {
-                (sel, None) => *sel = Selected::All,
-                (Selected::Subs(subs), Some(s)) => {
-                    subs.insert(s);
-                }
-                (Selected::All, Some(_)) => {}
-            },
             None => out.push((
                 key,
                 match sub {
@@ -900,6 +892,13 @@ fn selection(obj: &Map<String, Value>, list: Option<&str>) -> Vec<(String, Selec
                     Some(s) => Selected::Subs(BTreeSet::from([s])),
                 },
             )),
+            Some((_, sel)) => match (sel, sub) {
+                (Selected::All, _) => {}
+                (sel, None) => *sel = Selected::All,
+                (Selected::Subs(subs), Some(s)) => {
+                    subs.insert(s);
+                }
+            },
         }
     }
     out
@@ -912,10 +911,11 @@ fn resolve_projected(obj: &Map<String, Value>, name: &str) -> Option<(String, Op
     }
     let lower = name.to_ascii_lowercase();
     let key_of = |lower_key: &str| obj.keys().find(|k| k.to_ascii_lowercase() == lower_key);
-    // An extension's attributes live under a key that is the extension's URN.
+    // A top-level key as it is, an extension's URN included.
     if let Some(k) = key_of(&lower) {
         return Some((k.clone(), None));
     }
+    // An extension's attributes live under a key that is the extension's URN.
     let is_urn = |k: &&String| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     for k in obj.keys().filter(is_urn) {
         let prefix = format!("{}:", k.to_ascii_lowercase());
@@ -1012,39 +1012,29 @@ fn exclude(obj: &Map<String, Value>, unwanted: &[(String, Selected)]) -> Value {
     let mut out = Map::new();
     for (key, value) in obj {
         let selected = unwanted.iter().find(|(k, _)| k == key).map(|(_, s)| s);
-        let mut subs = match selected {
-            _ if always_returned(key) => {
-                out.insert(key.clone(), value.clone());
-                continue;
-            }
-            None => {
-                out.insert(key.clone(), value.clone());
-                continue;
-            }
-            Some(Selected::All) => None,
-            Some(Selected::Subs(subs)) => Some(subs.clone()),
-        };
-        if key == "meta" {
-            // `meta.resourceType` stays whatever is excluded.
-            let all: BTreeSet<String> = value
+        let mut dropped = match selected {
+            None => BTreeSet::new(),
+            Some(_) if always_returned(key) => BTreeSet::new(),
+            Some(Selected::All) if key != "meta" => continue,
+            // `meta` goes, all but `meta.resourceType`.
+            Some(Selected::All) => value
                 .as_object()
                 .map(|m| m.keys().map(|k| k.to_ascii_lowercase()).collect())
-                .unwrap_or_default();
-            let mut s = subs.take().unwrap_or(all);
-            s.remove("resourcetype");
-            subs = Some(s);
+                .unwrap_or_default(),
+            Some(Selected::Subs(subs)) => subs.clone(),
+        };
+        if key == "meta" {
+            dropped.remove("resourcetype");
         }
-        if let Some(subs) = subs {
-            let mut v = value.clone();
-            drop_subs(&mut v, &subs);
-            let empty = match &v {
-                Value::Object(m) => m.is_empty(),
-                Value::Array(a) => a.is_empty(),
-                _ => false,
-            };
-            if !empty {
-                out.insert(key.clone(), v);
-            }
+        let mut v = value.clone();
+        drop_subs(&mut v, &dropped);
+        let emptied = match &v {
+            Value::Object(m) => m.is_empty() && !dropped.is_empty(),
+            Value::Array(a) => a.is_empty() && !dropped.is_empty(),
+            _ => false,
+        };
+        if !emptied {
+            out.insert(key.clone(), v);
         }
     }
     Value::Object(out)
@@ -1676,6 +1666,17 @@ fn check_schemas(obj: &Map<String, Value>, kind: ResourceKind) -> Result<(), Sci
 /// `roles`, extensions) are ignored, as RFC 7644 §3.3 allows; read-only ones (`id`, `meta`)
 /// too. `schemas`, when sent, must include the User schema.
 pub fn parse_user(body: &Value) -> Result<ScimUserState, ScimError> {
+    user_body(body, true)
+}
+
+/// A User as PUT replaces it: as `parse_user`, except that a body without `active` keeps the
+/// current status — a client's PUT that leaves `active` out must not give a suspended person
+/// their access back.
+pub fn parse_user_put(body: &Value, current: &ScimUserState) -> Result<ScimUserState, ScimError> {
+    user_body(body, current.active)
+}
+
+fn user_body(body: &Value, default_active: bool) -> Result<ScimUserState, ScimError> {
     let Some(obj) = body.as_object() else {
         return Err(ScimError::invalid_syntax("a User is a JSON object"));
     };
@@ -1700,7 +1701,7 @@ pub fn parse_user(body: &Value) -> Result<ScimUserState, ScimError> {
         emails: entry_list(member(obj, "emails"), &EMAILS)?,
         phone_numbers: entry_list(member(obj, "phoneNumbers"), &PHONE_NUMBERS)?,
         active: match assigned(obj, "active") {
-            None => true,
+            None => default_active,
             Some(v) => boolean(v, "active")?,
         },
         external_id: optional_text(member(obj, "externalId"), "externalId", MAX_TEXT_LEN)?,
@@ -1823,19 +1824,19 @@ fn apply_multi(
 ) -> Result<(), ScimError> {
     let setting = value.filter(|_| kind != PatchOpKind::Remove);
     if path.filter.is_empty() && path.sub.is_none() {
-        match (kind, setting) {
-            (PatchOpKind::Remove, _) => match value {
+        match kind {
+            PatchOpKind::Remove => match value {
                 None => list.clear(),
+                // Entra's way: remove with a list of the values to remove.
                 Some(v) => {
                     let gone = entry_list(Some(v), spec)?;
                     list.retain(|e| !gone.iter().any(|g| g.value.eq_ignore_ascii_case(&e.value)));
                 }
             },
-            (PatchOpKind::Replace, _) => *list = entry_list(setting, spec)?,
-            (PatchOpKind::Add, _) => {
-                let added = entry_list(setting, spec)?;
+            PatchOpKind::Replace => *list = entry_list(setting, spec)?,
+            PatchOpKind::Add => {
                 let mut touched = Vec::new();
-                for entry in added {
+                for entry in entry_list(setting, spec)? {
                     match list
                         .iter()
                         .position(|e| e.value.eq_ignore_ascii_case(&entry.value))
@@ -1862,11 +1863,12 @@ fn apply_multi(
         // Remove (or replace with null): dropping an entry's value drops the entry.
         match path.sub {
             None | Some(SubAttr::Value) => {
-                let mut i = 0;
-                list.retain(|_| {
-                    i += 1;
-                    !matching.contains(&(i - 1))
-                });
+                *list = std::mem::take(list)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !matching.contains(i))
+                    .map(|(_, e)| e)
+                    .collect();
             }
             Some(SubAttr::Type) => matching.iter().for_each(|&i| list[i].type_ = None),
             Some(SubAttr::Primary) => matching.iter().for_each(|&i| list[i].primary = false),
@@ -3353,6 +3355,27 @@ mod tests {
         );
     }
 
+    /// Found by the property tests: a character straddling the length of the schema URN
+    /// once made the prefix check slice inside it.
+    #[test]
+    fn multi_byte_text_where_a_schema_urn_would_end_is_not_sliced() {
+        let p = PatchPath {
+            attr: PatchAttr::Emails,
+            filter: vec![ValueMatch {
+                sub: SubAttr::Value,
+                value: Literal::Str("\u{0} #\u{10000}#a\u{0}\u{10000}\u{a1}".into()),
+            }],
+            sub: None,
+        };
+        assert_eq!(
+            parse_patch_path(&p.to_string(), ResourceKind::User),
+            Ok(ResolvedPath::Supported(p))
+        );
+        let junk = "®!!ක®aA#𐢧a#!!aA꯰!!0𞸻A￼ઓaౝ0";
+        assert!(parse_patch_path(junk, ResourceKind::User).is_err());
+        assert!(parse_filter(junk, ResourceKind::Group).is_err());
+    }
+
     #[test]
     fn patch_bodies_are_checked_and_normalised() {
         let u = ResourceKind::User;
@@ -3764,22 +3787,34 @@ mod tests {
         )
         .unwrap();
         assert!(!off.active);
-        // Okta's profile update is a PUT of the whole user.
-        let put = user(json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "id": "23a35c27-23d3-4c03-b4c5-6443c09e7173",
-            "userName": "test.user@okta.local",
-            "name": {"givenName": "Another", "middleName": "Y", "familyName": "User"},
-            "emails": [{"primary": true, "value": "test.user@okta.local", "type": "work"}],
-            "displayName": "Another User",
-            "locale": "en-US",
-            "externalId": "00ujl29u0le5T6Aj10h7",
-            "groups": [],
-            "active": true,
-            "meta": {"resourceType": "User"}
-        }));
+        // Okta's profile update is a PUT of the whole user (and, for apps made with its App
+        // Integration Wizard, so is deactivation).
+        let put = parse_user_put(
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "id": "23a35c27-23d3-4c03-b4c5-6443c09e7173",
+                "userName": "test.user@okta.local",
+                "name": {"givenName": "Another", "middleName": "Excited", "familyName": "User"},
+                "emails": [{
+                    "primary": true,
+                    "value": "test.user@okta.local",
+                    "type": "work",
+                    "display": "test.user@okta.local"
+                }],
+                "active": true,
+                "groups": [],
+                "meta": {"resourceType": "User"}
+            }),
+            &off,
+        )
+        .unwrap();
         assert_eq!(put.given_name, "Another");
-        assert_eq!(put.display_name.as_deref(), Some("Another User"));
+        assert!(put.active, "the PUT says active");
+        assert_eq!(
+            put.display_name, None,
+            "a PUT replaces: displayName was left out"
+        );
+        assert_eq!(put.emails, u.emails);
         // Okta's password sync sends a password the service does not keep.
         let request = parse_patch(
             &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -3789,6 +3824,21 @@ mod tests {
         .unwrap();
         assert!(request.ops.is_empty());
         assert_eq!(request.ignored, vec!["password"]);
+    }
+
+    #[test]
+    fn a_put_without_active_keeps_the_current_status() {
+        let suspended = ScimUserState {
+            active: false,
+            ..okta_user()
+        };
+        let body = json!({"userName": "test.user@okta.local", "displayName": "Renamed"});
+        let put = parse_user_put(&body, &suspended).unwrap();
+        assert!(!put.active);
+        assert_eq!(put.display_name.as_deref(), Some("Renamed"));
+        assert!(parse_user(&body).unwrap().active, "a new user is active");
+        let body = json!({"userName": "test.user@okta.local", "active": true});
+        assert!(parse_user_put(&body, &suspended).unwrap().active);
     }
 
     #[test]
@@ -4220,16 +4270,42 @@ mod tests {
                 remove: vec!["89bb1940-b905-4575-9e7f-6f887cfb368e".into()],
             }
         );
+        // "Update specific Group membership": a removal and an addition in one request.
         let c = patch_group(
             "g",
             json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "members", "value": [
-                    {"value": "23a35c27-23d3-4c03-b4c5-6443c09e7173", "display": "test.user@okta.local"}]}]
+                "Operations": [{
+                      "op": "remove",
+                      "path": "members[value eq \"89bb1940-b905-4575-9e7f-6f887cfb368e\"]"
+                    },
+                    {
+                      "op": "add",
+                      "path": "members",
+                      "value": [{
+                          "value": "23a35c27-23d3-4c03-b4c5-6443c09e7173",
+                          "display": "test.user@okta.local"
+                    }]
+                }]
             }),
         )
         .unwrap();
         assert_eq!(c.members.add, vec!["23a35c27-23d3-4c03-b4c5-6443c09e7173"]);
+        assert_eq!(
+            c.members.remove,
+            vec!["89bb1940-b905-4575-9e7f-6f887cfb368e"]
+        );
+        // Push Groups creates with an empty member list.
+        let g = parse_group(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Test SCIMv2",
+            "members": []
+        }))
+        .unwrap();
+        assert_eq!(
+            (g.display_name.as_str(), g.members.len()),
+            ("Test SCIMv2", 0)
+        );
         let c = patch_group(
             "g",
             json!({"Operations": [{"op": "replace", "path": "members", "value": [{"value": "b"}, {"value": "a"}]}]}),

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod orgs;
 pub mod platform;
 pub mod resource_grants;
+pub mod scim;
 pub mod scim_tokens;
 pub mod sso;
 pub mod sso_connections;
@@ -47,6 +48,7 @@ pub const ROUTES: &[&[Route]] = &[
     sso_connections::ROUTES,
     sso::ROUTES,
     scim_tokens::ROUTES,
+    scim::ROUTES,
 ];
 
 /// Rate-limit hits planned into a `Together` batch: checked once the batch has run, so the

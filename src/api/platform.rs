@@ -89,9 +89,12 @@ mod tests {
                 }
             }
         }
+        // The SCIM service is described by SCIM's own discovery (`/scim/v2/Schemas`,
+        // `/ResourceTypes`, `/ServiceProviderConfig`), not by this document.
         let routed: BTreeSet<(String, String)> = ROUTES
             .iter()
             .flat_map(|group| group.iter())
+            .filter(|r| !r.pattern.starts_with("/scim/"))
             .map(|r| (r.method.to_string(), r.pattern.to_string()))
             .collect();
         let missing: Vec<_> = routed.difference(&documented).collect();

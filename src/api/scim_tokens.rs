@@ -141,7 +141,7 @@ pub fn activation(settings: &SettingsRow) -> &'static str {
     match settings.activation.as_deref() {
         Some("sso") => "sso",
         Some(_) => "email",
-        None if settings.has_sso != 0 => "sso",
+        None if settings.sso_connection.is_some() => "sso",
         None => "email",
     }
 }

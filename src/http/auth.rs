@@ -58,6 +58,7 @@ pub struct ScimCaller {
     name: String,
     org: OrgRow,
     store: OrgStore,
+    last_used_at: Option<i64>,
 }
 
 impl ScimCaller {
@@ -72,6 +73,16 @@ impl ScimCaller {
     /// The org's data: the only handle the SCIM handlers get.
     pub fn store(&self) -> &OrgStore {
         &self.store
+    }
+
+    /// The statements that record this request as the token's last use and the org's last
+    /// provisioning request, when the last record is over a minute old. The SCIM handlers
+    /// run them after the response: only a request the SCIM service accepted counts.
+    pub fn due_touch(&self, now: Timestamp) -> Option<Vec<store::Stmt>> {
+        self.last_used_at
+            .is_none_or(|at| now.millis() - at > TOKEN_TOUCH_AFTER_MS)
+            .then(|| store::scim::touch(&self.store, self.id, now).ok())
+            .flatten()
     }
 
     /// Who acts, for the audit trail.
@@ -456,7 +467,7 @@ async fn confirm(
             let read = reads.add(store::scim::live_stmt(&ctx.store, &hash_secret(&token))?);
             let results = reads.run(&ctx.store).await?;
             let live = results.first(read)?.ok_or(ApiError::Unauthorized)?;
-            let caller = scim_caller(ctx, live, now)?;
+            let caller = scim_caller(ctx, live)?;
             Ok((Principal::Scim(Box::new(caller)), None, results, None))
         }
         Bearer::ChangeToken(token) => {
@@ -514,31 +525,17 @@ async fn confirm(
 /// `last_used_at` of a token is refreshed at most this often, off the response path.
 const TOKEN_TOUCH_AFTER_MS: i64 = 60 * 1000;
 
-/// A live SCIM token's row as the caller it authenticates. Its last use (and the org's last
-/// provisioning request, shown in the console) is written after the response, at most once a
-/// minute.
-fn scim_caller(
-    ctx: &Ctx,
-    live: store::scim::LiveScimToken,
-    now: Timestamp,
-) -> ApiResult<ScimCaller> {
+/// A live SCIM token's row as the caller it authenticates (its last use is recorded by the
+/// SCIM handlers: `ScimCaller::due_touch`).
+fn scim_caller(ctx: &Ctx, live: store::scim::LiveScimToken) -> ApiResult<ScimCaller> {
     let org = live.org()?;
     let store = OrgStore::open(&ctx.db, org.id);
-    if live
-        .token_last_used_at
-        .is_none_or(|at| now.millis() - at > TOKEN_TOUCH_AFTER_MS)
-    {
-        let touch = store::scim::touch(&store, live.token_id, now)?;
-        let db = ctx.store.clone();
-        ctx.in_background(async move {
-            let _ = db.batch(touch).await;
-        });
-    }
     Ok(ScimCaller {
         id: live.token_id,
         name: live.token_name,
         org,
         store,
+        last_used_at: live.token_last_used_at,
     })
 }
 

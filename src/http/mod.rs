@@ -296,6 +296,12 @@ impl Reply {
         }
     }
 
+    /// The same reply with a `Location` header (a created resource's URL).
+    pub fn with_location(mut self, url: String) -> Self {
+        self.location = Some(url);
+        self
+    }
+
     /// The same reply, also setting a cookie (`Set-Cookie: <cookie>`).
     pub fn with_cookie(mut self, cookie: String) -> Self {
         self.cookies.push(cookie);

@@ -126,8 +126,9 @@ pub struct SettingsRow {
     pub group_role_map: String,
     pub activation: Option<String>,
     pub last_request_at: Option<i64>,
-    /// The org has an active SSO connection (what `activation: NULL` follows).
-    pub has_sso: i64,
+    /// The org's active SSO connection (the oldest): what `activation: NULL` follows, and
+    /// what `sso` provisions accounts through.
+    pub sso_connection: Option<crate::domain::ids::ConnectionId>,
 }
 
 /// Always one row.
@@ -136,8 +137,8 @@ pub fn settings_stmt(store: &OrgStore) -> ApiResult<Query<SettingsRow>> {
     db.query(
         "SELECT COALESCE(s.default_role, 'viewer') AS default_role, \
            COALESCE(s.group_role_map, '{}') AS group_role_map, s.activation, s.last_request_at, \
-           EXISTS (SELECT 1 FROM sso_connections c WHERE c.org_id = ?1 AND c.status = 'active') \
-             AS has_sso \
+           (SELECT c.id FROM sso_connections c WHERE c.org_id = ?1 AND c.status = 'active' \
+             ORDER BY c.created_at LIMIT 1) AS sso_connection \
          FROM (SELECT 1) LEFT JOIN scim_settings s ON s.org_id = ?1",
         args![org],
     )
@@ -413,6 +414,8 @@ pub struct GroupQuery {
     /// `displayName`: compared case-insensitively, as group names are unique.
     pub display_name: Option<String>,
     pub external_id: Option<String>,
+    /// `members[value eq "…"]`: groups holding this member.
+    pub member: Option<UserId>,
     pub impossible: bool,
 }
 
@@ -443,6 +446,13 @@ impl GroupQuery {
         }
         if let Some(ext) = &self.external_id {
             next(&mut sql, " AND g.external_id = ?N", ext.as_str().into());
+        }
+        if let Some(member) = self.member {
+            next(
+                &mut sql,
+                " AND g.id IN (SELECT group_id FROM group_members WHERE org_id = ?1 AND user_id = ?N)",
+                member.into(),
+            );
         }
         (sql, args)
     }
@@ -499,5 +509,30 @@ pub fn set_group_external(
     db.stmt(
         "UPDATE groups SET external_id = ?3 WHERE org_id = ?1 AND id = ?2",
         args![org, group, external_id],
+    )
+}
+
+/// A group's name as the client sets it (unique in the org case-insensitively: a duplicate
+/// fails the batch, `uniqueness`).
+pub fn rename_group(
+    store: &OrgStore,
+    group: crate::domain::ids::GroupId,
+    name: &str,
+    now: Timestamp,
+) -> ApiResult<Stmt> {
+    let (db, org) = (&store.global.db, store.org);
+    db.stmt(
+        "UPDATE groups SET name = ?3, name_key = lower(?3), updated_at = ?4 \
+         WHERE org_id = ?1 AND id = ?2",
+        args![org, group, name, now],
+    )
+}
+
+/// Every member out of the group (a PATCH `remove` of `members`, a PUT's replacement).
+pub fn clear_group(store: &OrgStore, group: crate::domain::ids::GroupId) -> ApiResult<Stmt> {
+    let (db, org) = (&store.global.db, store.org);
+    db.stmt(
+        "DELETE FROM group_members WHERE org_id = ?1 AND group_id = ?2",
+        args![org, group],
     )
 }

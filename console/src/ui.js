@@ -100,8 +100,13 @@ export function Button({ kind = "primary", busy, children, ...rest }) {
   </button>`;
 }
 
-/** A modal dialog; `onClose` runs on Escape, on the close button and on cancel. */
-export function Dialog({ open, title, onClose, children, wide }) {
+/**
+ * A modal dialog; `onClose` runs on Escape, on the close button and on cancel.
+ * `fallbackFocus` (optional) returns where focus goes when what opened the dialog is gone by
+ * the time it closes (an empty state's button replaced by the list it filled, a row's
+ * action its own outcome removed), instead of dropping it on the page's body.
+ */
+export function Dialog({ open, title, onClose, children, wide, fallbackFocus }) {
   const ref = useRef(null);
   const titleId = useRef(`d${++fieldIds}`).current;
   // What had the focus when the dialog opened (read while rendering: by the time effects
@@ -113,7 +118,7 @@ export function Dialog({ open, title, onClose, children, wide }) {
   const giveBack = () => {
     const el = opener.current;
     opener.current = null;
-    setTimeout(() => el?.isConnected && el.focus());
+    setTimeout(() => (el?.isConnected ? el : fallbackFocus?.())?.focus());
   };
   useEffect(() => {
     const d = ref.current;
@@ -136,12 +141,12 @@ export function Dialog({ open, title, onClose, children, wide }) {
 }
 
 /** Asks before something that cannot be undone; with `confirmText`, the person types it first. */
-export function ConfirmDialog({ open, title, children, confirmLabel, confirmText, onConfirm, onClose, danger = true }) {
+export function ConfirmDialog({ open, title, children, confirmLabel, confirmText, onConfirm, onClose, danger = true, fallbackFocus }) {
   const [typed, setTyped] = useState("");
   const submit = useSubmit();
   useEffect(() => { if (!open) { setTyped(""); submit.setError(null); } }, [open]);
   const ready = !confirmText || typed === confirmText;
-  return html`<${Dialog} open=${open} title=${title} onClose=${onClose}>
+  return html`<${Dialog} open=${open} title=${title} onClose=${onClose} fallbackFocus=${fallbackFocus}>
     <form onSubmit=${(e) => { e.preventDefault(); if (ready) submit.run(onConfirm); }}>
       ${children}
       ${confirmText && html`<${Field} label=${`Type “${confirmText}” to confirm`} value=${typed} onInput=${setTyped} autocomplete="off" />`}

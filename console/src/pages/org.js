@@ -32,6 +32,7 @@ export const ORG_SCREENS = [
   },
   { nav: "api-tokens", label: "API tokens", permission: "governance", routes: [["/api-tokens", lazy(() => import("./api-tokens.js"), "ApiTokens")]] },
   { nav: "sso", label: "Single sign-on", permission: "governance", routes: [["/sso", lazy(() => import("./sso.js"), "SingleSignOn")]] },
+  { nav: "scim", label: "Provisioning", permission: "governance", routes: [["/scim", lazy(() => import("./scim.js"), "Provisioning")]] },
   { nav: "audit", label: "Audit log", permission: "governance", routes: [["/audit", lazy(() => import("./audit.js"), "Audit")]] },
   { nav: "usage", label: "Usage", permission: "governance", routes: [["/usage", lazy(() => import("./usage.js"), "Usage")]] },
   { nav: "settings", label: "Settings", permission: "org.view", routes: [["/settings", lazy(() => import("./settings.js"), "Settings")]] },

@@ -387,7 +387,36 @@ async function workload() {
   await call("PUT", `${O}/scim-settings`, { default_role: "viewer", group_role_map: { Engineering: "editor" }, activation: null }, 200, T);
   const doomedScim = await call("POST", `${O}/scim-tokens`, {}, 201, T);
   await call("DELETE", `${O}/scim-tokens/${doomedScim.id}`, undefined, 204, T);
-  void scimToken;
+  // …and the SCIM service with it: users and groups written, filtered, paged, searched
+  const S = { token: scimToken.token, headers: { "content-type": "application/scim+json" } };
+  const scim = async (method, path, body, status) => {
+    const r = await w.request(method, `/scim/v2${path}`, { body, ip: freshIp(), ...S });
+    assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  for (const path of ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"]) await scim("GET", path, undefined, 200);
+  const su = await scim("POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "scim.plans",
+    name: { givenName: "Sam", familyName: "Plans" }, emails: [{ value: "scim.plans@example.com", type: "work", primary: true }],
+    externalId: "ext-plans", active: true }, 201);
+  await scim("GET", `/Users?filter=${encodeURIComponent('userName eq "scim.plans"')}`, undefined, 200);
+  await scim("GET", `/Users?filter=${encodeURIComponent('externalId eq "ext-plans"')}`, undefined, 200);
+  await scim("GET", `/Users?filter=${encodeURIComponent('emails[type eq "work"].value eq "scim.plans@example.com"')}`, undefined, 200);
+  await scim("GET", `/Users?filter=${encodeURIComponent('displayName eq "Sam Plans"')}`, undefined, 200);
+  await scim("GET", "/Users?startIndex=2&count=5", undefined, 200);
+  await scim("PATCH", `/Users/${su.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    Operations: [{ op: "Replace", path: "active", value: "False" }] }, 200);
+  await scim("PUT", `/Users/${su.id}`, { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "scim.plans",
+    emails: [{ value: "scim.plans@example.com", primary: true }], active: true }, 200);
+  const sg = await scim("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Plans SCIM",
+    members: [{ value: su.id }] }, 201);
+  await scim("GET", `/Groups?filter=${encodeURIComponent('displayName eq "Plans SCIM"')}&excludedAttributes=members`, undefined, 200);
+  await scim("GET", `/Groups?filter=${encodeURIComponent(`id eq "${sg.id}" and members[value eq "${su.id}"]`)}`, undefined, 200);
+  await scim("PATCH", `/Groups/${sg.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    Operations: [{ op: "Remove", path: `members[value eq "${su.id}"]` }] }, 200);
+  await scim("PUT", `/Groups/${sg.id}`, { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Plans SCIM 2", members: [{ value: su.id }] }, 200);
+  await scim("POST", "/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], attributes: ["externalId"] }, 200);
+  await scim("DELETE", `/Groups/${sg.id}`, undefined, 204);
+  await scim("DELETE", `/Users/${su.id}`, undefined, 204);
   await w.db.prepare("UPDATE org_domains SET checked_at = 0 WHERE id = ?").bind(dom.id).run();
   await w.db.prepare("UPDATE sso_flows SET expires_at = 0").run();
 

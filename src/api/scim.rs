@@ -44,12 +44,6 @@ crate::routes! {
     POST "/scim/v2/.search" => scim search;
 }
 
-/// The discovery documents, as the conformance tools were run against them
-/// (tests/scim-fixtures/TOOLS.md): only the attributes the service keeps as sent.
-const SERVICE_PROVIDER_CONFIG: &str = include_str!("scim_discovery/service-provider-config.json");
-const RESOURCE_TYPES: &str = include_str!("scim_discovery/resource-types.json");
-const SCHEMAS: &str = include_str!("scim_discovery/schemas.json");
-
 fn base_url(ctx: &Ctx) -> String {
     super::scim_tokens::base_url(&ctx.cfg)
 }
@@ -73,63 +67,37 @@ fn not_found(what: &str) -> ApiError {
     )
 }
 
-/// A discovery document with its `meta.location` made absolute.
-fn located(mut doc: Value, base: &str) -> Value {
-    if let Some(loc) = doc.pointer("/meta/location").and_then(Value::as_str) {
-        if loc.starts_with('/') {
-            doc["meta"]["location"] = Value::from(format!("{base}{loc}"));
-        }
-    }
-    doc
-}
-
-fn documents(text: &str, base: &str) -> ApiResult<Vec<Value>> {
-    let list: Vec<Value> = serde_json::from_str(text).map_err(ApiError::internal)?;
-    Ok(list.into_iter().map(|d| located(d, base)).collect())
-}
-
 fn ok(body: Value) -> Reply {
     Reply::scim(200, body)
 }
 
 pub async fn service_provider_config(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let doc: Value = serde_json::from_str(SERVICE_PROVIDER_CONFIG).map_err(ApiError::internal)?;
-    Ok(ok(located(doc, &base_url(ctx))))
+    Ok(ok(scim::service_provider_config(&base_url(ctx))))
 }
 
 pub async fn resource_types(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let list = documents(RESOURCE_TYPES, &base_url(ctx))?;
+    let list = scim::resource_types(&base_url(ctx));
     Ok(ok(scim::list_response(list.len() as u64, 1, list)))
 }
 
 pub async fn resource_type(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let name = ctx.params.get("name");
-    documents(RESOURCE_TYPES, &base_url(ctx))?
-        .into_iter()
-        .find(|d| d["id"] == name)
+    scim::resource_type(&base_url(ctx), ctx.params.get("name"))
         .map(ok)
         .ok_or_else(|| not_found("resource type"))
 }
 
 pub async fn schemas(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let list = documents(SCHEMAS, &base_url(ctx))?;
+    let list = scim::schemas(&base_url(ctx));
     Ok(ok(scim::list_response(list.len() as u64, 1, list)))
 }
 
 pub async fn schema(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let urn = ctx.params.get("urn");
-    documents(SCHEMAS, &base_url(ctx))?
-        .into_iter()
-        .find(|d| {
-            d["id"]
-                .as_str()
-                .is_some_and(|id| id.eq_ignore_ascii_case(urn))
-        })
+    scim::schema(&base_url(ctx), ctx.params.get("urn"))
         .map(ok)
         .ok_or_else(|| not_found("schema"))
 }

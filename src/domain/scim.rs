@@ -21,10 +21,6 @@ pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
 /// The largest page (`ServiceProviderConfig.filter.maxResults`): a page costs its rows, so
 /// the bound is what keeps a `Users` page of 10,000 provisioned users as cheap as one of 100.
@@ -2385,277 +2381,75 @@ pub fn list_response(total: u64, start_index: u32, items: Vec<Value>) -> Value {
 
 // ---------------------------------------------------------------------------------------------
 // Discovery (RFC 7644 §4, RFC 7643 §5–§7)
+//
+// The documents are data, as the conformance tools were run against them
+// (tests/scim-fixtures/TOOLS.md): they publish only what the service keeps as sent, since a
+// client patches exactly what `/Schemas` lists and compares what it reads back.
+
+const SERVICE_PROVIDER_CONFIG_JSON: &str =
+    include_str!("scim_discovery/service-provider-config.json");
+const RESOURCE_TYPES_JSON: &str = include_str!("scim_discovery/resource-types.json");
+const SCHEMAS_JSON: &str = include_str!("scim_discovery/schemas.json");
+
+/// A discovery document with its relative `meta.location` made absolute under `base_url`.
+fn located(mut doc: Value, base_url: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    if let Some(loc) = doc.pointer("/meta/location").and_then(Value::as_str) {
+        if loc.starts_with('/') {
+            doc["meta"]["location"] = json!(format!("{base}{loc}"));
+        }
+    }
+    doc
+}
+
+fn documents(text: &str, base_url: &str) -> Vec<Value> {
+    // Compiled-in data, checked by the tests below: it always parses.
+    let list: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    list.into_iter().map(|d| located(d, base_url)).collect()
+}
 
 /// `/ServiceProviderConfig`: PATCH and filters, nothing else optional.
 pub fn service_provider_config(base_url: &str) -> Value {
-    let base = base_url.trim_end_matches('/');
-    json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
-        "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": true, "maxResults": MAX_RESULTS},
-        "changePassword": {"supported": false},
-        "sort": {"supported": false},
-        "etag": {"supported": false},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "A SCIM token of the organization (umscim_…), sent as Authorization: Bearer",
-            "primary": true,
-        }],
-        "meta": {
-            "resourceType": "ServiceProviderConfig",
-            "location": format!("{base}/ServiceProviderConfig"),
-        },
-    })
-}
-
-fn resource_type_doc(base_url: &str, kind: ResourceKind) -> Value {
-    let base = base_url.trim_end_matches('/');
-    let (id, description) = match kind {
-        ResourceKind::User => (
-            "User",
-            "A person's account and membership in the organization",
-        ),
-        ResourceKind::Group => ("Group", "A group of the organization"),
-    };
-    json!({
-        "schemas": [RESOURCE_TYPE_SCHEMA],
-        "id": id,
-        "name": id,
-        "endpoint": kind.endpoint(),
-        "description": description,
-        "schema": kind.schema(),
-        "schemaExtensions": [],
-        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{id}")},
-    })
+    located(
+        serde_json::from_str(SERVICE_PROVIDER_CONFIG_JSON).unwrap_or_default(),
+        base_url,
+    )
 }
 
 /// `/ResourceTypes`: User and Group.
 pub fn resource_types(base_url: &str) -> Vec<Value> {
-    vec![
-        resource_type_doc(base_url, ResourceKind::User),
-        resource_type_doc(base_url, ResourceKind::Group),
-    ]
+    documents(RESOURCE_TYPES_JSON, base_url)
 }
 
-/// `/ResourceTypes/{name}`, the name in any case.
+/// One resource type by name (case-insensitively).
 pub fn resource_type(base_url: &str, name: &str) -> Option<Value> {
-    [ResourceKind::User, ResourceKind::Group]
-        .into_iter()
-        .find(|k| k.name().eq_ignore_ascii_case(name))
-        .map(|k| resource_type_doc(base_url, k))
-}
-
-/// One attribute definition (RFC 7643 §7), built with the defaults most attributes share.
-struct AttrDef {
-    name: &'static str,
-    type_: &'static str,
-    description: &'static str,
-    multi_valued: bool,
-    required: bool,
-    case_exact: bool,
-    mutability: &'static str,
-    returned: &'static str,
-    uniqueness: &'static str,
-    canonical: &'static [&'static str],
-    reference_types: &'static [&'static str],
-    subs: Vec<AttrDef>,
-}
-
-fn attr(name: &'static str, type_: &'static str, description: &'static str) -> AttrDef {
-    AttrDef {
-        name,
-        type_,
-        description,
-        multi_valued: false,
-        required: false,
-        case_exact: false,
-        mutability: "readWrite",
-        returned: "default",
-        uniqueness: "none",
-        canonical: &[],
-        reference_types: &[],
-        subs: Vec::new(),
-    }
-}
-
-impl AttrDef {
-    fn required(mut self) -> Self {
-        self.required = true;
-        self
-    }
-    fn multi(mut self) -> Self {
-        self.multi_valued = true;
-        self
-    }
-    fn case_exact(mut self) -> Self {
-        self.case_exact = true;
-        self
-    }
-    fn unique(mut self) -> Self {
-        self.uniqueness = "server";
-        self
-    }
-    fn mutability(mut self, m: &'static str) -> Self {
-        self.mutability = m;
-        self
-    }
-    fn canonical(mut self, values: &'static [&'static str]) -> Self {
-        self.canonical = values;
-        self
-    }
-    fn references(mut self, types: &'static [&'static str]) -> Self {
-        self.reference_types = types;
-        self
-    }
-    fn subs(mut self, subs: Vec<AttrDef>) -> Self {
-        self.subs = subs;
-        self
-    }
-
-    fn to_json(&self) -> Value {
-        let mut a = json!({
-            "name": self.name,
-            "type": self.type_,
-            "multiValued": self.multi_valued,
-            "description": self.description,
-            "required": self.required,
-            "mutability": self.mutability,
-            "returned": self.returned,
-        });
-        if matches!(self.type_, "string" | "reference") {
-            a["caseExact"] = json!(self.case_exact);
-            a["uniqueness"] = json!(self.uniqueness);
-        }
-        if !self.canonical.is_empty() {
-            a["canonicalValues"] = json!(self.canonical);
-        }
-        if !self.reference_types.is_empty() {
-            a["referenceTypes"] = json!(self.reference_types);
-        }
-        if !self.subs.is_empty() {
-            a["subAttributes"] = self.subs.iter().map(AttrDef::to_json).collect();
-        }
-        a
-    }
-}
-
-/// The multi-valued entries' sub-attributes: value, type, primary (what the service keeps).
-fn entry_subs(value_description: &'static str, types: &'static [&'static str]) -> Vec<AttrDef> {
-    vec![
-        attr("value", "string", value_description),
-        attr("type", "string", "A label for the value's function").canonical(types),
-        attr(
-            "primary",
-            "boolean",
-            "Whether this is the preferred value; at most one is",
-        ),
-    ]
-}
-
-/// The User schema: only the attributes the service keeps, so conformance tools and
-/// directories test and map only those. `active` is declared required because it always has
-/// a value here (removing it is refused); `name.formatted` is read-only, rendered from the
-/// two names.
-fn user_schema_attrs() -> Vec<AttrDef> {
-    vec![
-        attr(
-            "userName",
-            "string",
-            "The person's email address; unique in the organization",
-        )
-        .required()
-        .unique(),
-        attr("name", "complex", "The components of the person's name").subs(vec![
-            attr("givenName", "string", "The given (first) name"),
-            attr("familyName", "string", "The family (last) name"),
-            attr(
-                "formatted",
-                "string",
-                "The full name, given then family name",
-            )
-            .mutability("readOnly"),
-        ]),
-        attr("displayName", "string", "The name shown to other people"),
-        attr("emails", "complex", "Email addresses of the person")
-            .multi()
-            .subs(entry_subs("An email address", &["work", "home", "other"])),
-        attr("phoneNumbers", "complex", "Phone numbers of the person")
-            .multi()
-            .subs(entry_subs(
-                "A phone number, as sent",
-                &["work", "home", "mobile", "fax", "pager", "other"],
-            )),
-        attr(
-            "active",
-            "boolean",
-            "Whether the person may use the organization; false suspends the membership",
-        )
-        .required(),
-    ]
-}
-
-fn group_schema_attrs() -> Vec<AttrDef> {
-    vec![
-        attr(
-            "displayName",
-            "string",
-            "The group's name; unique in the organization, in any case",
-        )
-        .required()
-        .unique(),
-        attr("members", "complex", "The users in the group")
-            .multi()
-            .subs(vec![
-                attr("value", "string", "The user's id")
-                    .case_exact()
-                    .mutability("immutable"),
-                attr("$ref", "reference", "The user's URI")
-                    .case_exact()
-                    .mutability("immutable")
-                    .references(&["User"]),
-                attr("display", "string", "The user's email").mutability("readOnly"),
-            ]),
-    ]
-}
-
-fn schema_doc(base_url: &str, kind: ResourceKind) -> Value {
-    let base = base_url.trim_end_matches('/');
-    let (attrs, description) = match kind {
-        ResourceKind::User => (user_schema_attrs(), "User Account"),
-        ResourceKind::Group => (group_schema_attrs(), "Group"),
-    };
-    json!({
-        "schemas": [SCHEMA_SCHEMA],
-        "id": kind.schema(),
-        "name": kind.name(),
-        "description": description,
-        "attributes": attrs.iter().map(AttrDef::to_json).collect::<Vec<_>>(),
-        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", kind.schema())},
+    resource_types(base_url).into_iter().find(|t| {
+        t["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(name))
     })
 }
 
-/// `/Schemas`: the User and Group schemas (RFC 7643 §7, §8.7.1), as far as the service keeps
-/// their attributes.
+/// `/Schemas`: the User and Group schemas.
 pub fn schemas(base_url: &str) -> Vec<Value> {
-    vec![
-        schema_doc(base_url, ResourceKind::User),
-        schema_doc(base_url, ResourceKind::Group),
-    ]
+    documents(SCHEMAS_JSON, base_url)
 }
 
-/// `/Schemas/{urn}`, the URN in any case.
+/// One schema by URN (case-insensitively).
 pub fn schema(base_url: &str, urn: &str) -> Option<Value> {
-    [ResourceKind::User, ResourceKind::Group]
-        .into_iter()
-        .find(|k| k.schema().eq_ignore_ascii_case(urn))
-        .map(|k| schema_doc(base_url, k))
+    schemas(base_url).into_iter().find(|s| {
+        s["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(urn))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
+        "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
     const BASE: &str = "https://ums.example/scim/v2";
 
@@ -4672,15 +4466,12 @@ mod tests {
             (&json!(true), &json!("server"), &json!(false))
         );
         assert_eq!(attr("active")["type"], "boolean");
-        assert!(attr("active").get("caseExact").is_none());
-        let formatted = attr("name")["subAttributes"]
+        // Only what is kept as sent: no computed `formatted`.
+        assert!(attr("name")["subAttributes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["name"] == "formatted")
-            .cloned()
-            .unwrap();
-        assert_eq!(formatted["mutability"], "readOnly");
+            .all(|s| s["name"] != "formatted"));
         assert_eq!(attr("emails")["multiValued"], true);
         let group = &all[1];
         let members = group["attributes"][1].clone();

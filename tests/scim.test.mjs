@@ -276,3 +276,26 @@ test("with an active SSO connection, provisioned people sign in through it (no a
   const mails = (await w.get(`/v1/dev/mailbox?to=${encodeURIComponent(email)}`)).body.data;
   assert.equal(mails.length, 0, "no activation email");
 });
+
+test("the settings' group → role map gives provisioned members their role as their groups change; never the owner", async () => {
+  const { owner, org, T, scimToken } = await provisioned();
+  const put = await w.request("PUT", `/v1/orgs/${org}/scim-settings`, { body: { default_role: "viewer", group_role_map: { Admins: "admin", Eng: "editor" } }, ...T });
+  assert.equal(put.status, 200);
+  const call = scim(scimToken);
+  const u = (await call("POST", "/Users", person(41))).body.id;
+  const role = async (id) => (await w.one("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", org, id)).role;
+  assert.equal(await role(u), "viewer");
+  const eng = (await call("POST", "/Groups", { schemas: [GROUP], displayName: "eng", members: [{ value: u }] })).body.id;
+  assert.equal(await role(u), "editor", "group names match the map case-insensitively");
+  const admins = (await call("POST", "/Groups", { schemas: [GROUP], displayName: "Admins" })).body.id;
+  assert.equal((await call("PATCH", `/Groups/${admins}`, { schemas: [PATCH], Operations: [{ op: "add", path: "members", value: [{ value: u }, { value: owner.user.id }] }] })).status, 200);
+  assert.equal(await role(u), "admin", "the highest mapped role wins");
+  assert.equal(await role(owner.user.id), "owner", "never the owner's");
+  assert.equal((await call("PATCH", `/Groups/${admins}`, { schemas: [PATCH], Operations: [{ op: "remove", path: `members[value eq "${u}"]` }] })).status, 200);
+  assert.equal(await role(u), "editor");
+  assert.equal((await call("DELETE", `/Groups/${eng}`)).status, 204);
+  assert.equal(await role(u), "viewer", "no mapped group left: the default role");
+  const changes = await w.rows("SELECT metadata, auth_method FROM audit_events WHERE org_id = ? AND action = 'member.role_changed' ORDER BY at", org);
+  assert.deepEqual(changes.map((c) => JSON.parse(c.metadata).to), ["editor", "admin", "editor", "viewer"]);
+  assert.ok(changes.every((c) => c.auth_method === "scim"));
+});

@@ -596,6 +596,78 @@ fn member_statements(
     Ok(stmts)
 }
 
+/// The roles of provisioned members whose groups changed: the highest role the settings'
+/// group → role map gives their groups' names (case-insensitively), else the default role;
+/// never the owner's, and nothing when the org maps no groups. Each change is audited.
+async fn remap_roles(ctx: &Ctx, caller: &ScimCaller, users: &[UserId]) -> ApiResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let store = caller.store();
+    let mut reads = Together::default();
+    let settings = reads.add(scim_store::settings_stmt(store)?);
+    let members = reads.add(scim_store::member_groups_stmt(store, users)?);
+    let results = reads.run(store.global()).await?;
+    let Some(settings) = results.first::<scim_store::SettingsRow>(settings)? else {
+        return Ok(());
+    };
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&settings.group_role_map).unwrap_or_default();
+    if map.is_empty() {
+        return Ok(());
+    }
+    let map: std::collections::BTreeMap<String, OrgRole> = map
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_lowercase(), OrgRole::parse(v)?)))
+        .collect();
+    let default = OrgRole::parse(&settings.default_role).unwrap_or(OrgRole::Viewer);
+    let acting = acting(ctx, caller);
+    let mut batch = Vec::new();
+    for m in results.rows::<scim_store::MemberGroups>(members)? {
+        if m.provisioned == 0 || m.role == OrgRole::Owner {
+            continue;
+        }
+        let groups: Vec<String> = serde_json::from_str::<Vec<String>>(&m.groups)
+            .unwrap_or_default()
+            .iter()
+            .map(|g| g.to_lowercase())
+            .collect();
+        let wanted = ops::scim::role_for_groups(&groups, &map, default);
+        if wanted != m.role {
+            batch.push(store::members::set_role(store, m.user_id, wanted)?);
+            batch.push(
+                acting.audit(
+                    &acting
+                        .event("member.role_changed", ("user", m.user_id.to_string()))
+                        .meta(crate::object!({
+                            "from": m.role,
+                            "to": wanted,
+                            "reason": "scim_group",
+                        })),
+                )?,
+            );
+        }
+    }
+    if !batch.is_empty() {
+        store.global().batch(batch).await?;
+    }
+    Ok(())
+}
+
+/// The user ids among a change's member values.
+fn user_ids(values: &[String]) -> Vec<UserId> {
+    values.iter().filter_map(|v| v.parse().ok()).collect()
+}
+
+/// The members a group holds (as read with it).
+fn members_of(row: &ScimGroupRow) -> Vec<UserId> {
+    serde_json::from_str::<Vec<Value>>(&row.members_json)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.get("value")?.as_str()?.parse().ok())
+        .collect()
+}
+
 pub async fn create_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
     let group = scim::parse_group(&body(ctx)?).map_err(refused)?;
@@ -648,6 +720,7 @@ pub async fn create_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
         )
         .await?
         .ok_or_else(|| ApiError::internal("the new group vanished"))?;
+    remap_roles(ctx, &caller, &members_of(&row)).await?;
     Ok(created(group_view(&row, true, &base_url(ctx))))
 }
 
@@ -663,13 +736,21 @@ pub async fn get_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     )))
 }
 
-/// Applies a group change (name, client id, members) and answers the group.
+/// Applies a group change (name, client id, members) and answers the group; the roles of
+/// the members it touched (and of all of them when it was renamed) follow the settings' map.
 async fn save_group(
     ctx: &Ctx,
     caller: &ScimCaller,
     row: &ScimGroupRow,
     change: &scim::GroupChange,
 ) -> ApiResult<Reply> {
+    // Who was in it before, when the change replaces or renames it (only then is the whole
+    // list read: Entra adds one member at a time to groups of any size).
+    let before = if change.members.replace_all || change.display_name != row.name {
+        members_of(&read_group(caller, row.id, true).await?)
+    } else {
+        Vec::new()
+    };
     let acting = acting(ctx, caller);
     let now = ctx.now();
     let mut batch = Vec::new();
@@ -713,6 +794,15 @@ async fn save_group(
         .batch_then_first(batch, scim_store::groups_stmt(store, &q, true, 0, 1)?)
         .await?
         .ok_or_else(|| not_found("Group"))?;
+    let mut touched = before;
+    touched.extend(user_ids(&change.members.add));
+    touched.extend(user_ids(&change.members.remove));
+    if change.display_name != row.name || change.members.replace_all {
+        touched.extend(members_of(&row));
+    }
+    touched.sort_by_key(|u| u.to_string());
+    touched.dedup();
+    remap_roles(ctx, caller, &touched).await?;
     Ok(ok(group_view(&row, true, &base_url(ctx))))
 }
 
@@ -743,7 +833,7 @@ pub async fn patch_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
 
 pub async fn delete_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     entered(ctx, &caller);
-    let row = read_group(&caller, path_group(ctx)?, false).await?;
+    let row = read_group(&caller, path_group(ctx)?, true).await?;
     let acting = acting(ctx, &caller);
     let mut batch = store::groups::delete(acting.org, row.id)?;
     batch.push(
@@ -754,6 +844,7 @@ pub async fn delete_group(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
         )?,
     );
     caller.store().global().batch(batch).await?;
+    remap_roles(ctx, &caller, &members_of(&row)).await?;
     Ok(Reply::no_content())
 }
 

@@ -536,3 +536,27 @@ pub fn clear_group(store: &OrgStore, group: crate::domain::ids::GroupId) -> ApiR
         args![org, group],
     )
 }
+
+/// A member's role, whether the client provisioned them, and the names of their groups
+/// (JSON array): what the settings' group → role map decides by.
+#[derive(Debug, Deserialize)]
+pub struct MemberGroups {
+    pub user_id: UserId,
+    pub role: OrgRole,
+    pub provisioned: i64,
+    pub groups: String,
+}
+
+pub fn member_groups_stmt(store: &OrgStore, users: &[UserId]) -> ApiResult<Query<MemberGroups>> {
+    let (db, org) = (&store.global.db, store.org);
+    let ids = serde_json::to_string(users).unwrap_or_else(|_| "[]".into());
+    db.query(
+        "SELECT m.user_id, m.role, \
+           EXISTS (SELECT 1 FROM scim_users s WHERE s.org_id = ?1 AND s.user_id = m.user_id) AS provisioned, \
+           (SELECT json_group_array(g.name) FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+              WHERE gm.org_id = ?1 AND gm.user_id = m.user_id) AS groups \
+         FROM org_members m \
+         WHERE m.org_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2))",
+        args![org, ids],
+    )
+}

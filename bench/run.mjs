@@ -15,6 +15,8 @@
 //    page's first paint and interactive time, the members screen at 10,000 members;
 //  - the SSO sign-in (bench/sso.mjs): D1 round trips, rows and workerd CPU of the start, the
 //    callback and the exchange, for a person provisioned just in time and a returning one;
+//  - SCIM Users pages (bench/scim.mjs): 100 against 10,000 provisioned users, and a
+//    userName filter: rows read, requests/s, p50/p99;
 //  - CPU per request of the workerd process (from /proc, so it is real CPU, not wall time)
 //    for: the readiness probe, a login with an unknown email (PBKDF2-SHA512 210k on a dummy
 //    hash), a wrong-password login against a PBKDF2-SHA256 600k hash, a successful login;
@@ -41,6 +43,7 @@ import { httpClient, seedMembers, ensureFloorBuilt, startFloor, workerdCpuSecond
 import { coldStarts, printColdStarts } from "./coldstart.mjs";
 import { consoleFigures, printConsoleFigures } from "./console.mjs";
 import { ssoFigures, printSsoFigures } from "./sso.mjs";
+import { scimFigures, printScimFigures } from "./scim.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8799);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -116,6 +119,8 @@ const consoleRun = await consoleFigures(COLD_SAMPLES);
 // The SSO sign-in on a Worker of its own (its provider answered in-process), gone before the
 // load runs start.
 const sso = await ssoFigures();
+// SCIM Users pages of 100 and 10,000 provisioned users, on a Worker of its own.
+const scim = await scimFigures();
 
 const floor = await startFloor({ port: FLOOR_PORT });
 const routedFloor = await startFloor({ port: ROUTED_FLOOR_PORT, assetRouter: true });
@@ -360,7 +365,7 @@ try {
       trivial_over_bare_logged_cpu: loggedRatios, bare_logged_behind_asset_router: routed,
       trivial_over_routed_bare_logged_cpu: routedRatios },
     cpu, native, login, throughput: rows, invitations: inviteRows, sweep, cron: cronRuns,
-    console: consoleRun, sso,
+    console: consoleRun, sso, scim,
   };
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
   const f = (n) => (typeof n === "number" ? n.toFixed(1) : n);
@@ -372,6 +377,7 @@ try {
   printColdStarts(cold);
   printConsoleFigures(consoleRun);
   printSsoFigures(sso);
+  printScimFigures(scim);
   console.log(`\n## The floor: workerd CPU per request and throughput (16 connections)\n` +
     "| route | workerd CPU µs/request | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|---|");
   for (const r of floorTable) {

@@ -267,31 +267,41 @@ pub async fn list_users(ctx: &Ctx, caller: ScimCaller) -> ApiResult<Reply> {
     ))
 }
 
-/// A page of members and how many match, in one round trip.
+/// A page of rows (none asked for with `count=0`) and how many match, in one round trip.
+async fn page_and_total<T: serde::de::DeserializeOwned>(
+    caller: &ScimCaller,
+    page: Option<store::Query<T>>,
+    total: store::Query<Total>,
+) -> ApiResult<(Vec<T>, i64)> {
+    let mut reads = Together::default();
+    let page = page.map(|q| reads.add(q));
+    let total = reads.add(total);
+    let results = reads.run(caller.store().global()).await?;
+    let rows = match page {
+        Some(t) => results.rows(t)?,
+        None => Vec::new(),
+    };
+    Ok((rows, results.first::<Total>(total)?.map_or(0, |t| t.n)))
+}
+
+/// A page of members and how many match.
 async fn users_page(
     caller: &ScimCaller,
     q: &UserQuery,
     paging: scim::Paging,
 ) -> ApiResult<(Vec<ScimUserRow>, i64)> {
     let store = caller.store();
-    let mut reads = Together::default();
-    let page = (paging.count > 0).then(|| {
-        scim_store::users_stmt(
-            store,
-            q,
-            i64::from(paging.offset()),
-            i64::from(paging.count),
-        )
-        .map(|s| reads.add(s))
-    });
-    let total = reads.add(scim_store::users_total_stmt(store, q)?);
-    let page = page.transpose()?;
-    let results = reads.run(store.global()).await?;
-    let rows = match page {
-        Some(t) => results.rows(t)?,
-        None => Vec::new(),
-    };
-    Ok((rows, results.first::<Total>(total)?.map_or(0, |t| t.n)))
+    let page = (paging.count > 0)
+        .then(|| {
+            scim_store::users_stmt(
+                store,
+                q,
+                i64::from(paging.offset()),
+                i64::from(paging.count),
+            )
+        })
+        .transpose()?;
+    page_and_total(caller, page, scim_store::users_total_stmt(store, q)?).await
 }
 
 /// The body of a SCIM write as JSON (refused as `invalidSyntax` otherwise).
@@ -549,25 +559,18 @@ async fn groups_page(
     paging: scim::Paging,
 ) -> ApiResult<(Vec<ScimGroupRow>, i64)> {
     let store = caller.store();
-    let mut reads = Together::default();
-    let page = (paging.count > 0).then(|| {
-        scim_store::groups_stmt(
-            store,
-            q,
-            members,
-            i64::from(paging.offset()),
-            i64::from(paging.count),
-        )
-        .map(|s| reads.add(s))
-    });
-    let total = reads.add(scim_store::groups_total_stmt(store, q)?);
-    let page = page.transpose()?;
-    let results = reads.run(store.global()).await?;
-    let rows = match page {
-        Some(t) => results.rows(t)?,
-        None => Vec::new(),
-    };
-    Ok((rows, results.first::<Total>(total)?.map_or(0, |t| t.n)))
+    let page = (paging.count > 0)
+        .then(|| {
+            scim_store::groups_stmt(
+                store,
+                q,
+                members,
+                i64::from(paging.offset()),
+                i64::from(paging.count),
+            )
+        })
+        .transpose()?;
+    page_and_total(caller, page, scim_store::groups_total_stmt(store, q)?).await
 }
 
 /// The statements that make the group's members what the change says: members that are no

@@ -291,6 +291,21 @@ async fn users_page(
     paging: scim::Paging,
 ) -> ApiResult<(Vec<ScimUserRow>, i64)> {
     let store = caller.store();
+    if q.names_one() {
+        // At most one match (Entra's `userName eq`, Okta's `externalId eq`): one statement
+        // reads it, and the page is cut from it here.
+        let found = store
+            .global()
+            .all_of(scim_store::users_stmt(store, q, 0, 1)?)
+            .await?;
+        let total = found.len() as i64;
+        let page = found
+            .into_iter()
+            .skip(paging.offset() as usize)
+            .take(paging.count as usize)
+            .collect();
+        return Ok((page, total));
+    }
     let page = (paging.count > 0)
         .then(|| {
             scim_store::users_stmt(

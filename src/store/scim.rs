@@ -280,6 +280,15 @@ impl UserQuery {
         *self == UserQuery::default()
     }
 
+    /// The query names at most one member (by id, login name, email or client id): its
+    /// matches are counted from the rows themselves, with no second statement.
+    pub fn names_one(&self) -> bool {
+        self.id.is_some()
+            || self.user_name.is_some()
+            || self.email.is_some()
+            || self.external_id.is_some()
+    }
+
     /// The WHERE clause after `m.org_id = ?1`, with its arguments from `?2` on. Each key is
     /// found by its own index (the account by email, the client's id by
     /// `scim_users_external`), then the membership by its primary key.

@@ -164,6 +164,7 @@ test("the member view (rendered by SQLite): exact shape, instants, ordering, esc
     },
     role: "editor",
     managed: false,
+    suspended: false,
     workspaces: [{ id: alpha, name: "Alpha", role: "admin" }, { id: beta, name: "Beta", role: "viewer" }],
     groups: [{ id: ann, name: "Ann" }, { id: zed, name: "Zed" }],
     joined_at: "2023-11-14T22:13:20.007Z",
@@ -175,10 +176,10 @@ test("the member view (rendered by SQLite): exact shape, instants, ordering, esc
   assert.deepEqual(page.body.data.find((d) => d.user.id === managed.user.id), {
     user: { id: managed.user.id, email: managed.email, first_name: managed.user.first_name,
       last_name: managed.user.last_name, phone: null, status: "active" },
-    role: "viewer", managed: true, workspaces: [], groups: [], joined_at: "2023-11-14T22:13:20.990Z",
+    role: "viewer", managed: true, suspended: false, workspaces: [], groups: [], joined_at: "2023-11-14T22:13:20.990Z",
   });
   // Sorted keys, like every other view.
-  assert.deepEqual(Object.keys(page.body.data[0]), ["groups", "joined_at", "managed", "role", "user", "workspaces"]);
+  assert.deepEqual(Object.keys(page.body.data[0]), ["groups", "joined_at", "managed", "role", "suspended", "user", "workspaces"]);
 
   const changed = await w.patch(`/v1/orgs/${org}/members/${newcomer.user.id}`, { role: "viewer" }, { token: outsider.access_token });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));

@@ -195,15 +195,17 @@ test("deactivation takes effect on the person's next request; reactivation resto
   assert.equal(again.status, 200, "their account still works elsewhere");
   assertProblem(await w.get(`/v1/orgs/${org}`, { token: again.body.access_token }), 404, "not_found");
   assert.ok(!(await w.get("/v1/me", { token: again.body.access_token })).body.memberships.some((m) => m.org_id === org));
-  // The owner's directory still lists them (suspended, keeping their seat).
-  assert.equal((await w.one("SELECT COUNT(*) AS n FROM org_members WHERE org_id = ? AND user_id = ?", org, id)).n, 1);
+  // The owner's directory still lists them, marked suspended, keeping their role and seat.
+  const listed = await w.get(`/v1/orgs/${org}/members/${id}`, T);
+  assert.equal(listed.status, 200);
+  assert.deepEqual([listed.body.suspended, listed.body.role], [true, "viewer"]);
   assert.equal((await call("PATCH", `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: true }] })).status, 200);
   assert.equal((await w.get(`/v1/orgs/${org}`, { token: again.body.access_token })).status, 200);
+  assert.equal((await w.get(`/v1/orgs/${org}/members/${id}`, T)).body.suspended, false);
   // Not the org's account: deprovisioning removes the membership and keeps the account.
   assert.equal((await call("DELETE", `/Users/${id}`)).status, 204);
   assert.ok(await w.one("SELECT id FROM users WHERE id = ?", id));
   assert.equal((await w.one("SELECT COUNT(*) AS n FROM org_members WHERE org_id = ? AND user_id = ?", org, id)).n, 0);
-  void T;
 });
 
 test("the seat limit answers a SCIM 409 with a detail, and nothing is created", async () => {

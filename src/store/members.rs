@@ -45,6 +45,7 @@ const MEMBER_JSON: &str = "json_object(\
                   || printf('.%03dZ', m.joined_at % 1000), \
      'managed', json(CASE WHEN u.created_by_org_id = m.org_id THEN 'true' ELSE 'false' END), \
      'role', m.role, \
+     'suspended', json(CASE WHEN m.suspended_at IS NULL THEN 'false' ELSE 'true' END), \
      'user', json_object('email', u.email, 'first_name', u.first_name, 'id', u.id, \
                          'last_name', u.last_name, 'phone', u.phone, 'status', u.status), \
      'workspaces', json((SELECT json_group_array(json_object('id', w.id, 'name', w.name, \

@@ -72,7 +72,11 @@ function Status({ org, member, may, onUnlock, onNotice, explain }) {
       ? "Locked after repeated failed sign-ins; an admin can unlock it with a new password."
       : "Locked after repeated failed sign-ins; they unlock it by resetting their password from the sign-in page."}</span>`;
   }
-  return html`<span class="status"><${Badge} tone=${STATUS_TONE[status] || "neutral"}>${status}</${Badge}>${fix}</span>`;
+  // A membership the org's provisioning client suspended (SCIM `active: false`): the directory
+  // restores it, not this screen.
+  const suspended = member.suspended && html` <${Badge} tone="warning">suspended</${Badge}>${explain
+    && html`<span class="muted">Deactivated by the organization's provisioning (SCIM): no access to this organization until the directory reactivates them.</span>`}`;
+  return html`<span class="status"><${Badge} tone=${STATUS_TONE[status] || "neutral"}>${status}</${Badge}>${suspended}${fix}</span>`;
 }
 
 function ChangeRole({ org, member, onClose, onDone }) {

@@ -198,7 +198,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// The human-readable explanation, as the problem document's `detail` says it.
+    pub fn detail(&self) -> String {
         match self {
             ApiError::Validation(_) => "One or more fields are invalid; see errors.".into(),
             ApiError::Unauthorized => {

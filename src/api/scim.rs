@@ -650,7 +650,7 @@ async fn remap_roles(ctx: &Ctx, caller: &ScimCaller, users: &[UserId]) -> ApiRes
             .iter()
             .map(|g| g.to_lowercase())
             .collect();
-        let wanted = ops::scim::role_for_groups(&groups, &map, default);
+        let wanted = crate::domain::sso::mapped_role(&groups, &map, default);
         if wanted != m.role {
             batch.push(store::members::set_role(store, m.user_id, wanted)?);
             batch.push(

@@ -289,7 +289,7 @@ pub async fn callback(ctx: &Ctx) -> ApiResult<Reply> {
                     "{}",
                     crate::object!({"level": "warn", "msg": "sso callback refused",
                         "request_id": ctx.request_id, "code": e.code(),
-                        "cause": e.log_cause().map(str::to_string).unwrap_or_else(|| e.to_problem("").get("detail").cloned().unwrap_or_default().to_string())})
+                        "cause": e.log_cause().map(str::to_string).unwrap_or_else(|| e.detail())})
                 );
             }
             failed(ctx, e.code())
@@ -487,7 +487,7 @@ async fn record_test(
             false,
             Some(crate::object!({
                 "code": e.code(),
-                "detail": e.to_problem("").get("detail").cloned().unwrap_or_default(),
+                "detail": e.detail(),
             })),
             serde_json::Value::Null,
         ),

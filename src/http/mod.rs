@@ -648,12 +648,7 @@ fn scim_error(err: &ApiError) -> Value {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => err
-            .to_problem("")
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        _ => err.detail(),
     };
     let mut doc = crate::object!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],

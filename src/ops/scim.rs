@@ -4,8 +4,6 @@
 //! answer in SCIM's terms; this decides what is written, through the same operations as the
 //! admin console (`members::create`, `members::remove`).
 
-use std::collections::BTreeMap;
-
 use super::members::{self, Credential, NewMember};
 use super::Acting;
 use crate::config::Config;
@@ -234,16 +232,6 @@ pub fn deprovision(acting: &Acting, member: &ScimUserRow, alone: bool) -> ApiRes
         )?);
     }
     Ok(batch)
-}
-
-/// The role a member's SCIM groups give them (the highest mapped role), else the default;
-/// never owner.
-pub fn role_for_groups(
-    groups: &[String],
-    map: &BTreeMap<String, OrgRole>,
-    default: OrgRole,
-) -> OrgRole {
-    crate::domain::sso::mapped_role(groups, map, default)
 }
 
 #[cfg(test)]

@@ -521,26 +521,6 @@ pub fn purge_flows(store: &Store, now: Timestamp, limit: i64) -> ApiResult<Vec<S
 
 // ---- Identities ----------------------------------------------------------------------
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct IdentityRow {
-    pub user_id: UserId,
-    pub email: String,
-    pub removed_at: Option<i64>,
-}
-
-pub fn identity_stmt(
-    store: &Store,
-    connection: ConnectionId,
-    subject: &str,
-) -> ApiResult<Query<IdentityRow>> {
-    let db = &store.db;
-    db.query(
-        "SELECT user_id, email, removed_at FROM sso_identities \
-         WHERE connection_id = ?1 AND subject = ?2",
-        args![connection, subject],
-    )
-}
-
 pub struct NewIdentity<'a> {
     pub connection: ConnectionId,
     pub subject: &'a str,
@@ -582,20 +562,6 @@ pub fn identities_removed(store: &OrgStore, user: UserId, now: Timestamp) -> Api
     db.stmt(
         "UPDATE sso_identities SET removed_at = ?3 WHERE org_id = ?1 AND user_id = ?2",
         args![org, user, now],
-    )
-}
-
-/// The account's org role, if a member (`MemberRole`).
-#[derive(Debug, Deserialize)]
-pub struct MemberRole {
-    pub role: OrgRole,
-}
-
-pub fn member_role_stmt(store: &OrgStore, user: UserId) -> ApiResult<Query<MemberRole>> {
-    let (db, org) = (&store.global.db, store.org);
-    db.query(
-        "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-        args![org, user],
     )
 }
 

@@ -258,6 +258,37 @@ const USER_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.ph
      FROM org_members m JOIN users u ON u.id = m.user_id \
      LEFT JOIN scim_users s ON s.org_id = m.org_id AND s.user_id = m.user_id";
 
+/// The conditions of a filter as SQL after `… = ?1` (the org), each with its argument from
+/// `?2` on: `?N` in a condition stands for its own argument's placeholder.
+struct Conditions {
+    sql: String,
+    args: Vec<super::Arg>,
+}
+
+impl Conditions {
+    /// `impossible`: a filter no row can meet (answered by `AND 0`, reading nothing).
+    fn new(impossible: bool) -> Self {
+        Conditions {
+            sql: if impossible {
+                " AND 0".into()
+            } else {
+                String::new()
+            },
+            args: Vec::new(),
+        }
+    }
+
+    fn and(&mut self, cond: &str, arg: super::Arg) {
+        self.args.push(arg);
+        let placeholder = format!("?{}", self.args.len() + 1);
+        self.sql.push_str(&cond.replace("?N", &placeholder));
+    }
+
+    fn finish(self) -> (String, Vec<super::Arg>) {
+        (self.sql, self.args)
+    }
+}
+
 /// The equality conditions of a Users filter, all of which must hold (`None`: no condition).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UserQuery {
@@ -293,22 +324,12 @@ impl UserQuery {
     /// found by its own index (the account by email, the client's id by
     /// `scim_users_external`), then the membership by its primary key.
     fn clause(&self) -> (String, Vec<super::Arg>) {
-        let mut sql = String::new();
-        let mut args: Vec<super::Arg> = Vec::new();
-        let mut next = |sql: &mut String, cond: &str, arg: super::Arg| {
-            args.push(arg);
-            sql.push_str(&cond.replace("?N", &format!("?{}", args.len() + 1)));
-        };
-        if self.impossible {
-            sql.push_str(" AND 0");
-        }
+        let mut c = Conditions::new(self.impossible);
         if let Some(id) = self.id {
-            next(&mut sql, " AND m.user_id = ?N", id.into());
+            c.and(" AND m.user_id = ?N", id.into());
         }
         if let Some(name) = &self.user_name {
-            next(
-                &mut sql,
-                " AND m.user_id IN (SELECT user_id FROM scim_users \
+            c.and(" AND m.user_id IN (SELECT user_id FROM scim_users \
                    WHERE org_id = ?1 AND user_name_key = lower(?N) \
                    UNION ALL SELECT id FROM users WHERE email = lower(?N) \
                    AND NOT EXISTS (SELECT 1 FROM scim_users x WHERE x.org_id = ?1 AND x.user_id = users.id))",
@@ -316,27 +337,23 @@ impl UserQuery {
             );
         }
         if let Some(email) = &self.email {
-            next(
-                &mut sql,
+            c.and(
                 " AND m.user_id = (SELECT id FROM users WHERE email = ?N)",
                 email.as_str().into(),
             );
         }
         if let Some(ext) = &self.external_id {
-            next(
-                &mut sql,
-                " AND m.user_id = (SELECT user_id FROM scim_users WHERE org_id = ?1 AND external_id = ?N)",
+            c.and(" AND m.user_id = (SELECT user_id FROM scim_users WHERE org_id = ?1 AND external_id = ?N)",
                 ext.as_str().into(),
             );
         }
         if let Some(name) = &self.display_name {
-            next(
-                &mut sql,
+            c.and(
                 " AND COALESCE(s.display_name, u.first_name || ' ' || u.last_name) = ?N",
                 name.as_str().into(),
             );
         }
-        (sql, args)
+        c.finish()
     }
 }
 
@@ -434,36 +451,22 @@ impl GroupQuery {
     }
 
     fn clause(&self) -> (String, Vec<super::Arg>) {
-        let mut sql = String::new();
-        let mut args: Vec<super::Arg> = Vec::new();
-        let mut next = |sql: &mut String, cond: &str, arg: super::Arg| {
-            args.push(arg);
-            sql.push_str(&cond.replace("?N", &format!("?{}", args.len() + 1)));
-        };
-        if self.impossible {
-            sql.push_str(" AND 0");
-        }
+        let mut c = Conditions::new(self.impossible);
         if let Some(id) = self.id {
-            next(&mut sql, " AND g.id = ?N", id.into());
+            c.and(" AND g.id = ?N", id.into());
         }
         if let Some(name) = &self.display_name {
-            next(
-                &mut sql,
-                " AND g.name_key = lower(?N)",
-                name.as_str().into(),
-            );
+            c.and(" AND g.name_key = lower(?N)", name.as_str().into());
         }
         if let Some(ext) = &self.external_id {
-            next(&mut sql, " AND g.external_id = ?N", ext.as_str().into());
+            c.and(" AND g.external_id = ?N", ext.as_str().into());
         }
         if let Some(member) = self.member {
-            next(
-                &mut sql,
-                " AND g.id IN (SELECT group_id FROM group_members WHERE org_id = ?1 AND user_id = ?N)",
+            c.and(" AND g.id IN (SELECT group_id FROM group_members WHERE org_id = ?1 AND user_id = ?N)",
                 member.into(),
             );
         }
-        (sql, args)
+        c.finish()
     }
 }
 

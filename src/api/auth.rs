@@ -144,6 +144,26 @@ pub async fn start_session(
     })
 }
 
+/// The batch of a sign-in that succeeded: the account still active (a lock that raced in
+/// fails the batch: `ApiError::GuardFailed`), the login recorded (with a password's rehash),
+/// the new session's rows and the sign-in's event. Password login and the SSO exchange.
+pub fn signed_in_batch(
+    ctx: &Ctx,
+    user: UserId,
+    rehash: Option<&str>,
+    session: Vec<Stmt>,
+    event: &Event,
+    now: Timestamp,
+) -> ApiResult<Vec<Stmt>> {
+    let mut batch = vec![
+        store::users::guard_active(ctx.store(), user)?,
+        store::users::record_successful_login(ctx.store(), user, rehash, now)?,
+    ];
+    batch.extend(session);
+    batch.push(ctx.audit(event, now)?);
+    Ok(batch)
+}
+
 /// Validates the shape of an emailed token before any lookup.
 pub fn token_hash(token: &str) -> ApiResult<String> {
     if looks_like_secret(token) {
@@ -634,14 +654,6 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
                 ..user.clone()
             };
             let login = start_session(ctx, &logged_in, "password", delivery, now).await?;
-            let mut batch = vec![store::users::guard_active(ctx.store(), user_id)?];
-            batch.push(store::users::record_successful_login(
-                ctx.store(),
-                user_id,
-                rehash.as_deref(),
-                now,
-            )?);
-            batch.extend(login.stmts);
             let succeeded =
                 Event::account("user.login_succeeded", user_id, &user.email).method("password");
             // The owner of an org that enforces SSO keeps password sign-in, on the record.
@@ -650,7 +662,14 @@ pub async fn login(ctx: &Ctx) -> ApiResult<Reply> {
             } else {
                 succeeded
             };
-            batch.push(ctx.audit(&succeeded, now)?);
+            let batch = signed_in_batch(
+                ctx,
+                user_id,
+                rehash.as_deref(),
+                login.stmts,
+                &succeeded,
+                now,
+            )?;
             // A lock that raced in between the read and this batch wins.
             ctx.store()
                 .batch(batch)

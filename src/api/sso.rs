@@ -644,22 +644,10 @@ pub async fn exchange(ctx: &Ctx) -> ApiResult<Reply> {
         ..user.clone()
     };
     let login = start_session(ctx, &signed_in, "sso", delivery, now).await?;
-    let mut batch = vec![store::users::guard_active(ctx.store(), user.id)?];
-    batch.push(store::users::record_successful_login(
-        ctx.store(),
-        user.id,
-        None,
-        now,
-    )?);
-    batch.extend(login.stmts);
-    batch.push(
-        ctx.audit(
-            &Event::account("user.login_succeeded", user.id, &user.email)
-                .method("sso")
-                .meta(crate::object!({ "connection_id": code.connection_id })),
-            now,
-        )?,
-    );
+    let event = Event::account("user.login_succeeded", user.id, &user.email)
+        .method("sso")
+        .meta(crate::object!({ "connection_id": code.connection_id }));
+    let batch = super::auth::signed_in_batch(ctx, user.id, None, login.stmts, &event, now)?;
     ctx.store()
         .batch(batch)
         .await
